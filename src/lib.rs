@@ -1,0 +1,7 @@
+//! atsbench: a benchmark for storage ATS (atomic test-and-set, compare-and-write on one block).
+//!
+//! Data flows CLI -> validated spec -> engine (one pinned worker per CPU) -> backend (encodes
+//! commands) -> completions -> per-worker statistics -> merged result -> reporters.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod proto;

@@ -1,0 +1,3 @@
+//! Pure encoders and decoders of device commands: no I/O, no unsafe.
+pub mod nvme;
+pub mod scsi;

@@ -1,0 +1,1 @@
+//! NVMe command encoding and completion status decoding.

@@ -1,0 +1,1 @@
+//! SCSI CDB encoding and sense decoding.
