@@ -1,0 +1,1 @@
+//! NVMe ioctls (admin passthrough for Identify, namespace id).

@@ -1,0 +1,1 @@
+//! The SCSI generic (sg) driver: sg_io_hdr and its ioctls.
