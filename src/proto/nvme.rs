@@ -309,7 +309,7 @@ impl NvmeCommand {
 }
 
 /// An NVMe completion status field as Linux reports it (CQE DW3 bits 31:17, phase bit dropped).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct NvmeStatus {
     /// Status Code Type (bits 10:8): 0 generic, 1 command specific, 2 media, 3 path, 7 vendor.
     pub sct: u8,

@@ -156,7 +156,7 @@ pub fn test_unit_ready() -> [u8; 6] {
 }
 
 /// Standard INQUIRY data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Inquiry {
     /// PERIPHERAL QUALIFIER (byte 0 bits 7:5); 0 = a device is connected.
     pub peripheral_qualifier: u8,
@@ -212,7 +212,7 @@ pub fn parse_unit_serial(b: &[u8]) -> Result<String, ParseError> {
 }
 
 /// Fields of the Block Limits VPD page (0xB0) that atsbench uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct BlockLimits {
     /// MAXIMUM COMPARE AND WRITE LENGTH (byte 5) in blocks; 0 = COMPARE AND WRITE unsupported.
     pub max_compare_and_write_len: u8,
@@ -245,7 +245,7 @@ impl BlockLimits {
 }
 
 /// READ CAPACITY(16) parameter data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct ReadCapacity16 {
     /// Number of logical blocks (RETURNED LOGICAL BLOCK ADDRESS + 1).
     pub blocks: u64,

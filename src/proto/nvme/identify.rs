@@ -18,7 +18,7 @@ fn ascii_field(b: &[u8]) -> String {
 }
 
 /// Fields of the Identify Controller data structure (CNS 01h) that atsbench uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IdentifyController {
     /// Serial Number (bytes 23:04).
     pub serial: String,
@@ -107,7 +107,7 @@ impl IdentifyController {
 }
 
 /// One LBA Format entry of Identify Namespace (4 bytes each from byte 128).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct LbaFormat {
     /// Metadata Size in bytes (bits 15:0).
     pub ms: u16,
@@ -125,7 +125,7 @@ impl LbaFormat {
 }
 
 /// Fields of the Identify Namespace data structure (CNS 00h) that atsbench uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IdentifyNamespace {
     /// Namespace Size in logical blocks (bytes 7:0).
     pub nsze: u64,

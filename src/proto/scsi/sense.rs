@@ -177,7 +177,7 @@ pub enum SenseError {
 }
 
 /// Decoded sense data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Sense {
     /// SENSE KEY (4 bits).
     pub key: u8,
@@ -297,7 +297,7 @@ impl fmt::Display for Sense {
 }
 
 /// What one SCSI command through sg amounted to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum ScsiOutcome {
     /// Completed: GOOD / CONDITION MET, or CHECK CONDITION with RECOVERED ERROR.
     Good,
