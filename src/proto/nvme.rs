@@ -100,11 +100,7 @@ pub enum ParseError {
 
 fn need(what: &'static str, buf: &[u8], need: usize) -> Result<(), ParseError> {
     if buf.len() < need {
-        return Err(ParseError::Short {
-            what,
-            got: buf.len(),
-            need,
-        });
+        return Err(ParseError::Short { what, got: buf.len(), need });
     }
     Ok(())
 }
@@ -163,14 +159,7 @@ pub struct NvmeCommand {
 
 impl NvmeCommand {
     /// An NVM I/O command on `nlb` blocks (1..=65536) starting at `slba`.
-    pub fn io(
-        opcode: u8,
-        nsid: u32,
-        slba: u64,
-        nlb: u32,
-        addr: u64,
-        data_len: u32,
-    ) -> Result<Self, CommandError> {
+    pub fn io(opcode: u8, nsid: u32, slba: u64, nlb: u32, addr: u64, data_len: u32) -> Result<Self, CommandError> {
         if !(1..=0x1_0000).contains(&nlb) {
             return Err(CommandError::BlockCount(nlb));
         }
@@ -192,24 +181,12 @@ impl NvmeCommand {
     }
 
     /// Write `nlb` blocks at `slba` from the buffer at `addr`.
-    pub fn write(
-        nsid: u32,
-        slba: u64,
-        nlb: u32,
-        addr: u64,
-        len: u32,
-    ) -> Result<Self, CommandError> {
+    pub fn write(nsid: u32, slba: u64, nlb: u32, addr: u64, len: u32) -> Result<Self, CommandError> {
         Self::io(OP_WRITE, nsid, slba, nlb, addr, len)
     }
 
     /// Compare `nlb` blocks at `slba` with the expected image at `addr`.
-    pub fn compare(
-        nsid: u32,
-        slba: u64,
-        nlb: u32,
-        addr: u64,
-        len: u32,
-    ) -> Result<Self, CommandError> {
+    pub fn compare(nsid: u32, slba: u64, nlb: u32, addr: u64, len: u32) -> Result<Self, CommandError> {
         Self::io(OP_COMPARE, nsid, slba, nlb, addr, len)
     }
 
@@ -553,40 +530,24 @@ mod tests {
         assert_eq!(NvmeCommand::read(1, 0, 1, 0, 512).unwrap().opcode, OP_READ);
         assert_eq!(NvmeCommand::read(1, 0, 1, 0, 512).unwrap().cdw12, 0);
         assert_eq!(NvmeCommand::write(1, 0, 65536, 0, 0).unwrap().cdw12, 0xffff);
-        assert_eq!(
-            NvmeCommand::write(1, 0, 65536, 0, 0).unwrap().opcode,
-            OP_WRITE
-        );
-        assert_eq!(
-            NvmeCommand::write(1, 0, 0, 0, 0),
-            Err(CommandError::BlockCount(0))
-        );
-        assert_eq!(
-            NvmeCommand::compare(1, 0, 65537, 0, 0),
-            Err(CommandError::BlockCount(65537))
-        );
+        assert_eq!(NvmeCommand::write(1, 0, 65536, 0, 0).unwrap().opcode, OP_WRITE);
+        assert_eq!(NvmeCommand::write(1, 0, 0, 0, 0), Err(CommandError::BlockCount(0)));
+        assert_eq!(NvmeCommand::compare(1, 0, 65537, 0, 0), Err(CommandError::BlockCount(65537)));
     }
 
     #[test]
     fn identify_commands() {
         let c = NvmeCommand::identify_controller(0x1000);
-        assert_eq!(
-            (c.opcode, c.nsid, c.cdw10, c.data_len, c.addr),
-            (0x06, 0, 1, 4096, 0x1000)
-        );
+        assert_eq!((c.opcode, c.nsid, c.cdw10, c.data_len, c.addr), (0x06, 0, 1, 4096, 0x1000));
         let n = NvmeCommand::identify_namespace(3, 0x2000);
         assert_eq!((n.opcode, n.nsid, n.cdw10, n.data_len), (0x06, 3, 0, 4096));
     }
 
     #[test]
     fn fuse_bits() {
-        let c = NvmeCommand::compare(1, 0, 1, 0, 512)
-            .unwrap()
-            .fused(Fuse::First);
+        let c = NvmeCommand::compare(1, 0, 1, 0, 512).unwrap().fused(Fuse::First);
         assert_eq!(c.to_bytes()[1], 0b01);
-        let w = NvmeCommand::write(1, 0, 1, 0, 512)
-            .unwrap()
-            .fused(Fuse::Second);
+        let w = NvmeCommand::write(1, 0, 1, 0, 512).unwrap().fused(Fuse::Second);
         assert_eq!(w.flags, 0b10);
         let mut p = w;
         p.flags |= 0x40; // PSDT bits are kept
@@ -601,19 +562,11 @@ mod tests {
         let qemu10 = Completion::from_res(0x4285);
         let qemu72 = Completion::from_res(0x285);
         assert!(qemu10.is_compare_failure() && qemu72.is_compare_failure());
-        let Completion::Status(s) = qemu10 else {
-            panic!("status expected")
-        };
-        assert_eq!(
-            (s.sct, s.sc, s.crd, s.more, s.dnr),
-            (2, 0x85, 0, false, true)
-        );
+        let Completion::Status(s) = qemu10 else { panic!("status expected") };
+        assert_eq!((s.sct, s.sc, s.crd, s.more, s.dnr), (2, 0x85, 0, false, true));
         assert_eq!(s.raw(), 0x4285);
         let all = NvmeStatus::from_raw(0x7a85);
-        assert_eq!(
-            (all.sct, all.sc, all.crd, all.more, all.dnr),
-            (2, 0x85, 3, true, true)
-        );
+        assert_eq!((all.sct, all.sc, all.crd, all.more, all.dnr), (2, 0x85, 3, true, true));
         assert!(all.is_compare_failure());
         assert_eq!(all.raw(), 0x7a85);
         assert!(!NvmeStatus::from_raw(0x0085).is_compare_failure());
@@ -628,27 +581,16 @@ mod tests {
         assert_eq!(show(0x0285), "Compare Failure (SCT 2h SC 85h)");
         assert_eq!(show(0x0001), "Invalid Command Opcode (SCT 0h SC 01h)");
         assert_eq!(show(0x0002), "Invalid Field in Command (SCT 0h SC 02h)");
-        assert_eq!(
-            show(0x0009),
-            "Command Aborted due to Failed Fused Command (SCT 0h SC 09h)"
-        );
-        assert_eq!(
-            show(0x000A),
-            "Command Aborted due to Missing Fused Command (SCT 0h SC 0Ah)"
-        );
+        assert_eq!(show(0x0009), "Command Aborted due to Failed Fused Command (SCT 0h SC 09h)");
+        assert_eq!(show(0x000A), "Command Aborted due to Missing Fused Command (SCT 0h SC 0Ah)");
         assert_eq!(show(0x0080), "LBA Out of Range (SCT 0h SC 80h)");
         assert_eq!(show(0x0281), "Unrecovered Read Error (SCT 2h SC 81h)");
-        assert_eq!(
-            show(0x0287),
-            "Deallocated or Unwritten Logical Block (SCT 2h SC 87h)"
-        );
+        assert_eq!(show(0x0287), "Deallocated or Unwritten Logical Block (SCT 2h SC 87h)");
         assert_eq!(show(0x0370), "Host Pathing Error (SCT 3h SC 70h)");
         assert_eq!(show(0x3000 | 0x0786), "(SCT 7h SC 86h, CRD 2, More)");
         assert_eq!(show(0x00ff), "(SCT 0h SC FFh)");
         let c = Completion::from_res(0x285).to_string();
         assert_eq!(c, "NVMe status Compare Failure (SCT 2h SC 85h)");
-        assert!(Completion::from_res(-22)
-            .to_string()
-            .starts_with("host error: "));
+        assert!(Completion::from_res(-22).to_string().starts_with("host error: "));
     }
 }

@@ -63,11 +63,7 @@ pub enum ParseError {
 
 fn need(what: &'static str, b: &[u8], need: usize) -> Result<(), ParseError> {
     if b.len() < need {
-        return Err(ParseError::Short {
-            what,
-            got: b.len(),
-            need,
-        });
+        return Err(ParseError::Short { what, got: b.len(), need });
     }
     Ok(())
 }
@@ -192,10 +188,7 @@ impl Inquiry {
 fn vpd_payload<'a>(what: &'static str, b: &'a [u8], page: u8) -> Result<&'a [u8], ParseError> {
     need(what, b, 4)?;
     if b[1] != page {
-        return Err(ParseError::WrongPage {
-            expected: page,
-            got: b[1],
-        });
+        return Err(ParseError::WrongPage { expected: page, got: b[1] });
     }
     let end = (4 + usize::from(be16(b, 2))).min(b.len());
     Ok(&b[4..end])
@@ -263,9 +256,7 @@ impl ReadCapacity16 {
     /// Parses the 32 bytes of READ CAPACITY(16) parameter data.
     pub fn parse(b: &[u8]) -> Result<Self, ParseError> {
         need("READ CAPACITY(16) data", b, READ_CAPACITY_16_LEN)?;
-        let blocks = be64(b, 0)
-            .checked_add(1)
-            .ok_or(ParseError::Invalid("READ CAPACITY(16): last LBA is 2^64-1"))?;
+        let blocks = be64(b, 0).checked_add(1).ok_or(ParseError::Invalid("READ CAPACITY(16): last LBA is 2^64-1"))?;
         Ok(Self {
             blocks,
             block_len: be32(b, 8),
@@ -298,10 +289,7 @@ mod tests {
         let f = compare_and_write(0, 255, true, true, 0xff);
         assert_eq!((f[1], f[13], f[14], f[15]), (0x18, 255, 0x3f, 0));
         assert_eq!(compare_and_write(0, 1, true, false, 0)[1], 0x10);
-        assert_eq!(
-            compare_and_write(0, 1, false, true, 5)[1..],
-            [8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 5, 0]
-        );
+        assert_eq!(compare_and_write(0, 1, false, true, 5)[1..], [8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 5, 0]);
         assert_eq!(caw_data_out_len(1, 512), 1024);
         assert_eq!(caw_data_out_len(255, 4096), 2 * 255 * 4096);
     }
@@ -309,9 +297,7 @@ mod tests {
     #[test]
     fn read_write_16_cdbs() {
         let r = read16(0x1122_3344_5566_7788, 0x0a0b_0c0d, false);
-        let want = [
-            0x88, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x0a, 0x0b, 0x0c, 0x0d, 0, 0,
-        ];
+        let want = [0x88, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x0a, 0x0b, 0x0c, 0x0d, 0, 0];
         assert_eq!(r, want);
         let w = write16(7, 1, true);
         assert_eq!(w, [0x8a, 0x08, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 1, 0, 0]);
@@ -336,43 +322,25 @@ mod tests {
         b[16..32].copy_from_slice(b"scsi_debug      ");
         b[32..36].copy_from_slice(b"0191");
         let i = Inquiry::parse(&b).unwrap();
-        assert_eq!(
-            (i.peripheral_qualifier, i.device_type, i.version),
-            (0, 0, 7)
-        );
-        assert_eq!(
-            (i.vendor.as_str(), i.product.as_str()),
-            ("Linux", "scsi_debug")
-        );
+        assert_eq!((i.peripheral_qualifier, i.device_type, i.version), (0, 0, 7));
+        assert_eq!((i.vendor.as_str(), i.product.as_str()), ("Linux", "scsi_debug"));
         assert_eq!(i.revision, "0191");
         b[0] = 0x7f; // qualifier 3: no device at this LUN
         let none = Inquiry::parse(&b).unwrap();
         assert_eq!((none.peripheral_qualifier, none.device_type), (3, 0x1f));
-        assert!(matches!(
-            Inquiry::parse(&b[..35]),
-            Err(ParseError::Short { need: 36, .. })
-        ));
+        assert!(matches!(Inquiry::parse(&b[..35]), Err(ParseError::Short { need: 36, .. })));
     }
 
     #[test]
     fn supported_pages_and_serial() {
         let pages = [0, 0x00, 0, 4, 0x00, 0x80, 0x83, 0xb0, 0xee];
-        assert_eq!(
-            parse_supported_vpd_pages(&pages).unwrap(),
-            [0, 0x80, 0x83, 0xb0]
-        );
+        assert_eq!(parse_supported_vpd_pages(&pages).unwrap(), [0, 0x80, 0x83, 0xb0]);
         // Truncated by a small allocation length: take what came back.
         assert_eq!(parse_supported_vpd_pages(&pages[..6]).unwrap(), [0, 0x80]);
         let serial = [0, 0x80, 0, 6, b' ', b'2', b'0', b'0', b'0', 0];
         assert_eq!(parse_unit_serial(&serial).unwrap(), "2000");
         let wrong = parse_unit_serial(&pages);
-        assert_eq!(
-            wrong,
-            Err(ParseError::WrongPage {
-                expected: 0x80,
-                got: 0
-            })
-        );
+        assert_eq!(wrong, Err(ParseError::WrongPage { expected: 0x80, got: 0 }));
         assert!(parse_unit_serial(&[0, 0x80, 0]).is_err());
     }
 
@@ -398,10 +366,7 @@ mod tests {
         assert!(!BlockLimits::parse(&b).unwrap().supports_compare_and_write());
         assert!(BlockLimits::parse(&b[..15]).is_err());
         b[1] = 0xb1;
-        assert!(matches!(
-            BlockLimits::parse(&b),
-            Err(ParseError::WrongPage { .. })
-        ));
+        assert!(matches!(BlockLimits::parse(&b), Err(ParseError::WrongPage { .. })));
     }
 
     #[test]
@@ -419,9 +384,6 @@ mod tests {
         assert_eq!(c.bytes(), 64 << 20);
         assert!(ReadCapacity16::parse(&b[..31]).is_err());
         b[0..8].copy_from_slice(&[0xff; 8]);
-        assert!(matches!(
-            ReadCapacity16::parse(&b),
-            Err(ParseError::Invalid(_))
-        ));
+        assert!(matches!(ReadCapacity16::parse(&b), Err(ParseError::Invalid(_))));
     }
 }

@@ -9,8 +9,8 @@ use std::mem::{offset_of, size_of};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use crate::proto::nvme::{
-    IdentifyController, IdentifyNamespace, NvmeCommand, NvmeStatus, ParseError, IDENTIFY_LEN,
-    NVME_CMD_LEN, NVME_IOCTL_ADMIN_CMD, NVME_IOCTL_ID, NVME_IOCTL_IO_CMD,
+    IdentifyController, IdentifyNamespace, NvmeCommand, NvmeStatus, ParseError, IDENTIFY_LEN, NVME_CMD_LEN,
+    NVME_IOCTL_ADMIN_CMD, NVME_IOCTL_ID, NVME_IOCTL_IO_CMD,
 };
 
 /// `struct nvme_passthru_cmd` (= `struct nvme_admin_cmd`) from linux/nvme_ioctl.h: the
@@ -111,11 +111,7 @@ pub enum IdentifyError {
 /// # Safety
 /// `arg` must be valid for everything `request` reads and writes, including the memory its
 /// buffer addresses point to, for the duration of the call.
-unsafe fn ioctl_cmd(
-    fd: BorrowedFd<'_>,
-    request: u32,
-    arg: *mut NvmePassthruCmd,
-) -> io::Result<i32> {
+unsafe fn ioctl_cmd(fd: BorrowedFd<'_>, request: u32, arg: *mut NvmePassthruCmd) -> io::Result<i32> {
     // SAFETY: `fd` is open (borrowed for the call); the caller guarantees `arg`.
     let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::Ioctl, arg) };
     if r < 0 {
@@ -189,10 +185,7 @@ pub fn identify_controller(fd: BorrowedFd<'_>) -> Result<IdentifyController, Ide
 }
 
 /// Identify Namespace `nsid` through `fd`.
-pub fn identify_namespace(
-    fd: BorrowedFd<'_>,
-    nsid: u32,
-) -> Result<IdentifyNamespace, IdentifyError> {
+pub fn identify_namespace(fd: BorrowedFd<'_>, nsid: u32) -> Result<IdentifyNamespace, IdentifyError> {
     let buf = identify(fd, NvmeCommand::identify_namespace(nsid, 0))?;
     Ok(IdentifyNamespace::parse(&buf.0)?)
 }

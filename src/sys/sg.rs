@@ -138,12 +138,7 @@ impl<'a> SgIoHdr<'a> {
     /// A header for `cdb` with `data` and room for sense data in `sense` (at most 255 bytes
     /// are used). Fails if the CDB is empty or longer than 255 bytes, or the data is 4 GiB or
     /// more.
-    pub fn new(
-        cdb: &'a [u8],
-        data: DataBuf<'a>,
-        sense: &'a mut [u8],
-        timeout_ms: u32,
-    ) -> io::Result<Self> {
+    pub fn new(cdb: &'a [u8], data: DataBuf<'a>, sense: &'a mut [u8], timeout_ms: u32) -> io::Result<Self> {
         let cmd_len = u8::try_from(cdb.len())
             .ok()
             .filter(|&n| n > 0)
@@ -153,8 +148,8 @@ impl<'a> SgIoHdr<'a> {
             DataBuf::ToDevice(d) => (SG_DXFER_TO_DEV, d.as_ptr().cast_mut(), d.len()),
             DataBuf::FromDevice(d) => (SG_DXFER_FROM_DEV, d.as_mut_ptr(), d.len()),
         };
-        let dxfer_len = u32::try_from(len)
-            .map_err(|_| invalid(format!("data length {len} does not fit sg's 32-bit field")))?;
+        let dxfer_len =
+            u32::try_from(len).map_err(|_| invalid(format!("data length {len} does not fit sg's 32-bit field")))?;
         let mx_sb_len = u8::try_from(sense.len()).unwrap_or(u8::MAX);
         let mut h = Self::empty();
         h.dxfer_direction = direction;
@@ -228,9 +223,7 @@ impl<'a> SgIoHdr<'a> {
     /// Sets SG_FLAG_* bits. Direct I/O is refused here: see [`Self::set_direct_io`].
     pub fn set_flags(&mut self, flags: u32) -> io::Result<()> {
         if flags & SG_FLAG_DIRECT_IO != 0 {
-            return Err(invalid(
-                "SG_FLAG_DIRECT_IO needs SgIoHdr::set_direct_io".into(),
-            ));
+            return Err(invalid("SG_FLAG_DIRECT_IO needs SgIoHdr::set_direct_io".into()));
         }
         self.flags = flags;
         Ok(())
@@ -305,12 +298,7 @@ impl SgCompletion {
     /// Classifies the command, given the sense buffer it was submitted with.
     pub fn outcome(&self, sense_buf: &[u8]) -> ScsiOutcome {
         let n = usize::from(self.sb_len_wr).min(sense_buf.len());
-        classify_sg(
-            self.status,
-            self.host_status,
-            self.driver_status,
-            &sense_buf[..n],
-        )
+        classify_sg(self.status, self.host_status, self.driver_status, &sense_buf[..n])
     }
 }
 
@@ -404,9 +392,7 @@ pub unsafe fn sg_submit(fd: BorrowedFd<'_>, hdr: &SgIoHdr<'_>) -> io::Result<()>
     match n {
         n if n < 0 => Err(io::Error::last_os_error()),
         n if n as usize == want => Ok(()),
-        n => Err(io::Error::other(format!(
-            "sg write took {n} of {want} header bytes"
-        ))),
+        n => Err(io::Error::other(format!("sg write took {n} of {want} header bytes"))),
     }
 }
 
@@ -429,9 +415,7 @@ pub fn sg_reap(fd: BorrowedFd<'_>, pack_id: i32) -> io::Result<SgCompletion> {
     match n {
         n if n < 0 => Err(io::Error::last_os_error()),
         n if n as usize == want => Ok(hdr.completion()),
-        n => Err(io::Error::other(format!(
-            "sg read returned {n} of {want} header bytes"
-        ))),
+        n => Err(io::Error::other(format!("sg read returned {n} of {want} header bytes"))),
     }
 }
 
@@ -448,10 +432,7 @@ mod tests {
         let h = SgIoHdr::new(&cdb, DataBuf::ToDevice(&data), &mut sense, 5000).unwrap();
         assert_eq!(h.interface_id, c_int::from(b'S'));
         assert_eq!(h.dxfer_direction, SG_DXFER_TO_DEV);
-        assert_eq!(
-            (h.cmd_len, h.mx_sb_len, h.dxfer_len, h.timeout),
-            (16, 32, 1024, 5000)
-        );
+        assert_eq!((h.cmd_len, h.mx_sb_len, h.dxfer_len, h.timeout), (16, 32, 1024, 5000));
         assert_eq!(h.dxferp as usize, data.as_ptr() as usize);
         assert_eq!(h.cmdp, cdb.as_ptr());
         assert_eq!(h.iovec_count, 0);
@@ -464,10 +445,7 @@ mod tests {
         let mut buf = [0u8; 96];
         let mut big_sense = [0u8; 300];
         let h = SgIoHdr::new(&cdb, DataBuf::FromDevice(&mut buf), &mut big_sense, 0).unwrap();
-        assert_eq!(
-            (h.dxfer_direction, h.dxfer_len, h.mx_sb_len),
-            (SG_DXFER_FROM_DEV, 96, 255)
-        );
+        assert_eq!((h.dxfer_direction, h.dxfer_len, h.mx_sb_len), (SG_DXFER_FROM_DEV, 96, 255));
         let tur = scsi::test_unit_ready();
         let mut sense = [0u8; 18];
         let h = SgIoHdr::new(&tur, DataBuf::None, &mut sense, 0).unwrap();
@@ -508,10 +486,7 @@ mod tests {
         c.sb_len_wr = 0;
         assert!(matches!(c.outcome(&sense), ScsiOutcome::Error(_)));
         c.sb_len_wr = 200; // more than the buffer: clamped, no panic
-        assert_eq!(
-            c.outcome(&sense[..18]),
-            ScsiOutcome::Miscompare { offset: None }
-        );
+        assert_eq!(c.outcome(&sense[..18]), ScsiOutcome::Miscompare { offset: None });
     }
 
     #[test]

@@ -81,8 +81,7 @@ impl IdentifyController {
     /// ACWU is 0's based (0h means one block), but the specification also requires 0h when
     /// fused Compare and Write is not supported, so this is `None` unless FUSES bit 0 is set.
     pub fn acwu_blocks(&self) -> Option<u32> {
-        self.supports_fused_compare_write()
-            .then(|| u32::from(self.acwu) + 1)
+        self.supports_fused_compare_write().then(|| u32::from(self.acwu) + 1)
     }
 
     /// Atomic Write Unit Normal in logical blocks (0's based: 0h means one block).
@@ -160,11 +159,7 @@ impl IdentifyNamespace {
         let lbaf = (0..count)
             .map(|i| {
                 let off = LBAF_OFFSET + 4 * i;
-                LbaFormat {
-                    ms: le16(b, off),
-                    lbads: b[off + 2],
-                    rp: b[off + 3] & 0x3,
-                }
+                LbaFormat { ms: le16(b, off), lbads: b[off + 2], rp: b[off + 3] & 0x3 }
             })
             .collect();
         Ok(Self {
@@ -254,17 +249,10 @@ mod tests {
         assert_eq!(c.model, "QEMU NVMe Ctrl");
         assert_eq!(c.firmware, "10.0.0");
         assert_eq!((c.mdts, c.cntlid, c.ver, c.nn), (7, 0x42, 0x0001_0400, 256));
-        assert_eq!(
-            (c.oncs, c.fuses, c.awun, c.awupf, c.acwu),
-            (0x75d, 0, 7, 0, 3)
-        );
+        assert_eq!((c.oncs, c.fuses, c.awun, c.awupf, c.acwu), (0x75d, 0, 7, 0, 3));
         assert!(c.supports_compare());
         assert!(!c.supports_fused_compare_write());
-        assert_eq!(
-            c.acwu_blocks(),
-            None,
-            "ACWU is meaningless without fused support"
-        );
+        assert_eq!(c.acwu_blocks(), None, "ACWU is meaningless without fused support");
         assert_eq!((c.awun_blocks(), c.awupf_blocks()), (8, 1));
         assert_eq!(c.max_transfer_bytes(4096), Some(512 * 1024));
         b[522] = 1;
@@ -277,9 +265,7 @@ mod tests {
         assert!(!n.supports_compare());
         assert_eq!(n.max_transfer_bytes(4096), None);
         b[77] = 255;
-        let big = IdentifyController::parse(&b)
-            .unwrap()
-            .max_transfer_bytes(4096);
+        let big = IdentifyController::parse(&b).unwrap().max_transfer_bytes(4096);
         assert_eq!(big, Some(u64::MAX));
         assert!(IdentifyController::parse(&b[..4095]).is_err());
     }
@@ -316,14 +302,7 @@ mod tests {
         assert_eq!((n.nsze, n.ncap, n.nuse), (0x20_0000, 0x1f_0000, 0x10));
         assert_eq!((n.nsfeat, n.nlbaf, n.flbas), (2, 3, 1));
         assert_eq!(n.lbaf.len(), 4);
-        assert_eq!(
-            n.lbaf[1],
-            LbaFormat {
-                ms: 8,
-                lbads: 12,
-                rp: 2
-            }
-        );
+        assert_eq!(n.lbaf[1], LbaFormat { ms: 8, lbads: 12, rp: 2 });
         assert_eq!(n.current_format_index(), 1);
         assert_eq!(n.logical_block_size(), Some(4096));
         assert_eq!(n.nacwu_blocks(), Some(4));
@@ -367,10 +346,7 @@ mod tests {
         // LBADS 0 means "format not available".
         let mut b = namespace_buf(0, 0);
         b[130] = 0;
-        assert_eq!(
-            IdentifyNamespace::parse(&b).unwrap().logical_block_size(),
-            None
-        );
+        assert_eq!(IdentifyNamespace::parse(&b).unwrap().logical_block_size(), None);
         // NLBAF 255 is capped at 64 formats.
         let mut c = namespace_buf(0, 0);
         c[25] = 255;

@@ -275,14 +275,7 @@ fn information_descriptor(b: &[u8]) -> Option<u64> {
 
 impl fmt::Display for Sense {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} (key {:X}h), ASC/ASCQ {:02X}h/{:02X}h",
-            self.key_name(),
-            self.key,
-            self.asc,
-            self.ascq
-        )?;
+        write!(f, "{} (key {:X}h), ASC/ASCQ {:02X}h/{:02X}h", self.key_name(), self.key, self.asc, self.ascq)?;
         if let Some(d) = self.description() {
             write!(f, " ({d})")?;
         }
@@ -321,11 +314,7 @@ pub fn classify_sg(status: u8, host_status: u16, driver_status: u16, sense: &[u8
         match status & STATUS_MASK {
             STATUS_GOOD | STATUS_CONDITION_MET => return ScsiOutcome::Good,
             STATUS_CHECK_CONDITION | STATUS_COMMAND_TERMINATED => match &parsed {
-                Ok(s) if s.is_miscompare() => {
-                    return ScsiOutcome::Miscompare {
-                        offset: s.information,
-                    }
-                }
+                Ok(s) if s.is_miscompare() => return ScsiOutcome::Miscompare { offset: s.information },
                 Ok(s) if s.key == KEY_RECOVERED_ERROR => return ScsiOutcome::Good,
                 _ => {}
             },
@@ -335,12 +324,7 @@ pub fn classify_sg(status: u8, host_status: u16, driver_status: u16, sense: &[u8
     ScsiOutcome::Error(describe(status, host_status, driver_status, &parsed))
 }
 
-fn describe(
-    status: u8,
-    host_status: u16,
-    driver_status: u16,
-    sense: &Result<Sense, SenseError>,
-) -> String {
+fn describe(status: u8, host_status: u16, driver_status: u16, sense: &Result<Sense, SenseError>) -> String {
     let name = status_name(status).unwrap_or("reserved status");
     let mut parts = vec![format!("status {name} ({status:#04x})")];
     if host_status != DID_OK {
@@ -367,9 +351,7 @@ mod tests {
     use super::*;
 
     /// scsi_debug's miscompare, fixed format (seen in the guest), padded to 18 bytes.
-    const SD_FIXED: [u8; 18] = [
-        0x70, 0, 0x0e, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x1d, 0, 0, 0, 0, 0,
-    ];
+    const SD_FIXED: [u8; 18] = [0x70, 0, 0x0e, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x1d, 0, 0, 0, 0, 0];
     /// scsi_debug with dsense=1 (seen in the guest).
     const SD_DESC: [u8; 8] = [0x72, 0x0e, 0x1d, 0, 0, 0, 0, 0];
 
@@ -379,10 +361,7 @@ mod tests {
         assert_eq!((s.key, s.asc, s.ascq, s.information), (0xe, 0x1d, 0, None));
         assert!(s.is_miscompare() && s.current && !s.descriptor_format);
         let shown = s.to_string();
-        assert_eq!(
-            shown,
-            "MISCOMPARE (key Eh), ASC/ASCQ 1Dh/00h (miscompare during verify operation)"
-        );
+        assert_eq!(shown, "MISCOMPARE (key Eh), ASC/ASCQ 1Dh/00h (miscompare during verify operation)");
     }
 
     #[test]
@@ -430,15 +409,9 @@ mod tests {
         let mut d = SD_DESC;
         d[0] = 0x73;
         assert!(!Sense::parse(&d).unwrap().current);
-        assert!(Sense::parse(&d)
-            .unwrap()
-            .to_string()
-            .ends_with(", deferred"));
+        assert!(Sense::parse(&d).unwrap().to_string().ends_with(", deferred"));
         assert_eq!(Sense::parse(&[]), Err(SenseError::Empty));
-        assert_eq!(
-            Sense::parse(&[0x7f, 0, 0]),
-            Err(SenseError::UnknownResponseCode(0x7f))
-        );
+        assert_eq!(Sense::parse(&[0x7f, 0, 0]), Err(SenseError::UnknownResponseCode(0x7f)));
         assert_eq!(Sense::parse(&[0x70, 0]), Err(SenseError::Short(2)));
         assert_eq!(Sense::parse(&[0x72, 0x05, 0x24]), Err(SenseError::Short(3)));
         // Fixed sense cut before the ASC: key only.
@@ -455,27 +428,12 @@ mod tests {
         assert_eq!(sense_key_name(0xf), "COMPLETED");
         assert_eq!(sense_key_name(0x6), "UNIT ATTENTION");
         let s = Sense::parse(&[0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x24, 0]).unwrap();
-        assert_eq!(
-            s.to_string(),
-            "ILLEGAL REQUEST (key 5h), ASC/ASCQ 24h/00h (invalid field in CDB)"
-        );
+        assert_eq!(s.to_string(), "ILLEGAL REQUEST (key 5h), ASC/ASCQ 24h/00h (invalid field in CDB)");
         assert_eq!(asc_description(0x29, 0x02), asc_description(0x29, 0x00));
-        assert_eq!(
-            asc_description(0x20, 0),
-            Some("invalid command operation code")
-        );
-        assert_eq!(
-            asc_description(0x21, 0),
-            Some("logical block address out of range")
-        );
-        assert_eq!(
-            asc_description(0x1a, 0),
-            Some("parameter list length error")
-        );
-        assert_eq!(
-            asc_description(0x26, 0),
-            Some("invalid field in parameter list")
-        );
+        assert_eq!(asc_description(0x20, 0), Some("invalid command operation code"));
+        assert_eq!(asc_description(0x21, 0), Some("logical block address out of range"));
+        assert_eq!(asc_description(0x1a, 0), Some("parameter list length error"));
+        assert_eq!(asc_description(0x26, 0), Some("invalid field in parameter list"));
         assert_eq!(asc_description(0x99, 0x99), None);
         assert_eq!(status_name(0x18), Some("RESERVATION CONFLICT"));
         assert_eq!(status_name(0x28), Some("TASK SET FULL"));
@@ -503,10 +461,7 @@ mod tests {
         let m = classify_sg(0x02, 0, 0, &v);
         assert_eq!(m, ScsiOutcome::Miscompare { offset: Some(0x40) });
         let recovered = [0x70, 0, 0x01, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x17, 0x01];
-        assert_eq!(
-            classify_sg(0x02, 0, DRIVER_SENSE, &recovered),
-            ScsiOutcome::Good
-        );
+        assert_eq!(classify_sg(0x02, 0, DRIVER_SENSE, &recovered), ScsiOutcome::Good);
     }
 
     fn error_text(o: ScsiOutcome) -> String {
