@@ -4,5 +4,16 @@
 //! commands) -> completions -> per-worker statistics -> merged result -> reporters.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod app;
+pub mod backend;
+pub mod cli;
+pub mod engine;
+pub mod error;
 pub mod proto;
+pub mod report;
+pub mod spec;
+pub mod stats;
 pub mod sys;
+pub mod target;
+pub mod verify;
+pub mod workload;

@@ -1,3 +1,7 @@
 //! Every `unsafe` block and FFI declaration of atsbench lives under this module.
+pub mod blk;
+pub mod mem;
 pub mod nvme;
 pub mod sg;
+pub mod signal;
+pub mod uring;

@@ -1,0 +1,125 @@
+//! Errors a user can cause, each with one line naming the cause and the fix, and an exit code.
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0    | success (also when `rmw` loses updates: that is the known answer) |
+//! | 1    | internal error (a bug: please report it) |
+//! | 2    | usage: an option or value is invalid |
+//! | 3    | target: missing, a directory, unsupported type, too small, region outside it |
+//! | 4    | permission: access denied or a missing privilege |
+//! | 5    | refused: the device holds a filesystem, partitions or is mounted (`--force`) |
+//! | 6    | system limit: RLIMIT_MEMLOCK too low, io_uring disabled |
+//! | 7    | unsupported: the device or kernel lacks a feature that was asked for |
+//! | 8    | device: an I/O error during measurement |
+//! | 9    | verification failed: a device-side or serialised ATS broke atomicity |
+//! | 130  | interrupted (SIGINT); the points measured so far were written |
+
+use std::fmt;
+
+/// An error that ends the run. The message is one line: the cause, then the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Target(String),
+    #[error("{0}")]
+    Permission(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Limit(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Device(String),
+    #[error("{0}")]
+    Verification(String),
+    #[error("interrupted; the points measured so far were written")]
+    Interrupted,
+    #[error("internal error: {0} (this is a bug in atsbench; please report it)")]
+    Internal(String),
+}
+
+impl Error {
+    /// The process exit code documented in the README.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Internal(_) => 1,
+            Error::Usage(_) => 2,
+            Error::Target(_) => 3,
+            Error::Permission(_) => 4,
+            Error::Refused(_) => 5,
+            Error::Limit(_) => 6,
+            Error::Unsupported(_) => 7,
+            Error::Device(_) => 8,
+            Error::Verification(_) => 9,
+            Error::Interrupted => 130,
+        }
+    }
+
+    pub fn usage(msg: impl fmt::Display) -> Self {
+        Error::Usage(msg.to_string())
+    }
+
+    /// Map an OS error met while opening or using `path` to the right class and fix.
+    pub fn from_io(path: &std::path::Path, what: &str, e: &std::io::Error) -> Self {
+        let p = path.display();
+        match e.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ENXIO) | Some(libc::ENODEV) => Error::Target(format!(
+                "{p}: no such file or device; check the path, or omit TARGET to use a temporary file"
+            )),
+            Some(libc::EACCES) | Some(libc::EPERM) => Error::Permission(format!(
+                "{p}: permission denied while {what}; run as root or give this user read-write access to it"
+            )),
+            Some(libc::EROFS) => Error::Permission(format!(
+                "{p}: read-only while {what}; use a writable target or a read-only workload (--workload read)"
+            )),
+            Some(libc::EBUSY) => Error::Refused(format!(
+                "{p}: busy while {what} (held exclusively, e.g. mounted or in use by device-mapper); pick an unused device"
+            )),
+            Some(libc::EISDIR) => Error::Target(format!(
+                "{p}: is a directory; give a regular file or a block device"
+            )),
+            _ => Error::Device(format!("{p}: {what}: {e}")),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_distinct() {
+        let all = [
+            Error::Internal(String::new()),
+            Error::Usage(String::new()),
+            Error::Target(String::new()),
+            Error::Permission(String::new()),
+            Error::Refused(String::new()),
+            Error::Limit(String::new()),
+            Error::Unsupported(String::new()),
+            Error::Device(String::new()),
+            Error::Verification(String::new()),
+            Error::Interrupted,
+        ];
+        let mut codes: Vec<i32> = all.iter().map(Error::exit_code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len());
+    }
+
+    #[test]
+    fn io_errors_map_to_classes() {
+        let p = std::path::Path::new("/dev/x");
+        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(Error::from_io(p, "opening", &e).exit_code(), 3);
+        let e = std::io::Error::from_raw_os_error(libc::EACCES);
+        let err = Error::from_io(p, "opening", &e);
+        assert_eq!(err.exit_code(), 4);
+        assert!(err.to_string().contains("run as root"));
+    }
+}

@@ -1,0 +1,169 @@
+//! One io_uring per worker, with its registered target file(s) and its one registered slab.
+//!
+//! Setup tries the flags that make a single-threaded ring cheapest (SINGLE_ISSUER,
+//! DEFER_TASKRUN, COOP_TASKRUN) and drops the ones the kernel refuses, recording what it used.
+//! SQPOLL and IOPOLL are asked for explicitly and never dropped silently.
+
+use super::mem::Slab;
+use io_uring::{cqueue, squeue, IoUring};
+use std::io;
+use std::os::fd::RawFd;
+
+/// What a worker asks of its ring.
+#[derive(Debug, Clone, Copy)]
+pub struct RingConfig {
+    pub entries: u32,
+    pub sqpoll: bool,
+    pub iopoll: bool,
+}
+
+/// Why a ring could not be set up.
+#[derive(Debug)]
+pub enum RingError {
+    Setup(io::Error),
+    RegisterFiles(io::Error),
+    RegisterBuffers(io::Error),
+}
+
+/// A worker's ring. Field order matters: the ring is dropped (and the kernel lets go of the
+/// registered slab) before the slab is freed.
+pub struct Ring<S: squeue::EntryMarker, C: cqueue::EntryMarker> {
+    ring: IoUring<S, C>,
+    slab: Slab,
+    flags: Vec<&'static str>,
+    fixed_buffers: bool,
+}
+
+type Attempt = &'static [&'static str];
+
+const PREFERRED: [Attempt; 4] =
+    [&["single_issuer", "defer_taskrun", "coop_taskrun"], &["single_issuer", "coop_taskrun"], &["coop_taskrun"], &[]];
+
+fn build<S: squeue::EntryMarker, C: cqueue::EntryMarker>(
+    cfg: &RingConfig,
+    extra: Attempt,
+) -> io::Result<IoUring<S, C>> {
+    let mut b = IoUring::<S, C>::builder();
+    b.setup_cqsize(cfg.entries * 2).setup_clamp();
+    for f in extra {
+        match *f {
+            "single_issuer" => b.setup_single_issuer(),
+            "defer_taskrun" => b.setup_defer_taskrun(),
+            "coop_taskrun" => b.setup_coop_taskrun(),
+            _ => &mut b,
+        };
+    }
+    if cfg.sqpoll {
+        b.setup_sqpoll(50);
+    }
+    if cfg.iopoll {
+        b.setup_iopoll();
+    }
+    b.build(cfg.entries)
+}
+
+impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
+    /// Create the ring, register `fds` as fixed files 0.. and `slab` as fixed buffer 0.
+    /// With `fixed_buffers` false the slab is kept but not registered.
+    pub fn new(cfg: RingConfig, fds: &[RawFd], slab: Slab, fixed_buffers: bool) -> Result<Self, RingError> {
+        let mut last = None;
+        let mut built = None;
+        for extra in PREFERRED {
+            // DEFER_TASKRUN needs the submitter to reap; SQPOLL submits from a kernel thread.
+            if cfg.sqpoll && extra.contains(&"defer_taskrun") {
+                continue;
+            }
+            match build::<S, C>(&cfg, extra) {
+                Ok(r) => {
+                    built = Some((r, extra));
+                    break;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
+                Err(e) => return Err(RingError::Setup(e)),
+            }
+        }
+        let Some((ring, extra)) = built else {
+            return Err(RingError::Setup(last.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))));
+        };
+        let mut flags: Vec<&'static str> = extra.to_vec();
+        if cfg.sqpoll {
+            flags.push("sqpoll");
+        }
+        if cfg.iopoll {
+            flags.push("iopoll");
+        }
+        if !fds.is_empty() {
+            ring.submitter().register_files(fds).map_err(RingError::RegisterFiles)?;
+        }
+        if fixed_buffers {
+            let iov = [slab.iovec()];
+            // SAFETY: the iovec describes the slab, which this Ring owns and frees only after
+            // the io_uring is closed (field order), so it stays valid while registered.
+            unsafe { ring.submitter().register_buffers(&iov) }.map_err(RingError::RegisterBuffers)?;
+        }
+        Ok(Ring { ring, slab, flags, fixed_buffers })
+    }
+
+    /// The setup flags in use, for the results.
+    pub fn flags(&self) -> &[&'static str] {
+        &self.flags
+    }
+
+    pub fn fixed_buffers(&self) -> bool {
+        self.fixed_buffers
+    }
+
+    pub fn slab(&self) -> &Slab {
+        &self.slab
+    }
+
+    pub fn slab_mut(&mut self) -> &mut Slab {
+        &mut self.slab
+    }
+
+    /// Queue one SQE; false when the submission queue is full.
+    ///
+    /// Soundness rests on how atsbench builds SQEs: only backends do, only from an `IoReq`
+    /// whose buffer is a range of this ring's slab owned by that one I/O until it completes,
+    /// or from memory the backend keeps alive until it has reaped the completion. The engine
+    /// drains every in-flight I/O before a ring is dropped.
+    pub(crate) fn push(&mut self, sqe: &S) -> bool {
+        let mut sq = self.ring.submission();
+        // SAFETY: see above: every buffer an SQE names outlives its I/O.
+        unsafe { sq.push(sqe) }.is_ok()
+    }
+
+    /// Submit what is queued and wait for `want` completions.
+    pub fn submit_and_wait(&mut self, want: usize) -> io::Result<usize> {
+        loop {
+            match self.ring.submit_and_wait(want) {
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && want > 0 => {
+                    // The completion queue is full: the caller must reap first.
+                    return Ok(0);
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Submit what is queued and wait for one completion or until `timeout_ns` passes.
+    pub fn submit_and_wait_for(&mut self, timeout_ns: u64) -> io::Result<usize> {
+        let ts =
+            io_uring::types::Timespec::new().sec(timeout_ns / 1_000_000_000).nsec((timeout_ns % 1_000_000_000) as u32);
+        let args = io_uring::types::SubmitArgs::new().timespec(&ts);
+        match self.ring.submitter().submit_with_args(1, &args) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME) | Some(libc::EINTR)) => Ok(0),
+            r => r,
+        }
+    }
+
+    /// Move every available completion into `out` (which keeps its capacity across calls).
+    pub fn reap(&mut self, out: &mut Vec<C>)
+    where
+        C: Clone,
+    {
+        out.clear();
+        out.extend(self.ring.completion());
+    }
+}

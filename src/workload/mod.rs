@@ -1,0 +1,95 @@
+//! Workloads and the lock-record format they write.
+
+pub mod record;
+
+/// What each worker slot does, `--workload`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Workload {
+    /// Random block-aligned reads inside the region.
+    Read,
+    /// Random block-aligned writes inside the region.
+    Write,
+    /// Atomic compare-and-write on the lock blocks (device-side where the backend has it).
+    Ats,
+    /// Read, compare in the host and write, unserialised: what a host without ATS does.
+    Rmw,
+    /// Device-side compares of the lock blocks with their known image.
+    Compare,
+}
+
+impl Workload {
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Read => "read",
+            Workload::Write => "write",
+            Workload::Ats => "ats",
+            Workload::Rmw => "rmw",
+            Workload::Compare => "compare",
+        }
+    }
+
+    /// Whether it writes to the target.
+    pub fn writes(self) -> bool {
+        matches!(self, Workload::Write | Workload::Ats | Workload::Rmw)
+    }
+
+    /// Whether it works on lock blocks (and so is verified).
+    pub fn uses_locks(self) -> bool {
+        matches!(self, Workload::Ats | Workload::Rmw | Workload::Compare)
+    }
+
+    /// Whether it compares-and-writes (and so has miscompares, retries and claims).
+    pub fn is_ats_like(self) -> bool {
+        matches!(self, Workload::Ats | Workload::Rmw)
+    }
+}
+
+/// A small, fast, per-worker random number generator (splitmix64).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in 0..n (n > 0), without modulo bias worth noticing.
+    #[inline]
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+    }
+
+    /// True with probability `p`.
+    #[inline]
+    pub fn chance(&mut self, p: f64) -> bool {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64) < p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rng_stays_in_range_and_covers_it() {
+        let mut r = Rng::new(1);
+        let mut seen = [0u32; 10];
+        for _ in 0..10_000 {
+            let v = r.below(10);
+            seen[v as usize] += 1;
+        }
+        assert!(seen.iter().all(|c| (800..1200).contains(c)), "{seen:?}");
+        let hits = (0..100_000).filter(|_| r.chance(0.25)).count();
+        assert!((24_000..26_000).contains(&hits), "{hits}");
+    }
+}
