@@ -46,7 +46,7 @@ impl Backend for BlockBackend {
     }
 
     #[inline]
-    fn complete(&mut self, cqe: &Self::Cqe, done: &mut dyn FnMut(u64, Outcome)) {
+    fn complete(&mut self, cqe: &Self::Cqe, done: &mut dyn FnMut(u64, Outcome), _push: &mut dyn FnMut(&Self::Sqe)) {
         let ud = cqe.user_data();
         let outcome = match rw_outcome(cqe.result(), self.lens[ud as usize]) {
             Outcome::Error(e) if self.iopoll && e.code == -(libc::EOPNOTSUPP as i64) => Outcome::Error(IoError {

@@ -96,8 +96,14 @@ pub trait Backend: Send {
     /// entry per in-flight request).
     fn prepare(&mut self, req: &IoReq, push: &mut dyn FnMut(&Self::Sqe));
 
-    /// Decode one completion into the requests it finishes.
-    fn complete(&mut self, cqe: &Self::Cqe, done: &mut dyn FnMut(u64, Outcome));
+    /// Decode one completion into the requests it finishes; `push` queues further entries a
+    /// transport needs (e.g. re-arming a poll), not new requests.
+    fn complete(&mut self, cqe: &Self::Cqe, done: &mut dyn FnMut(u64, Outcome), push: &mut dyn FnMut(&Self::Sqe));
+
+    /// What the backend used, for the results (transport, fixed buffers, ...).
+    fn report(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 }
 
 /// Outcome of a plain read or write completion: `res` is the byte count or a negative errno.

@@ -99,6 +99,9 @@ pub struct RingReport {
     pub flags: Vec<&'static str>,
     pub fixed_buffers: bool,
     pub pinned: bool,
+    /// What the backend used (transport, command path), where it says.
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub backend: serde_json::Value,
 }
 
 /// The result of one point.

@@ -357,6 +357,7 @@ impl<'a, B: Backend> Worker<'a, B> {
                 flags: self.ring.flags().to_vec(),
                 fixed_buffers: self.ring.fixed_buffers(),
                 pinned: self.pinned,
+                backend: self.backend.report(),
             },
             lat: self.lat,
             counters: self.counters,
@@ -437,16 +438,25 @@ impl<'a, B: Backend> Worker<'a, B> {
     }
 
     fn reap(&mut self) {
-        self.ring.reap(&mut self.cqes);
-        let (backend, events) = (&mut self.backend, &mut self.events);
-        for cqe in &self.cqes {
-            backend.complete(cqe, &mut |ud, o| events.push((ud, o)));
-        }
+        self.complete_all();
         let mut events = std::mem::take(&mut self.events);
         for (ud, o) in events.drain(..) {
             self.on_done(ud as usize, o);
         }
         self.events = events;
+    }
+
+    /// Reap every completion and let the backend turn them into request outcomes.
+    fn complete_all(&mut self) {
+        self.ring.reap(&mut self.cqes);
+        let (backend, events, ring) = (&mut self.backend, &mut self.events, &mut self.ring);
+        let mut full = false;
+        for cqe in &self.cqes {
+            backend.complete(cqe, &mut |ud, o| events.push((ud, o)), &mut |sqe| full |= !ring.push(sqe));
+        }
+        if full {
+            self.fail(Error::Internal("submission queue overflow while re-arming".into()));
+        }
     }
 
     fn fail(&mut self, e: Error) {
@@ -818,11 +828,7 @@ impl<'a, B: Backend> Worker<'a, B> {
             }
             while self.inflight > 0 {
                 self.ring.submit_and_wait(1).map_err(|e| Error::Device(format!("io_uring_enter failed: {e}")))?;
-                self.ring.reap(&mut self.cqes);
-                let (backend, events) = (&mut self.backend, &mut self.events);
-                for cqe in &self.cqes {
-                    backend.complete(cqe, &mut |ud, o| events.push((ud, o)));
-                }
+                self.complete_all();
                 let mut events = std::mem::take(&mut self.events);
                 for (ud, o) in events.drain(..) {
                     self.inflight -= 1;
