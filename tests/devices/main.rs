@@ -17,7 +17,6 @@ mod common;
 mod loopdev;
 mod nullb;
 
-use common::Need;
 use libtest_mimic::{Arguments, Trial};
 
 fn main() {
