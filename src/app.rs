@@ -1,7 +1,7 @@
 //! From parsed command line to results: validate, open the target, run every point, report.
 
 use crate::backend::block::BlockBackend;
-use crate::cli::{Cli, Command, CommonArgs, ProbeArgs};
+use crate::cli::{Cli, Command, CommonArgs, DeviceArgs, ProbeArgs};
 use crate::engine::{run_point, Point, PointSpec, StopAt};
 use crate::error::{Error, Result};
 use crate::report::{Config, Reporter};
@@ -72,18 +72,25 @@ fn open_target(c: &CommonArgs, writes: bool) -> Result<Target> {
         );
         return Ok(t);
     };
+    open_path(path, c.backend, writes, c.force, &c.device)
+}
+
+/// Open `path` with `backend`, or the one its type implies.
+fn open_path(
+    path: &std::path::Path,
+    backend: Option<BackendKind>,
+    writes: bool,
+    force: bool,
+    dev: &DeviceArgs,
+) -> Result<Target> {
     let detected = target::detect_kind(path)?;
-    let kind = c.backend.unwrap_or(detected);
-    match (kind, detected) {
-        (BackendKind::File, BackendKind::File) | (BackendKind::Block, BackendKind::Block) => {
-            target::open_block_or_file(path, kind, writes, c.force)
+    match (backend.unwrap_or(detected), detected) {
+        (BackendKind::File | BackendKind::Block, BackendKind::File) => {
+            target::open_block_or_file(path, BackendKind::File, writes, force)
         }
-        (BackendKind::Block, BackendKind::File) => target::open_block_or_file(path, BackendKind::File, writes, c.force),
-        (BackendKind::Nvme, _) | (BackendKind::Scsi, _) => Err(Error::Unsupported(format!(
-            "{}: the {} backend is not available in this build; use a block device or a file",
-            path.display(),
-            kind.name()
-        ))),
+        (BackendKind::Block, BackendKind::Block) => target::open_block_or_file(path, BackendKind::Block, writes, force),
+        (BackendKind::Nvme, BackendKind::Nvme) => target::nvme::open(path, writes, force, dev),
+        (BackendKind::Scsi, BackendKind::Scsi) => target::scsi::open(path, writes, force, dev),
         (want, got) => Err(Error::usage(format!(
             "{}: --backend {} does not fit a {} target; drop --backend to choose from the target's type",
             path.display(),
@@ -214,7 +221,7 @@ fn bench(
         if progress {
             crate::report::progress(i, specs.len(), spec);
         }
-        let point = measure(&target, spec, stop)?;
+        let point = measure(&target, spec, stop, &c.device)?;
         if point.workload == Workload::Ats {
             if let Some(v) = point.verification.as_ref().filter(|v| v.violations + v.lost_updates > 0) {
                 failed_atomicity.push(format!(
@@ -245,32 +252,20 @@ fn bench(
 }
 
 /// Run one point on the target with the backend its kind needs.
-fn measure(target: &Target, spec: &PointSpec, stop: &AtomicBool) -> Result<Point> {
+fn measure(target: &Target, spec: &PointSpec, stop: &AtomicBool, dev: &DeviceArgs) -> Result<Point> {
     match target.kind {
         BackendKind::File | BackendKind::Block => {
             let fd = target.file.as_raw_fd();
             let (slots, iopoll) = (spec.qd as usize, spec.iopoll);
             run_point(spec, stop, |_| Ok(BlockBackend::new(fd, slots, iopoll)))
         }
-        BackendKind::Nvme | BackendKind::Scsi => {
-            Err(Error::Unsupported(format!("the {} backend is not available in this build", target.kind.name())))
-        }
+        BackendKind::Nvme => crate::backend::nvme::measure(target, spec, stop, dev),
+        BackendKind::Scsi => crate::backend::scsi::measure(target, spec, stop, dev),
     }
 }
 
 fn probe(a: &ProbeArgs) -> Result<()> {
-    let detected = target::detect_kind(&a.target)?;
-    let kind = a.backend.unwrap_or(detected);
-    let t = match kind {
-        BackendKind::File | BackendKind::Block => target::open_block_or_file(&a.target, detected, false, false)?,
-        _ => {
-            return Err(Error::Unsupported(format!(
-                "{}: the {} backend is not available in this build",
-                a.target.display(),
-                kind.name()
-            )))
-        }
-    };
+    let t = open_path(&a.target, a.backend, false, false, &a.device)?;
     crate::report::probe(&t.info, a.output.format, a.output.output.as_deref())
 }
 

@@ -118,8 +118,14 @@ pub struct CommonArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
+
+/// Options of the device backends (NVMe, SCSI), shared by `run`, `sweep` and `probe`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DeviceArgs {}
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
@@ -138,6 +144,8 @@ pub struct ProbeArgs {
     /// Backend (default: chosen from the target's type).
     #[arg(long, value_enum)]
     pub backend: Option<BackendKind>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -5,6 +5,8 @@
 //! it is talking to.
 
 pub mod block;
+pub mod nvme;
+pub mod scsi;
 
 use io_uring::{cqueue, squeue};
 use std::os::fd::RawFd;

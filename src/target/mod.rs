@@ -1,7 +1,9 @@
 //! Targets: opening, describing (size, block size, model, firmware, driver) and the built-in
 //! default, a temporary file.
 
+pub mod nvme;
 pub mod safety;
+pub mod scsi;
 pub mod sysfs;
 
 use crate::error::{Error, Result};
@@ -75,6 +77,11 @@ pub struct Target {
 }
 
 impl Target {
+    /// A target opened by a device backend.
+    pub fn new(path: PathBuf, file: File, kind: BackendKind, info: TargetInfo) -> Target {
+        Target { path, file, kind, info, _temp: None }
+    }
+
     pub fn size(&self) -> u64 {
         self.info.size_bytes
     }
