@@ -1,0 +1,268 @@
+//! The command line end to end on file targets (no root, no device): known answers of ATS and
+//! rmw, sweeps, output formats, and one line and the documented exit code for each user error.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_atsbench")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().expect("run atsbench")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = run(args);
+    assert!(out.status.success(), "atsbench {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
+}
+
+fn n(v: &Value, path: &str) -> u64 {
+    path.split('.').fold(v, |v, k| &v[k]).as_u64().unwrap_or_else(|| panic!("{path} missing in {v}"))
+}
+
+/// A file target in a fresh temporary folder.
+fn file(bytes: usize) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("target.img");
+    std::fs::write(&path, vec![0u8; bytes]).expect("write target");
+    (dir, path)
+}
+
+/// One line on stderr, the expected exit code, and words of the fix.
+fn expect_error(args: &[&str], code: i32, words: &[&str]) {
+    let out = run(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "atsbench {args:?}: {err}");
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.is_empty() && !l.contains("no TARGET given") && !l.starts_with("For more information"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one line expected: {err}");
+    for w in words {
+        assert!(err.contains(w), "{args:?}: `{w}` missing from: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn ats_on_the_default_target_contends_without_violations() {
+    let doc = json(&[
+        "run",
+        "--workload",
+        "ats",
+        "--threads",
+        "2",
+        "--qd",
+        "8",
+        "--locks",
+        "1",
+        "--ops",
+        "3000",
+        "-f",
+        "json",
+    ]);
+    let p = &doc["points"][0];
+    assert_eq!(p["ats_mode"], "host-emulated");
+    assert!(n(p, "miscompares.contention") > 0, "{}", p["miscompares"]);
+    assert_eq!(n(p, "verification.violations"), 0, "{}", p["verification"]);
+    assert_eq!(n(p, "verification.lost_updates"), 0);
+    assert_eq!(n(p, "miscompares.corrupt"), 0);
+    assert_eq!(n(p, "acquires") + n(p, "miscompares.total"), n(p, "ops"), "every attempt succeeds or miscompares");
+    assert_eq!(doc["target"]["temporary"], true);
+    for kind in ["read", "write", "ats", "acquire"] {
+        let l = &p["latency_ns"][kind];
+        assert!(n(l, "count") > 0 && n(l, "p50") <= n(l, "p99") && n(l, "p99") <= n(l, "max"), "{kind}: {l}");
+    }
+}
+
+#[test]
+fn rmw_loses_updates_and_says_so() {
+    let doc = json(&[
+        "run",
+        "--workload",
+        "rmw",
+        "--threads",
+        "2",
+        "--qd",
+        "8",
+        "--locks",
+        "1",
+        "--ops",
+        "3000",
+        "-f",
+        "json",
+    ]);
+    let v = &doc["points"][0]["verification"];
+    assert!(n(v, "violations") + n(v, "lost_updates") > 0, "{v}");
+    assert!(doc["points"][0]["ats_mode"].is_null());
+}
+
+#[test]
+fn sweep_writes_every_point_as_valid_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep.json");
+    let o = run(&["sweep", "--qd", "1..256", "--duration", "0.05", "-f", "json", "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(doc["schema"], "atsbench/1");
+    let qds: Vec<u64> = doc["points"].as_array().unwrap().iter().map(|p| n(p, "qd")).collect();
+    assert_eq!(qds, vec![1, 2, 4, 8, 16, 32, 64, 128, 256]);
+    for key in
+        ["path", "backend", "size_bytes", "logical_block_size", "model", "firmware", "serial", "driver", "kernel"]
+    {
+        assert!(doc["target"].get(key).is_some(), "target.{key} missing");
+    }
+    for key in ["workload", "ats_mode", "qd", "threads", "locks", "ops", "duration_s", "iops", "latency_ns"] {
+        assert!(doc["points"][0].get(key).is_some(), "points[].{key} missing");
+    }
+    assert_eq!(doc["config"]["qd"].as_array().unwrap().len(), 9);
+    assert!(!dir.path().join("sweep.json.partial").exists());
+}
+
+#[test]
+fn sweep_crosses_workloads_locks_and_threads() {
+    let (_d, f) = file(4 << 20);
+    let doc = json(&[
+        "sweep",
+        f.to_str().unwrap(),
+        "--qd",
+        "1,4",
+        "--workload",
+        "ats,read",
+        "--locks",
+        "1,8",
+        "--threads",
+        "1,2",
+        "--ops",
+        "200",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(doc["points"].as_array().unwrap().len(), 2 * 2 * 2 * 2);
+}
+
+#[test]
+fn csv_and_table_formats() {
+    let (_d, f) = file(1 << 20);
+    let out = run(&["sweep", f.to_str().unwrap(), "--qd", "1,2", "--ops", "100", "-f", "csv"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("workload,ats_mode,qd"));
+    assert_eq!(lines[0].split(',').count(), lines[1].split(',').count());
+    let out = run(&["run", f.to_str().unwrap(), "--ops", "100"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("host-emulated") && text.contains("p99_us"), "{text}");
+}
+
+#[test]
+fn open_loop_rate_is_honoured() {
+    let (_d, f) = file(1 << 20);
+    let doc =
+        json(&["run", f.to_str().unwrap(), "--workload", "read", "--rate", "2000", "--duration", "0.5", "-f", "json"]);
+    let iops = doc["points"][0]["iops"].as_f64().unwrap();
+    assert!((1500.0..2500.0).contains(&iops), "asked 2000/s, got {iops}");
+}
+
+#[test]
+fn writes_stay_inside_the_region_of_a_file() {
+    let (_d, f) = file(4 << 20);
+    std::fs::write(&f, vec![0xEEu8; 4 << 20]).unwrap();
+    let fs = f.to_str().unwrap();
+    json(&["run", fs, "--workload", "write", "--qd", "16", "--region", "1M..2M", "--ops", "5000", "-f", "json"]);
+    json(&[
+        "run",
+        fs,
+        "--workload",
+        "ats",
+        "--locks",
+        "16",
+        "--qd",
+        "4",
+        "--region",
+        "2M..3M",
+        "--ops",
+        "500",
+        "-f",
+        "json",
+    ]);
+    let data = std::fs::read(&f).unwrap();
+    let (a, b) = (1 << 20, 3 << 20);
+    assert!(data[..a].iter().chain(&data[b..]).all(|x| *x == 0xEE), "a byte outside 1M..3M changed");
+    assert!(data[a..b].iter().any(|x| *x != 0xEE));
+}
+
+#[test]
+fn user_errors_get_one_line_and_their_exit_code() {
+    let (d, f) = file(1 << 20);
+    let fs = f.to_str().unwrap();
+    let dir = d.path().to_str().unwrap();
+    expect_error(&["run", "/nonexistent/atsbench"], 3, &["no such file", "TARGET"]);
+    expect_error(&["run", dir], 3, &["directory"]);
+    expect_error(&["run", "/dev/null"], 3, &["character device"]);
+    expect_error(&["run", fs, "--qd", "0"], 2, &["at least 1"]);
+    expect_error(&["run", fs, "--qd", "40000"], 2, &["limit", "32768"]);
+    expect_error(&["run", fs, "--bs", "1000"], 2, &["multiple of"]);
+    expect_error(&["run", fs, "--region", "0..2M"], 3, &["beyond"]);
+    expect_error(&["run", fs, "--region", "100..4096"], 3, &["aligned"]);
+    expect_error(&["run", fs, "--locks", "100000"], 2, &["--locks"]);
+    expect_error(&["run", fs, "--threads", "4096"], 2, &["CPUs"]);
+    expect_error(&["run", fs, "--workload", "compare"], 7, &["compare", "NVMe"]);
+    expect_error(&["run", fs, "--backend", "nvme"], 2, &["does not fit"]);
+    expect_error(&["run", fs, "--miscompare-fraction", "2"], 2, &["between 0 and 1"]);
+    expect_error(&["sweep", "--qd", "3..9"], 2, &["powers of two"]);
+    expect_error(&["run", fs, "-o", "/nonexistent/dir/out.json", "-f", "json"], 3, &["out.json"]);
+}
+
+#[test]
+fn permission_denied_names_the_fix() {
+    if !nix::unistd::geteuid().is_root() {
+        let (_d, f) = file(1 << 20);
+        std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o400)).unwrap();
+        expect_error(&["run", f.to_str().unwrap(), "--workload", "write"], 4, &["permission denied"]);
+        return;
+    }
+    // As root, drop to nobody for the one command.
+    let (d, f) = file(1 << 20);
+    std::fs::set_permissions(d.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin(), "run", f.to_str().unwrap()])
+        .output()
+        .expect("setpriv (util-linux) runs atsbench as nobody");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("permission denied") && err.contains("run as root"), "{err}");
+}
+
+#[test]
+fn memlock_too_low_names_the_fix() {
+    // io_uring charges registered buffers to RLIMIT_MEMLOCK unless the process holds
+    // CAP_IPC_LOCK, so as root the capability is dropped for this one command.
+    let (_d, f) = file(4 << 20);
+    let mut cmd = Command::new("prlimit");
+    cmd.arg("--memlock=65536");
+    if nix::unistd::geteuid().is_root() {
+        cmd.args(["setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock"]);
+    }
+    let out = cmd
+        .args([bin(), "run", f.to_str().unwrap(), "--qd", "64", "--bs", "4096", "--ops", "10"])
+        .output()
+        .expect("prlimit and setpriv (util-linux)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(err.contains("RLIMIT_MEMLOCK") && err.contains("ulimit -l"), "{err}");
+}
+
+#[test]
+fn the_default_target_is_removed_at_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(bin()).env("TMPDIR", dir.path()).args(["run", "--ops", "50"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("temporary file"));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the temporary target was left behind");
+    let _ = Path::new(dir.path());
+}
