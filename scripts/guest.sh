@@ -32,6 +32,7 @@ CACHE=$ROOT/.cache/guest
 WORK=$ROOT/target/guest
 KERNEL_PKG=${ATSBENCH_GUEST_KERNEL_PKG:-linux-image-6.12-amd64}
 MODULES=(null_blk scsi_debug sg sd_mod nvme nvme-core loop virtio_blk virtio_pci)
+HOST_TOOLS=(losetup)
 TIMEOUT=${ATSBENCH_GUEST_TIMEOUT:-300}
 RUST_MUSL=x86_64-unknown-linux-musl
 CACHE_VERSION=1
@@ -183,12 +184,13 @@ build_binaries() {
 # Single-quotes a value for the guest's ash.
 shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 
-# Copies a binary into the image, without debug info, plus its shared libraries for glibc.
+# Copies a binary into the image without debug info; for a dynamic one also the shared libraries
+# that ldd names, at the same paths.
 pack_binary() {
     local src=$1 dst=$2 lib
     mkdir -p "$(dirname "$dst")"
     strip --strip-debug -o "$dst" "$src" 2>/dev/null || cp "$src" "$dst"
-    if [[ $LIBC == gnu ]]; then
+    if ldd "$src" >/dev/null 2>&1; then
         for lib in $(ldd "$src" | grep -o '/[^ ]*'); do
             mkdir -p "$STAGE$(dirname "$lib")"
             cp -L "$lib" "$STAGE$lib"
@@ -219,6 +221,15 @@ pack_initramfs() {
     } >"$STAGE/etc/atsbench-guest/config"
     pack_binary "$ATSBENCH_EXE" "$STAGE/usr/local/bin/atsbench"
     pack_binary "$DEVICES_EXE" "$STAGE/usr/local/libexec/atsbench/devices"
+    # Host tools whose busybox versions lack options the tests use (losetup --show --direct-io).
+    local tool
+    for tool in "${HOST_TOOLS[@]}"; do
+        if command -v "$tool" >/dev/null; then
+            pack_binary "$(command -v "$tool")" "$STAGE/usr/local/bin/$tool"
+        else
+            log "WARNING: no host $tool to pack; the guest has busybox's"
+        fi
+    done
     mknod "$STAGE/dev/console" c 5 1 2>/dev/null || true
     (cd "$STAGE" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet) |
         gzip -1 >"$WORK/initrd.gz"
