@@ -78,7 +78,7 @@ ensure_host_tools() {
     apt_update_once
     log "installing ${missing[*]} (installing qemu-system-x86 7.2 may remove a newer qemu-utils)"
     quietly "$WORK/apt-install.log" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y --no-install-recommends "${missing[@]}"
+        apt-get install -o DPkg::Lock::Timeout=300 -y --no-install-recommends "${missing[@]}"
 }
 
 # Crates that build C code (criterion's alloca, for the tests) need a musl C compiler.
@@ -87,7 +87,7 @@ ensure_musl_cc() {
     [[ $(id -u) == 0 ]] || return 1
     apt_update_once
     log "installing musl-tools (a musl C compiler for the static guest binaries)"
-    env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends musl-tools \
+    env DEBIAN_FRONTEND=noninteractive apt-get install -o DPkg::Lock::Timeout=300 -y --no-install-recommends musl-tools \
         >"$WORK/apt-musl.log" 2>&1 && command -v x86_64-linux-musl-gcc >/dev/null
 }
 
@@ -149,6 +149,12 @@ fetch_guest_kernel() {
     log "guest kernel $kver with $(printf '%s\n' "${mods[@]}" | sort -u | wc -l) modules staged"
 }
 
+# artifact_exe CARGO_JSON NAME: the executable cargo built for target NAME, or nothing.
+artifact_exe() {
+    grep '"reason":"compiler-artifact"' <<<"$1" | grep "\"name\":\"$2\"" |
+        grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4 || true
+}
+
 # Builds atsbench and the `devices` test binary; sets ATSBENCH_EXE, DEVICES_EXE, LIBC.
 build_binaries() {
     LIBC=${ATSBENCH_GUEST_LIBC:-musl}
@@ -166,18 +172,14 @@ build_binaries() {
         fi
     fi
     [[ $LIBC == musl || $LIBC == gnu ]] || die "ATSBENCH_GUEST_LIBC must be musl or gnu"
-    log "cargo build --release ${target_args[*]}"
-    (cd "$ROOT" && cargo build --release --bin atsbench "${target_args[@]}") ||
-        die "cargo build failed"
-    local out_dir=${CARGO_TARGET_DIR:-$ROOT/target}
-    [[ $LIBC == musl ]] && out_dir=$out_dir/$RUST_MUSL
-    ATSBENCH_EXE=$out_dir/release/atsbench
+    # One cargo run builds both: an integration test makes cargo build the package's binaries.
     log "cargo test --release --no-run --test devices ${target_args[*]}"
-    DEVICES_EXE=$(cd "$ROOT" && cargo test --release --no-run --test devices "${target_args[@]}" \
-        --message-format=json-render-diagnostics |
-        grep '"reason":"compiler-artifact"' | grep '"name":"devices"' |
-        grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4)
-    [[ -x $ATSBENCH_EXE ]] || die "no atsbench binary at $ATSBENCH_EXE"
+    local artifacts
+    artifacts=$(cd "$ROOT" && cargo test --release --no-run --test devices "${target_args[@]}" \
+        --message-format=json-render-diagnostics) || die "cargo build failed"
+    ATSBENCH_EXE=$(artifact_exe "$artifacts" atsbench)
+    DEVICES_EXE=$(artifact_exe "$artifacts" devices)
+    [[ -n $ATSBENCH_EXE && -x $ATSBENCH_EXE ]] || die "cargo printed no executable for bin 'atsbench'"
     [[ -n $DEVICES_EXE && -x $DEVICES_EXE ]] || die "cargo printed no executable for test 'devices'"
 }
 
