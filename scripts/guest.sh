@@ -15,7 +15,8 @@
 # Knobs (environment):
 #   ATSBENCH_GUEST_TIMEOUT=300        seconds for the whole QEMU run (exit 124 when it expires)
 #   ATSBENCH_GUEST_TEST_ARGS="--test-threads 1"   arguments for the devices test binary
-#   ATSBENCH_GUEST_SWEEP=auto|require|off   auto skips the sweep while atsbench has no `sweep`
+#   ATSBENCH_GUEST_SWEEP=require|auto|off   the null_blk sweep must pass (default); auto skips
+#                                     it when atsbench has no `sweep` subcommand
 #   ATSBENCH_GUEST_FORCE_FAIL=1       the test job exits 3 after the tests (proves CI fails)
 #   ATSBENCH_GUEST_LIBC=musl|gnu      guest binaries: static musl (default; falls back to gnu) or
 #                                     glibc with its libraries packed at the same paths
@@ -218,7 +219,7 @@ pack_initramfs() {
         echo "GUEST_MODE=$(shq "$mode")"
         echo "GUEST_JOB_TIMEOUT=$job_timeout"
         echo "GUEST_TEST_ARGS=$(shq "${ATSBENCH_GUEST_TEST_ARGS---test-threads 1}")"
-        echo "GUEST_SWEEP=$(shq "${ATSBENCH_GUEST_SWEEP:-auto}")"
+        echo "GUEST_SWEEP=$(shq "${ATSBENCH_GUEST_SWEEP:-require}")"
         echo "GUEST_FORCE_FAIL=$(shq "${ATSBENCH_GUEST_FORCE_FAIL:-0}")"
     } >"$STAGE/etc/atsbench-guest/config"
     pack_binary "$ATSBENCH_EXE" "$STAGE/usr/local/bin/atsbench"
@@ -336,6 +337,7 @@ main() {
         exit 2
         ;;
     esac
+    [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "ATSBENCH_GUEST_TIMEOUT must be a number of seconds"
     mkdir -p "$WORK"
     exec 9>"$WORK/.lock"
     flock -w 900 9 || die "another scripts/guest.sh holds target/guest/.lock"
