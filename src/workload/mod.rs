@@ -29,9 +29,10 @@ impl Workload {
         }
     }
 
-    /// Whether it writes to the target.
+    /// Whether it writes to the target (`compare` writes the lock blocks' known image first,
+    /// and NVMe Compare is a write-direction command).
     pub fn writes(self) -> bool {
-        matches!(self, Workload::Write | Workload::Ats | Workload::Rmw)
+        matches!(self, Workload::Write | Workload::Ats | Workload::Rmw | Workload::Compare)
     }
 
     /// Whether it works on lock blocks (and so is verified).
