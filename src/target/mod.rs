@@ -197,15 +197,22 @@ impl TempFile {
             Error::from_io(&path, "creating the temporary target (set TMPDIR to a writable folder)", &e)
         })?;
         let guard = TempFile { path };
-        nix::fcntl::fallocate(&f, nix::fcntl::FallocateFlags::empty(), 0, bytes as i64)
-            .map_err(std::io::Error::from)
-            .or_else(|_| f.set_len(bytes))
-            .map_err(|e| {
+        // Written, not just allocated: reads of unwritten extents never reach the device.
+        let zeros = vec![0u8; 1 << 20];
+        let mut left = bytes;
+        let mut w = std::io::BufWriter::new(&f);
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            std::io::Write::write_all(&mut w, &zeros[..n]).map_err(|e| {
                 Error::Target(format!(
-                    "{}: could not reserve {bytes} bytes ({e}); free space there or set TMPDIR to another folder",
+                    "{}: could not write {bytes} bytes ({e}); free space there or set TMPDIR to another folder",
                     guard.path.display()
                 ))
             })?;
+            left -= n as u64;
+        }
+        drop(w);
+        f.sync_all().map_err(|e| Error::from_io(&guard.path, "syncing the temporary target", &e))?;
         Ok(guard)
     }
 }
