@@ -64,6 +64,7 @@ fn open_target(c: &CommonArgs, writes: bool) -> Result<Target> {
         if c.backend.is_some_and(|b| b != BackendKind::File) {
             return Err(Error::usage("--backend needs a TARGET; the default target is a file"));
         }
+        target::nvme::check_device_args(&c.device, BackendKind::File)?;
         let t = target::open_default()?;
         eprintln!(
             "atsbench: no TARGET given: using a {} MiB temporary file, {} (removed at exit)",
@@ -84,6 +85,7 @@ fn open_path(
     dev: &DeviceArgs,
 ) -> Result<Target> {
     let detected = target::detect_kind(path)?;
+    target::nvme::check_device_args(dev, backend.unwrap_or(detected))?;
     match (backend.unwrap_or(detected), detected) {
         (BackendKind::File | BackendKind::Block, BackendKind::File) => {
             target::open_block_or_file(path, BackendKind::File, writes, force)

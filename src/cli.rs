@@ -125,7 +125,13 @@ pub struct CommonArgs {
 
 /// Options of the device backends (NVMe, SCSI), shared by `run`, `sweep` and `probe`.
 #[derive(Debug, Clone, Default, Args)]
-pub struct DeviceArgs {}
+pub struct DeviceArgs {
+    /// NVMe: try one real fused Compare+Write (FUSE first/second) on the first lock block.
+    /// Linux passthrough rejects fused commands, so this reports that and exits 7; without it
+    /// NVMe ATS is compare-then-write.
+    #[arg(long)]
+    pub fused: bool,
+}
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {

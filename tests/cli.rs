@@ -266,3 +266,29 @@ fn the_default_target_is_removed_at_exit() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the temporary target was left behind");
     let _ = Path::new(dir.path());
 }
+
+#[test]
+fn an_interrupted_sweep_keeps_its_points_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.json");
+    let mut child = Command::new(bin())
+        .env("TMPDIR", dir.path())
+        .args(["sweep", "--qd", "1..256", "--duration", "0.4", "-f", "json", "-o", out.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until at least one point is written, then interrupt.
+    let t0 = std::time::Instant::now();
+    while !out.exists() || std::fs::metadata(&out).unwrap().len() == 0 {
+        assert!(t0.elapsed().as_secs() < 30, "no point written");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let points = doc["points"].as_array().unwrap();
+    assert!(!points.is_empty() && points.len() < 9, "{} points", points.len());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(leftovers.len(), 1, "only the results remain: {leftovers:?}");
+}

@@ -1,11 +1,456 @@
-//! The NVMe backend. (Being built; `target::nvme::open` refuses NVMe targets until then.)
+//! NVMe passthrough: every request is one `IORING_OP_URING_CMD` (SQE128 / CQE32) carrying a
+//! `struct nvme_uring_cmd` (NVME_URING_CMD_IO) on the generic device `/dev/ngXnY`, fixed file 0.
+//!
+//! The slab is registered as fixed buffer 0 and named with IORING_URING_CMD_FIXED where the
+//! kernel takes that (Linux 6.1+); a pre-flight Read finds out, and where the kernel refuses,
+//! requests use plain addresses and the results say so. ATS is compare-then-write, serialised
+//! per lock by the engine: Linux cannot send fused Compare+Write (see `--fused`).
 
+use super::{AtsMode, Backend, Caps, IoError, IoReq, Op, Outcome};
 use crate::cli::DeviceArgs;
-use crate::engine::{Point, PointSpec};
+use crate::engine::{run_point, Point, PointSpec};
 use crate::error::{Error, Result};
+use crate::proto::nvme::{Completion, Fuse, NvmeCommand, NVME_URING_CMD_IO};
+use crate::sys::mem::Slab;
+use crate::sys::uring::{Ring, RingConfig, RingError};
+use crate::target::nvme::NvmeProbe;
 use crate::target::Target;
+use crate::workload::Workload;
+use io_uring::{cqueue, opcode, squeue, types};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::AtomicBool;
 
-pub fn measure(_target: &Target, _spec: &PointSpec, _stop: &AtomicBool, _dev: &DeviceArgs) -> Result<Point> {
-    Err(Error::Unsupported("the nvme backend is not built yet".into()))
+/// How the rings carry commands, decided once per point by the pre-flight Read.
+#[derive(Debug, Clone, Default)]
+pub struct Path {
+    pub fixed_buffers: bool,
+    /// Why registered buffers are not used, when they are not.
+    pub fixed_buffers_refused: Option<String>,
+}
+
+pub struct NvmeBackend {
+    fd: RawFd,
+    nsid: u32,
+    lbs: u32,
+    path: Path,
+    iopoll: bool,
+    /// Requests that could not be encoded, by user_data slot: completed as errors after a NOP.
+    invalid: Vec<Option<String>>,
+}
+
+impl NvmeBackend {
+    /// `slots` is the number of distinct user_data values (the queue depth); `iopoll` says
+    /// whether the driver has poll queues.
+    pub fn new(fd: RawFd, nsid: u32, lbs: u32, slots: usize, path: Path, iopoll: bool) -> Self {
+        NvmeBackend { fd, nsid, lbs, path, iopoll, invalid: vec![None; slots] }
+    }
+
+    fn command(&self, req: &IoReq) -> std::result::Result<NvmeCommand, String> {
+        let (lbs, len) = (u64::from(self.lbs), u64::from(req.len));
+        if req.offset % lbs != 0 || len % lbs != 0 {
+            return Err(format!("{} bytes at byte {} are not whole {lbs}-byte blocks", req.len, req.offset));
+        }
+        let (slba, nlb) = (req.offset / lbs, (len / lbs) as u32);
+        let cmd = match req.op {
+            Op::Read => NvmeCommand::read(self.nsid, slba, nlb, req.addr, req.len),
+            Op::Write => NvmeCommand::write(self.nsid, slba, nlb, req.addr, req.len),
+            Op::Compare => NvmeCommand::compare(self.nsid, slba, nlb, req.addr, req.len),
+            Op::CompareWrite => return Err("NVMe has no single compare-and-write command".into()),
+        };
+        cmd.map_err(|e| e.to_string())
+    }
+}
+
+/// One URING_CMD entry for `cmd`, on fixed file 0, naming fixed buffer 0 when `fixed`.
+fn uring_cmd(cmd: &NvmeCommand, fixed: bool, user_data: u64) -> squeue::Entry128 {
+    let b = opcode::UringCmd80::new(types::Fixed(0), NVME_URING_CMD_IO).cmd(cmd.to_bytes());
+    let b = if fixed { b.buf_index(Some(0)) } else { b };
+    b.build().user_data(user_data)
+}
+
+/// A passthrough completion's `res` as an outcome: 0 done, positive an NVMe status, negative
+/// a host errno.
+pub fn outcome(res: i32) -> Outcome {
+    match Completion::from_res(res) {
+        Completion::Ok => Outcome::Done,
+        c if c.is_compare_failure() => Outcome::Miscompare { offset: None },
+        Completion::Status(s) => {
+            let hint = match (s.sct, s.sc) {
+                (0, 0x01) => ": the namespace does not implement this command",
+                (0, 0x80) => ": the command ran past the namespace's end",
+                _ => "",
+            };
+            Outcome::Error(IoError { code: i64::from(s.raw()), message: format!("NVMe status {s}{hint}") })
+        }
+        Completion::Host(errno) => Outcome::Error(IoError { code: -i64::from(errno), message: host_error(errno) }),
+    }
+}
+
+fn host_error(errno: i32) -> String {
+    let e = std::io::Error::from_raw_os_error(errno);
+    match errno {
+        libc::EOPNOTSUPP => format!("{e}: this kernel cannot pass NVMe commands through io_uring (needs Linux 5.19+)"),
+        libc::EACCES | libc::EPERM => {
+            format!(
+                "{e}: the kernel refused the NVMe command; run as root (CAP_SYS_ADMIN) with the device open read-write"
+            )
+        }
+        _ => format!("host error: {e}"),
+    }
+}
+
+impl Backend for NvmeBackend {
+    type Sqe = squeue::Entry128;
+    type Cqe = cqueue::Entry32;
+
+    fn caps(&self) -> Caps {
+        Caps { ats_mode: AtsMode::CompareThenWrite, compare: true, iopoll: self.iopoll }
+    }
+
+    fn fds(&self) -> Vec<RawFd> {
+        vec![self.fd]
+    }
+
+    fn fixed_buffers(&self) -> bool {
+        self.path.fixed_buffers
+    }
+
+    #[inline]
+    fn prepare(&mut self, req: &IoReq, push: &mut dyn FnMut(&Self::Sqe)) {
+        match self.command(req) {
+            Ok(cmd) => push(&uring_cmd(&cmd, self.path.fixed_buffers, req.user_data)),
+            Err(why) => {
+                if let Some(slot) = self.invalid.get_mut(req.user_data as usize) {
+                    *slot = Some(why);
+                }
+                push(&squeue::Entry128::from(opcode::Nop::new().build().user_data(req.user_data)));
+            }
+        }
+    }
+
+    #[inline]
+    fn complete(&mut self, cqe: &Self::Cqe, done: &mut dyn FnMut(u64, Outcome), _push: &mut dyn FnMut(&Self::Sqe)) {
+        let ud = cqe.user_data();
+        if let Some(why) = self.invalid.get_mut(ud as usize).and_then(Option::take) {
+            let message = format!("atsbench could not encode the NVMe command: {why}");
+            return done(ud, Outcome::Error(IoError { code: -i64::from(libc::EINVAL), message }));
+        }
+        done(ud, outcome(cqe.result()));
+    }
+
+    fn report(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "command_path": "io_uring URING_CMD",
+            "fixed_buffers": self.path.fixed_buffers,
+            "nsid": self.nsid,
+        });
+        if let Some(why) = &self.path.fixed_buffers_refused {
+            v["fixed_buffers_refused"] = why.clone().into();
+        }
+        v
+    }
+}
+
+/// Run one point on an NVMe namespace: check what the point needs, find the command path with
+/// one Read, try `--fused` if asked, then measure with one backend per worker (all on the
+/// target's fd, registered in each worker's ring).
+pub fn measure(target: &Target, spec: &PointSpec, stop: &AtomicBool, dev: &DeviceArgs) -> Result<Point> {
+    let probe = NvmeProbe::of(target)?;
+    check_point(target, &probe, spec, dev)?;
+    let path = preflight(target, &probe, spec)?;
+    if dev.fused {
+        return Err(try_fused(target, &probe, spec, &path));
+    }
+    let (fd, nsid, lbs, iopoll) = (target.file.as_raw_fd(), probe.nsid, probe.logical_block_size, probe.can_poll());
+    let slots = spec.qd as usize;
+    run_point(spec, stop, |_| Ok(NvmeBackend::new(fd, nsid, lbs, slots, path.clone(), iopoll)))
+}
+
+/// What the namespace must offer this point, each refusal one line with the fix.
+fn check_point(target: &Target, probe: &NvmeProbe, spec: &PointSpec, dev: &DeviceArgs) -> Result<()> {
+    let p = target.path.display();
+    let block = probe.block_device.as_deref().unwrap_or("/dev/nvmeXnY");
+    if dev.fused && spec.workload != Workload::Ats {
+        return Err(Error::usage(format!(
+            "--fused tries a fused Compare+Write for --workload ats; drop --fused for {}",
+            spec.workload.name()
+        )));
+    }
+    if matches!(spec.workload, Workload::Ats | Workload::Compare) && probe.compare == Some(false) {
+        return Err(Error::Unsupported(format!(
+            "{p}: the controller does not implement Compare (Identify ONCS bit 0 is clear), which NVMe {} needs; \
+             run it on the block device {block} (host-emulated ATS) instead",
+            spec.workload.name()
+        )));
+    }
+    if spec.iopoll && !probe.can_poll() {
+        return Err(Error::Unsupported(format!(
+            "{p}: --iopoll needs NVMe poll queues but nvme.poll_queues is {}: boot with nvme.poll_queues=N (or \
+             reload the nvme module with poll_queues=N), or drop --iopoll",
+            probe.poll_queues.map_or("unknown".to_string(), |n| n.to_string())
+        )));
+    }
+    if probe.metadata_bytes.is_some_and(|ms| ms > 0) {
+        return Err(Error::Unsupported(format!(
+            "{p}: the namespace's format carries {} bytes of metadata per block, which atsbench does not send; \
+             use a namespace formatted without metadata",
+            probe.metadata_bytes.unwrap_or(0)
+        )));
+    }
+    if let Some(max) = probe.max_transfer_bytes.filter(|&m| u64::from(spec.bs) > m) {
+        return Err(Error::usage(format!(
+            "--bs {}: above the {max}-byte largest transfer of {p}; lower --bs",
+            spec.bs
+        )));
+    }
+    Ok(())
+}
+
+/// A small ring for the pre-flight commands, on the target as fixed file 0.
+fn small_ring(
+    target: &Target,
+    spec: &PointSpec,
+    fixed: bool,
+) -> std::result::Result<Ring<squeue::Entry128, cqueue::Entry32>, RingError> {
+    let cfg = RingConfig { entries: 4, sqpoll: false, iopoll: spec.iopoll };
+    Ring::new(cfg, &[target.file.as_raw_fd()], Slab::new(2 * spec.bs as usize), fixed)
+}
+
+/// Push `cmds` (linked in order when `link`), wait for all and return their `res` in order.
+fn run_cmds(
+    ring: &mut Ring<squeue::Entry128, cqueue::Entry32>,
+    cmds: &[NvmeCommand],
+    fixed: bool,
+    link: bool,
+) -> Result<Vec<i32>> {
+    for (i, c) in cmds.iter().enumerate() {
+        let mut e = uring_cmd(c, fixed, i as u64);
+        if link && i + 1 < cmds.len() {
+            e = e.flags(squeue::Flags::IO_LINK);
+        }
+        if !ring.push(&e) {
+            return Err(Error::Internal("pre-flight submission queue overflow".into()));
+        }
+    }
+    let mut res = vec![0; cmds.len()];
+    let (mut got, mut cqes) = (0, Vec::new());
+    while got < cmds.len() {
+        ring.submit_and_wait(1).map_err(|e| Error::Device(format!("io_uring_enter failed: {e}")))?;
+        ring.reap(&mut cqes);
+        for c in &cqes {
+            if let Some(r) = res.get_mut(c.user_data() as usize) {
+                *r = c.result();
+                got += 1;
+            }
+        }
+    }
+    Ok(res)
+}
+
+/// Read the first block of the region once with registered buffers, and once without if the
+/// kernel refuses those. Ring set-up failures other than a missing SQE128 are left to the
+/// engine, which reports them.
+fn preflight(target: &Target, probe: &NvmeProbe, spec: &PointSpec) -> Result<Path> {
+    let first = match read_first(target, probe, spec, true) {
+        Some(Ok(res)) => res,
+        Some(Err(e)) => return Err(e),
+        None => return Ok(Path { fixed_buffers: true, fixed_buffers_refused: None }),
+    };
+    if !matches!(first, r if r == -libc::EINVAL || r == -libc::EFAULT) {
+        check_first(target, probe, spec, first)?;
+        return Ok(Path { fixed_buffers: true, fixed_buffers_refused: None });
+    }
+    let plain = read_first(target, probe, spec, false).unwrap_or(Ok(first))?;
+    check_first(target, probe, spec, plain)?;
+    let why = std::io::Error::from_raw_os_error(-first).to_string();
+    eprintln!(
+        "atsbench: {}: the kernel refused registered buffers for NVMe passthrough ({why}); using unregistered \
+         buffers (recorded in the results)",
+        target.path.display()
+    );
+    Ok(Path { fixed_buffers: false, fixed_buffers_refused: Some(why) })
+}
+
+/// One Read of the region's first block: `None` when the ring could not be set up for a
+/// reason the engine reports itself.
+fn read_first(target: &Target, probe: &NvmeProbe, spec: &PointSpec, fixed: bool) -> Option<Result<i32>> {
+    let mut ring = match small_ring(target, spec, fixed) {
+        Ok(r) => r,
+        Err(RingError::Setup(e)) if e.raw_os_error() == Some(libc::EINVAL) => {
+            return Some(Err(Error::Unsupported(format!(
+                "{}: this kernel's io_uring refused 128-byte SQEs (IORING_SETUP_SQE128), which NVMe passthrough \
+                 needs (Linux 5.19+); use the block device {} instead",
+                target.path.display(),
+                probe.block_device.as_deref().unwrap_or("/dev/nvmeXnY")
+            ))))
+        }
+        Err(_) => return None,
+    };
+    let lbs = u64::from(probe.logical_block_size);
+    let nlb = spec.bs / probe.logical_block_size;
+    let read = NvmeCommand::read(probe.nsid, spec.region.start / lbs, nlb, ring.slab().addr(0), spec.bs);
+    let read = match read {
+        Ok(r) => r,
+        Err(e) => return Some(Err(Error::usage(format!("--bs {}: {e}", spec.bs)))),
+    };
+    Some(run_cmds(&mut ring, &[read], fixed, false).map(|r| r[0]))
+}
+
+/// The pre-flight Read's result: a device status means the path works; host errors end here.
+fn check_first(target: &Target, probe: &NvmeProbe, spec: &PointSpec, res: i32) -> Result<()> {
+    if res >= 0 {
+        return Ok(());
+    }
+    let p = target.path.display();
+    let block = probe.block_device.as_deref().unwrap_or("/dev/nvmeXnY");
+    let e = std::io::Error::from_raw_os_error(-res);
+    Err(match -res {
+        libc::EOPNOTSUPP | libc::EINVAL if spec.iopoll => Error::Unsupported(format!(
+            "{p}: the kernel cannot poll NVMe passthrough commands ({e}; IOPOLL needs Linux 6.1+); drop --iopoll"
+        )),
+        libc::EOPNOTSUPP | libc::EINVAL => Error::Unsupported(format!(
+            "{p}: the kernel refused NVMe passthrough through io_uring (URING_CMD: {e}; needs Linux 5.19+); use the \
+             block device {block} instead"
+        )),
+        libc::EACCES | libc::EPERM => Error::Permission(format!(
+            "{p}: the kernel refused an NVMe Read through passthrough ({e}); run as root (CAP_SYS_ADMIN)"
+        )),
+        _ => Error::Device(format!("{p}: the first NVMe Read through io_uring failed: {e}")),
+    })
+}
+
+/// `--fused`: send one real fused Compare (FUSE first) + Write (FUSE second) pair, linked, on
+/// the first lock block, writing back the image just read (so a success changes nothing).
+/// Always ends the run: either the kernel or device refused it, or it went through and
+/// atsbench does not measure fused ATS.
+fn try_fused(target: &Target, probe: &NvmeProbe, spec: &PointSpec, path: &Path) -> Error {
+    match fused_results(target, probe, spec, path) {
+        Ok(res) => fused_verdict(&target.path.display().to_string(), probe, res),
+        Err(e) => e,
+    }
+}
+
+fn fused_results(target: &Target, probe: &NvmeProbe, spec: &PointSpec, path: &Path) -> Result<[i32; 2]> {
+    let fixed = path.fixed_buffers;
+    let mut ring = small_ring(target, spec, fixed)
+        .map_err(|_| Error::Device(format!("{}: could not set up a ring for --fused", target.path.display())))?;
+    let (lbs, bs) = (u64::from(probe.logical_block_size), spec.bs as usize);
+    let (slba, nlb) = (spec.region.start / lbs, spec.bs / probe.logical_block_size);
+    let (e_addr, n_addr) = (ring.slab().addr(0), ring.slab().addr(bs));
+    let enc = |e: crate::proto::nvme::CommandError| Error::usage(format!("--bs {}: {e}", spec.bs));
+    let read = NvmeCommand::read(probe.nsid, slba, nlb, e_addr, spec.bs).map_err(enc)?;
+    let r = run_cmds(&mut ring, &[read], fixed, false)?;
+    if r[0] != 0 {
+        return Err(Error::Device(format!(
+            "{}: reading the first lock block for --fused: {}",
+            target.path.display(),
+            Completion::from_res(r[0])
+        )));
+    }
+    let image = ring.slab().range(0, bs).to_vec();
+    ring.slab_mut().range_mut(bs, bs).copy_from_slice(&image);
+    let compare = NvmeCommand::compare(probe.nsid, slba, nlb, e_addr, spec.bs).map_err(enc)?.fused(Fuse::First);
+    let write = NvmeCommand::write(probe.nsid, slba, nlb, n_addr, spec.bs).map_err(enc)?.fused(Fuse::Second);
+    let r = run_cmds(&mut ring, &[compare, write], fixed, true)?;
+    Ok([r[0], r[1]])
+}
+
+/// The one line `--fused` ends with.
+fn fused_verdict(p: &str, probe: &NvmeProbe, res: [i32; 2]) -> Error {
+    let claim = match probe.fused_compare_write {
+        Some(true) => "the controller claims fused Compare and Write (FUSES bit 0)",
+        Some(false) => "the controller does not claim it either (FUSES bit 0 clear)",
+        None => "the controller's claim is unknown",
+    };
+    let (c, w) = (Completion::from_res(res[0]), Completion::from_res(res[1]));
+    let use_ctw = "atsbench uses compare-then-write (serialised per lock) instead: drop --fused";
+    Error::Unsupported(match (c, w) {
+        (Completion::Host(_), _) => format!(
+            "{p}: --fused: the Linux NVMe passthrough rejects fused commands (Compare with FUSE flags: {c}; linked \
+             Write: {w}); {claim}; {use_ctw}"
+        ),
+        (Completion::Ok, Completion::Ok) => format!(
+            "{p}: --fused: this kernel and device accepted a fused Compare+Write, but atsbench does not measure fused \
+             ATS; {use_ctw}"
+        ),
+        _ => format!("{p}: --fused: the fused Compare+Write failed (Compare: {c}; Write: {w}); {claim}; {use_ctw}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend(fixed: bool) -> NvmeBackend {
+        NvmeBackend::new(3, 1, 512, 4, Path { fixed_buffers: fixed, fixed_buffers_refused: None }, false)
+    }
+
+    #[test]
+    fn requests_become_uring_cmds() {
+        let mut b = backend(true);
+        let req = IoReq { op: Op::Compare, offset: 4096, len: 1024, addr: 0x10_0000, user_data: 2 };
+        assert_eq!(b.command(&req), Ok(NvmeCommand::compare(1, 8, 2, 0x10_0000, 1024).unwrap()));
+        let w = IoReq { op: Op::Write, offset: 512 << 32, ..req };
+        assert_eq!(b.command(&w).map(|c| (c.opcode, c.slba(), c.nlb())), Ok((0x01, 1 << 32, 2)));
+        let mut got = Vec::new();
+        b.prepare(&req, &mut |e| got.push(format!("{e:?}")));
+        // The Debug form shows the opcode (IORING_OP_URING_CMD = 46) and user_data only.
+        assert_eq!(got, vec![format!("{:?}", uring_cmd(&NvmeCommand::default(), true, 2))]);
+        assert!(got[0].contains("op_code: 46") && got[0].contains("user_data: 2"), "{}", got[0]);
+    }
+
+    #[test]
+    fn unencodable_requests_fail_without_panicking() {
+        let mut b = backend(false);
+        let req = IoReq { op: Op::CompareWrite, offset: 0, len: 512, addr: 0, user_data: 1 };
+        let mut n = 0;
+        b.prepare(&req, &mut |_| n += 1);
+        assert_eq!(n, 1);
+        let req = IoReq { op: Op::Read, offset: 100, len: 512, addr: 0, user_data: 3 };
+        b.prepare(&req, &mut |_| n += 1);
+        assert!(b.invalid[1].as_deref().is_some_and(|m| m.contains("compare-and-write")));
+        assert!(b.invalid[3].as_deref().is_some_and(|m| m.contains("whole 512-byte blocks")));
+    }
+
+    #[test]
+    fn completions_decode() {
+        assert_eq!(outcome(0), Outcome::Done);
+        assert_eq!(outcome(0x4285), Outcome::Miscompare { offset: None });
+        assert_eq!(outcome(0x285), Outcome::Miscompare { offset: None });
+        match outcome(0x0001) {
+            Outcome::Error(e) => {
+                assert_eq!(e.code, 1);
+                assert!(e.message.contains("Invalid Command Opcode") && e.message.contains("does not implement"));
+            }
+            o => panic!("{o:?}"),
+        }
+        match outcome(-libc::EINVAL) {
+            Outcome::Error(e) => assert_eq!(e.code, -22),
+            o => panic!("{o:?}"),
+        }
+        assert!(matches!(outcome(-libc::EOPNOTSUPP), Outcome::Error(e) if e.message.contains("5.19")));
+    }
+
+    #[test]
+    fn caps_and_report() {
+        let b = backend(false);
+        assert_eq!(b.caps(), Caps { ats_mode: AtsMode::CompareThenWrite, compare: true, iopoll: false });
+        assert!(!b.fixed_buffers());
+        let r = b.report();
+        assert_eq!(r["command_path"], "io_uring URING_CMD");
+        assert_eq!(r["fixed_buffers"], false);
+        assert_eq!(r["nsid"], 1);
+    }
+
+    #[test]
+    fn fused_verdicts_are_one_line_and_unsupported() {
+        let probe = NvmeProbe { fused_compare_write: Some(false), ..Default::default() };
+        let e = fused_verdict("/dev/ng0n1", &probe, [-libc::EINVAL, -libc::ECANCELED]);
+        assert_eq!(e.exit_code(), 7);
+        let s = e.to_string();
+        assert!(s.contains("rejects fused commands") && s.contains("compare-then-write"), "{s}");
+        assert!(!s.contains('\n'));
+        assert_eq!(fused_verdict("x", &probe, [0, 0]).exit_code(), 7);
+        assert!(fused_verdict("x", &probe, [0x000A, 0x0009]).to_string().contains("Missing Fused"));
+    }
 }
