@@ -16,6 +16,7 @@
 mod common;
 mod loopdev;
 mod nullb;
+mod nvme;
 
 use libtest_mimic::{Arguments, Trial};
 
@@ -24,6 +25,7 @@ fn main() {
     let mut tests: Vec<common::DeviceTest> = Vec::new();
     tests.extend(loopdev::tests());
     tests.extend(nullb::tests());
+    tests.extend(nvme::tests());
 
     let mut skipped: Vec<(&'static str, String)> = Vec::new();
     let trials: Vec<Trial> = tests
