@@ -8,6 +8,11 @@
 //! `io_uring_enter` that submits it) to when it reaped the completion; completions reaped in
 //! one batch share one timestamp. In open loop (`--rate`) ATS attempts and plain I/Os are
 //! measured from their intended start, which corrects for coordinated omission.
+//!
+//! The ATS state machine is in `ats.rs`, the set-up and read-back of lock blocks in `setup.rs`.
+
+mod ats;
+mod setup;
 
 use super::{LockTable, PointSpec, RingReport, StopAt};
 use crate::backend::{AtsMode, Backend, IoError, IoReq, Op, Outcome};
@@ -15,7 +20,6 @@ use crate::error::{Error, Result};
 use crate::stats::{Kind, Latencies};
 use crate::sys::mem::Slab;
 use crate::sys::uring::{Ring, RingConfig, RingError};
-use crate::verify::classify::{classify, Context};
 use crate::verify::history::Claim;
 use crate::workload::record::Record;
 use crate::workload::{Rng, Workload};
@@ -554,109 +558,6 @@ impl<'a, B: Backend> Worker<'a, B> {
         }
     }
 
-    /// One compare-and-write attempt: prepare E and N, then go by the ATS mode.
-    fn start_attempt(&mut self, s: usize, at: u64) {
-        let (lock, retry, read_gen) = (self.slots[s].lock, self.slots[s].retry, self.slots[s].read_gen);
-        let l = lock as usize;
-        let bs = self.bs;
-        let base = self.area(s, 0);
-        let expected_gen = {
-            let slab = self.ring.slab_mut().range_mut(base, 3 * bs);
-            if retry {
-                slab.copy_within(2 * bs..3 * bs, 0);
-                read_gen
-            } else {
-                self.view[l].encode(&mut slab[..bs]);
-                Some(self.view[l].generation)
-            }
-        };
-        self.next_seq += 1;
-        let new = Record {
-            lock,
-            generation: expected_gen.unwrap_or(self.max_seen[l]) + 1,
-            owner: crate::workload::record::Owner { host: self.spec.host, worker: self.id, seq: self.next_seq },
-        };
-        new.encode(self.ring.slab_mut().range_mut(base + bs, bs));
-        let inflight = self.locks.enter(lock);
-        let pl = &mut self.per_lock[l];
-        pl.attempts += 1;
-        pl.inflight_sum += inflight as u64;
-        pl.inflight_max = pl.inflight_max.max(inflight);
-        let slot = &mut self.slots[s];
-        slot.new = new;
-        slot.max_seen_at_issue = self.max_seen[l];
-        slot.attempt_at = at;
-        slot.busy = true;
-        let offset = self.lock_offset(lock);
-        match (self.spec.workload, self.mode) {
-            (Workload::Rmw, _) => self.issue(s, Step::Read, Op::Read, offset, base + 2 * bs, bs),
-            (_, AtsMode::Device) => self.issue(s, Step::CompareWrite, Op::CompareWrite, offset, base, bs),
-            _ => {
-                // Behind this worker's earlier waiters, so that a slot that just released the
-                // lock cannot take it again ahead of them.
-                if self.queues[l].is_empty() && self.locks.try_acquire(lock, self.owner_word(s)) {
-                    self.proceed_locked(s);
-                } else {
-                    if self.queues[l].is_empty() {
-                        self.queued_locks.push(lock);
-                    }
-                    self.queues[l].push_back(s as u32);
-                    self.waiting += 1;
-                }
-            }
-        }
-    }
-
-    fn owner_word(&self, s: usize) -> u64 {
-        ((self.id as u64) << 32 | s as u64) + 1
-    }
-
-    fn proceed_locked(&mut self, s: usize) {
-        self.slots[s].holds_lock = true;
-        let offset = self.lock_offset(self.slots[s].lock);
-        let base = self.area(s, 0);
-        match self.mode {
-            AtsMode::CompareThenWrite => self.issue(s, Step::Compare, Op::Compare, offset, base, self.bs),
-            _ => self.issue(s, Step::Read, Op::Read, offset, base + 2 * self.bs, self.bs),
-        }
-    }
-
-    /// Give the first waiter of each queued lock a try.
-    fn retry_waiting(&mut self) {
-        let mut i = 0;
-        while i < self.queued_locks.len() {
-            let lock = self.queued_locks[i];
-            let q = &self.queues[lock as usize];
-            let s = q[0] as usize;
-            if !self.locks.try_acquire(lock, self.owner_word(s)) {
-                i += 1;
-                continue;
-            }
-            let q = &mut self.queues[lock as usize];
-            q.pop_front();
-            if q.is_empty() {
-                self.queued_locks.swap_remove(i);
-            } else {
-                i += 1;
-            }
-            self.waiting -= 1;
-            self.proceed_locked(s);
-        }
-    }
-
-    fn release(&mut self, s: usize) {
-        if self.slots[s].holds_lock {
-            self.slots[s].holds_lock = false;
-            self.locks.release(self.slots[s].lock, self.owner_word(s));
-        }
-    }
-
-    fn end_attempt(&mut self, s: usize) {
-        self.release(s);
-        self.locks.leave(self.slots[s].lock);
-        self.slots[s].busy = false;
-    }
-
     // ----- completions -----
 
     fn on_done(&mut self, s: usize, outcome: Outcome) {
@@ -706,91 +607,6 @@ impl<'a, B: Backend> Worker<'a, B> {
         }
     }
 
-    /// The read of host-emulated ATS or rmw: compare R with E in the host.
-    fn on_read(&mut self, s: usize) {
-        let base = self.area(s, 0);
-        let bs = self.bs;
-        let same = {
-            let v = self.ring.slab().range(base, 3 * bs);
-            v[..bs] == v[2 * bs..]
-        };
-        if !same {
-            self.release(s);
-            self.on_miscompare(s);
-        } else if self.stopping {
-            self.end_attempt(s);
-        } else {
-            let offset = self.lock_offset(self.slots[s].lock);
-            self.issue(s, Step::Write, Op::Write, offset, base + bs, bs);
-        }
-    }
-
-    fn on_success(&mut self, s: usize) {
-        self.release(s);
-        let slot = self.slots[s];
-        let l = slot.lock as usize;
-        self.claims.push(Claim { lock: slot.lock, generation: slot.new.generation, owner: slot.new.owner });
-        self.view[l] = slot.new;
-        self.max_seen[l] = self.max_seen[l].max(slot.new.generation);
-        self.lat.record(Kind::Ats, self.now.saturating_sub(slot.attempt_at));
-        self.lat.record(Kind::Acquire, self.now.saturating_sub(slot.acquire_at));
-        self.counters.ops += 1;
-        self.counters.acquires += 1;
-        self.per_lock[l].successes += 1;
-        self.end_attempt(s);
-        self.begin(s);
-    }
-
-    /// Classify a miscompare from the block in R, then retry with what was read.
-    fn on_miscompare(&mut self, s: usize) {
-        let slot = self.slots[s];
-        let l = slot.lock as usize;
-        let base = self.area(s, 0);
-        let bs = self.bs;
-        let ctx = Context {
-            lock: slot.lock,
-            host: self.spec.host,
-            workers: self.spec.threads(),
-            max_seen_at_issue: slot.max_seen_at_issue,
-        };
-        let v = self.ring.slab().range(base, 3 * bs);
-        let (expected, new, read) = (&v[..bs], &v[bs..2 * bs], &v[2 * bs..]);
-        let class = classify(read, expected, new, &ctx);
-        let found = Record::decode(read).ok().filter(|r| r.lock == slot.lock);
-        self.counters.miscompares[class.index()] += 1;
-        self.counters.ops += 1;
-        self.per_lock[l].miscompares += 1;
-        self.lat.record(Kind::Ats, self.now.saturating_sub(slot.attempt_at));
-        if let Some(r) = found {
-            self.view[l] = r;
-            self.max_seen[l] = self.max_seen[l].max(r.generation);
-        }
-        self.end_attempt(s);
-        if self.stopping {
-            return;
-        }
-        self.counters.retries += 1;
-        let slot = &mut self.slots[s];
-        slot.retry = true;
-        slot.read_gen = found.map(|r| r.generation);
-        self.start_attempt(s, self.now);
-    }
-
-    fn on_check(&mut self, s: usize, miscompared: bool) {
-        let injected = self.slots[s].injected;
-        self.counters.ops += 1;
-        self.counters.injected += injected as u64;
-        match (injected, miscompared) {
-            (true, false) => self.counters.undetected += 1,
-            (false, true) => self.counters.miscompares[crate::verify::classify::Class::False.index()] += 1,
-            _ => {}
-        }
-        if miscompared && injected {
-            self.counters.detected += 1;
-        }
-        self.begin(s);
-    }
-
     fn on_error(&mut self, s: usize, e: IoError) {
         self.counters.errors += 1;
         let slot = self.slots[s];
@@ -808,53 +624,5 @@ impl<'a, B: Backend> Worker<'a, B> {
             self.end_attempt(s);
         }
         self.begin(s);
-    }
-
-    // ----- set-up and read-back of the lock blocks -----
-
-    /// Run `op` on every lock block, `qd` at a time, waiting for each batch.
-    fn sync_locks(&mut self, op: Op, mut each: impl FnMut(&mut Self, usize, u32)) -> Result<()> {
-        let qd = self.slots.len() as u32;
-        let mut first = 0;
-        while first < self.spec.locks {
-            let n = qd.min(self.spec.locks - first);
-            for k in 0..n as usize {
-                let lock = first + k as u32;
-                let area = self.area(k, if op == Op::Read { 2 } else { 0 });
-                if op == Op::Write {
-                    Record::genesis(lock, self.spec.host).encode(self.ring.slab_mut().range_mut(area, self.bs));
-                }
-                self.issue(k, Step::Sync, op, self.lock_offset(lock), area, self.bs);
-            }
-            while self.inflight > 0 {
-                self.ring.submit_and_wait(1).map_err(|e| Error::Device(format!("io_uring_enter failed: {e}")))?;
-                self.complete_all();
-                let mut events = std::mem::take(&mut self.events);
-                for (ud, o) in events.drain(..) {
-                    self.inflight -= 1;
-                    if let Outcome::Error(e) = o {
-                        let verb = if op == Op::Read { "reading back" } else { "initialising" };
-                        return Err(Error::Device(format!("{verb} lock block {}: {}", first + ud as u32, e.message)));
-                    }
-                    each(self, ud as usize, first + ud as u32);
-                }
-                self.events = events;
-            }
-            first += n;
-        }
-        Ok(())
-    }
-
-    fn write_genesis(&mut self) -> Result<()> {
-        self.sync_locks(Op::Write, |_, _, _| {})
-    }
-
-    fn read_finals(&mut self) -> Result<Vec<Vec<u8>>> {
-        let mut finals = vec![Vec::new(); self.spec.locks as usize];
-        self.sync_locks(Op::Read, |w, slot, lock| {
-            let area = w.area(slot, 2);
-            finals[lock as usize] = w.ring.slab().range(area, w.bs).to_vec();
-        })?;
-        Ok(finals)
     }
 }
