@@ -60,8 +60,8 @@ fn compare_exact(need: Need, fraction: &str) -> TestResult {
         run_json(need, &["--workload", "compare", "--ops", "200", "--qd", "4", "--miscompare-fraction", fraction])?;
     let p = point(&doc);
     let (ops, injected) = (u(p, "ops"), u(p, "injected_miscompares"));
-    // The engine may finish a compare already in flight when the count is reached.
-    check((200..=204).contains(&ops), || format!("ops {ops}"))?;
+    // The engine finishes the compares in flight when the count is reached (up to ~2 x qd).
+    check((200..=216).contains(&ops), || format!("ops {ops}"))?;
     check(u(p, "errors") == 0, || format!("errors: {}", p["error_samples"]))?;
     check(u(p, "miscompares.false") == 0, || format!("false miscompares: {}", p["miscompares"]))?;
     check(u(p, "verification.violations") == 0, || format!("undetected injected: {}", p["verification"]))?;
