@@ -9,6 +9,7 @@
 //!
 //! Layout from /usr/include/scsi/sg.h (the 64-bit ABI; 32-bit processes are not supported).
 
+use std::cell::UnsafeCell;
 use std::ffi::c_void;
 use std::io;
 use std::marker::PhantomData;
@@ -419,6 +420,219 @@ pub fn sg_reap(fd: BorrowedFd<'_>, pack_id: i32) -> io::Result<SgCompletion> {
     }
 }
 
+// ----- commands by address, as the SCSI backend builds them -----
+
+/// Bytes of sense data kept per command: fixed format (18 bytes) and descriptor format with an
+/// information descriptor fit with room to spare.
+pub const SENSE_LEN: usize = 64;
+
+/// Sense buffers, one per request slot, at addresses that stay put while the kernel writes them.
+///
+/// The kernel writes slot `i` only while slot `i`'s command is in flight: during the `read(2)`
+/// that reaps it (sg v3), during its `ioctl(SG_IO)`, or (bsg io_uring) before its completion is
+/// posted. The backend reads a slot only after reaping its command and before submitting the
+/// next one on that slot.
+pub struct SenseBufs {
+    bufs: Box<[UnsafeCell<[u8; SENSE_LEN]>]>,
+}
+
+impl SenseBufs {
+    pub fn new(slots: usize) -> Self {
+        SenseBufs { bufs: (0..slots).map(|_| UnsafeCell::new([0u8; SENSE_LEN])).collect() }
+    }
+
+    /// Where the kernel writes slot `slot`'s sense data.
+    pub fn ptr(&self, slot: usize) -> *mut u8 {
+        self.bufs[slot].get().cast()
+    }
+
+    /// A copy of slot `slot`'s sense buffer; call it only once that slot's command was reaped
+    /// (see the type's documentation).
+    pub fn copy(&self, slot: usize) -> [u8; SENSE_LEN] {
+        // SAFETY: in bounds (indexing panics otherwise); the kernel no longer writes this slot
+        // because its command has completed and the next one is not submitted yet (the
+        // backend's rule above), and no Rust reference to the buffer exists besides this read.
+        unsafe { *self.bufs[slot].get() }
+    }
+}
+
+/// Direction of a command's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    None,
+    ToDevice,
+    FromDevice,
+}
+
+/// One SCSI command whose data buffer is given by address: a range of a worker's slab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddrCmd {
+    pub cdb: [u8; 16],
+    pub cdb_len: u8,
+    pub dir: Dir,
+    pub data: u64,
+    pub data_len: u32,
+    pub timeout_ms: u32,
+}
+
+impl AddrCmd {
+    /// A header for this command, valid only while `self` and `sense` are alive.
+    fn header(&self, sense: &SenseBufs, slot: usize) -> SgIoHdr<'static> {
+        let dir = match self.dir {
+            Dir::None => SG_DXFER_NONE,
+            Dir::ToDevice => SG_DXFER_TO_DEV,
+            Dir::FromDevice => SG_DXFER_FROM_DEV,
+        };
+        let len = if self.dir == Dir::None { 0 } else { self.data_len };
+        let cdb_len = self.cdb_len.clamp(1, 16);
+        // SAFETY: `from_raw_parts` only stores the pointers. Its callers here (`submit_addr`,
+        // `sg_io_addr`) use the header within their own call, while `self` (the CDB) and
+        // `sense` are borrowed, and under the crate's buffer contract for the data.
+        unsafe {
+            SgIoHdr::from_raw_parts(
+                self.cdb.as_ptr(),
+                cdb_len,
+                dir,
+                self.data as usize as *mut u8,
+                len,
+                sense.ptr(slot),
+                SENSE_LEN as u8,
+            )
+        }
+    }
+}
+
+/// Submits `cmd` asynchronously (sg v3 `write(2)`), tagged `tag` in `pack_id` and `usr_ptr`,
+/// with its sense going to `sense` slot `slot`.
+///
+/// Soundness rests on the crate's buffer contract, as for `Ring::push`: `cmd.data` is a range
+/// of a live slab owned by this one command until it is reaped with [`sg_reap`], and `sense`
+/// outlives that too. Without direct I/O (never set here) sg copies the CDB and data-out during
+/// this call, and writes the data-in and sense during the `read(2)` that reaps the command; a
+/// command never reaped (its fd closed) writes nothing to user memory.
+pub(crate) fn submit_addr(
+    fd: BorrowedFd<'_>,
+    cmd: &AddrCmd,
+    sense: &SenseBufs,
+    slot: usize,
+    tag: u64,
+) -> io::Result<()> {
+    let mut hdr = cmd.header(sense, slot);
+    hdr.timeout = cmd.timeout_ms;
+    hdr.pack_id = tag as i32;
+    hdr.set_user_token(tag);
+    // SAFETY: see above: the CDB is borrowed for the call, the data and sense stay valid until
+    // the command is reaped (the caller's contract), and direct I/O is not set.
+    unsafe { sg_submit(fd, &hdr) }
+}
+
+/// Runs `cmd` synchronously (`ioctl(SG_IO)`), its sense going to `sense` slot `slot`.
+///
+/// Same buffer contract as [`submit_addr`], for the duration of the call only.
+pub(crate) fn sg_io_addr(
+    fd: BorrowedFd<'_>,
+    cmd: &AddrCmd,
+    sense: &SenseBufs,
+    slot: usize,
+) -> io::Result<SgCompletion> {
+    let mut hdr = cmd.header(sense, slot);
+    hdr.timeout = cmd.timeout_ms;
+    sg_io(fd, &mut hdr)?;
+    Ok(hdr.completion())
+}
+
+// ----- bsg io_uring passthrough -----
+
+/// `cmd_op` of a bsg passthrough SQE. The kernel's bsg handler takes the SCSI command from the
+/// payload; 0 is what the published users pass (unverified on a kernel here).
+pub const BSG_URING_CMD_OP: u32 = 0;
+/// `protocol`: SCSI.
+pub const BSG_PROTOCOL_SCSI: u32 = 0;
+/// `subprotocol`: a SCSI command.
+pub const BSG_SUB_PROTOCOL_SCSI_CMD: u32 = 0;
+
+/// `struct bsg_uring_cmd` (80 bytes: the whole command area of a 128-byte SQE), as merged into
+/// Linux in 2026. Byte offsets: request@0 u64, request_len@8, protocol@12, subprotocol@16,
+/// max_response_len@20, response@24 u64, dout_xferp@32 u64, dout_xfer_len@40,
+/// dout_iovec_count@44, din_xferp@48 u64, din_xfer_len@56, din_iovec_count@60, timeout_ms@64,
+/// reserved@68..80. Unverified here: no kernel available to this project has it yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BsgUringCmd {
+    /// Address of the CDB; it must stay valid until the command completes.
+    pub request: u64,
+    pub request_len: u32,
+    /// Address and size of the sense buffer.
+    pub response: u64,
+    pub max_response_len: u32,
+    pub dout_xferp: u64,
+    pub dout_xfer_len: u32,
+    pub din_xferp: u64,
+    pub din_xfer_len: u32,
+    pub timeout_ms: u32,
+}
+
+impl BsgUringCmd {
+    /// The 80-byte SQE payload (little-endian, as on every Linux target atsbench supports).
+    pub fn to_bytes(&self) -> [u8; 80] {
+        let mut b = [0u8; 80];
+        let mut put = |off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
+        put(0, &self.request.to_ne_bytes());
+        put(8, &self.request_len.to_ne_bytes());
+        put(12, &BSG_PROTOCOL_SCSI.to_ne_bytes());
+        put(16, &BSG_SUB_PROTOCOL_SCSI_CMD.to_ne_bytes());
+        put(20, &self.max_response_len.to_ne_bytes());
+        put(24, &self.response.to_ne_bytes());
+        put(32, &self.dout_xferp.to_ne_bytes());
+        put(40, &self.dout_xfer_len.to_ne_bytes());
+        put(48, &self.din_xferp.to_ne_bytes());
+        put(56, &self.din_xfer_len.to_ne_bytes());
+        put(64, &self.timeout_ms.to_ne_bytes());
+        b
+    }
+
+    /// The payload for `cmd`, with its CDB at `cdb` and sense buffer at `sense`.
+    pub fn for_cmd(cmd: &AddrCmd, cdb: *const u8, sense: *mut u8) -> Self {
+        let mut c = BsgUringCmd {
+            request: cdb as usize as u64,
+            request_len: u32::from(cmd.cdb_len),
+            response: sense as usize as u64,
+            max_response_len: SENSE_LEN as u32,
+            timeout_ms: cmd.timeout_ms,
+            ..Default::default()
+        };
+        match cmd.dir {
+            Dir::None => {}
+            Dir::ToDevice => (c.dout_xferp, c.dout_xfer_len) = (cmd.data, cmd.data_len),
+            Dir::FromDevice => (c.din_xferp, c.din_xfer_len) = (cmd.data, cmd.data_len),
+        }
+        c
+    }
+}
+
+/// The status a bsg passthrough completion packs into the CQE32's first extra word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BsgStatus {
+    pub status: u8,
+    pub driver_status: u16,
+    pub host_status: u16,
+    pub sense_len: u8,
+    pub resid: u32,
+}
+
+impl BsgStatus {
+    /// Device status bits 0..7, driver status 8..15, host status 16..23, sense length 24..31,
+    /// residual 32..63.
+    pub fn from_big_cqe(v: u64) -> Self {
+        BsgStatus {
+            status: v as u8,
+            driver_status: u16::from((v >> 8) as u8),
+            host_status: u16::from((v >> 16) as u8),
+            sense_len: (v >> 24) as u8,
+            resid: (v >> 32) as u32,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,5 +709,47 @@ mod tests {
         use std::os::fd::AsFd;
         let err = sg_version(f.as_fd()).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ENOTTY));
+    }
+
+    #[test]
+    fn addr_cmd_headers() {
+        let sense = SenseBufs::new(2);
+        let cmd = AddrCmd {
+            cdb: scsi::compare_and_write(7, 1, false, false, 0),
+            cdb_len: 16,
+            dir: Dir::ToDevice,
+            data: 0x1000,
+            data_len: 1024,
+            timeout_ms: 60_000,
+        };
+        let h = cmd.header(&sense, 1);
+        assert_eq!((h.dxfer_direction, h.dxfer_len, h.cmd_len, h.mx_sb_len), (SG_DXFER_TO_DEV, 1024, 16, 64));
+        assert_eq!(h.dxferp as usize, 0x1000);
+        assert_eq!(h.sbp, sense.ptr(1));
+        let none = AddrCmd { dir: Dir::None, ..cmd };
+        assert_eq!(none.header(&sense, 0).dxfer_len, 0);
+        assert_eq!(sense.copy(1), [0u8; SENSE_LEN]);
+    }
+
+    #[test]
+    fn bsg_payload_layout() {
+        let cmd = AddrCmd {
+            cdb: scsi::read16(1, 1, false),
+            cdb_len: 16,
+            dir: Dir::FromDevice,
+            data: 0x1122_3344_5566_7788,
+            data_len: 512,
+            timeout_ms: 1000,
+        };
+        let b = BsgUringCmd::for_cmd(&cmd, 0x10 as *const u8, 0x20 as *mut u8).to_bytes();
+        let u64_at = |o: usize| u64::from_ne_bytes(b[o..o + 8].try_into().unwrap());
+        let u32_at = |o: usize| u32::from_ne_bytes(b[o..o + 4].try_into().unwrap());
+        assert_eq!((u64_at(0), u32_at(8), u32_at(12), u32_at(16)), (0x10, 16, 0, 0));
+        assert_eq!((u32_at(20), u64_at(24)), (SENSE_LEN as u32, 0x20));
+        assert_eq!((u64_at(32), u32_at(40)), (0, 0), "no data-out for a read");
+        assert_eq!((u64_at(48), u32_at(56), u32_at(64)), (0x1122_3344_5566_7788, 512, 1000));
+        assert!(b[68..].iter().all(|&x| x == 0));
+        let st = BsgStatus::from_big_cqe(0x0000_0200_1200_0802);
+        assert_eq!((st.status, st.driver_status, st.host_status, st.sense_len, st.resid), (2, 8, 0, 0x12, 0x200));
     }
 }
