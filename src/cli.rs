@@ -131,6 +131,21 @@ pub struct DeviceArgs {
     /// NVMe ATS is compare-then-write.
     #[arg(long)]
     pub fused: bool,
+    /// SCSI: how commands reach /dev/sgN: sg (async sg v3 driven by io_uring poll), bsg-uring
+    /// (io_uring passthrough, newer kernels), sg-sync (SG_IO ioctl, a baseline); default: the
+    /// best this kernel offers.
+    #[arg(long, value_enum)]
+    pub transport: Option<crate::backend::scsi::Transport>,
+    /// SCSI: blocks per COMPARE AND WRITE (1 to the device's MAXIMUM COMPARE AND WRITE LENGTH);
+    /// --bs must then be this many logical blocks.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
+    pub ats_blocks: Option<u8>,
+    /// SCSI: set DPO (disable page out) on COMPARE AND WRITE.
+    #[arg(long)]
+    pub dpo: bool,
+    /// SCSI: set FUA (force unit access) on COMPARE AND WRITE and WRITE(16).
+    #[arg(long)]
+    pub fua: bool,
 }
 
 #[derive(Debug, Args)]
