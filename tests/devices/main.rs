@@ -17,6 +17,7 @@ mod common;
 mod loopdev;
 mod nullb;
 mod nvme;
+mod scsi;
 
 use libtest_mimic::{Arguments, Trial};
 
@@ -26,6 +27,7 @@ fn main() {
     tests.extend(loopdev::tests());
     tests.extend(nullb::tests());
     tests.extend(nvme::tests());
+    tests.extend(scsi::tests());
 
     let mut skipped: Vec<(&'static str, String)> = Vec::new();
     let trials: Vec<Trial> = tests
