@@ -66,6 +66,7 @@ fn ats_on_the_default_target_contends_without_violations() {
     ]);
     let p = &doc["points"][0];
     assert_eq!(p["ats_mode"], "host-emulated");
+    assert_eq!(n(p, "ops"), 3000, "--ops is exact");
     assert!(n(p, "miscompares.contention") > 0, "{}", p["miscompares"]);
     assert_eq!(n(p, "verification.violations"), 0, "{}", p["verification"]);
     assert_eq!(n(p, "verification.lost_updates"), 0);

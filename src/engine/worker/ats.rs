@@ -13,6 +13,7 @@ use crate::workload::Workload;
 impl<B: Backend> Worker<'_, B> {
     /// One compare-and-write attempt: prepare E and N, then go by the ATS mode.
     pub(super) fn start_attempt(&mut self, s: usize, at: u64) {
+        self.started += 1;
         let (lock, retry, read_gen) = (self.slots[s].lock, self.slots[s].retry, self.slots[s].read_gen);
         let l = lock as usize;
         let bs = self.bs;
@@ -174,7 +175,7 @@ impl<B: Backend> Worker<'_, B> {
             self.max_seen[l] = self.max_seen[l].max(r.generation);
         }
         self.end_attempt(s);
-        if self.stopping {
+        if self.stopping || self.started >= self.ops_target {
             return;
         }
         self.counters.retries += 1;

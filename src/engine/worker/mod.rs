@@ -178,6 +178,9 @@ pub struct Worker<'a, B: Backend> {
     epoch: Instant,
     now: u64,
     stopping: bool,
+    /// Operations started: with `--ops`, no more start once the target is reached, so that a
+    /// point completes exactly its operations.
+    started: u64,
     ops_target: u64,
     end_ns: u64,
     interval_ns: u64,
@@ -333,6 +336,7 @@ impl<'a, B: Backend> Worker<'a, B> {
             epoch: Instant::now(),
             now: 0,
             stopping: false,
+            started: 0,
             ops_target,
             end_ns,
             interval_ns: spec.rate.map_or(0, |r| (threads as f64 * 1e9 / r).max(1.0) as u64),
@@ -504,7 +508,7 @@ impl<'a, B: Backend> Worker<'a, B> {
     /// Start the next operation on slot `s`, now or when the open-loop schedule says.
     fn begin(&mut self, s: usize) {
         self.slots[s].busy = false;
-        if self.stopping {
+        if self.stopping || self.started >= self.ops_target {
             return;
         }
         if self.interval_ns > 0 {
@@ -515,7 +519,7 @@ impl<'a, B: Backend> Worker<'a, B> {
     }
 
     fn release_paced(&mut self) {
-        while !self.stopping && self.next_due <= self.now {
+        while !self.stopping && self.next_due <= self.now && self.started < self.ops_target {
             let Some(s) = self.idle.pop() else { break };
             let due = self.next_due;
             self.next_due += self.interval_ns;
@@ -525,6 +529,9 @@ impl<'a, B: Backend> Worker<'a, B> {
 
     fn start_op(&mut self, s: usize, at: u64) {
         let spec = self.spec;
+        if !spec.workload.is_ats_like() {
+            self.started += 1;
+        }
         match spec.workload {
             Workload::Read | Workload::Write => {
                 let block = self.rng.below(spec.region.blocks(spec.bs));
