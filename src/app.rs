@@ -168,7 +168,8 @@ fn bench(
     let target = open_target(c, writes)?;
     let lbs = target.logical_block_size();
     let bs = match c.bs {
-        None => lbs,
+        // A COMPARE AND WRITE of N blocks works on lock records of N blocks.
+        None => lbs * c.device.ats_blocks.map_or(1, u32::from).max(1),
         Some(b) if b.0 == 0 || b.0 % lbs as u64 != 0 || b.0 > (1 << 24) => {
             return Err(Error::usage(format!(
                 "--bs {}: the block size must be a multiple of the target's {lbs}-byte logical block size, at most 16M",
