@@ -400,7 +400,7 @@ impl<'a, B: Backend> Worker<'a, B> {
             } else if !self.idle.is_empty() && self.next_due > self.now && !self.stopping {
                 self.ring.submit_and_wait_for(self.next_due - self.now)
             } else {
-                self.ring.submit_and_wait(1)
+                self.ring.submit_then_wait()
             };
             if let Err(e) = waited {
                 self.fail(Error::Device(format!("io_uring_enter failed: {e}")));
