@@ -137,7 +137,7 @@ pub struct DeviceArgs {
     #[arg(long, value_enum)]
     pub transport: Option<crate::backend::scsi::Transport>,
     /// SCSI: blocks per COMPARE AND WRITE (1 to the device's MAXIMUM COMPARE AND WRITE LENGTH);
-    /// --bs must then be this many logical blocks.
+    /// --bs defaults to (and must be) this many logical blocks.
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
     pub ats_blocks: Option<u8>,
     /// SCSI: set DPO (disable page out) on COMPARE AND WRITE.
