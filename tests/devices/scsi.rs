@@ -214,8 +214,10 @@ fn option_errors() -> TestResult {
         one_line(&run(&["--ats-blocks", &over])?, 2, &format!("at most {max}"))?;
     }
     if max == 0 || max >= 2 {
-        one_line(&run(&["--ats-blocks", "2"])?, 2, "--bs 1024")?;
-        let doc = ats(&["--ats-blocks", "2", "--bs", "1024", "--qd", "4", "--locks", "2", "--ops", "500"])?;
+        one_line(&run(&["--ats-blocks", "2", "--bs", "512"])?, 2, "--bs 1024")?;
+        // Without --bs, the block size follows --ats-blocks.
+        let doc = ats(&["--ats-blocks", "2", "--qd", "4", "--locks", "2", "--ops", "500"])?;
+        check(u(point(&doc), "bs") == 1024, || format!("bs {}", point(&doc)["bs"]))?;
         check(u(point(&doc), "ring.backend.caw_blocks") == 2, || format!("{}", point(&doc)["ring"]["backend"]))?;
     }
     Ok(())
