@@ -5,6 +5,8 @@
 //! `sense` the decoding of sense data, status bytes and sg host/driver statuses.
 
 mod sense;
+
+use super::ascii_field;
 pub use sense::*;
 
 /// TEST UNIT READY.
@@ -79,19 +81,6 @@ fn be32(b: &[u8], off: usize) -> u32 {
 
 fn be64(b: &[u8], off: usize) -> u64 {
     (u64::from(be32(b, off)) << 32) | u64::from(be32(b, off + 4))
-}
-
-/// ASCII field of INQUIRY data: NULs and padding trimmed, non-printable bytes shown as '?'.
-fn ascii_field(b: &[u8]) -> String {
-    let s: String = b
-        .iter()
-        .map(|&c| match c {
-            0 => ' ',
-            0x20..=0x7e => c as char,
-            _ => '?',
-        })
-        .collect();
-    s.trim().to_owned()
 }
 
 /// COMPARE AND WRITE (16-byte CDB) of `nlb` blocks at `lba`. WRPROTECT is 0; `group` is the

@@ -2,20 +2,7 @@
 //! NVM Command Set specifications).
 
 use super::{le16, le32, le64, need, ParseError, IDENTIFY_LEN};
-
-/// ASCII field of an Identify or INQUIRY structure: NULs and padding trimmed, non-printable
-/// bytes shown as '?'.
-fn ascii_field(b: &[u8]) -> String {
-    let s: String = b
-        .iter()
-        .map(|&c| match c {
-            0 => ' ',
-            0x20..=0x7e => c as char,
-            _ => '?',
-        })
-        .collect();
-    s.trim().to_owned()
-}
+use crate::proto::ascii_field;
 
 /// Fields of the Identify Controller data structure (CNS 01h) that atsbench uses.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
