@@ -123,3 +123,17 @@ pub fn check_ats_point(p: &Value) -> TestResult {
     check(u(p, "errors") == 0, || format!("errors: {}", p["error_samples"]))?;
     check(u(p, "acquires") > 0, || "no lock acquired".into())
 }
+
+/// The contention run of the known answers: two workers, QD 8 each, on one lock block.
+pub fn two_workers_on_one_lock(dev: &str, workload: &str, extra: &[&str]) -> Result<Value, String> {
+    let mut args = vec!["run", dev, "--workload", workload, "--threads", "2", "--qd", "8", "--locks", "1"];
+    args.extend_from_slice(&["--ops", "6000", "--format", "json"]);
+    args.extend_from_slice(extra);
+    atsbench_json(&args)
+}
+
+/// The rmw known answer: unserialised read-modify-write under contention loses updates.
+pub fn check_rmw_lost_updates(p: &Value) -> TestResult {
+    let lost = u(p, "verification.violations") + u(p, "verification.lost_updates");
+    check(lost > 0, || format!("unserialised rmw lost no update: {}", p["verification"]))
+}

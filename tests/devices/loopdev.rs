@@ -64,48 +64,15 @@ impl Drop for LoopDev {
 
 fn ats_contends() -> TestResult {
     let l = LoopDev::new(16 * MIB, 0)?;
-    let doc = atsbench_json(&[
-        "run",
-        &l.dev,
-        "--workload",
-        "ats",
-        "--threads",
-        "2",
-        "--qd",
-        "8",
-        "--locks",
-        "1",
-        "--ops",
-        "6000",
-        "--format",
-        "json",
-    ])?;
+    let doc = two_workers_on_one_lock(&l.dev, "ats", &[])?;
     check_ats_point(point(&doc))?;
     check(doc["target"]["backend"] == "block", || format!("backend {}", doc["target"]["backend"]))
 }
 
 fn rmw_loses() -> TestResult {
     let l = LoopDev::new(16 * MIB, 0)?;
-    let doc = atsbench_json(&[
-        "run",
-        &l.dev,
-        "--workload",
-        "rmw",
-        "--threads",
-        "2",
-        "--qd",
-        "8",
-        "--locks",
-        "1",
-        "--ops",
-        "6000",
-        "--format",
-        "json",
-    ])?;
-    let p = point(&doc);
-    check(u(p, "verification.violations") + u(p, "verification.lost_updates") > 0, || {
-        format!("unserialised rmw lost no update: {}", p["verification"])
-    })
+    let doc = two_workers_on_one_lock(&l.dev, "rmw", &[])?;
+    check_rmw_lost_updates(point(&doc))
 }
 
 fn refuses_filesystem() -> TestResult {

@@ -11,50 +11,14 @@ pub fn tests() -> Vec<DeviceTest> {
 }
 
 fn ats_contends() -> TestResult {
-    let dev = Need::Nullb.path();
-    let doc = atsbench_json(&[
-        "run",
-        &dev,
-        "--workload",
-        "ats",
-        "--threads",
-        "2",
-        "--qd",
-        "8",
-        "--locks",
-        "1",
-        "--ops",
-        "4000",
-        "--format",
-        "json",
-        "--force",
-    ])?;
+    let doc = two_workers_on_one_lock(&Need::Nullb.path(), "ats", &["--force"])?;
     check(point(&doc)["ats_mode"] == "host-emulated", || format!("ats_mode {}", point(&doc)["ats_mode"]))?;
     check_ats_point(point(&doc))
 }
 
 fn rmw_loses() -> TestResult {
-    let dev = Need::Nullb.path();
-    let doc = atsbench_json(&[
-        "run",
-        &dev,
-        "--workload",
-        "rmw",
-        "--threads",
-        "2",
-        "--qd",
-        "8",
-        "--locks",
-        "1",
-        "--ops",
-        "4000",
-        "--format",
-        "json",
-        "--force",
-    ])?;
-    let p = point(&doc);
-    let lost = u(p, "verification.violations") + u(p, "verification.lost_updates");
-    check(lost > 0, || format!("unserialised rmw lost no update: {}", p["verification"]))
+    let doc = two_workers_on_one_lock(&Need::Nullb.path(), "rmw", &["--force"])?;
+    check_rmw_lost_updates(point(&doc))
 }
 
 fn described() -> TestResult {
