@@ -148,7 +148,10 @@ where
     B: Backend,
     F: Fn(u32) -> Result<B> + Sync,
 {
-    let caps = make(0)?.caps();
+    // Worker 0's backend is made here, to learn the capabilities, and handed to that worker.
+    let first = make(0)?;
+    let caps = first.caps();
+    let mut first = Some(first);
     if spec.workload == Workload::Compare && !caps.compare {
         return Err(Error::Unsupported(
             "--workload compare needs a device-side compare (an NVMe namespace); block devices and files have none"
@@ -167,10 +170,11 @@ where
         let handles: Vec<_> = (0..threads)
             .map(|w| {
                 let (make, locks, ready, finished, abort) = (&make, &locks, &ready, &finished, &abort);
+                let backend = first.take();
                 std::thread::Builder::new()
                     .name(format!("atsbench-w{w}"))
                     .spawn_scoped(s, move || {
-                        Worker::run(w as u32, spec, caps.ats_mode, make, locks, stop, abort, ready, finished)
+                        Worker::run(w as u32, spec, caps.ats_mode, backend, make, locks, stop, abort, ready, finished)
                     })
                     .expect("spawning a worker thread")
             })

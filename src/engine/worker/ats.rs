@@ -44,7 +44,6 @@ impl<B: Backend> Worker<'_, B> {
         slot.new = new;
         slot.max_seen_at_issue = self.max_seen[l];
         slot.attempt_at = at;
-        slot.busy = true;
         let offset = self.lock_offset(lock);
         match (self.spec.workload, self.mode) {
             (Workload::Rmw, _) => self.issue(s, Step::Read, Op::Read, offset, base + 2 * bs, bs),
@@ -112,7 +111,6 @@ impl<B: Backend> Worker<'_, B> {
     pub(super) fn end_attempt(&mut self, s: usize) {
         self.release(s);
         self.locks.leave(self.slots[s].lock);
-        self.slots[s].busy = false;
     }
 
     /// The read of host-emulated ATS or rmw: compare R with E in the host.

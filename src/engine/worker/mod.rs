@@ -115,7 +115,6 @@ enum Step {
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     step: Step,
-    busy: bool,
     lock: u32,
     io_at: u64,
     attempt_at: u64,
@@ -132,7 +131,6 @@ struct Slot {
 
 const NO_SLOT: Slot = Slot {
     step: Step::Plain,
-    busy: false,
     lock: 0,
     io_at: 0,
     attempt_at: 0,
@@ -232,6 +230,7 @@ impl<'a, B: Backend> Worker<'a, B> {
         id: u32,
         spec: &'a PointSpec,
         mode: AtsMode,
+        backend: Option<B>,
         make: &(dyn Fn(u32) -> Result<B> + Sync),
         locks: &'a LockTable,
         stop: &'a AtomicBool,
@@ -243,7 +242,8 @@ impl<'a, B: Backend> Worker<'a, B> {
             Some(cpu) => core_affinity::set_for_current(core_affinity::CoreId { id: cpu }),
             None => false,
         };
-        let mut setup = Self::new(id, spec, mode, make, locks, stop, abort, pinned);
+        let mut setup =
+            backend.map_or_else(|| make(id), Ok).and_then(|b| Self::new(id, spec, mode, b, locks, stop, abort, pinned));
         if let (Ok(w), 0) = (&mut setup, id) {
             if spec.workload.uses_locks() {
                 if let Err(e) = w.write_genesis() {
@@ -287,13 +287,12 @@ impl<'a, B: Backend> Worker<'a, B> {
         id: u32,
         spec: &'a PointSpec,
         mode: AtsMode,
-        make: &(dyn Fn(u32) -> Result<B> + Sync),
+        backend: B,
         locks: &'a LockTable,
         stop: &'a AtomicBool,
         abort: &'a AtomicBool,
         pinned: bool,
     ) -> Result<Self> {
-        let backend = make(id)?;
         let slab = Slab::new(spec.slab_bytes());
         let cfg = RingConfig { entries: spec.qd.next_power_of_two(), sqpoll: spec.sqpoll, iopoll: spec.iopoll };
         let ring = Ring::new(cfg, &backend.fds(), slab, backend.fixed_buffers()).map_err(ring_error)?;
@@ -501,13 +500,11 @@ impl<'a, B: Backend> Worker<'a, B> {
         self.inflight += 1;
         let slot = &mut self.slots[s];
         slot.step = step;
-        slot.busy = true;
         slot.io_at = self.now;
     }
 
     /// Start the next operation on slot `s`, now or when the open-loop schedule says.
     fn begin(&mut self, s: usize) {
-        self.slots[s].busy = false;
         if self.stopping || self.started >= self.ops_target {
             return;
         }
