@@ -23,6 +23,11 @@ fn n(v: &Value, path: &str) -> u64 {
     path.split('.').fold(v, |v, k| &v[k]).as_u64().unwrap_or_else(|| panic!("{path} missing in {v}"))
 }
 
+/// The known-answer run on the default target: two workers, QD 8 each, on one lock block.
+fn two_workers_on_one_lock(workload: &str) -> Value {
+    json(&["run", "--workload", workload, "--threads", "2", "--qd", "8", "--locks", "1", "--ops", "3000", "-f", "json"])
+}
+
 /// A file target in a fresh temporary folder.
 fn file(bytes: usize) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -49,21 +54,7 @@ fn expect_error(args: &[&str], code: i32, words: &[&str]) {
 
 #[test]
 fn ats_on_the_default_target_contends_without_violations() {
-    let doc = json(&[
-        "run",
-        "--workload",
-        "ats",
-        "--threads",
-        "2",
-        "--qd",
-        "8",
-        "--locks",
-        "1",
-        "--ops",
-        "3000",
-        "-f",
-        "json",
-    ]);
+    let doc = two_workers_on_one_lock("ats");
     let p = &doc["points"][0];
     assert_eq!(p["ats_mode"], "host-emulated");
     assert_eq!(n(p, "ops"), 3000, "--ops is exact");
@@ -81,21 +72,7 @@ fn ats_on_the_default_target_contends_without_violations() {
 
 #[test]
 fn rmw_loses_updates_and_says_so() {
-    let doc = json(&[
-        "run",
-        "--workload",
-        "rmw",
-        "--threads",
-        "2",
-        "--qd",
-        "8",
-        "--locks",
-        "1",
-        "--ops",
-        "3000",
-        "-f",
-        "json",
-    ]);
+    let doc = two_workers_on_one_lock("rmw");
     let v = &doc["points"][0]["verification"];
     assert!(n(v, "violations") + n(v, "lost_updates") > 0, "{v}");
     assert!(doc["points"][0]["ats_mode"].is_null());
