@@ -1,10 +1,35 @@
-//! Command-line definitions (clap derive only; validation lives in `app`).
+//! Command-line definitions (clap derive only). Values parse into the typed values of `spec`
+//! and the domain's enums; what they mean together is checked in `app::plan`.
 
-use crate::spec::{Bytes, CpuList, RegionArg, Seconds, ValueList};
-use crate::target::BackendKind;
+use crate::backend::scsi::Transport;
+use crate::device::BackendKind;
+use crate::report::Format;
+use crate::spec::{Bytes, CpuList, Duration, RegionArg, ValueList};
 use crate::workload::Workload;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+
+/// A value parser over the names of an enum that implements `FromStr`.
+fn named<T>(names: &'static [&'static str]) -> impl TypedValueParser<Value = T>
+where
+    T: std::str::FromStr<Err = String> + Clone + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(names).try_map(|s| s.parse::<T>())
+}
+
+/// A whole number of 0 or more, with a one-line error (negative numbers included).
+fn count(s: &str) -> Result<u32, String> {
+    s.trim().parse::<u32>().map_err(|_| format!("`{s}` is not a whole number; give 0 or more, e.g. 8"))
+}
+
+fn count64(s: &str) -> Result<u64, String> {
+    s.trim().parse::<u64>().map_err(|_| format!("`{s}` is not a whole number; give 0 or more, e.g. 1000"))
+}
+
+fn real(s: &str) -> Result<f64, String> {
+    s.trim().parse::<f64>().map_err(|_| format!("`{s}` is not a number, e.g. 0.25"))
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -15,8 +40,9 @@ use std::path::PathBuf;
                   uses for locks and heartbeats) under load: latency percentiles and miscompare rates, \
                   classified and verified, across queue depth and contention.\n\n\
                   With no TARGET, atsbench uses a 64 MiB temporary file (no root needed).",
-    after_help = "Exit codes: 0 ok, 1 internal, 2 usage, 3 target, 4 permission, 5 refused (data on the device), \
-                  6 system limit, 7 unsupported, 8 device error, 9 verification failed, 130 interrupted."
+    after_help = "Exit codes: 0 ok, 2 usage, 3 target, 4 permission, 5 refused (data on the device), \
+                  6 system limit, 7 unsupported, 8 device error, 9 verification failed, 70 internal error, \
+                  130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -27,7 +53,8 @@ pub struct Cli {
 pub enum Command {
     /// Measure one point.
     Run(RunArgs),
-    /// Measure every combination of workloads, thread counts, lock counts and queue depths.
+    /// Measure every combination of workloads, thread counts, contention (or lock counts) and
+    /// queue depths.
     Sweep(SweepArgs),
     /// Describe a target: model, firmware, block size, ATS support.
     Probe(ProbeArgs),
@@ -37,24 +64,28 @@ pub enum Command {
 pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Workload.
-    #[arg(long, short = 'w', value_enum, default_value = "ats")]
+    /// Workload: read, write, ats, rmw or compare.
+    #[arg(long, short = 'w', default_value = "ats", value_parser = named::<Workload>(&Workload::NAMES))]
     pub workload: Workload,
-    /// Queue depth per worker.
-    #[arg(long, default_value_t = 1)]
+    /// Queue depth per worker: each slot is one actor with one operation at a time.
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count)]
     pub qd: u32,
     /// Number of workers, pinned to the first CPUs this process may use.
-    #[arg(long, short = 't', conflicts_with = "cpus")]
+    #[arg(long, short = 't', conflicts_with = "cpus", allow_hyphen_values = true, value_parser = count)]
     pub threads: Option<u32>,
     /// CPUs to pin one worker each to, e.g. `0,1` or `0-3`.
     #[arg(long)]
     pub cpus: Option<CpuList>,
-    /// Lock blocks shared by all workers (ats, rmw, compare).
-    #[arg(long, default_value_t = 1)]
-    pub locks: u32,
-    /// Seconds to measure (default 5; with --ops, no time limit).
-    #[arg(long, short = 'd', conflicts_with = "ops")]
-    pub duration: Option<Seconds>,
+    /// Actors per lock block (ats, rmw, compare): 1 (the default) gives every actor a block of
+    /// its own; K gives every K actors one block to contend for.
+    #[arg(long, conflicts_with = "locks", allow_hyphen_values = true, value_parser = count)]
+    pub contention: Option<u32>,
+    /// Lock blocks shared by all actors, each attempt on a random one (instead of --contention).
+    #[arg(long, allow_hyphen_values = true, value_parser = count)]
+    pub locks: Option<u32>,
+    /// How long to measure: seconds (`10`, `0.5`) or with a unit (`500ms`, `2m`); default 5 s.
+    #[arg(long, short = 'd', conflicts_with = "ops", allow_hyphen_values = true)]
+    pub duration: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -62,20 +93,24 @@ pub struct SweepArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Workloads, e.g. `ats,rmw,read`.
-    #[arg(long, short = 'w', value_enum, value_delimiter = ',', default_value = "ats")]
+    #[arg(long, short = 'w', value_delimiter = ',', default_value = "ats",
+          value_parser = named::<Workload>(&Workload::NAMES))]
     pub workload: Vec<Workload>,
     /// Queue depths: `1..256` (powers of two), `1..64:8` (linear) or `1,3,8`.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub qd: ValueList,
     /// Worker counts, e.g. `1,2`.
-    #[arg(long, short = 't', default_value = "1")]
+    #[arg(long, short = 't', default_value = "1", allow_hyphen_values = true)]
     pub threads: ValueList,
-    /// Lock block counts, e.g. `1,4,16`.
-    #[arg(long, default_value = "1")]
-    pub locks: ValueList,
-    /// Seconds to measure each point (default 2; with --ops, no time limit).
-    #[arg(long, short = 'd', conflicts_with = "ops")]
-    pub duration: Option<Seconds>,
+    /// Actors per lock block, e.g. `1,4,16` (default 1).
+    #[arg(long, conflicts_with = "locks", allow_hyphen_values = true)]
+    pub contention: Option<ValueList>,
+    /// Lock block counts shared by all actors, e.g. `1,16,256` (instead of --contention).
+    #[arg(long, allow_hyphen_values = true)]
+    pub locks: Option<ValueList>,
+    /// How long to measure each point (`2`, `500ms`); default 2 s.
+    #[arg(long, short = 'd', conflicts_with = "ops", allow_hyphen_values = true)]
+    pub duration: Option<Duration>,
 }
 
 /// Options shared by `run` and `sweep`.
@@ -84,17 +119,17 @@ pub struct CommonArgs {
     /// A regular file, a block device, /dev/ngXnY or /dev/sgN; none: a temporary file.
     pub target: Option<PathBuf>,
     /// Block size of each I/O and lock record (default: the target's logical block size).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub bs: Option<Bytes>,
     /// Byte range to use, START..END (e.g. `0..64M`); nothing outside it is written.
     #[arg(long)]
     pub region: Option<RegionArg>,
     /// Operations per point over all workers (I/Os; ATS attempts for ats and rmw).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = count64)]
     pub ops: Option<u64>,
     /// Open loop: issue this many operations per second in all, with coordinated-omission
     /// correction (latency counts from the intended start).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = real)]
     pub rate: Option<f64>,
     /// Skip verification of the ATS history and the final lock blocks.
     #[arg(long)]
@@ -108,14 +143,14 @@ pub struct CommonArgs {
     /// Write to a block device even if it holds a filesystem, partitions or is in use.
     #[arg(long)]
     pub force: bool,
-    /// Backend (default: chosen from the target's type).
-    #[arg(long, value_enum)]
+    /// Backend: file, block, nvme or scsi (default: chosen from the target's type).
+    #[arg(long, value_parser = named::<BackendKind>(&["file", "block", "nvme", "scsi"]))]
     pub backend: Option<BackendKind>,
     /// Fraction of `compare` commands sent with a deliberately wrong image.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = real)]
     pub miscompare_fraction: f64,
     /// Seed of the workers' random numbers (default: random).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = count64)]
     pub seed: Option<u64>,
     #[command(flatten)]
     pub device: DeviceArgs,
@@ -134,8 +169,8 @@ pub struct DeviceArgs {
     /// SCSI: how commands reach /dev/sgN: sg (async sg v3 driven by io_uring poll), bsg-uring
     /// (io_uring passthrough, newer kernels), sg-sync (SG_IO ioctl, a baseline); default: the
     /// best this kernel offers.
-    #[arg(long, value_enum)]
-    pub transport: Option<crate::backend::scsi::Transport>,
+    #[arg(long, value_parser = named::<Transport>(&["sg", "bsg-uring", "sg-sync"]))]
+    pub transport: Option<Transport>,
     /// SCSI: blocks per COMPARE AND WRITE (1 to the device's MAXIMUM COMPARE AND WRITE LENGTH);
     /// --bs defaults to (and must be) this many logical blocks.
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
@@ -150,8 +185,8 @@ pub struct DeviceArgs {
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output format.
-    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    /// Output format: table, json or csv.
+    #[arg(long, short = 'f', default_value = "table", value_parser = named::<Format>(&["table", "json", "csv"]))]
     pub format: Format,
     /// Write results to this file (rewritten after every point) instead of stdout.
     #[arg(long, short = 'o')]
@@ -163,7 +198,7 @@ pub struct ProbeArgs {
     /// The device or file to describe.
     pub target: PathBuf,
     /// Backend (default: chosen from the target's type).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = named::<BackendKind>(&["file", "block", "nvme", "scsi"]))]
     pub backend: Option<BackendKind>,
     #[command(flatten)]
     pub device: DeviceArgs,
@@ -171,12 +206,26 @@ pub struct ProbeArgs {
     pub output: OutputArgs,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Table,
-    Json,
-    Csv,
+/// A clap error as the one line atsbench prints: what was wrong and where to look, or None
+/// for help and version output (which clap prints itself).
+pub fn one_line(e: &clap::Error) -> Option<String> {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return None;
+    }
+    let text = e.render().to_string();
+    let body: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+        .collect();
+    let line = body.join(" ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line);
+    Some(format!("{line}; see atsbench --help"))
 }
 
 #[cfg(test)]
@@ -196,21 +245,37 @@ mod tests {
         let Command::Sweep(s) = c.command else { panic!() };
         assert_eq!(s.qd.0, vec![1, 2, 4, 8]);
         assert_eq!(s.workload, vec![Workload::Ats, Workload::Rmw]);
-        assert_eq!(s.locks.0, vec![1, 4]);
+        assert_eq!(s.locks.map(|l| l.0), Some(vec![1, 4]));
+        assert!(s.contention.is_none());
         assert!(s.common.target.is_none());
     }
 
     #[test]
-    fn bad_values_are_usage_errors() {
+    fn bad_values_are_usage_errors_of_one_line() {
         for args in [
             vec!["atsbench", "sweep", "--qd", "256..1"],
             vec!["atsbench", "run", "--duration", "0"],
+            vec!["atsbench", "run", "--duration", "-3"],
+            vec!["atsbench", "run", "--qd", "-1"],
             vec!["atsbench", "run", "--cpus", "x"],
             vec!["atsbench", "run", "--threads", "2", "--cpus", "0"],
             vec!["atsbench", "run", "--workload", "nope"],
+            vec!["atsbench", "run", "--contention", "2", "--locks", "4"],
+            vec!["atsbench", "sweep"],
         ] {
             let e = Cli::try_parse_from(&args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{args:?}");
+            let line = one_line(&e).unwrap();
+            assert!(!line.contains('\n') && !line.starts_with("error"), "{args:?}: {line}");
         }
+        let e = Cli::try_parse_from(["atsbench", "run", "--duration", "-3"]).unwrap_err();
+        assert!(one_line(&e).unwrap().contains("not a duration"), "{}", one_line(&e).unwrap());
+    }
+
+    #[test]
+    fn durations_take_units() {
+        let c = Cli::try_parse_from(["atsbench", "run", "--duration", "500ms"]).unwrap();
+        let Command::Run(r) = c.command else { panic!() };
+        assert_eq!(r.duration.map(|d| d.0), Some(std::time::Duration::from_millis(500)));
     }
 }

@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |------|---------|
 //! | 0    | success (also when `rmw` loses updates: that is the known answer) |
-//! | 1    | internal error (a bug: please report it) |
+//! | 1    | (reserved: `compare` found a regression) |
 //! | 2    | usage: an option or value is invalid |
 //! | 3    | target: missing, a directory, unsupported type, too small, region outside it |
 //! | 4    | permission: access denied or a missing privilege |
@@ -12,7 +12,8 @@
 //! | 7    | unsupported: the device or kernel lacks a feature that was asked for |
 //! | 8    | device: an I/O error during measurement |
 //! | 9    | verification failed: a device-side or serialised ATS broke atomicity |
-//! | 130  | interrupted (SIGINT); the points measured so far were written |
+//! | 70   | internal error (a bug: please report it) |
+//! | 130  | interrupted (SIGINT or SIGTERM); the points measured so far were written |
 
 use std::fmt;
 
@@ -45,7 +46,7 @@ impl Error {
     /// The process exit code documented in the README.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Internal(_) => 1,
+            Error::Internal(_) => 70,
             Error::Usage(_) => 2,
             Error::Target(_) => 3,
             Error::Permission(_) => 4,

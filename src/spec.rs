@@ -186,18 +186,34 @@ impl FromStr for CpuList {
     }
 }
 
-/// Seconds as a positive decimal number, e.g. `0.5` or `10`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Seconds(pub f64);
+/// A positive duration: bare seconds (`10`, `0.5`) or with units (`500ms`, `2m`, `1h 30m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duration(pub std::time::Duration);
 
-impl FromStr for Seconds {
+/// The longest duration a point may run.
+const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(366 * 24 * 3600);
+
+impl FromStr for Duration {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().trim_end_matches('s').parse::<f64>() {
-            Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Ok(Seconds(v)),
-            _ => Err(format!("`{s}` is not a duration; give positive seconds, e.g. 0.5 or 10")),
+        let t = s.trim();
+        let bad = || format!("`{s}` is not a duration; give positive seconds or a unit, e.g. 10, 0.5, 500ms or 2m");
+        let d = match t.parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => std::time::Duration::try_from_secs_f64(v).map_err(|_| bad())?,
+            Ok(_) => return Err(bad()),
+            Err(_) => humantime::parse_duration(t).map_err(|_| bad())?,
+        };
+        if d.is_zero() || d > MAX_DURATION {
+            return Err(bad());
         }
+        Ok(Duration(d))
+    }
+}
+
+impl Duration {
+    pub fn secs(self) -> f64 {
+        self.0.as_secs_f64()
     }
 }
 
@@ -305,10 +321,14 @@ mod tests {
 
     #[test]
     fn seconds() {
-        assert_eq!("0.5".parse::<Seconds>().unwrap().0, 0.5);
-        assert_eq!("2s".parse::<Seconds>().unwrap().0, 2.0);
-        assert!("0".parse::<Seconds>().is_err());
-        assert!("-1".parse::<Seconds>().is_err());
-        assert!("nan".parse::<Seconds>().is_err());
+        assert_eq!("0.5".parse::<Duration>().unwrap().secs(), 0.5);
+        assert_eq!("2s".parse::<Duration>().unwrap().secs(), 2.0);
+        assert_eq!("500ms".parse::<Duration>().unwrap().secs(), 0.5);
+        assert_eq!("1m 30s".parse::<Duration>().unwrap().secs(), 90.0);
+        assert!("0".parse::<Duration>().is_err());
+        assert!("-1".parse::<Duration>().is_err());
+        assert!("-3s".parse::<Duration>().is_err());
+        assert!("nan".parse::<Duration>().is_err());
+        assert!("1e300".parse::<Duration>().is_err());
     }
 }

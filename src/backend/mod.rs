@@ -1,13 +1,19 @@
 //! Backends turn an I/O request into submission entries and a completion into an outcome.
 //!
 //! The engine owns the ring, the slab and the state machines; a backend only encodes and
-//! decodes, and declares what it can do in `Caps` so that the engine never asks which backend
-//! it is talking to.
+//! decodes. A backend is opened once per point from typed options (`block::open`,
+//! `nvme::open`, `scsi::open`), which returns a [`Factory`]: the capabilities the engine
+//! plans with and a constructor called on each worker's thread. Backends know nothing of the
+//! engine, the command line or how the device was found.
 
 pub mod block;
+mod io_error;
 pub mod nvme;
 pub mod scsi;
 
+pub use io_error::{Cause, IoError, ScsiStatus, Unencodable, Via};
+
+use crate::error::Result;
 use io_uring::{cqueue, squeue};
 use std::os::fd::RawFd;
 
@@ -23,6 +29,18 @@ pub enum Op {
     CompareWrite,
 }
 
+impl Op {
+    /// The command's name as the protocol calls it (for messages).
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Read => "read",
+            Op::Write => "write",
+            Op::Compare => "compare",
+            Op::CompareWrite => "compare-and-write",
+        }
+    }
+}
+
 /// One I/O request: `len` bytes at byte `offset` of the target, buffer at `addr` in the
 /// worker's registered slab (buffer index 0, target = fixed file 0).
 #[derive(Debug, Clone, Copy)]
@@ -34,8 +52,8 @@ pub struct IoReq {
     pub user_data: u64,
 }
 
-/// How a command ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a command ended. Small and `Copy`: errors carry codes, formatted only when sampled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Done,
     /// The device reported that the compare failed, with the byte offset of the first
@@ -43,20 +61,12 @@ pub enum Outcome {
     Miscompare {
         offset: Option<u64>,
     },
-    /// Anything else, named (errno or device status).
+    /// Anything else.
     Error(IoError),
 }
 
-/// A failed command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IoError {
-    /// A negative errno from the host, or a device status code.
-    pub code: i64,
-    pub message: String,
-}
-
 /// How the `ats` workload is carried out on a backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AtsMode {
     /// Read, compare in the host, write, serialised per lock block among this process's
@@ -69,7 +79,7 @@ pub enum AtsMode {
     Device,
 }
 
-/// What a backend can do.
+/// What a backend can do, known when it is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caps {
     pub ats_mode: AtsMode,
@@ -79,12 +89,44 @@ pub struct Caps {
     pub iopoll: bool,
 }
 
+/// An opened backend: its capabilities and a constructor of one backend per worker.
+pub trait Factory: Sync {
+    type Backend: Backend;
+
+    fn caps(&self) -> Caps;
+
+    /// Build worker `worker`'s backend (called on that worker's thread).
+    fn make(&self, worker: u32) -> Result<Self::Backend>;
+}
+
+/// The options a backend is opened with, by backend.
+#[derive(Debug, Clone)]
+pub enum Options {
+    Block(block::BlockOptions),
+    Nvme(nvme::NvmeOptions),
+    Scsi(scsi::ScsiOptions),
+}
+
+/// An opened backend, by type: the caller drives each with the engine.
+pub enum Opened {
+    Block(block::BlockFactory),
+    Nvme(nvme::NvmeFactory),
+    Scsi(scsi::ScsiFactory),
+}
+
+/// Open the backend for one point, checking what the point needs of it.
+pub fn open(o: Options) -> Result<Opened> {
+    Ok(match o {
+        Options::Block(o) => Opened::Block(block::open(o)),
+        Options::Nvme(o) => Opened::Nvme(nvme::open(o)?),
+        Options::Scsi(o) => Opened::Scsi(scsi::open(o)?),
+    })
+}
+
 /// One worker's backend.
 pub trait Backend: Send {
     type Sqe: squeue::EntryMarker;
     type Cqe: cqueue::EntryMarker + Clone;
-
-    fn caps(&self) -> Caps;
 
     /// The files to register with the ring, in fixed-file order.
     fn fds(&self) -> Vec<RawFd>;
@@ -111,10 +153,9 @@ pub trait Backend: Send {
 /// Outcome of a plain read or write completion: `res` is the byte count or a negative errno.
 pub fn rw_outcome(res: i32, expected: u32) -> Outcome {
     if res < 0 {
-        let e = std::io::Error::from_raw_os_error(-res);
-        Outcome::Error(IoError { code: res as i64, message: e.to_string() })
+        Outcome::Error(IoError::errno(-res))
     } else if res as u32 != expected {
-        Outcome::Error(IoError { code: res as i64, message: format!("short transfer: {res} of {expected} bytes") })
+        Outcome::Error(IoError { code: res as i64, cause: Cause::ShortTransfer { got: res as u32, want: expected } })
     } else {
         Outcome::Done
     }
@@ -130,10 +171,15 @@ mod tests {
         match rw_outcome(-libc::EIO, 4096) {
             Outcome::Error(e) => {
                 assert_eq!(e.code, -5);
-                assert!(e.message.contains("Input/output"), "{}", e.message);
+                assert!(e.to_string().contains("Input/output"), "{e}");
             }
             o => panic!("{o:?}"),
         }
-        assert!(matches!(rw_outcome(512, 4096), Outcome::Error(e) if e.message.contains("short")));
+        assert!(matches!(rw_outcome(512, 4096), Outcome::Error(e) if e.to_string().contains("short")));
+    }
+
+    #[test]
+    fn outcomes_stay_small() {
+        assert!(std::mem::size_of::<Outcome>() <= 64, "{}", std::mem::size_of::<Outcome>());
     }
 }

@@ -6,19 +6,50 @@
 //! requests use plain addresses and the results say so. ATS is compare-then-write, serialised
 //! per lock by the engine: Linux cannot send fused Compare+Write (see `--fused`).
 
-use super::{AtsMode, Backend, Caps, IoError, IoReq, Op, Outcome};
-use crate::cli::DeviceArgs;
-use crate::engine::{run_point, Point, PointSpec};
+use super::{AtsMode, Backend, Caps, Cause, Factory, IoError, IoReq, Op, Outcome, Unencodable, Via};
 use crate::error::{Error, Result};
-use crate::proto::nvme::{Completion, Fuse, NvmeCommand, NVME_URING_CMD_IO};
+use crate::proto::nvme::{Completion, Fuse, NvmeCommand, NvmeStatus, NVME_URING_CMD_IO};
 use crate::sys::mem::Slab;
 use crate::sys::uring::{Ring, RingConfig, RingError};
-use crate::target::nvme::NvmeProbe;
-use crate::target::Target;
-use crate::workload::Workload;
 use io_uring::{cqueue, opcode, squeue, types};
-use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::AtomicBool;
+use std::os::fd::RawFd;
+
+/// What the backend needs to know of a namespace (from its probe).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Namespace {
+    pub nsid: u32,
+    pub logical_block_size: u32,
+    /// The namespace's block device, for messages that point there.
+    pub block_device: Option<String>,
+    /// ONCS bit 0: the controller implements Compare (None: Identify was refused).
+    pub compare: Option<bool>,
+    /// FUSES bit 0: the controller claims fused Compare and Write.
+    pub fused_compare_write: Option<bool>,
+    /// The driver has poll queues (`--iopoll` can poll).
+    pub can_poll: bool,
+    pub poll_queues: Option<u32>,
+    pub metadata_bytes: Option<u16>,
+    pub max_transfer_bytes: Option<u64>,
+}
+
+/// One point on an NVMe namespace.
+#[derive(Debug, Clone)]
+pub struct NvmeOptions {
+    /// The open generic device and its path (for messages).
+    pub fd: RawFd,
+    pub path: String,
+    pub ns: Namespace,
+    /// The point sends Compare commands (`ats`, `compare`); `what` names the workload.
+    pub needs_compare: Option<&'static str>,
+    /// Try one fused Compare+Write and stop (`--fused`).
+    pub fused: bool,
+    pub iopoll: bool,
+    pub bs: u32,
+    /// Byte offset of the region's first block (the pre-flight Read goes there).
+    pub first_block: u64,
+    /// Distinct user_data values (the queue depth).
+    pub slots: usize,
+}
 
 /// How the rings carry commands, decided once per point by the pre-flight Read.
 #[derive(Debug, Clone, Default)]
@@ -28,36 +59,63 @@ pub struct Path {
     pub fixed_buffers_refused: Option<String>,
 }
 
+/// Open the NVMe backend for one point: check what the point needs, find the command path
+/// with one Read, and try `--fused` if asked (which always ends the run with its verdict).
+pub fn open(o: NvmeOptions) -> Result<NvmeFactory> {
+    check_point(&o)?;
+    let path = preflight(&o)?;
+    if o.fused {
+        return Err(try_fused(&o, &path));
+    }
+    Ok(NvmeFactory { o, path })
+}
+
+pub struct NvmeFactory {
+    o: NvmeOptions,
+    path: Path,
+}
+
+impl Factory for NvmeFactory {
+    type Backend = NvmeBackend;
+
+    fn caps(&self) -> Caps {
+        Caps { ats_mode: AtsMode::CompareThenWrite, compare: true, iopoll: self.o.ns.can_poll }
+    }
+
+    fn make(&self, _worker: u32) -> Result<NvmeBackend> {
+        let ns = &self.o.ns;
+        Ok(NvmeBackend::new(self.o.fd, ns.nsid, ns.logical_block_size, self.o.slots, self.path.clone()))
+    }
+}
+
 pub struct NvmeBackend {
     fd: RawFd,
     nsid: u32,
     lbs: u32,
     path: Path,
-    iopoll: bool,
     /// Requests that could not be encoded, by user_data slot: completed as errors after a NOP.
-    invalid: Vec<Option<String>>,
+    invalid: Vec<Option<Unencodable>>,
 }
 
 impl NvmeBackend {
-    /// `slots` is the number of distinct user_data values (the queue depth); `iopoll` says
-    /// whether the driver has poll queues.
-    pub fn new(fd: RawFd, nsid: u32, lbs: u32, slots: usize, path: Path, iopoll: bool) -> Self {
-        NvmeBackend { fd, nsid, lbs, path, iopoll, invalid: vec![None; slots] }
+    /// `slots` is the number of distinct user_data values (the queue depth).
+    pub fn new(fd: RawFd, nsid: u32, lbs: u32, slots: usize, path: Path) -> Self {
+        NvmeBackend { fd, nsid, lbs, path, invalid: vec![None; slots] }
     }
 
-    fn command(&self, req: &IoReq) -> std::result::Result<NvmeCommand, String> {
+    fn command(&self, req: &IoReq) -> std::result::Result<NvmeCommand, Unencodable> {
         let (lbs, len) = (u64::from(self.lbs), u64::from(req.len));
         if req.offset % lbs != 0 || len % lbs != 0 {
-            return Err(format!("{} bytes at byte {} are not whole {lbs}-byte blocks", req.len, req.offset));
+            return Err(Unencodable::NotWholeBlocks { len: req.len, offset: req.offset, lbs: self.lbs });
         }
         let (slba, nlb) = (req.offset / lbs, (len / lbs) as u32);
         let cmd = match req.op {
             Op::Read => NvmeCommand::read(self.nsid, slba, nlb, req.addr, req.len),
             Op::Write => NvmeCommand::write(self.nsid, slba, nlb, req.addr, req.len),
             Op::Compare => NvmeCommand::compare(self.nsid, slba, nlb, req.addr, req.len),
-            Op::CompareWrite => return Err("NVMe has no single compare-and-write command".into()),
+            Op::CompareWrite => return Err(Unencodable::NoSuchCommand { op: req.op, backend: "NVMe" }),
         };
-        cmd.map_err(|e| e.to_string())
+        cmd.map_err(|_| Unencodable::TooManyBlocks { blocks: nlb, max: 1 << 16 })
     }
 }
 
@@ -75,37 +133,26 @@ pub fn outcome(res: i32) -> Outcome {
         Completion::Ok => Outcome::Done,
         c if c.is_compare_failure() => Outcome::Miscompare { offset: None },
         Completion::Status(s) => {
-            let hint = match (s.sct, s.sc) {
-                (0, 0x01) => ": the namespace does not implement this command",
-                (0, 0x80) => ": the command ran past the namespace's end",
-                _ => "",
-            };
-            Outcome::Error(IoError { code: i64::from(s.raw()), message: format!("NVMe status {s}{hint}") })
+            Outcome::Error(IoError { code: i64::from(s.raw()), cause: Cause::Nvme { status: s.raw() } })
         }
-        Completion::Host(errno) => Outcome::Error(IoError { code: -i64::from(errno), message: host_error(errno) }),
+        Completion::Host(errno) => Outcome::Error(IoError::host(errno, Via::NvmePassthrough)),
     }
 }
 
-fn host_error(errno: i32) -> String {
-    let e = std::io::Error::from_raw_os_error(errno);
-    match errno {
-        libc::EOPNOTSUPP => format!("{e}: this kernel cannot pass NVMe commands through io_uring (needs Linux 5.19+)"),
-        libc::EACCES | libc::EPERM => {
-            format!(
-                "{e}: the kernel refused the NVMe command; run as root (CAP_SYS_ADMIN) with the device open read-write"
-            )
-        }
-        _ => format!("host error: {e}"),
-    }
+/// An NVMe status as one line, with a hint where one helps.
+pub fn describe_status(raw: u16) -> String {
+    let s = NvmeStatus::from_raw(raw);
+    let hint = match (s.sct, s.sc) {
+        (0, 0x01) => ": the namespace does not implement this command",
+        (0, 0x80) => ": the command ran past the namespace's end",
+        _ => "",
+    };
+    format!("NVMe status {s}{hint}")
 }
 
 impl Backend for NvmeBackend {
     type Sqe = squeue::Entry128;
     type Cqe = cqueue::Entry32;
-
-    fn caps(&self) -> Caps {
-        Caps { ats_mode: AtsMode::CompareThenWrite, compare: true, iopoll: self.iopoll }
-    }
 
     fn fds(&self) -> Vec<RawFd> {
         vec![self.fd]
@@ -132,8 +179,7 @@ impl Backend for NvmeBackend {
     fn complete(&mut self, cqe: &Self::Cqe, done: &mut dyn FnMut(u64, Outcome), _push: &mut dyn FnMut(&Self::Sqe)) {
         let ud = cqe.user_data();
         if let Some(why) = self.invalid.get_mut(ud as usize).and_then(Option::take) {
-            let message = format!("atsbench could not encode the NVMe command: {why}");
-            return done(ud, Outcome::Error(IoError { code: -i64::from(libc::EINVAL), message }));
+            return done(ud, Outcome::Error(IoError::unencodable(why)));
         }
         done(ud, outcome(cqe.result()));
     }
@@ -151,84 +197,54 @@ impl Backend for NvmeBackend {
     }
 }
 
-/// Run one point on an NVMe namespace: check what the point needs, find the command path with
-/// one Read, try `--fused` if asked, then measure with one backend per worker (all on the
-/// target's fd, registered in each worker's ring).
-pub fn measure(target: &Target, spec: &PointSpec, stop: &AtomicBool, dev: &DeviceArgs) -> Result<Point> {
-    let probe = NvmeProbe::of(target)?;
-    check_point(target, &probe, spec, dev)?;
-    let path = preflight(target, &probe, spec)?;
-    if dev.fused {
-        return Err(try_fused(target, &probe, spec, &path));
-    }
-    let (fd, nsid, lbs, iopoll) = (target.file.as_raw_fd(), probe.nsid, probe.logical_block_size, probe.can_poll());
-    let slots = spec.qd as usize;
-    run_point(spec, stop, |_| Ok(NvmeBackend::new(fd, nsid, lbs, slots, path.clone(), iopoll)))
-}
-
 /// What the namespace must offer this point, each refusal one line with the fix.
-fn check_point(target: &Target, probe: &NvmeProbe, spec: &PointSpec, dev: &DeviceArgs) -> Result<()> {
-    let p = target.path.display();
-    let block = probe.block_device.as_deref().unwrap_or("/dev/nvmeXnY");
-    if dev.fused && spec.workload != Workload::Ats {
-        return Err(Error::usage(format!(
-            "--fused tries a fused Compare+Write for --workload ats; drop --fused for {}",
-            spec.workload.name()
-        )));
-    }
-    if matches!(spec.workload, Workload::Ats | Workload::Compare) && probe.compare == Some(false) {
+fn check_point(o: &NvmeOptions) -> Result<()> {
+    let (p, ns) = (&o.path, &o.ns);
+    let block = ns.block_device.as_deref().unwrap_or("/dev/nvmeXnY");
+    if let (Some(what), Some(false)) = (o.needs_compare, ns.compare) {
         return Err(Error::Unsupported(format!(
-            "{p}: the controller does not implement Compare (Identify ONCS bit 0 is clear), which NVMe {} needs; \
-             run it on the block device {block} (host-emulated ATS) instead",
-            spec.workload.name()
+            "{p}: the controller does not implement Compare (Identify ONCS bit 0 is clear), which NVMe {what} needs; \
+             run it on the block device {block} (host-emulated ATS) instead"
         )));
     }
-    if spec.iopoll && !probe.can_poll() {
+    if o.iopoll && !ns.can_poll {
         return Err(Error::Unsupported(format!(
             "{p}: --iopoll needs NVMe poll queues but nvme.poll_queues is {}: boot with nvme.poll_queues=N (or \
              reload the nvme module with poll_queues=N), or drop --iopoll",
-            probe.poll_queues.map_or("unknown".to_string(), |n| n.to_string())
+            ns.poll_queues.map_or("unknown".to_string(), |n| n.to_string())
         )));
     }
-    if probe.metadata_bytes.is_some_and(|ms| ms > 0) {
+    if let Some(ms) = ns.metadata_bytes.filter(|&ms| ms > 0) {
         return Err(Error::Unsupported(format!(
-            "{p}: the namespace's format carries {} bytes of metadata per block, which atsbench does not send; \
-             use a namespace formatted without metadata",
-            probe.metadata_bytes.unwrap_or(0)
+            "{p}: the namespace's format carries {ms} bytes of metadata per block, which atsbench does not send; \
+             use a namespace formatted without metadata"
         )));
     }
-    if let Some(max) = probe.max_transfer_bytes.filter(|&m| u64::from(spec.bs) > m) {
-        return Err(Error::usage(format!(
-            "--bs {}: above the {max}-byte largest transfer of {p}; lower --bs",
-            spec.bs
-        )));
+    if let Some(max) = ns.max_transfer_bytes.filter(|&m| u64::from(o.bs) > m) {
+        return Err(Error::usage(format!("--bs {}: above the {max}-byte largest transfer of {p}; lower --bs", o.bs)));
     }
     Ok(())
 }
 
+type PassthroughRing = Ring<squeue::Entry128, cqueue::Entry32>;
+
 /// A small ring for the pre-flight commands, on the target as fixed file 0.
-fn small_ring(
-    target: &Target,
-    spec: &PointSpec,
-    fixed: bool,
-) -> std::result::Result<Ring<squeue::Entry128, cqueue::Entry32>, RingError> {
-    let cfg = RingConfig { entries: 4, sqpoll: false, iopoll: spec.iopoll };
-    Ring::new(cfg, &[target.file.as_raw_fd()], Slab::new(2 * spec.bs as usize), fixed)
+fn small_ring(o: &NvmeOptions, fixed: bool) -> std::result::Result<PassthroughRing, RingError> {
+    let cfg = RingConfig { entries: 4, sqpoll: false, iopoll: o.iopoll };
+    Ring::new(cfg, &[o.fd], Slab::new(2 * o.bs as usize), fixed)
 }
 
 /// Push `cmds` (linked in order when `link`), wait for all and return their `res` in order.
-fn run_cmds(
-    ring: &mut Ring<squeue::Entry128, cqueue::Entry32>,
-    cmds: &[NvmeCommand],
-    fixed: bool,
-    link: bool,
-) -> Result<Vec<i32>> {
+#[allow(unsafe_code)] // Ring::push: the commands name this ring's slab and are all awaited here.
+fn run_cmds(ring: &mut PassthroughRing, cmds: &[NvmeCommand], fixed: bool, link: bool) -> Result<Vec<i32>> {
     for (i, c) in cmds.iter().enumerate() {
         let mut e = uring_cmd(c, fixed, i as u64);
         if link && i + 1 < cmds.len() {
             e = e.flags(squeue::Flags::IO_LINK);
         }
-        if !ring.push(&e) {
+        // SAFETY: the commands name this ring's slab, which outlives them: every one is
+        // awaited below before the ring (and its slab) can be dropped.
+        if !unsafe { ring.push(&e) } {
             return Err(Error::Internal("pre-flight submission queue overflow".into()));
         }
     }
@@ -250,62 +266,56 @@ fn run_cmds(
 /// Read the first block of the region once with registered buffers, and once without if the
 /// kernel refuses those. Ring set-up failures other than a missing SQE128 are left to the
 /// engine, which reports them.
-fn preflight(target: &Target, probe: &NvmeProbe, spec: &PointSpec) -> Result<Path> {
-    let first = match read_first(target, probe, spec, true) {
+fn preflight(o: &NvmeOptions) -> Result<Path> {
+    let first = match read_first(o, true) {
         Some(Ok(res)) => res,
         Some(Err(e)) => return Err(e),
         None => return Ok(Path { fixed_buffers: true, fixed_buffers_refused: None }),
     };
     if !matches!(first, r if r == -libc::EINVAL || r == -libc::EFAULT) {
-        check_first(target, probe, spec, first)?;
+        check_first(o, first)?;
         return Ok(Path { fixed_buffers: true, fixed_buffers_refused: None });
     }
-    let plain = read_first(target, probe, spec, false).unwrap_or(Ok(first))?;
-    check_first(target, probe, spec, plain)?;
+    let plain = read_first(o, false).unwrap_or(Ok(first))?;
+    check_first(o, plain)?;
     let why = std::io::Error::from_raw_os_error(-first).to_string();
-    eprintln!(
-        "atsbench: {}: the kernel refused registered buffers for NVMe passthrough ({why}); using unregistered \
-         buffers (recorded in the results)",
-        target.path.display()
-    );
     Ok(Path { fixed_buffers: false, fixed_buffers_refused: Some(why) })
 }
 
 /// One Read of the region's first block: `None` when the ring could not be set up for a
 /// reason the engine reports itself.
-fn read_first(target: &Target, probe: &NvmeProbe, spec: &PointSpec, fixed: bool) -> Option<Result<i32>> {
-    let mut ring = match small_ring(target, spec, fixed) {
+fn read_first(o: &NvmeOptions, fixed: bool) -> Option<Result<i32>> {
+    let mut ring = match small_ring(o, fixed) {
         Ok(r) => r,
         Err(RingError::Setup(e)) if e.raw_os_error() == Some(libc::EINVAL) => {
             return Some(Err(Error::Unsupported(format!(
                 "{}: this kernel's io_uring refused 128-byte SQEs (IORING_SETUP_SQE128), which NVMe passthrough \
                  needs (Linux 5.19+); use the block device {} instead",
-                target.path.display(),
-                probe.block_device.as_deref().unwrap_or("/dev/nvmeXnY")
+                o.path,
+                o.ns.block_device.as_deref().unwrap_or("/dev/nvmeXnY")
             ))))
         }
         Err(_) => return None,
     };
-    let lbs = u64::from(probe.logical_block_size);
-    let nlb = spec.bs / probe.logical_block_size;
-    let read = NvmeCommand::read(probe.nsid, spec.region.start / lbs, nlb, ring.slab().addr(0), spec.bs);
+    let lbs = o.ns.logical_block_size;
+    let read = NvmeCommand::read(o.ns.nsid, o.first_block / u64::from(lbs), o.bs / lbs, ring.slab().addr(0), o.bs);
     let read = match read {
         Ok(r) => r,
-        Err(e) => return Some(Err(Error::usage(format!("--bs {}: {e}", spec.bs)))),
+        Err(e) => return Some(Err(Error::usage(format!("--bs {}: {e}", o.bs)))),
     };
     Some(run_cmds(&mut ring, &[read], fixed, false).map(|r| r[0]))
 }
 
 /// The pre-flight Read's result: a device status means the path works; host errors end here.
-fn check_first(target: &Target, probe: &NvmeProbe, spec: &PointSpec, res: i32) -> Result<()> {
+fn check_first(o: &NvmeOptions, res: i32) -> Result<()> {
     if res >= 0 {
         return Ok(());
     }
-    let p = target.path.display();
-    let block = probe.block_device.as_deref().unwrap_or("/dev/nvmeXnY");
+    let p = &o.path;
+    let block = o.ns.block_device.as_deref().unwrap_or("/dev/nvmeXnY");
     let e = std::io::Error::from_raw_os_error(-res);
     Err(match -res {
-        libc::EOPNOTSUPP | libc::EINVAL if spec.iopoll => Error::Unsupported(format!(
+        libc::EOPNOTSUPP | libc::EINVAL if o.iopoll => Error::Unsupported(format!(
             "{p}: the kernel cannot poll NVMe passthrough commands ({e}; IOPOLL needs Linux 6.1+); drop --iopoll"
         )),
         libc::EOPNOTSUPP | libc::EINVAL => Error::Unsupported(format!(
@@ -323,41 +333,41 @@ fn check_first(target: &Target, probe: &NvmeProbe, spec: &PointSpec, res: i32) -
 /// the first lock block, writing back the image just read (so a success changes nothing).
 /// Always ends the run: either the kernel or device refused it, or it went through and
 /// atsbench does not measure fused ATS.
-fn try_fused(target: &Target, probe: &NvmeProbe, spec: &PointSpec, path: &Path) -> Error {
-    match fused_results(target, probe, spec, path) {
-        Ok(res) => fused_verdict(&target.path.display().to_string(), probe, res),
+fn try_fused(o: &NvmeOptions, path: &Path) -> Error {
+    match fused_results(o, path) {
+        Ok(res) => fused_verdict(&o.path, &o.ns, res),
         Err(e) => e,
     }
 }
 
-fn fused_results(target: &Target, probe: &NvmeProbe, spec: &PointSpec, path: &Path) -> Result<[i32; 2]> {
+fn fused_results(o: &NvmeOptions, path: &Path) -> Result<[i32; 2]> {
     let fixed = path.fixed_buffers;
-    let mut ring = small_ring(target, spec, fixed)
-        .map_err(|_| Error::Device(format!("{}: could not set up a ring for --fused", target.path.display())))?;
-    let (lbs, bs) = (u64::from(probe.logical_block_size), spec.bs as usize);
-    let (slba, nlb) = (spec.region.start / lbs, spec.bs / probe.logical_block_size);
+    let mut ring =
+        small_ring(o, fixed).map_err(|_| Error::Device(format!("{}: could not set up a ring for --fused", o.path)))?;
+    let (lbs, bs) = (o.ns.logical_block_size, o.bs as usize);
+    let (slba, nlb, nsid) = (o.first_block / u64::from(lbs), o.bs / lbs, o.ns.nsid);
     let (e_addr, n_addr) = (ring.slab().addr(0), ring.slab().addr(bs));
-    let enc = |e: crate::proto::nvme::CommandError| Error::usage(format!("--bs {}: {e}", spec.bs));
-    let read = NvmeCommand::read(probe.nsid, slba, nlb, e_addr, spec.bs).map_err(enc)?;
+    let enc = |e: crate::proto::nvme::CommandError| Error::usage(format!("--bs {}: {e}", o.bs));
+    let read = NvmeCommand::read(nsid, slba, nlb, e_addr, o.bs).map_err(enc)?;
     let r = run_cmds(&mut ring, &[read], fixed, false)?;
     if r[0] != 0 {
         return Err(Error::Device(format!(
             "{}: reading the first lock block for --fused: {}",
-            target.path.display(),
+            o.path,
             Completion::from_res(r[0])
         )));
     }
     let image = ring.slab().range(0, bs).to_vec();
     ring.slab_mut().range_mut(bs, bs).copy_from_slice(&image);
-    let compare = NvmeCommand::compare(probe.nsid, slba, nlb, e_addr, spec.bs).map_err(enc)?.fused(Fuse::First);
-    let write = NvmeCommand::write(probe.nsid, slba, nlb, n_addr, spec.bs).map_err(enc)?.fused(Fuse::Second);
+    let compare = NvmeCommand::compare(nsid, slba, nlb, e_addr, o.bs).map_err(enc)?.fused(Fuse::First);
+    let write = NvmeCommand::write(nsid, slba, nlb, n_addr, o.bs).map_err(enc)?.fused(Fuse::Second);
     let r = run_cmds(&mut ring, &[compare, write], fixed, true)?;
     Ok([r[0], r[1]])
 }
 
 /// The one line `--fused` ends with.
-fn fused_verdict(p: &str, probe: &NvmeProbe, res: [i32; 2]) -> Error {
-    let claim = match probe.fused_compare_write {
+fn fused_verdict(p: &str, ns: &Namespace, res: [i32; 2]) -> Error {
+    let claim = match ns.fused_compare_write {
         Some(true) => "the controller claims fused Compare and Write (FUSES bit 0)",
         Some(false) => "the controller does not claim it either (FUSES bit 0 clear)",
         None => "the controller's claim is unknown",
@@ -382,7 +392,7 @@ mod tests {
     use super::*;
 
     fn backend(fixed: bool) -> NvmeBackend {
-        NvmeBackend::new(3, 1, 512, 4, Path { fixed_buffers: fixed, fixed_buffers_refused: None }, false)
+        NvmeBackend::new(3, 1, 512, 4, Path { fixed_buffers: fixed, fixed_buffers_refused: None })
     }
 
     #[test]
@@ -408,8 +418,8 @@ mod tests {
         assert_eq!(n, 1);
         let req = IoReq { op: Op::Read, offset: 100, len: 512, addr: 0, user_data: 3 };
         b.prepare(&req, &mut |_| n += 1);
-        assert!(b.invalid[1].as_deref().is_some_and(|m| m.contains("compare-and-write")));
-        assert!(b.invalid[3].as_deref().is_some_and(|m| m.contains("whole 512-byte blocks")));
+        assert_eq!(b.invalid[1], Some(Unencodable::NoSuchCommand { op: Op::CompareWrite, backend: "NVMe" }));
+        assert_eq!(b.invalid[3], Some(Unencodable::NotWholeBlocks { len: 512, offset: 100, lbs: 512 }));
     }
 
     #[test]
@@ -420,7 +430,8 @@ mod tests {
         match outcome(0x0001) {
             Outcome::Error(e) => {
                 assert_eq!(e.code, 1);
-                assert!(e.message.contains("Invalid Command Opcode") && e.message.contains("does not implement"));
+                let m = e.to_string();
+                assert!(m.contains("Invalid Command Opcode") && m.contains("does not implement"), "{m}");
             }
             o => panic!("{o:?}"),
         }
@@ -428,15 +439,12 @@ mod tests {
             Outcome::Error(e) => assert_eq!(e.code, -22),
             o => panic!("{o:?}"),
         }
-        assert!(matches!(outcome(-libc::EOPNOTSUPP), Outcome::Error(e) if e.message.contains("5.19")));
+        assert!(matches!(outcome(-libc::EOPNOTSUPP), Outcome::Error(e) if e.to_string().contains("5.19")));
     }
 
     #[test]
-    fn caps_and_report() {
-        let b = backend(false);
-        assert_eq!(b.caps(), Caps { ats_mode: AtsMode::CompareThenWrite, compare: true, iopoll: false });
-        assert!(!b.fixed_buffers());
-        let r = b.report();
+    fn report_names_the_path() {
+        let r = backend(false).report();
         assert_eq!(r["command_path"], "io_uring URING_CMD");
         assert_eq!(r["fixed_buffers"], false);
         assert_eq!(r["nsid"], 1);
@@ -444,7 +452,7 @@ mod tests {
 
     #[test]
     fn fused_verdicts_are_one_line_and_unsupported() {
-        let probe = NvmeProbe { fused_compare_write: Some(false), ..Default::default() };
+        let probe = Namespace { fused_compare_write: Some(false), ..Default::default() };
         let e = fused_verdict("/dev/ng0n1", &probe, [-libc::EINVAL, -libc::ECANCELED]);
         assert_eq!(e.exit_code(), 7);
         let s = e.to_string();

@@ -1,14 +1,13 @@
-//! The lock table: for serialised ATS modes, one owner word per lock block, taken with a
-//! non-blocking compare-exchange (a slot that loses waits in its worker's queue; no thread
-//! ever blocks), and a counter of attempts in flight per lock.
+//! The lock table: for host-serialised ATS on lock blocks that several actors share, one owner
+//! word per lock block, taken with a non-blocking compare-exchange (a slot that loses waits in
+//! its worker's queue; no thread ever blocks). It is the only memory workers write to share.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[repr(align(64))]
 #[derive(Default)]
 struct Cell {
     owner: AtomicU64,
-    inflight: AtomicU32,
 }
 
 /// Shared by all workers of a point; each lock on its own cache line.
@@ -17,8 +16,9 @@ pub struct LockTable {
 }
 
 impl LockTable {
+    /// A table of `locks` words (0 when nothing needs serialising).
     pub fn new(locks: u32) -> Self {
-        LockTable { cells: (0..locks.max(1)).map(|_| Cell::default()).collect() }
+        LockTable { cells: (0..locks).map(|_| Cell::default()).collect() }
     }
 
     /// Take `lock` for `who` (non-zero); false if someone holds it.
@@ -32,17 +32,6 @@ impl LockTable {
     pub fn release(&self, lock: u32, who: u64) {
         let prev = self.cells[lock as usize].owner.swap(0, Ordering::Release);
         debug_assert_eq!(prev, who, "lock {lock} released by a non-owner");
-    }
-
-    /// Count an attempt starting on `lock`; returns how many are in flight, itself included.
-    #[inline]
-    pub fn enter(&self, lock: u32) -> u32 {
-        self.cells[lock as usize].inflight.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    #[inline]
-    pub fn leave(&self, lock: u32) {
-        self.cells[lock as usize].inflight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -58,9 +47,10 @@ mod tests {
         assert!(t.try_acquire(1, 2));
         t.release(0, 1);
         assert!(t.try_acquire(0, 2));
-        assert_eq!(t.enter(1), 1);
-        assert_eq!(t.enter(1), 2);
-        t.leave(1);
-        assert_eq!(t.enter(1), 2);
+    }
+
+    #[test]
+    fn each_lock_has_its_own_cache_line() {
+        assert_eq!(std::mem::align_of::<Cell>(), 64);
     }
 }

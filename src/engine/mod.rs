@@ -1,22 +1,28 @@
 //! The engine: one pinned worker per CPU, each with its own ring, slab, RNG and histograms.
-//! Workers share only the stop flag and, for serialised ATS, the lock table.
+//! Workers share only the stop flags and, for host-serialised ATS on lock blocks that several
+//! actors share, one lock word per lock block.
+//!
+//! The actors are the queue slots of every worker (`threads x qd` of them). Each actor runs
+//! one operation at a time. For the lock workloads the actors are placed on lock blocks by
+//! [`LockPlan`]: `Contention(K)` gives every K actors a lock block of their own (K = 1, the
+//! default: nobody shares, so a queue-depth sweep measures the device), `Locks(N)` lets every
+//! attempt pick one of N lock blocks at random.
 
 mod locks;
+mod result;
 mod worker;
 
 pub use locks::LockTable;
+pub use result::{DeviceMiscompares, LockReport, Miscompares, Point, RingReport};
 
-use crate::backend::{AtsMode, Backend};
+use crate::backend::{Factory, Op};
 use crate::error::{Error, Result};
 use crate::spec::Region;
-use crate::stats::{Latencies, Summary};
-use crate::verify::history::{verify, Claim, Verification};
 use crate::workload::Workload;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Barrier};
-use worker::{Worker, WorkerOutput};
+use std::sync::Barrier;
+use worker::{Shared, Worker, WorkerOutput};
 
 /// When a point ends.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -28,6 +34,16 @@ pub enum StopAt {
     Ops(u64),
 }
 
+/// How actors are placed on lock blocks: the contention axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockPlan {
+    /// K actors per lock block, each always on its own block (actor a on block a / K).
+    Contention(u32),
+    /// N lock blocks; every attempt picks one at random.
+    Locks(u32),
+}
+
 /// One measurement point, fully resolved.
 #[derive(Debug, Clone, Serialize)]
 pub struct PointSpec {
@@ -35,7 +51,7 @@ pub struct PointSpec {
     pub qd: u32,
     /// One entry per worker: the CPU it is pinned to, or None for unpinned.
     pub cpus: Vec<Option<usize>>,
-    pub locks: u32,
+    pub lock_plan: LockPlan,
     pub bs: u32,
     pub region: Region,
     pub stop: StopAt,
@@ -56,6 +72,50 @@ impl PointSpec {
         self.cpus.len() as u32
     }
 
+    /// Actors: every queue slot of every worker.
+    pub fn actors(&self) -> u64 {
+        u64::from(self.threads()) * u64::from(self.qd)
+    }
+
+    /// Lock blocks the point uses (0 for workloads without them).
+    pub fn locks(&self) -> u32 {
+        if !self.workload.uses_locks() {
+            return 0;
+        }
+        match self.lock_plan {
+            LockPlan::Contention(k) => self.actors().div_ceil(u64::from(k.max(1))).min(u64::from(u32::MAX)) as u32,
+            LockPlan::Locks(n) => n,
+        }
+    }
+
+    /// Actors per lock block: exact for `Contention` (the last block may have fewer), the
+    /// mean for `Locks`.
+    pub fn actors_per_lock(&self) -> f64 {
+        match self.lock_plan {
+            LockPlan::Contention(k) => self.actors().min(u64::from(k)) as f64,
+            LockPlan::Locks(n) => self.actors() as f64 / f64::from(n.max(1)),
+        }
+    }
+
+    /// The lock block of an actor, where the plan fixes one.
+    pub fn lock_of(&self, worker: u32, slot: u32) -> Option<u32> {
+        match self.lock_plan {
+            LockPlan::Contention(k) => {
+                Some(((u64::from(worker) * u64::from(self.qd) + u64::from(slot)) / u64::from(k.max(1))) as u32)
+            }
+            LockPlan::Locks(_) => None,
+        }
+    }
+
+    /// Whether more than one actor can be on a lock block at once (and so host-side ATS must
+    /// serialise them).
+    pub fn locks_shared(&self) -> bool {
+        match self.lock_plan {
+            LockPlan::Contention(k) => k > 1 && self.actors() > 1,
+            LockPlan::Locks(_) => self.actors() > 1,
+        }
+    }
+
     /// Bytes of slab per slot: expected, new and read images for lock workloads.
     pub fn slot_bytes(&self) -> usize {
         let blocks = if self.workload.uses_locks() { 3 } else { 1 };
@@ -68,93 +128,13 @@ impl PointSpec {
     }
 }
 
-/// Miscompare counts by class.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Miscompares {
-    pub total: u64,
-    pub contention: u64,
-    pub own_write: u64,
-    pub corrupt: u64,
-    pub stale: u64,
-    #[serde(rename = "false")]
-    pub false_: u64,
-}
-
-/// In-flight ATS attempts seen on one lock block.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct LockReport {
-    pub lock: u32,
-    pub attempts: u64,
-    pub successes: u64,
-    pub miscompares: u64,
-    /// Mean and maximum of the attempts in flight on this lock when one started (itself
-    /// included), over all workers.
-    pub inflight_mean: f64,
-    pub inflight_max: u32,
-}
-
-/// How the rings were set up, for the results.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct RingReport {
-    pub flags: Vec<&'static str>,
-    pub fixed_buffers: bool,
-    pub pinned: bool,
-    /// What the backend used (transport, command path), where it says.
-    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
-    pub backend: serde_json::Value,
-}
-
-/// The result of one point.
-#[derive(Debug, Clone, Serialize)]
-pub struct Point {
-    pub workload: Workload,
-    pub ats_mode: Option<AtsMode>,
-    pub qd: u32,
-    pub threads: u32,
-    pub locks: u32,
-    pub bs: u32,
-    pub ops: u64,
-    pub duration_s: f64,
-    pub iops: f64,
-    pub latency_ns: BTreeMap<&'static str, Summary>,
-    pub miscompares: Miscompares,
-    pub miscompare_rate: f64,
-    pub retries: u64,
-    pub acquires: u64,
-    pub errors: u64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub error_samples: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub injected_miscompares: Option<u64>,
-    pub verification: Option<Verification>,
-    pub contention: Option<Contention>,
-    pub ring: RingReport,
-    /// True when the point ended early (interrupt).
-    pub interrupted: bool,
-}
-
-/// In-flight attempts per lock, summed over locks; `per_lock` lists up to 64 locks.
-#[derive(Debug, Clone, Serialize)]
-pub struct Contention {
-    pub inflight_mean: f64,
-    pub inflight_max: u32,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub per_lock: Vec<LockReport>,
-}
-
-/// Run one point with one backend per worker, built by `make` (called on the worker's thread).
-pub fn run_point<B, F>(spec: &PointSpec, stop: &AtomicBool, make: F) -> Result<Point>
-where
-    B: Backend,
-    F: Fn(u32) -> Result<B> + Sync,
-{
-    // Worker 0's backend is made here, to learn the capabilities, and handed to that worker.
-    let first = make(0)?;
-    let caps = first.caps();
-    let mut first = Some(first);
+/// Run one point with one backend per worker, made by `factory` on the worker's thread.
+pub fn run_point<F: Factory>(spec: &PointSpec, factory: &F, stop: &AtomicBool) -> Result<Point> {
+    let caps = factory.caps();
     if spec.workload == Workload::Compare && !caps.compare {
         return Err(Error::Unsupported(
-            "--workload compare needs a device-side compare (an NVMe namespace); block devices and files have none"
+            "--workload compare needs a device-side compare (an NVMe namespace); block devices, files and SCSI \
+             targets have none"
                 .into(),
         ));
     }
@@ -162,26 +142,24 @@ where
         return Err(Error::Unsupported("this backend cannot poll for completions; drop --iopoll".into()));
     }
     let threads = spec.threads() as usize;
-    let locks = Arc::new(LockTable::new(spec.locks));
+    let locks = LockTable::new(if spec.locks_shared() { spec.locks() } else { 0 });
     let abort = AtomicBool::new(false);
-    let ready = Barrier::new(threads);
-    let finished = Barrier::new(threads);
+    let (ready, finished) = (Barrier::new(threads), Barrier::new(threads));
+    let shared =
+        Shared { spec, mode: caps.ats_mode, locks: &locks, stop, abort: &abort, ready: &ready, finished: &finished };
     let outputs: Vec<Result<Option<WorkerOutput>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
+        let handles: Vec<_> = (0..threads as u32)
             .map(|w| {
-                let (make, locks, ready, finished, abort) = (&make, &locks, &ready, &finished, &abort);
-                let backend = first.take();
+                let shared = &shared;
                 std::thread::Builder::new()
                     .name(format!("atsbench-w{w}"))
-                    .spawn_scoped(s, move || {
-                        Worker::run(w as u32, spec, caps.ats_mode, backend, make, locks, stop, abort, ready, finished)
-                    })
-                    .expect("spawning a worker thread")
+                    .spawn_scoped(s, move || Worker::run(w, shared, factory))
+                    .map_err(|e| Error::Limit(format!("cannot start a worker thread ({e}); lower --threads")))
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a worker panicked".into()))))
+            .map(|h| h?.join().unwrap_or_else(|_| Err(Error::Internal("a worker panicked".into()))))
             .collect()
     });
     // A worker that stopped because another failed returns None: report the real failure.
@@ -190,100 +168,62 @@ where
         .into_iter()
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| Error::Internal("a worker stopped without a result".into()))?;
-    Ok(merge(spec, caps.ats_mode, outputs, stop))
+    Ok(result::merge(spec, caps.ats_mode, outputs, stop))
 }
 
-fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutput>, stop: &AtomicBool) -> Point {
-    let mut lat = Latencies::new();
-    let mut c = worker::Counters::default();
-    let mut claims: Vec<Claim> = Vec::new();
-    let mut per_lock = vec![worker::LockCounters::default(); spec.locks as usize];
-    let mut ring = RingReport::default();
-    let mut finals = Vec::new();
-    let mut duration_s: f64 = 0.0;
-    let mut samples = Vec::new();
-    for (i, o) in outputs.into_iter().enumerate() {
-        lat.merge(&o.lat);
-        c.add(&o.counters);
-        claims.extend(o.claims);
-        for (a, b) in per_lock.iter_mut().zip(&o.per_lock) {
-            a.add(b);
-        }
-        if i == 0 {
-            ring = o.ring;
-            finals = o.finals;
-        }
-        duration_s = duration_s.max(o.elapsed_s);
-        samples.extend(o.error_samples);
-    }
-    samples.truncate(8);
-    let ats_like = spec.workload.is_ats_like();
-    let verification = (spec.verify && spec.workload.uses_locks()).then(|| {
-        if spec.workload == Workload::Compare {
-            Verification { checked: c.ops, violations: c.undetected, ..Default::default() }
-        } else {
-            verify(claims, &finals)
-        }
-    });
-    let contention = ats_like.then(|| contention(&per_lock));
-    let m = c.miscompares;
-    Point {
-        workload: spec.workload,
-        ats_mode: match spec.workload {
-            Workload::Ats => Some(ats_mode),
-            _ => None,
-        },
-        qd: spec.qd,
-        threads: spec.threads(),
-        locks: if spec.workload.uses_locks() { spec.locks } else { 0 },
-        bs: spec.bs,
-        ops: c.ops,
-        duration_s: (duration_s * 1e6).round() / 1e6,
-        iops: if duration_s > 0.0 { (c.ops as f64 / duration_s).round() } else { 0.0 },
-        latency_ns: lat.summary(),
-        miscompares: Miscompares {
-            total: m.iter().sum(),
-            contention: m[0],
-            own_write: m[1],
-            corrupt: m[2],
-            stale: m[3],
-            false_: m[4],
-        },
-        miscompare_rate: if c.ops > 0 { m.iter().sum::<u64>() as f64 / c.ops as f64 } else { 0.0 },
-        retries: c.retries,
-        acquires: c.acquires,
-        errors: c.errors,
-        error_samples: samples,
-        injected_miscompares: (spec.workload == Workload::Compare).then_some(c.injected),
-        verification,
-        contention,
-        ring,
-        interrupted: stop.load(std::sync::atomic::Ordering::Relaxed),
+/// The command an operation step sends, for latency kinds.
+pub(crate) fn op_kind(op: Op) -> crate::stats::Kind {
+    use crate::stats::Kind;
+    match op {
+        Op::Read => Kind::Read,
+        Op::Write => Kind::Write,
+        Op::Compare => Kind::Compare,
+        Op::CompareWrite => Kind::Ats,
     }
 }
 
-fn contention(per_lock: &[worker::LockCounters]) -> Contention {
-    let attempts: u64 = per_lock.iter().map(|l| l.attempts).sum();
-    let sum: u64 = per_lock.iter().map(|l| l.inflight_sum).sum();
-    let reports: Vec<LockReport> = per_lock
-        .iter()
-        .enumerate()
-        .map(|(i, l)| LockReport {
-            lock: i as u32,
-            attempts: l.attempts,
-            successes: l.successes,
-            miscompares: l.miscompares,
-            inflight_mean: if l.attempts > 0 { round2(l.inflight_sum as f64 / l.attempts as f64) } else { 0.0 },
-            inflight_max: l.inflight_max,
-        })
-        .collect();
-    Contention {
-        inflight_mean: if attempts > 0 { round2(sum as f64 / attempts as f64) } else { 0.0 },
-        inflight_max: reports.iter().map(|r| r.inflight_max).max().unwrap_or(0),
-        per_lock: if reports.len() <= 64 { reports } else { Vec::new() },
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+    fn spec(threads: usize, qd: u32, plan: LockPlan) -> PointSpec {
+        PointSpec {
+            workload: Workload::Ats,
+            qd,
+            cpus: vec![None; threads],
+            lock_plan: plan,
+            bs: 512,
+            region: Region { start: 0, end: 1 << 20 },
+            stop: StopAt::Ops(1),
+            rate: None,
+            verify: true,
+            sqpoll: false,
+            iopoll: false,
+            miscompare_fraction: 0.0,
+            host: 1,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn contention_places_k_actors_per_block() {
+        let s = spec(2, 8, LockPlan::Contention(1));
+        assert_eq!((s.locks(), s.actors_per_lock(), s.locks_shared()), (16, 1.0, false));
+        assert_eq!((s.lock_of(0, 7), s.lock_of(1, 0), s.lock_of(1, 7)), (Some(7), Some(8), Some(15)));
+        let s = spec(2, 8, LockPlan::Contention(4));
+        assert_eq!((s.locks(), s.actors_per_lock(), s.locks_shared()), (4, 4.0, true));
+        assert_eq!((s.lock_of(0, 3), s.lock_of(0, 4), s.lock_of(1, 7)), (Some(0), Some(1), Some(3)));
+        let s = spec(1, 16, LockPlan::Contention(64));
+        assert_eq!((s.locks(), s.actors_per_lock()), (1, 16.0), "more actors per lock than actors: one block");
+        let s = spec(1, 6, LockPlan::Contention(4));
+        assert_eq!(s.locks(), 2, "the last block takes the remainder");
+    }
+
+    #[test]
+    fn explicit_locks_are_shared_at_random() {
+        let s = spec(1, 32, LockPlan::Locks(4096));
+        assert_eq!((s.locks(), s.lock_of(0, 3), s.locks_shared()), (4096, None, true));
+        assert!((s.actors_per_lock() - 32.0 / 4096.0).abs() < 1e-12);
+        assert!(!spec(1, 1, LockPlan::Locks(1)).locks_shared(), "one actor shares with nobody");
+    }
 }

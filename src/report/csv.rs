@@ -1,66 +1,110 @@
-//! One CSV row per point, latencies in nanoseconds.
+//! CSV: flat, one row per point and operation kind, written by the csv crate from a serde
+//! record. Latencies in nanoseconds; `slat`/`clat` are empty for kinds that are not commands
+//! (`acquire`, and `ats` where it is a host-side sequence of commands).
 
 use crate::engine::Point;
-use crate::stats::Kind;
+use crate::stats::Summary;
+use serde::Serialize;
 use std::io::{self, Write};
 
-const FIXED: &str = "workload,ats_mode,qd,threads,locks,bs,ops,duration_s,iops,miscompares,contention,own_write,\
-corrupt,stale,false,miscompare_rate,retries,acquires,errors,checked,violations,lost_updates";
-const STATS: [&str; 8] = ["count", "mean", "p50", "p90", "p99", "p999", "p9999", "max"];
-
-pub fn header(w: &mut dyn Write) -> io::Result<()> {
-    write!(w, "{FIXED}")?;
-    for k in Kind::ALL {
-        for s in STATS {
-            write!(w, ",{}_{s}_ns", k.name())?;
-        }
-    }
-    writeln!(w)
+#[derive(Serialize)]
+struct Row<'a> {
+    workload: &'a str,
+    ats_mode: Option<&'a str>,
+    qd: u32,
+    threads: u32,
+    locks: u32,
+    contention: Option<u32>,
+    actors_per_lock: f64,
+    bs: u32,
+    ops: u64,
+    duration_s: f64,
+    iops: f64,
+    miscompares: u64,
+    miscompare_rate: f64,
+    mc_contention: u64,
+    mc_own_write: u64,
+    mc_corrupt: u64,
+    mc_stale: u64,
+    mc_false: u64,
+    retries: u64,
+    acquires: u64,
+    errors: u64,
+    violations: Option<u64>,
+    lost_updates: Option<u64>,
+    kind: &'a str,
+    count: u64,
+    mean_ns: f64,
+    p50_ns: u64,
+    p90_ns: u64,
+    p99_ns: u64,
+    p999_ns: u64,
+    p9999_ns: u64,
+    max_ns: u64,
+    slat_p50_ns: Option<u64>,
+    slat_p99_ns: Option<u64>,
+    clat_p50_ns: Option<u64>,
+    clat_p99_ns: Option<u64>,
 }
 
-pub fn row(w: &mut dyn Write, p: &Point) -> io::Result<()> {
-    let m = &p.miscompares;
-    let mode = p
-        .ats_mode
-        .and_then(|m| serde_json::to_value(m).ok())
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    let (checked, viol, lost) = p.verification.as_ref().map_or((String::new(), String::new(), String::new()), |v| {
-        (v.checked.to_string(), v.violations.to_string(), v.lost_updates.to_string())
-    });
-    write!(
-        w,
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-        p.workload.name(),
-        mode,
-        p.qd,
-        p.threads,
-        p.locks,
-        p.bs,
-        p.ops,
-        p.duration_s,
-        p.iops,
-        m.total,
-        m.contention,
-        m.own_write,
-        m.corrupt,
-        m.stale,
-        m.false_,
-        p.miscompare_rate,
-        p.retries,
-        p.acquires,
-        p.errors,
-        checked,
-        viol,
-        lost
-    )?;
-    for k in Kind::ALL {
-        match p.latency_ns.get(k.name()) {
-            Some(s) => {
-                write!(w, ",{},{},{},{},{},{},{},{}", s.count, s.mean, s.p50, s.p90, s.p99, s.p999, s.p9999, s.max)?
-            }
-            None => write!(w, ",,,,,,,,")?,
-        }
+/// A CSV writer that writes the header once, before the first row.
+pub struct CsvWriter {
+    w: csv::Writer<Box<dyn Write>>,
+}
+
+impl CsvWriter {
+    pub fn new(out: Box<dyn Write>) -> Self {
+        CsvWriter { w: csv::WriterBuilder::new().has_headers(true).from_writer(out) }
     }
-    writeln!(w)
+
+    /// Write the rows of one point and flush them.
+    pub fn point(&mut self, p: &Point) -> io::Result<()> {
+        let mode = p.ats_mode.and_then(|m| serde_json::to_value(m).ok());
+        let mode = mode.as_ref().and_then(|v| v.as_str());
+        let m = &p.miscompares;
+        for (kind, s) in &p.latency_ns {
+            let slat = p.slat_ns.get(kind);
+            let clat = p.clat_ns.get(kind);
+            let row = Row {
+                workload: p.workload.name(),
+                ats_mode: mode,
+                qd: p.qd,
+                threads: p.threads,
+                locks: p.locks,
+                contention: p.contention,
+                actors_per_lock: p.actors_per_lock,
+                bs: p.bs,
+                ops: p.ops,
+                duration_s: p.duration_s,
+                iops: p.iops,
+                miscompares: m.total,
+                miscompare_rate: p.miscompare_rate,
+                mc_contention: m.contention,
+                mc_own_write: m.own_write,
+                mc_corrupt: m.corrupt,
+                mc_stale: m.stale,
+                mc_false: m.false_,
+                retries: p.retries,
+                acquires: p.acquires,
+                errors: p.errors,
+                violations: p.verification.as_ref().map(|v| v.violations),
+                lost_updates: p.verification.as_ref().map(|v| v.lost_updates),
+                kind,
+                count: s.count,
+                mean_ns: s.mean,
+                p50_ns: s.p50,
+                p90_ns: s.p90,
+                p99_ns: s.p99,
+                p999_ns: s.p999,
+                p9999_ns: s.p9999,
+                max_ns: s.max,
+                slat_p50_ns: slat.map(|x: &Summary| x.p50),
+                slat_p99_ns: slat.map(|x| x.p99),
+                clat_p50_ns: clat.map(|x| x.p50),
+                clat_p99_ns: clat.map(|x| x.p99),
+            };
+            self.w.serialize(row).map_err(io::Error::other)?;
+        }
+        self.w.flush()
+    }
 }

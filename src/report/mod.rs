@@ -5,19 +5,40 @@
 mod csv;
 mod table;
 
-use crate::cli::{CommonArgs, Format};
-use crate::engine::{Point, PointSpec, StopAt};
+use crate::device::TargetInfo;
+use crate::engine::{LockPlan, Point, PointSpec, StopAt};
 use crate::error::{Error, Result};
 use crate::spec::Region;
-use crate::target::TargetInfo;
 use crate::workload::Workload;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub const SCHEMA: &str = "atsbench/1";
+pub const SCHEMA: &str = "atsbench/2";
 
-/// The resolved options of a run, recorded in every result.
+/// How results are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "table" => Ok(Format::Table),
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            _ => Err(format!("`{s}` is not a format; use table, json or csv")),
+        }
+    }
+}
+
+/// The resolved options of a run, recorded in every result: taken from the point specs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
     pub command: String,
@@ -25,6 +46,9 @@ pub struct Config {
     pub qd: Vec<u32>,
     pub threads: Vec<u32>,
     pub cpus: Vec<Vec<Option<usize>>>,
+    /// The contention axis (`--contention`, actors per lock block) or the explicit lock counts
+    /// (`--locks`): one of the two is empty.
+    pub contention: Vec<u32>,
     pub locks: Vec<u32>,
     pub bs: u32,
     pub region: Option<Region>,
@@ -39,8 +63,8 @@ pub struct Config {
     pub host_id: String,
 }
 
-fn unique<T: PartialEq + Copy>(v: impl Iterator<Item = T>) -> Vec<T> {
-    let mut out = Vec::new();
+fn unique<T: PartialEq + Clone>(v: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
     for x in v {
         if !out.contains(&x) {
             out.push(x);
@@ -50,36 +74,39 @@ fn unique<T: PartialEq + Copy>(v: impl Iterator<Item = T>) -> Vec<T> {
 }
 
 impl Config {
-    pub fn new(command: &str, c: &CommonArgs, specs: &[PointSpec], seed: u64, host: u64) -> Config {
-        let mut cpus: Vec<Vec<Option<usize>>> = Vec::new();
-        for s in specs {
-            if !cpus.contains(&s.cpus) {
-                cpus.push(s.cpus.clone());
-            }
-        }
+    /// The configuration of `specs` (all points of one command); `force` is not part of a point.
+    pub fn new(command: &str, specs: &[PointSpec], force: bool) -> Config {
+        let first = specs.first();
         Config {
             command: command.into(),
             workloads: unique(specs.iter().map(|s| s.workload)),
             qd: unique(specs.iter().map(|s| s.qd)),
             threads: unique(specs.iter().map(|s| s.threads())),
-            cpus,
-            locks: unique(specs.iter().map(|s| s.locks)),
-            bs: specs.first().map_or(0, |s| s.bs),
-            region: specs.first().map(|s| s.region),
-            stop: specs.first().map(|s| s.stop),
-            rate: c.rate,
-            verify: !c.no_verify,
-            sqpoll: c.sqpoll,
-            iopoll: c.iopoll,
-            force: c.force,
-            miscompare_fraction: c.miscompare_fraction,
-            seed,
-            host_id: format!("{host:016x}"),
+            cpus: unique(specs.iter().map(|s| s.cpus.clone())),
+            contention: unique(specs.iter().filter_map(|s| match s.lock_plan {
+                LockPlan::Contention(k) => Some(k),
+                LockPlan::Locks(_) => None,
+            })),
+            locks: unique(specs.iter().filter_map(|s| match s.lock_plan {
+                LockPlan::Locks(n) => Some(n),
+                LockPlan::Contention(_) => None,
+            })),
+            bs: first.map_or(0, |s| s.bs),
+            region: first.map(|s| s.region),
+            stop: first.map(|s| s.stop),
+            rate: first.and_then(|s| s.rate),
+            verify: first.is_some_and(|s| s.verify),
+            sqpoll: first.is_some_and(|s| s.sqpoll),
+            iopoll: first.is_some_and(|s| s.iopoll),
+            force,
+            miscompare_fraction: first.map_or(0.0, |s| s.miscompare_fraction),
+            seed: first.map_or(0, |s| s.seed),
+            host_id: format!("{:016x}", first.map_or(0, |s| s.host)),
         }
     }
 }
 
-/// The JSON document, `atsbench/1`.
+/// The JSON document, `atsbench/2`.
 #[derive(Debug, Serialize)]
 pub struct Document {
     pub schema: &'static str,
@@ -89,12 +116,21 @@ pub struct Document {
     pub points: Vec<Point>,
 }
 
+enum Sink {
+    Table {
+        out: Box<dyn Write>,
+        header_done: bool,
+    },
+    Csv(Box<csv::CsvWriter>),
+    /// JSON is one document: rewritten whole after every point (to a file) or printed at the end.
+    Json,
+}
+
 /// Writes each point as it finishes.
 pub struct Reporter {
-    format: Format,
+    sink: Sink,
     path: Option<PathBuf>,
     doc: Document,
-    stream: Option<Box<dyn Write>>,
 }
 
 fn write_error(path: &Path, e: std::io::Error) -> Error {
@@ -103,43 +139,45 @@ fn write_error(path: &Path, e: std::io::Error) -> Error {
 
 impl Reporter {
     pub fn new(format: Format, path: Option<&Path>, config: Config, target: TargetInfo) -> Result<Reporter> {
-        let stream: Option<Box<dyn Write>> = match (format, path) {
-            (Format::Json, _) => None,
-            (_, Some(p)) => Some(Box::new(std::fs::File::create(p).map_err(|e| write_error(p, e))?)),
-            (_, None) => Some(Box::new(std::io::stdout())),
+        let open = |p: &Path| -> Result<Box<dyn Write>> {
+            Ok(Box::new(std::fs::File::create(p).map_err(|e| write_error(p, e))?))
         };
-        if let (Format::Json, Some(p)) = (format, path) {
-            // Fail now, not after the first point, if the file cannot be written.
-            std::fs::File::create(p).map_err(|e| write_error(p, e))?;
-        }
+        let out: Box<dyn Write> = match path {
+            Some(p) => open(p)?, // fail now, not after the first point, if it cannot be written
+            None => Box::new(std::io::stdout()),
+        };
+        let sink = match format {
+            Format::Table => Sink::Table { out, header_done: false },
+            Format::Csv => Sink::Csv(Box::new(csv::CsvWriter::new(out))),
+            Format::Json => Sink::Json,
+        };
         let doc = Document { schema: SCHEMA, version: env!("CARGO_PKG_VERSION"), config, target, points: Vec::new() };
-        Ok(Reporter { format, path: path.map(Path::to_path_buf), doc, stream })
+        Ok(Reporter { sink, path: path.map(Path::to_path_buf), doc })
     }
 
     pub fn point(&mut self, p: Point) -> Result<()> {
-        let first = self.doc.points.is_empty();
         let out = self.path.clone().unwrap_or_else(|| PathBuf::from("stdout"));
-        let r = match (self.format, self.stream.as_mut()) {
-            (Format::Table, Some(w)) => {
-                if first { table::header(w, &self.doc.target).and_then(|_| table::columns(w)) } else { Ok(()) }
-                    .and_then(|_| table::row(w, &p))
-                    .and_then(|_| w.flush())
+        let r = match &mut self.sink {
+            Sink::Table { out, header_done } => {
+                let first = !*header_done;
+                *header_done = true;
+                if first { table::header(out, &self.doc.target).and_then(|_| table::columns(out)) } else { Ok(()) }
+                    .and_then(|_| table::row(out, &p))
+                    .and_then(|_| out.flush())
             }
-            (Format::Csv, Some(w)) => {
-                if first { csv::header(w) } else { Ok(()) }.and_then(|_| csv::row(w, &p)).and_then(|_| w.flush())
-            }
-            _ => Ok(()),
+            Sink::Csv(w) => w.point(&p),
+            Sink::Json => Ok(()),
         };
         r.map_err(|e| write_error(&out, e))?;
         self.doc.points.push(p);
-        if let (Format::Json, Some(path)) = (self.format, &self.path) {
+        if let (Sink::Json, Some(path)) = (&self.sink, &self.path) {
             write_json_atomically(path, &self.doc)?;
         }
         Ok(())
     }
 
     pub fn finish(&mut self) -> Result<()> {
-        if let (Format::Json, None) = (self.format, &self.path) {
+        if let (Sink::Json, None) = (&self.sink, &self.path) {
             let mut out = std::io::stdout().lock();
             serde_json::to_writer_pretty(&mut out, &self.doc)
                 .map_err(std::io::Error::from)
@@ -178,24 +216,33 @@ pub fn probe(info: &TargetInfo, format: Format, path: Option<&Path>) -> Result<(
     }
 }
 
-/// Show which point is running, on stderr (only called when stderr is a terminal).
-pub fn progress(i: usize, n: usize, s: &PointSpec) {
-    let width = 20;
-    let done = i * width / n.max(1);
-    eprint!(
-        "\r\x1b[2K[{}{}] {}/{} {} qd={} threads={} locks={}",
-        "#".repeat(done),
-        ".".repeat(width - done),
-        i + 1,
-        n,
-        s.workload.name(),
-        s.qd,
-        s.threads(),
-        s.locks
-    );
-}
+/// The progress bar on stderr: drawn only when stderr is a terminal, never into results.
+pub struct Progress(indicatif::ProgressBar);
 
-/// Clear the progress line.
-pub fn progress_done() {
-    eprint!("\r\x1b[2K");
+impl Progress {
+    pub fn new(points: usize) -> Progress {
+        let bar = indicatif::ProgressBar::new(points as u64);
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        if let Ok(style) = indicatif::ProgressStyle::with_template("[{bar:20}] {pos}/{len} {msg} ({elapsed})") {
+            bar.set_style(style.progress_chars("#>."));
+        }
+        Progress(bar)
+    }
+
+    /// Show the point that starts now.
+    pub fn start(&self, s: &PointSpec) {
+        let locks = match s.lock_plan {
+            LockPlan::Contention(k) => format!("contention={k}"),
+            LockPlan::Locks(n) => format!("locks={n}"),
+        };
+        self.0.set_message(format!("{} qd={} threads={} {locks}", s.workload.name(), s.qd, s.threads()));
+    }
+
+    pub fn done_one(&self) {
+        self.0.inc(1);
+    }
+
+    pub fn finish(&self) {
+        self.0.finish_and_clear();
+    }
 }

@@ -1,7 +1,7 @@
-//! The human-readable table.
+//! The human-readable table: the target's identity, then one row per point.
 
+use crate::device::TargetInfo;
 use crate::engine::Point;
-use crate::target::TargetInfo;
 use std::io::{self, Write};
 
 fn opt(v: &Option<String>) -> &str {
@@ -27,7 +27,7 @@ pub fn header(w: &mut dyn Write, t: &TargetInfo) -> io::Result<()> {
         opt(&t.driver)
     )?;
     writeln!(w, "kernel   {}", t.kernel)?;
-    if let Some(p) = &t.probe {
+    if let Some(p) = t.probe.as_ref().and_then(|p| serde_json::to_value(p).ok()) {
         for (k, v) in p.as_object().into_iter().flatten() {
             writeln!(w, "{k:<24} {v}")?;
         }
@@ -35,28 +35,47 @@ pub fn header(w: &mut dyn Write, t: &TargetInfo) -> io::Result<()> {
     Ok(())
 }
 
+const COLUMNS: [(&str, usize); 19] = [
+    ("workload", 8),
+    ("ats_mode", 17),
+    ("qd", 4),
+    ("thr", 3),
+    ("locks", 5),
+    ("act/lk", 6),
+    ("ops", 10),
+    ("iops", 10),
+    ("latency", 7),
+    ("p50_us", 9),
+    ("p99_us", 9),
+    ("p99.9_us", 9),
+    ("max_us", 9),
+    ("acq_p50", 9),
+    ("acq_p99", 9),
+    ("miscmp%", 7),
+    ("cont/own/corr/stale/false", 25),
+    ("viol/lost", 9),
+    ("err", 5),
+];
+
 pub fn columns(w: &mut dyn Write) -> io::Result<()> {
-    writeln!(
-        w,
-        "\n{:<8} {:<17} {:>4} {:>3} {:>5} {:>10} {:>10} {:<7} {:>9} {:>9} {:>9} {:>9} {:>7} {:>22} {:>5} {:>5} {:>5}",
-        "workload",
-        "ats_mode",
-        "qd",
-        "thr",
-        "locks",
-        "ops",
-        "iops",
-        "latency",
-        "p50_us",
-        "p99_us",
-        "p99.9_us",
-        "max_us",
-        "miscmp%",
-        "cont/own/corr/stale/false",
-        "viol",
-        "lost",
-        "err"
-    )
+    writeln!(w)?;
+    cells(w, COLUMNS.iter().map(|(name, _)| name.to_string()))
+}
+
+fn cells(w: &mut dyn Write, values: impl Iterator<Item = String>) -> io::Result<()> {
+    let mut line = String::new();
+    for (i, (v, (_, width))) in values.zip(COLUMNS).enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        // Names left, numbers right.
+        if i <= 1 || i == 8 {
+            line.push_str(&format!("{v:<width$}"));
+        } else {
+            line.push_str(&format!("{v:>width$}"));
+        }
+    }
+    writeln!(w, "{}", line.trim_end())
 }
 
 fn us(ns: u64) -> String {
@@ -66,38 +85,41 @@ fn us(ns: u64) -> String {
 pub fn row(w: &mut dyn Write, p: &Point) -> io::Result<()> {
     let kind = match p.workload.name() {
         "ats" | "rmw" => "ats",
-        "compare" => "compare",
         other => other,
     };
     let lat = p.latency_ns.get(kind);
+    let acq = p.latency_ns.get("acquire");
     let m = &p.miscompares;
-    let (viol, lost) = p
-        .verification
-        .as_ref()
-        .map_or(("-".into(), "-".into()), |v| (v.violations.to_string(), v.lost_updates.to_string()));
-    writeln!(
-        w,
-        "{:<8} {:<17} {:>4} {:>3} {:>5} {:>10} {:>10} {:<7} {:>9} {:>9} {:>9} {:>9} {:>7.2} {:>22} {:>5} {:>5} {:>5}{}",
-        p.workload.name(),
-        p.ats_mode.map_or("-".to_string(), |m| serde_json::to_value(m)
-            .map_or_else(|_| "?".into(), |v| v.as_str().unwrap_or("?").to_string())),
-        p.qd,
-        p.threads,
-        p.locks,
-        p.ops,
-        p.iops,
-        kind,
+    let verdict = p.verification.as_ref().map_or("-".into(), |v| format!("{}/{}", v.violations, v.lost_updates));
+    let mode = p.ats_mode.and_then(|m| serde_json::to_value(m).ok()).and_then(|v| v.as_str().map(String::from));
+    let values = [
+        p.workload.name().to_string(),
+        mode.unwrap_or_else(|| "-".into()),
+        p.qd.to_string(),
+        p.threads.to_string(),
+        p.locks.to_string(),
+        if p.locks > 0 { format!("{}", p.actors_per_lock) } else { "-".into() },
+        p.ops.to_string(),
+        format!("{}", p.iops),
+        kind.to_string(),
         lat.map_or("-".into(), |l| us(l.p50)),
         lat.map_or("-".into(), |l| us(l.p99)),
         lat.map_or("-".into(), |l| us(l.p999)),
         lat.map_or("-".into(), |l| us(l.max)),
-        p.miscompare_rate * 100.0,
+        acq.map_or("-".into(), |l| us(l.p50)),
+        acq.map_or("-".into(), |l| us(l.p99)),
+        format!("{:.2}", p.miscompare_rate * 100.0),
         format!("{}/{}/{}/{}/{}", m.contention, m.own_write, m.corrupt, m.stale, m.false_),
-        viol,
-        lost,
-        p.errors,
-        if p.interrupted { "  (interrupted)" } else { "" }
-    )?;
+        verdict,
+        p.errors.to_string(),
+    ];
+    cells(w, values.into_iter())?;
+    if p.interrupted {
+        writeln!(w, "  (interrupted)")?;
+    }
+    if let (Some(i), Some(d), Some(u)) = (m.injected, m.detected, m.undetected) {
+        writeln!(w, "  compare: {i} wrong images sent, {d} detected, {u} undetected; {} false miscompares", m.false_)?;
+    }
     if let Some(v) = &p.verification {
         for problem in &v.problems {
             writeln!(w, "  verify: {problem}")?;

@@ -1,4 +1,5 @@
 //! Every `unsafe` block and FFI declaration of atsbench lives under this module.
+pub mod affinity;
 pub mod blk;
 pub mod mem;
 pub mod nvme;

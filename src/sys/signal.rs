@@ -1,24 +1,19 @@
 //! SIGINT and SIGTERM stop the run gracefully: workers finish their in-flight I/O, the points
-//! measured so far are written, and the process exits 130. A second signal kills at once.
+//! measured so far are written, temporary files are removed, and the process exits 130. A
+//! second signal ends the process at once (exit 130 for SIGINT, 143 for SIGTERM).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-pub static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(sig: libc::c_int) {
-    if STOP.swap(true, Ordering::Relaxed) {
-        // SAFETY: _exit is async-signal-safe.
-        unsafe { libc::_exit(128 + sig) };
-    }
-}
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 /// Install the handlers; returns the flag they set.
-pub fn install() -> &'static AtomicBool {
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::SA_RESTART, SigSet::empty());
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: the handler only touches an atomic and calls _exit, both async-signal-safe.
-        let _ = unsafe { sigaction(sig, &action) };
+pub fn install() -> std::io::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::flag;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        // Order matters: the first signal sets the flag; the second finds it set and exits.
+        flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&stop))?;
+        flag::register(sig, Arc::clone(&stop))?;
     }
-    &STOP
+    Ok(stop)
 }

@@ -123,13 +123,14 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
 
     /// Queue one SQE; false when the submission queue is full.
     ///
-    /// Soundness rests on how atsbench builds SQEs: only backends do, only from an `IoReq`
-    /// whose buffer is a range of this ring's slab owned by that one I/O until it completes,
-    /// or from memory the backend keeps alive until it has reaped the completion. The engine
-    /// drains every in-flight I/O before a ring is dropped.
-    pub(crate) fn push(&mut self, sqe: &S) -> bool {
+    /// # Safety
+    /// Every buffer, file index and pointer `sqe` names must stay valid (and a buffer must not
+    /// be touched by anyone else) until its completion has been reaped: in atsbench, a range of
+    /// this ring's slab owned by that one request, or memory its backend keeps until it reaps
+    /// the completion; and the caller must reap every submitted entry before dropping the ring.
+    pub unsafe fn push(&mut self, sqe: &S) -> bool {
         let mut sq = self.ring.submission();
-        // SAFETY: see above: every buffer an SQE names outlives its I/O.
+        // SAFETY: the caller upholds the contract above, which is io_uring's own.
         unsafe { sq.push(sqe) }.is_ok()
     }
 

@@ -3,7 +3,7 @@
 pub mod record;
 
 /// What each worker slot does, `--workload`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Workload {
     /// Random block-aligned reads inside the region.
@@ -19,6 +19,9 @@ pub enum Workload {
 }
 
 impl Workload {
+    pub const ALL: [Workload; 5] = [Workload::Read, Workload::Write, Workload::Ats, Workload::Rmw, Workload::Compare];
+    pub const NAMES: [&'static str; 5] = ["read", "write", "ats", "rmw", "compare"];
+
     pub fn name(self) -> &'static str {
         match self {
             Workload::Read => "read",
@@ -43,6 +46,17 @@ impl Workload {
     /// Whether it compares-and-writes (and so has miscompares, retries and claims).
     pub fn is_ats_like(self) -> bool {
         matches!(self, Workload::Ats | Workload::Rmw)
+    }
+}
+
+impl std::str::FromStr for Workload {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Workload::ALL
+            .into_iter()
+            .find(|w| w.name() == s)
+            .ok_or_else(|| format!("`{s}` is not a workload; use one of {}", Workload::NAMES.join(", ")))
     }
 }
 

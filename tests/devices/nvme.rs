@@ -59,9 +59,8 @@ fn compare_exact(need: Need, fraction: &str) -> TestResult {
     let doc =
         run_json(need, &["--workload", "compare", "--ops", "200", "--qd", "4", "--miscompare-fraction", fraction])?;
     let p = point(&doc);
-    let (ops, injected) = (u(p, "ops"), u(p, "injected_miscompares"));
-    // The engine finishes the compares in flight when the count is reached (up to ~2 x qd).
-    check((200..=216).contains(&ops), || format!("ops {ops}"))?;
+    let (ops, injected) = (u(p, "ops"), u(p, "miscompares.injected"));
+    check(ops == 200, || format!("--ops 200 is exact, got {ops}"))?;
     check(u(p, "errors") == 0, || format!("errors: {}", p["error_samples"]))?;
     check(u(p, "miscompares.false") == 0, || format!("false miscompares: {}", p["miscompares"]))?;
     check(u(p, "verification.violations") == 0, || format!("undetected injected: {}", p["verification"]))?;
@@ -76,14 +75,19 @@ fn compare_rate(need: Need) -> TestResult {
         &["--workload", "compare", "--ops", "10000", "--qd", "8", "--miscompare-fraction", "0.25", "--seed", "7"],
     )?;
     let p = point(&doc);
-    let (ops, injected, undetected) = (u(p, "ops"), u(p, "injected_miscompares"), u(p, "verification.violations"));
+    let (ops, injected, undetected) = (u(p, "ops"), u(p, "miscompares.injected"), u(p, "verification.violations"));
     check(ops >= 10000 && u(p, "errors") == 0, || format!("ops {ops}, errors {}", p["error_samples"]))?;
     let rate = (injected - undetected) as f64 / ops as f64;
     println!("{}: compare miscompare fraction measured {rate:.4} (asked 0.25, {ops} compares)", need.path());
     check(undetected == 0 && u(p, "miscompares.false") == 0, || {
         format!("{}, {}", p["verification"], p["miscompares"])
     })?;
-    check((rate - 0.25).abs() <= 0.02, || format!("measured miscompare fraction {rate}"))
+    check((rate - 0.25).abs() <= 0.02, || format!("measured miscompare fraction {rate}"))?;
+    // What the device reported is what the result counts as miscompares.
+    let total = u(p, "miscompares.total");
+    check(total == injected - undetected && total == u(p, "miscompares.detected"), || format!("{}", p["miscompares"]))?;
+    let shown = p["miscompare_rate"].as_f64().unwrap_or(-1.0);
+    check((shown - rate).abs() < 1e-9, || format!("miscompare_rate {shown}, device reported {rate}"))
 }
 
 fn ats(need: Need) -> TestResult {

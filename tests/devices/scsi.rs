@@ -117,7 +117,7 @@ fn descriptor_sense() -> TestResult {
     let doc = ats(&["--threads", "2", "--qd", "8", "--locks", "1", "--ops", "1500"])?;
     let p = point(&doc);
     check_ats_point(p)?;
-    check(u(p, "ring.backend.device_miscompares.reported") > 0, || format!("{}", p["ring"]["backend"]))
+    check(u(p, "device_miscompares.reported") > 0, || format!("{}", p["device_miscompares"]))
 }
 
 fn probe_fields() -> TestResult {
@@ -179,7 +179,7 @@ fn ats_qd256() -> TestResult {
 fn ats_sg_sync() -> TestResult {
     let doc = ats(&["--transport", "sg-sync", "--threads", "2", "--qd", "4", "--locks", "1", "--ops", "2000"])?;
     let p = point(&doc);
-    check(p["ring"]["backend"]["transport"] == "sg-sync", || format!("{}", p["ring"]["backend"]))?;
+    check(p["ring"]["backend"]["transport"] == "sg-sync", || format!("{}", p["device_miscompares"]))?;
     check_ats_point(p)
 }
 

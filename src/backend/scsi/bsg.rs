@@ -5,7 +5,7 @@
 //! changed structure layout is caught before a run relies on it.
 
 use super::{errno_outcome, outcome, Shared, Transport};
-use crate::backend::{AtsMode, Backend, Caps, IoReq, Op, Outcome};
+use crate::backend::{Backend, IoReq, Op, Outcome};
 use crate::error::Result;
 use crate::proto::scsi;
 use crate::sys::mem::Slab;
@@ -51,6 +51,7 @@ pub fn probe_bsg_uring(sg: &Path, bsg: Option<&Path>) -> BsgProbe {
     }
 }
 
+#[allow(unsafe_code)] // Ring::push, for the reason at the call.
 fn try_bsg_inquiry(bsg: Option<&Path>) -> Result<(String, Vec<u8>), String> {
     let node = bsg.ok_or("sysfs names no bsg node for this device")?;
     let shown = node.display().to_string();
@@ -72,10 +73,11 @@ fn try_bsg_inquiry(bsg: Option<&Path>) -> Result<(String, Vec<u8>), String> {
     };
     let payload = BsgUringCmd::for_cmd(&cmd, cmd.cdb.as_ptr(), sense.ptr(0)).to_bytes();
     let sqe = opcode::UringCmd80::new(types::Fixed(0), BSG_URING_CMD_OP).cmd(payload).build().user_data(1);
-    if !ring.push(&sqe) {
+    // SAFETY: the command's CDB (`cmd`), sense (`sense`) and data (the ring's slab) live until
+    // the completion is reaped below (or the submission fails and nothing was sent).
+    if !unsafe { ring.push(&sqe) } {
         return Err("the probe ring was full".into());
     }
-    // The command's CDB (`cmd`), sense and data (the ring's slab) live until the completion.
     ring.submit_and_wait(1).map_err(|e| format!("io_uring_enter failed: {e}"))?;
     let mut cqes = Vec::new();
     ring.reap(&mut cqes);
@@ -130,10 +132,6 @@ impl Backend for BsgBackend {
     type Sqe = squeue::Entry128;
     type Cqe = cqueue::Entry32;
 
-    fn caps(&self) -> Caps {
-        Caps { ats_mode: AtsMode::Device, compare: false, iopoll: false }
-    }
-
     fn fds(&self) -> Vec<RawFd> {
         vec![self.fd.as_raw_fd()]
     }
@@ -177,7 +175,6 @@ impl Backend for BsgBackend {
             let n = usize::from(st.sense_len).min(sense.len());
             outcome(op, st.status, st.host_status, st.driver_status, &sense[..n])
         };
-        self.shared.miscompares.note(&o);
         done(ud, o);
     }
 

@@ -8,7 +8,7 @@
 //! error back through a NOP carrying the request's user_data.
 
 use super::{errno_outcome, outcome, Shared, Transport};
-use crate::backend::{AtsMode, Backend, Caps, IoError, IoReq, Op, Outcome};
+use crate::backend::{Backend, IoError, IoReq, Op, Outcome, Via};
 use crate::error::Result;
 use crate::sys::sg::{sg_reap, submit_addr, SenseBufs};
 use io_uring::{cqueue, opcode, squeue, types};
@@ -28,8 +28,8 @@ pub struct SgBackend {
     /// Outcomes decided in `prepare` (a failed submission), delivered by a NOP.
     pending: Vec<Option<Outcome>>,
     armed: Vec<bool>,
-    /// An fd whose `read(2)` failed: its commands were failed and it takes no more.
-    broken: Vec<Option<String>>,
+    /// An fd whose `read(2)` or poll failed: its commands were failed and it takes no more.
+    broken: Vec<Option<IoError>>,
     multishot: bool,
     rearms: u64,
     /// Request slots per fd (at most SG_MAX_QUEUE): slot `s` uses fd `s / per`.
@@ -70,8 +70,8 @@ impl SgBackend {
     fn submit(&mut self, req: &IoReq) -> Result<(), Outcome> {
         let slot = req.user_data as usize;
         let f = slot / self.per;
-        if let Some(why) = &self.broken[f] {
-            return Err(Outcome::Error(IoError { code: -i64::from(libc::EIO), message: why.clone() }));
+        if let Some(why) = self.broken[f] {
+            return Err(Outcome::Error(why));
         }
         let cmd = super::encode(req, &self.shared.opts).map_err(Outcome::Error)?;
         submit_addr(self.fds[f].as_fd(), &cmd, &self.sense, slot, req.user_data)
@@ -93,23 +93,25 @@ impl SgBackend {
                     let sense = self.sense.copy(slot);
                     let n = usize::from(c.sb_len_wr).min(sense.len());
                     let o = outcome(self.ops[slot], c.status, c.host_status, c.driver_status, &sense[..n]);
-                    self.shared.miscompares.note(&o);
                     done(slot as u64, o);
                 }
                 Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => return,
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
-                Err(e) => return self.fail_fd(f, format!("reaping sg completions failed: {e}"), done),
+                Err(e) => {
+                    let why = IoError::host(e.raw_os_error().unwrap_or(libc::EIO), Via::SgReap);
+                    return self.fail_fd(f, why, done);
+                }
             }
         }
     }
 
     /// Give up on fd `f`: fail its commands in flight so that the engine does not wait forever.
-    fn fail_fd(&mut self, f: usize, why: String, done: &mut dyn FnMut(u64, Outcome)) {
+    fn fail_fd(&mut self, f: usize, why: IoError, done: &mut dyn FnMut(u64, Outcome)) {
         let range = f * self.per..((f + 1) * self.per).min(self.inflight.len());
         for slot in range {
             if std::mem::take(&mut self.inflight[slot]) {
                 self.outstanding[f] -= 1;
-                done(slot as u64, Outcome::Error(IoError { code: -i64::from(libc::EIO), message: why.clone() }));
+                done(slot as u64, Outcome::Error(why));
             }
         }
         self.broken[f] = Some(why);
@@ -119,10 +121,6 @@ impl SgBackend {
 impl Backend for SgBackend {
     type Sqe = squeue::Entry;
     type Cqe = cqueue::Entry;
-
-    fn caps(&self) -> Caps {
-        Caps { ats_mode: AtsMode::Device, compare: false, iopoll: false }
-    }
 
     fn fds(&self) -> Vec<RawFd> {
         self.fds.iter().map(|f| f.as_raw_fd()).collect()
@@ -165,8 +163,7 @@ impl Backend for SgBackend {
         if res == -libc::EINVAL && self.multishot {
             self.multishot = false; // a kernel without multishot poll: re-arm after every event
         } else if res < 0 && res != -libc::ECANCELED {
-            let e = std::io::Error::from_raw_os_error(-res);
-            self.fail_fd(f, format!("polling an sg fd failed: {e}"), done);
+            self.fail_fd(f, IoError::host(-res, Via::SgPoll), done);
             return;
         }
         self.drain(f, done);

@@ -3,7 +3,7 @@
 //! the whole command: one command in flight per worker whatever the queue depth.
 
 use super::{errno_outcome, outcome, Shared, Transport};
-use crate::backend::{AtsMode, Backend, Caps, IoReq, Outcome};
+use crate::backend::{Backend, IoReq, Outcome};
 use crate::error::Result;
 use crate::sys::sg::{sg_io_addr, SenseBufs};
 use io_uring::{cqueue, opcode, squeue};
@@ -47,10 +47,6 @@ impl Backend for SyncBackend {
     type Sqe = squeue::Entry;
     type Cqe = cqueue::Entry;
 
-    fn caps(&self) -> Caps {
-        Caps { ats_mode: AtsMode::Device, compare: false, iopoll: false }
-    }
-
     fn fds(&self) -> Vec<RawFd> {
         Vec::new()
     }
@@ -61,7 +57,6 @@ impl Backend for SyncBackend {
 
     fn prepare(&mut self, req: &IoReq, push: &mut dyn FnMut(&Self::Sqe)) {
         let o = self.run(req);
-        self.shared.miscompares.note(&o);
         self.pending[req.user_data as usize] = Some(o);
         push(&opcode::Nop::new().build().user_data(req.user_data));
     }

@@ -10,69 +10,64 @@ use crate::verify::history::Claim;
 use crate::workload::record::{Owner, Record};
 use crate::workload::Workload;
 
+/// The lock-table word of slot `s` of worker `id` (never 0).
+fn owner_word(id: u32, s: u32) -> u64 {
+    (u64::from(id) << 32 | u64::from(s)) + 1
+}
+
 impl<B: Backend> Worker<'_, B> {
     /// One compare-and-write attempt: prepare E and N, then go by the ATS mode.
     pub(super) fn start_attempt(&mut self, s: usize, at: u64) {
-        self.started += 1;
+        self.pace.started += 1;
         let (lock, retry, read_gen) = (self.slots[s].lock, self.slots[s].retry, self.slots[s].read_gen);
         let l = lock as usize;
         let bs = self.bs;
         let base = self.area(s, 0);
         let expected_gen = {
-            let slab = self.ring.slab_mut().range_mut(base, 3 * bs);
+            let slab = self.io.ring.slab_mut().range_mut(base, 3 * bs);
             if retry {
                 slab.copy_within(2 * bs..3 * bs, 0);
                 read_gen
             } else {
-                self.view[l].encode(&mut slab[..bs]);
-                Some(self.view[l].generation)
+                self.view.last[l].encode(&mut slab[..bs]);
+                Some(self.view.last[l].generation)
             }
         };
-        self.next_seq += 1;
+        self.view.next_seq += 1;
         let new = Record {
             lock,
-            generation: expected_gen.unwrap_or(self.max_seen[l]) + 1,
-            owner: Owner { host: self.spec.host, worker: self.id, seq: self.next_seq },
+            generation: expected_gen.unwrap_or(self.view.max_seen[l]) + 1,
+            owner: Owner { host: self.spec.host, worker: self.id, seq: self.view.next_seq },
         };
-        new.encode(self.ring.slab_mut().range_mut(base + bs, bs));
-        let inflight = self.locks.enter(lock);
-        let pl = &mut self.per_lock[l];
-        pl.attempts += 1;
-        pl.inflight_sum += inflight as u64;
-        pl.inflight_max = pl.inflight_max.max(inflight);
+        new.encode(self.io.ring.slab_mut().range_mut(base + bs, bs));
+        self.tally.per_lock[l].attempts += 1;
         let slot = &mut self.slots[s];
         slot.new = new;
-        slot.max_seen_at_issue = self.max_seen[l];
+        slot.max_seen_at_issue = self.view.max_seen[l];
         slot.attempt_at = at;
         let offset = self.lock_offset(lock);
-        match (self.spec.workload, self.mode) {
+        match (self.spec.workload, self.sh.mode) {
             (Workload::Rmw, _) => self.issue(s, Step::Read, Op::Read, offset, base + 2 * bs, bs),
             (_, AtsMode::Device) => self.issue(s, Step::CompareWrite, Op::CompareWrite, offset, base, bs),
+            _ if !self.spec.locks_shared() => self.proceed_locked(s),
             _ => {
                 // Behind this worker's earlier waiters, so that a slot that just released the
                 // lock cannot take it again ahead of them.
-                if self.queues[l].is_empty() && self.locks.try_acquire(lock, self.owner_word(s)) {
+                if !self.waits.has_waiters(lock) && self.sh.locks.try_acquire(lock, owner_word(self.id, s as u32)) {
+                    self.slots[s].holds_lock = true;
                     self.proceed_locked(s);
                 } else {
-                    if self.queues[l].is_empty() {
-                        self.queued_locks.push(lock);
-                    }
-                    self.queues[l].push_back(s as u32);
-                    self.waiting += 1;
+                    self.waits.push(lock, s as u32);
                 }
             }
         }
     }
 
-    pub(super) fn owner_word(&self, s: usize) -> u64 {
-        ((self.id as u64) << 32 | s as u64) + 1
-    }
-
-    pub(super) fn proceed_locked(&mut self, s: usize) {
-        self.slots[s].holds_lock = true;
+    /// The serialised part of a host-side attempt (the lock is held, or nobody shares it).
+    fn proceed_locked(&mut self, s: usize) {
         let offset = self.lock_offset(self.slots[s].lock);
         let base = self.area(s, 0);
-        match self.mode {
+        match self.sh.mode {
             AtsMode::CompareThenWrite => self.issue(s, Step::Compare, Op::Compare, offset, base, self.bs),
             _ => self.issue(s, Step::Read, Op::Read, offset, base + 2 * self.bs, self.bs),
         }
@@ -80,37 +75,28 @@ impl<B: Backend> Worker<'_, B> {
 
     /// Give the first waiter of each queued lock a try.
     pub(super) fn retry_waiting(&mut self) {
-        let mut i = 0;
-        while i < self.queued_locks.len() {
-            let lock = self.queued_locks[i];
-            let q = &self.queues[lock as usize];
-            let s = q[0] as usize;
-            if !self.locks.try_acquire(lock, self.owner_word(s)) {
-                i += 1;
-                continue;
-            }
-            let q = &mut self.queues[lock as usize];
-            q.pop_front();
-            if q.is_empty() {
-                self.queued_locks.swap_remove(i);
-            } else {
-                i += 1;
-            }
-            self.waiting -= 1;
-            self.proceed_locked(s);
+        if self.waits.waiting == 0 {
+            return;
         }
+        let (table, id) = (self.sh.locks, self.id);
+        let mut granted = std::mem::take(&mut self.granted);
+        self.waits.grant(|lock, s| table.try_acquire(lock, owner_word(id, s)), |s| granted.push(s));
+        for s in granted.drain(..) {
+            self.slots[s as usize].holds_lock = true;
+            self.proceed_locked(s as usize);
+        }
+        self.granted = granted;
     }
 
     pub(super) fn release(&mut self, s: usize) {
         if self.slots[s].holds_lock {
             self.slots[s].holds_lock = false;
-            self.locks.release(self.slots[s].lock, self.owner_word(s));
+            self.sh.locks.release(self.slots[s].lock, owner_word(self.id, s as u32));
         }
     }
 
     pub(super) fn end_attempt(&mut self, s: usize) {
         self.release(s);
-        self.locks.leave(self.slots[s].lock);
     }
 
     /// The read of host-emulated ATS or rmw: compare R with E in the host.
@@ -118,13 +104,13 @@ impl<B: Backend> Worker<'_, B> {
         let base = self.area(s, 0);
         let bs = self.bs;
         let same = {
-            let v = self.ring.slab().range(base, 3 * bs);
+            let v = self.io.ring.slab().range(base, 3 * bs);
             v[..bs] == v[2 * bs..]
         };
         if !same {
             self.release(s);
             self.on_miscompare(s);
-        } else if self.stopping {
+        } else if self.pace.stopping {
             self.end_attempt(s);
         } else {
             let offset = self.lock_offset(self.slots[s].lock);
@@ -136,15 +122,14 @@ impl<B: Backend> Worker<'_, B> {
         self.release(s);
         let slot = self.slots[s];
         let l = slot.lock as usize;
-        self.claims.push(Claim { lock: slot.lock, generation: slot.new.generation, owner: slot.new.owner });
-        self.view[l] = slot.new;
-        self.max_seen[l] = self.max_seen[l].max(slot.new.generation);
-        self.lat.record(Kind::Ats, self.now.saturating_sub(slot.attempt_at));
-        self.lat.record(Kind::Acquire, self.now.saturating_sub(slot.acquire_at));
-        self.counters.ops += 1;
-        self.counters.acquires += 1;
-        self.per_lock[l].successes += 1;
-        self.end_attempt(s);
+        self.tally.claims.push(Claim { lock: slot.lock, generation: slot.new.generation, owner: slot.new.owner });
+        self.view.last[l] = slot.new;
+        self.view.max_seen[l] = self.view.max_seen[l].max(slot.new.generation);
+        self.tally.lat.record(Kind::Ats, self.now.saturating_sub(slot.attempt_at));
+        self.tally.lat.record(Kind::Acquire, self.now.saturating_sub(slot.acquire_at));
+        self.tally.counters.ops += 1;
+        self.tally.counters.acquires += 1;
+        self.tally.per_lock[l].successes += 1;
         self.begin(s);
     }
 
@@ -160,23 +145,23 @@ impl<B: Backend> Worker<'_, B> {
             workers: self.spec.threads(),
             max_seen_at_issue: slot.max_seen_at_issue,
         };
-        let v = self.ring.slab().range(base, 3 * bs);
+        let v = self.io.ring.slab().range(base, 3 * bs);
         let (expected, new, read) = (&v[..bs], &v[bs..2 * bs], &v[2 * bs..]);
         let class = classify(read, expected, new, &ctx);
         let found = Record::decode(read).ok().filter(|r| r.lock == slot.lock);
-        self.counters.miscompares[class.index()] += 1;
-        self.counters.ops += 1;
-        self.per_lock[l].miscompares += 1;
-        self.lat.record(Kind::Ats, self.now.saturating_sub(slot.attempt_at));
+        self.tally.counters.miscompares[class.index()] += 1;
+        self.tally.counters.ops += 1;
+        self.tally.per_lock[l].miscompares += 1;
+        self.tally.lat.record(Kind::Ats, self.now.saturating_sub(slot.attempt_at));
         if let Some(r) = found {
-            self.view[l] = r;
-            self.max_seen[l] = self.max_seen[l].max(r.generation);
+            self.view.last[l] = r;
+            self.view.max_seen[l] = self.view.max_seen[l].max(r.generation);
         }
         self.end_attempt(s);
-        if self.stopping || self.started >= self.ops_target {
+        if !self.pace.may_start() {
             return;
         }
-        self.counters.retries += 1;
+        self.tally.counters.retries += 1;
         let slot = &mut self.slots[s];
         slot.retry = true;
         slot.read_gen = found.map(|r| r.generation);
@@ -185,15 +170,14 @@ impl<B: Backend> Worker<'_, B> {
 
     pub(super) fn on_check(&mut self, s: usize, miscompared: bool) {
         let injected = self.slots[s].injected;
-        self.counters.ops += 1;
-        self.counters.injected += injected as u64;
+        let c = &mut self.tally.counters;
+        c.ops += 1;
+        c.injected += u64::from(injected);
         match (injected, miscompared) {
-            (true, false) => self.counters.undetected += 1,
-            (false, true) => self.counters.miscompares[Class::False.index()] += 1,
-            _ => {}
-        }
-        if miscompared && injected {
-            self.counters.detected += 1;
+            (true, false) => c.undetected += 1,
+            (true, true) => c.detected += 1,
+            (false, true) => c.miscompares[Class::False.index()] += 1,
+            (false, false) => {}
         }
         self.begin(s);
     }

@@ -8,32 +8,32 @@ use crate::workload::record::Record;
 
 impl<B: Backend> Worker<'_, B> {
     /// Run `op` on every lock block, `qd` at a time, waiting for each batch.
-    pub(super) fn sync_locks(&mut self, op: Op, mut each: impl FnMut(&mut Self, usize, u32)) -> Result<()> {
-        let qd = self.slots.len() as u32;
+    fn sync_locks(&mut self, op: Op, mut each: impl FnMut(&mut Self, usize, u32)) -> Result<()> {
+        let (qd, locks) = (self.slots.len() as u32, self.spec.locks());
         let mut first = 0;
-        while first < self.spec.locks {
-            let n = qd.min(self.spec.locks - first);
+        while first < locks {
+            let n = qd.min(locks - first);
             for k in 0..n as usize {
                 let lock = first + k as u32;
                 let area = self.area(k, if op == Op::Read { 2 } else { 0 });
                 if op == Op::Write {
-                    Record::genesis(lock, self.spec.host).encode(self.ring.slab_mut().range_mut(area, self.bs));
+                    Record::genesis(lock, self.spec.host).encode(self.io.ring.slab_mut().range_mut(area, self.bs));
                 }
                 self.issue(k, Step::Sync, op, self.lock_offset(lock), area, self.bs);
             }
-            while self.inflight > 0 {
-                self.ring.submit_and_wait(1).map_err(|e| Error::Device(format!("io_uring_enter failed: {e}")))?;
-                self.complete_all();
-                let mut events = std::mem::take(&mut self.events);
+            self.io.stamp_submitted(self.now);
+            while self.io.inflight > 0 {
+                self.io.ring.submit_and_wait(1).map_err(|e| Error::Device(format!("io_uring_enter failed: {e}")))?;
+                self.io.complete_all();
+                let mut events = std::mem::take(&mut self.io.events);
                 for (ud, o) in events.drain(..) {
-                    self.inflight -= 1;
                     if let Outcome::Error(e) = o {
                         let verb = if op == Op::Read { "reading back" } else { "initialising" };
-                        return Err(Error::Device(format!("{verb} lock block {}: {}", first + ud as u32, e.message)));
+                        return Err(Error::Device(format!("{verb} lock block {}: {e}", first + ud as u32)));
                     }
                     each(self, ud as usize, first + ud as u32);
                 }
-                self.events = events;
+                self.io.events = events;
             }
             first += n;
         }
@@ -45,10 +45,10 @@ impl<B: Backend> Worker<'_, B> {
     }
 
     pub(super) fn read_finals(&mut self) -> Result<Vec<Vec<u8>>> {
-        let mut finals = vec![Vec::new(); self.spec.locks as usize];
+        let mut finals = vec![Vec::new(); self.spec.locks() as usize];
         self.sync_locks(Op::Read, |w, slot, lock| {
             let area = w.area(slot, 2);
-            finals[lock as usize] = w.ring.slab().range(area, w.bs).to_vec();
+            finals[lock as usize] = w.io.ring.slab().range(area, w.bs).to_vec();
         })?;
         Ok(finals)
     }

@@ -7,8 +7,8 @@
 //! whose `flags` byte (which holds the FUSE bits) is non-zero with `EINVAL`. `run --fused`
 //! tries a real fused Compare+Write and reports what the kernel said.
 
-use super::{safety, BackendKind, Target, TargetInfo};
-use crate::cli::DeviceArgs;
+use super::{safety, BackendKind, Probe, Target, TargetInfo};
+use crate::backend::nvme::Namespace;
 use crate::error::{Error, Result};
 use crate::proto::nvme::{IdentifyController, IdentifyNamespace};
 use crate::sys::blk;
@@ -67,32 +67,30 @@ pub struct NvmeProbe {
 }
 
 impl NvmeProbe {
-    /// The probe an NVMe target was opened with.
-    pub fn of(target: &Target) -> Result<NvmeProbe> {
-        let v = target.info.probe.clone().ok_or_else(|| Error::Internal("an NVMe target without a probe".into()))?;
-        serde_json::from_value(v).map_err(|e| Error::Internal(format!("NVMe probe does not parse: {e}")))
-    }
-
     /// Whether `--iopoll` can really poll: the driver has poll queues.
     pub fn can_poll(&self) -> bool {
         self.io_poll.unwrap_or(false) || self.poll_queues.is_some_and(|n| n > 0)
     }
-}
 
-/// `--fused` only means something on NVMe targets.
-pub fn check_device_args(dev: &DeviceArgs, kind: BackendKind) -> Result<()> {
-    if dev.fused && kind != BackendKind::Nvme {
-        return Err(Error::usage(format!(
-            "--fused applies to NVMe generic devices (/dev/ngXnY) only, not to a {} target; drop --fused",
-            kind.name()
-        )));
+    /// What the backend needs to know of the namespace.
+    pub fn namespace(&self) -> Namespace {
+        Namespace {
+            nsid: self.nsid,
+            logical_block_size: self.logical_block_size,
+            block_device: self.block_device.clone(),
+            compare: self.compare,
+            fused_compare_write: self.fused_compare_write,
+            can_poll: self.can_poll(),
+            poll_queues: self.poll_queues,
+            metadata_bytes: self.metadata_bytes,
+            max_transfer_bytes: self.max_transfer_bytes,
+        }
     }
-    Ok(())
 }
 
 /// Open `/dev/ngXnY` (read-write when `writes`, as Compare is a write-direction command) and
 /// describe it. Refuses, unless `force`, to write to a namespace whose block device holds data.
-pub fn open(path: &Path, writes: bool, force: bool, _dev: &DeviceArgs) -> Result<Target> {
+pub fn open(path: &Path, writes: bool, force: bool) -> Result<Target> {
     let file = open_char(path, writes)?;
     let nsid = nvme_ns_id(file.as_fd()).map_err(|e| {
         Error::Target(format!(
@@ -119,7 +117,7 @@ pub fn open(path: &Path, writes: bool, force: bool, _dev: &DeviceArgs) -> Result
         serial: probe.serial.clone(),
         driver: Some("nvme".into()),
         kernel: probe.kernel.clone(),
-        probe: Some(serde_json::to_value(&probe).map_err(|e| Error::Internal(e.to_string()))?),
+        probe: Some(Probe::Nvme(probe)),
         ..Default::default()
     };
     Ok(Target::new(path.to_path_buf(), file, BackendKind::Nvme, info))
@@ -356,18 +354,6 @@ mod tests {
         assert!(p.can_poll());
         p = NvmeProbe { poll_queues: None, io_poll: Some(true), ..Default::default() };
         assert!(p.can_poll());
-    }
-
-    #[test]
-    fn fused_is_for_nvme_only() {
-        use clap::Parser;
-        let cli = crate::cli::Cli::try_parse_from(["atsbench", "probe", "/dev/ng0n1", "--fused"]).unwrap();
-        let crate::cli::Command::Probe(a) = cli.command else { panic!("probe expected") };
-        let fused = a.device;
-        assert!(fused.fused);
-        assert!(check_device_args(&fused, BackendKind::Nvme).is_ok());
-        assert_eq!(check_device_args(&fused, BackendKind::Block).unwrap_err().exit_code(), 2);
-        assert!(check_device_args(&DeviceArgs::default(), BackendKind::Scsi).is_ok());
     }
 
     #[test]

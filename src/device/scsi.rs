@@ -3,9 +3,8 @@
 //! whether the device implements it and this process may send it, the transports this kernel
 //! offers, and the data-safety check of the disk behind it.
 
-use super::{safety, Target, TargetInfo};
+use super::{safety, Probe, Target, TargetInfo};
 use crate::backend::scsi::{probe_bsg_uring, BsgProbe, Transport};
-use crate::cli::DeviceArgs;
 use crate::error::{Error, Result};
 use crate::proto::scsi::{self, BlockLimits, Inquiry, ReadCapacity16, ScsiOutcome, Sense, KEY_ILLEGAL_REQUEST};
 use crate::sys::sg::{self, DataBuf, SgIoHdr, SENSE_LEN};
@@ -217,28 +216,32 @@ fn open_file(path: &Path, writes: bool) -> Result<(File, bool)> {
     }
 }
 
-/// The `probe` section of the results.
-#[derive(Debug, Serialize)]
-struct Probe {
-    backend: &'static str,
-    vendor: String,
-    product: String,
-    revision: String,
-    firmware: String,
-    serial: Option<String>,
-    logical_block_size: u32,
-    physical_block_size: u64,
-    size_bytes: u64,
-    blocks: u64,
-    max_compare_write_blocks: Option<u8>,
-    compare_and_write: String,
-    sg_version: String,
-    lld: Option<String>,
-    block_device: Option<String>,
-    bsg_node: Option<String>,
-    transports_available: Vec<&'static str>,
-    default_transport: &'static str,
-    bsg_uring: String,
+/// What atsbench knows about a SCSI disk behind an sg node: the `probe` object of the results
+/// (flat: the table prints one line per key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScsiProbe {
+    pub backend: &'static str,
+    pub vendor: String,
+    pub product: String,
+    pub revision: String,
+    pub firmware: String,
+    pub serial: Option<String>,
+    pub logical_block_size: u32,
+    pub physical_block_size: u64,
+    pub size_bytes: u64,
+    pub blocks: u64,
+    pub max_compare_write_blocks: Option<u8>,
+    pub compare_and_write: String,
+    pub sg_version: String,
+    pub lld: Option<String>,
+    pub block_device: Option<String>,
+    pub bsg_node: Option<String>,
+    pub transports_available: Vec<&'static str>,
+    pub default_transport: &'static str,
+    pub bsg_uring: String,
+    /// What the bsg io_uring probe found (for the backend).
+    #[serde(skip)]
+    pub bsg: BsgProbe,
 }
 
 fn caw_status(file: &File, read_write: bool, limits: Option<BlockLimits>) -> String {
@@ -276,7 +279,7 @@ fn transports(bsg: &BsgProbe) -> (Vec<&'static str>, &'static str, String) {
 }
 
 /// Open /dev/sgN, describe it and, when `writes`, check that it is safe to write.
-pub fn open(path: &Path, writes: bool, force: bool, dev: &DeviceArgs) -> Result<Target> {
+pub fn open(path: &Path, writes: bool, force: bool) -> Result<Target> {
     let p = path.display();
     let (file, read_write) = open_file(path, writes)?;
     let version = sg::sg_version(file.as_fd()).map_err(|e| {
@@ -285,14 +288,6 @@ pub fn open(path: &Path, writes: bool, force: bool, dev: &DeviceArgs) -> Result<
     let id = identify(path, &file)?;
     let lbs = id.capacity.block_len;
     let max_caw = id.limits.map(|l| l.max_compare_and_write_len);
-    if let (true, Some(n), Some(max)) = (writes, dev.ats_blocks, max_caw.filter(|&m| m > 0)) {
-        if n > max {
-            return Err(Error::usage(format!(
-                "--ats-blocks {n}: {p} allows at most {max} blocks per COMPARE AND WRITE \
-                 (MAXIMUM COMPARE AND WRITE LENGTH); use --ats-blocks {max} or fewer"
-            )));
-        }
-    }
     let sysdev = scsi_device_dir(&file);
     let disk = sysdev.as_deref().and_then(block_device);
     if writes && !force {
@@ -302,9 +297,10 @@ pub fn open(path: &Path, writes: bool, force: bool, dev: &DeviceArgs) -> Result<
     }
     let lld = sysdev.as_deref().and_then(lld);
     let bsg_path = bsg_node(path);
-    let (available, default, bsg_uring) = transports(&probe_bsg_uring(path, bsg_path.as_deref()));
+    let bsg = probe_bsg_uring(path, bsg_path.as_deref());
+    let (available, default, bsg_uring) = transports(&bsg);
     let inq = &id.inquiry;
-    let probe = Probe {
+    let probe = ScsiProbe {
         backend: "scsi",
         vendor: inq.vendor.clone(),
         product: inq.product.clone(),
@@ -324,6 +320,7 @@ pub fn open(path: &Path, writes: bool, force: bool, dev: &DeviceArgs) -> Result<
         transports_available: available,
         default_transport: default,
         bsg_uring,
+        bsg,
     };
     let info = TargetInfo {
         path: p.to_string(),
@@ -339,7 +336,7 @@ pub fn open(path: &Path, writes: bool, force: bool, dev: &DeviceArgs) -> Result<
             None => "sg".into(),
         }),
         kernel: crate::sys::blk::kernel_release(),
-        probe: serde_json::to_value(&probe).ok(),
+        probe: Some(Probe::Scsi(probe)),
         ..Default::default()
     };
     if info.size_bytes < u64::from(lbs) {
@@ -383,7 +380,7 @@ mod tests {
 
     #[test]
     fn non_sg_devices_are_refused() {
-        let e = open(Path::new("/dev/null"), false, false, &DeviceArgs::default()).err().unwrap();
+        let e = open(Path::new("/dev/null"), false, false).err().unwrap();
         assert_eq!(e.exit_code(), 3, "{e}");
         assert!(e.to_string().contains("not a SCSI generic device"), "{e}");
     }

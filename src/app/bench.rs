@@ -1,0 +1,185 @@
+//! Run a plan: open the target, resolve every point against it, measure each with the backend
+//! the target needs, and write each result as soon as it is measured.
+
+use super::plan::{check_fused_kind, Plan, PlanPoint, DEFAULT_TARGET_BYTES};
+use crate::backend::{self, scsi::Transport, Opened};
+use crate::device::{self, PointNeeds, Target};
+use crate::engine::{self, Point, PointSpec};
+use crate::error::{Error, Result};
+use crate::report::{Config, Progress, Reporter};
+use crate::spec::Region;
+use crate::sys::blk;
+use crate::workload::Workload;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
+    let target = open_target(&plan)?;
+    let specs = resolve(&plan, &target)?;
+    let most = specs.iter().map(|s| s.slab_bytes() as u64 * u64::from(s.threads())).max().unwrap_or(0);
+    check_memlock(most)?;
+    let config = Config::new(plan.command, &specs, plan.force);
+    let mut reporter = Reporter::new(plan.format, plan.output.as_deref(), config, target.info.clone())?;
+    let progress = (std::io::stderr().is_terminal() && (specs.len() > 1 || plan.output.is_some()))
+        .then(|| Progress::new(specs.len()));
+    let mut broken = Vec::new();
+    for spec in &specs {
+        if let Some(p) = &progress {
+            p.start(spec);
+        }
+        let point = measure(&target, spec, &plan, stop)?;
+        if let Some(why) = broke_atomicity(&point) {
+            broken.push(why);
+        }
+        reporter.point(point)?;
+        if let Some(p) = &progress {
+            p.done_one();
+        }
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    if let Some(p) = &progress {
+        p.finish();
+    }
+    reporter.finish()?;
+    if stop.load(Ordering::Relaxed) {
+        return Err(Error::Interrupted);
+    }
+    if !broken.is_empty() {
+        return Err(Error::Verification(format!(
+            "ATS broke atomicity ({}); the device or driver does not serialise compare-and-write",
+            broken.join("; ")
+        )));
+    }
+    Ok(())
+}
+
+/// Open TARGET, or create the built-in temporary file.
+fn open_target(plan: &Plan) -> Result<Target> {
+    let Some(path) = &plan.target else {
+        let t = device::open_default(DEFAULT_TARGET_BYTES)?;
+        eprintln!(
+            "atsbench: no TARGET given: using a {} MiB temporary file, {} (removed at exit)",
+            DEFAULT_TARGET_BYTES >> 20,
+            t.path.display()
+        );
+        return Ok(t);
+    };
+    let kind = match plan.backend {
+        Some(k) => k,
+        None => device::detect_kind(path)?,
+    };
+    check_fused_kind(plan.device.fused, kind)?;
+    device::open(path, plan.backend, plan.writes(), plan.force)
+}
+
+/// Resolve the plan's points against the target: block size, region, lock blocks, seeds.
+fn resolve(plan: &Plan, target: &Target) -> Result<Vec<PointSpec>> {
+    let lbs = target.logical_block_size();
+    let bs = match plan.bs {
+        // A COMPARE AND WRITE of N blocks works on lock records of N blocks.
+        None => lbs * plan.device.ats_blocks.map_or(1, u32::from).max(1),
+        Some(b) if b % u64::from(lbs) != 0 => {
+            return Err(Error::usage(format!(
+                "--bs {b}: the block size must be a multiple of the target's {lbs}-byte logical block size"
+            )))
+        }
+        Some(b) => b as u32,
+    };
+    let region = Region::resolve(plan.region, target.size(), bs).map_err(|e| Error::Target(format!("--{e}")))?;
+    let seed = plan.seed.unwrap_or_else(random_u64);
+    let host = random_u64() | 1;
+    plan.points.iter().map(|p| spec_of(plan, p, bs, region, seed, host)).collect()
+}
+
+fn spec_of(plan: &Plan, p: &PlanPoint, bs: u32, region: Region, seed: u64, host: u64) -> Result<PointSpec> {
+    let spec = PointSpec {
+        workload: p.workload,
+        qd: p.qd,
+        cpus: p.cpus.clone(),
+        lock_plan: p.lock_plan,
+        bs,
+        region,
+        stop: plan.stop,
+        rate: plan.rate,
+        verify: plan.verify,
+        sqpoll: plan.sqpoll,
+        iopoll: plan.iopoll,
+        miscompare_fraction: plan.miscompare_fraction,
+        host,
+        seed,
+    };
+    let (locks, room) = (u64::from(spec.locks()), region.blocks(bs));
+    if locks > room {
+        let fix = match p.lock_plan {
+            crate::engine::LockPlan::Contention(k) => {
+                format!("(--contention {k} with {} actors) raise --contention, lower --qd/--threads", spec.actors())
+            }
+            crate::engine::LockPlan::Locks(_) => "lower --locks".into(),
+        };
+        return Err(Error::usage(format!(
+            "{locks} lock blocks {fix} or widen --region: the region holds {room} blocks of {bs} bytes"
+        )));
+    }
+    Ok(spec)
+}
+
+/// Measure one point with the backend the target needs.
+fn measure(target: &Target, spec: &PointSpec, plan: &Plan, stop: &AtomicBool) -> Result<Point> {
+    let needs = PointNeeds {
+        slots: spec.qd as usize,
+        workers: spec.threads(),
+        bs: spec.bs,
+        first_block: spec.region.start,
+        iopoll: spec.iopoll,
+        compare: matches!(spec.workload, Workload::Ats | Workload::Compare).then_some(spec.workload.name()),
+        compare_write: spec.workload == Workload::Ats,
+        device: plan.device,
+    };
+    match backend::open(target.backend_options(&needs)?)? {
+        Opened::Block(f) => engine::run_point(spec, &f, stop),
+        Opened::Nvme(f) => engine::run_point(spec, &f, stop),
+        Opened::Scsi(f) => match f.transport() {
+            Transport::Sg => engine::run_point(spec, &f.sg(), stop),
+            Transport::SgSync => engine::run_point(spec, &f.sg_sync(), stop),
+            Transport::BsgUring => engine::run_point(spec, &f.bsg_uring(), stop),
+        },
+    }
+}
+
+/// A device-side or serialised ATS point whose history does not verify.
+fn broke_atomicity(p: &Point) -> Option<String> {
+    let v = p.verification.as_ref().filter(|v| v.violations + v.lost_updates > 0)?;
+    (p.workload == Workload::Ats).then(|| {
+        format!(
+            "qd {} threads {} locks {}: {} violations, {} lost updates",
+            p.qd, p.threads, p.locks, v.violations, v.lost_updates
+        )
+    })
+}
+
+fn check_memlock(bytes: u64) -> Result<()> {
+    if blk::has_cap_ipc_lock() {
+        return Ok(());
+    }
+    match blk::memlock_limit() {
+        Some(limit) if bytes > limit => Err(Error::Limit(format!(
+            "the registered buffers need {} KiB of locked memory but RLIMIT_MEMLOCK is {} KiB; \
+             raise it (ulimit -l {}) or lower --qd or --threads",
+            bytes.div_ceil(1024),
+            limit / 1024,
+            bytes.div_ceil(1024).next_power_of_two()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn random_u64() -> u64 {
+    // Seeds and host ids need not be secret; the clock and pid are a fallback if the kernel's
+    // generator cannot be read.
+    getrandom::u64().unwrap_or_else(|_| {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        t.as_nanos() as u64 ^ (u64::from(std::process::id()) << 32)
+    })
+}

@@ -1,0 +1,279 @@
+//! The plan of a `run` or `sweep`: every option checked and typed before any file is created
+//! or device opened, each mistake one line naming the fix.
+
+use crate::cli::{CommonArgs, DeviceArgs, RunArgs, SweepArgs};
+use crate::device::{BackendKind, DeviceOptions};
+use crate::engine::{LockPlan, StopAt};
+use crate::error::{Error, Result};
+use crate::report::Format;
+use crate::spec::{check_qd, RegionArg};
+use crate::workload::Workload;
+use std::path::PathBuf;
+
+/// Default size of the built-in target.
+pub const DEFAULT_TARGET_BYTES: u64 = 64 << 20;
+
+/// One point before it is resolved against the target.
+#[derive(Debug, Clone)]
+pub struct PlanPoint {
+    pub workload: Workload,
+    pub cpus: Vec<Option<usize>>,
+    pub qd: u32,
+    pub lock_plan: LockPlan,
+}
+
+/// What a `run` or `sweep` will do.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub command: &'static str,
+    /// None: the built-in temporary file.
+    pub target: Option<PathBuf>,
+    pub backend: Option<BackendKind>,
+    pub points: Vec<PlanPoint>,
+    pub bs: Option<u64>,
+    pub region: Option<RegionArg>,
+    pub stop: StopAt,
+    pub rate: Option<f64>,
+    pub verify: bool,
+    pub sqpoll: bool,
+    pub iopoll: bool,
+    pub force: bool,
+    pub miscompare_fraction: f64,
+    pub seed: Option<u64>,
+    pub device: DeviceOptions,
+    pub format: Format,
+    pub output: Option<PathBuf>,
+}
+
+impl Plan {
+    pub fn run(a: RunArgs) -> Result<Plan> {
+        let cpus = resolve_cpus(a.threads.unwrap_or(1), a.cpus.map(|l| l.0))?;
+        let lock_plan = lock_plan(a.contention, a.locks)?;
+        check_qd(a.qd).map_err(Error::usage)?;
+        let point = PlanPoint { workload: a.workload, cpus, qd: a.qd, lock_plan };
+        Plan::new("run", a.common, vec![point], a.duration.map(|d| d.secs()), 5.0)
+    }
+
+    pub fn sweep(a: SweepArgs) -> Result<Plan> {
+        let plans: Vec<LockPlan> = match (&a.contention, &a.locks) {
+            (_, Some(l)) => l.0.iter().map(|&n| lock_plan(None, Some(n))).collect::<Result<_>>()?,
+            (Some(c), None) => c.0.iter().map(|&k| lock_plan(Some(k), None)).collect::<Result<_>>()?,
+            (None, None) => vec![LockPlan::Contention(1)],
+        };
+        for &qd in &a.qd.0 {
+            check_qd(qd).map_err(Error::usage)?;
+        }
+        let mut points = Vec::new();
+        for &workload in &a.workload {
+            for &threads in &a.threads.0 {
+                let cpus = resolve_cpus(threads, None)?;
+                // The lock axis only matters to workloads on lock blocks.
+                let axis = if workload.uses_locks() { plans.as_slice() } else { &plans[..1] };
+                for &lock_plan in axis {
+                    for &qd in &a.qd.0 {
+                        points.push(PlanPoint { workload, cpus: cpus.clone(), qd, lock_plan });
+                    }
+                }
+            }
+        }
+        Plan::new("sweep", a.common, points, a.duration.map(|d| d.secs()), 2.0)
+    }
+
+    fn new(
+        command: &'static str,
+        c: CommonArgs,
+        points: Vec<PlanPoint>,
+        duration: Option<f64>,
+        default_s: f64,
+    ) -> Result<Plan> {
+        if !(0.0..=1.0).contains(&c.miscompare_fraction) {
+            return Err(Error::usage("--miscompare-fraction must be between 0 and 1, e.g. 0.25"));
+        }
+        if c.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+            return Err(Error::usage("--rate must be a positive number of operations per second, e.g. 2000"));
+        }
+        let stop = match (c.ops, duration) {
+            (Some(0), _) => return Err(Error::usage("--ops 0: give at least one operation")),
+            (Some(n), _) => StopAt::Ops(n),
+            (None, d) => StopAt::Seconds(d.unwrap_or(default_s)),
+        };
+        if let Some(b) = c.bs.map(|b| b.0) {
+            if b == 0 || b % 512 != 0 || b > 1 << 24 {
+                return Err(Error::usage(format!(
+                    "--bs {b}: the block size must be a multiple of 512 bytes (and of the target's logical block \
+                     size), at most 16M, e.g. 4k"
+                )));
+            }
+        }
+        check_device(&c.device, c.target.is_none(), c.backend, &points)?;
+        Ok(Plan {
+            command,
+            target: c.target,
+            backend: c.backend,
+            points,
+            bs: c.bs.map(|b| b.0),
+            region: c.region,
+            stop,
+            rate: c.rate,
+            verify: !c.no_verify,
+            sqpoll: c.sqpoll,
+            iopoll: c.iopoll,
+            force: c.force,
+            miscompare_fraction: c.miscompare_fraction,
+            seed: c.seed,
+            device: DeviceOptions {
+                fused: c.device.fused,
+                transport: c.device.transport,
+                ats_blocks: c.device.ats_blocks,
+                dpo: c.device.dpo,
+                fua: c.device.fua,
+            },
+            format: c.output.format,
+            output: c.output.output,
+        })
+    }
+
+    /// Whether any point writes to the target.
+    pub fn writes(&self) -> bool {
+        self.points.iter().any(|p| p.workload.writes())
+    }
+}
+
+fn lock_plan(contention: Option<u32>, locks: Option<u32>) -> Result<LockPlan> {
+    match (contention, locks) {
+        (_, Some(0)) => Err(Error::usage("--locks 0: give at least one lock block")),
+        (_, Some(n)) => Ok(LockPlan::Locks(n)),
+        (Some(0), None) => Err(Error::usage("--contention 0: give at least one actor per lock block (1: none shared)")),
+        (Some(k), None) => Ok(LockPlan::Contention(k)),
+        (None, None) => Ok(LockPlan::Contention(1)),
+    }
+}
+
+/// Device flags that cannot apply, found before the target is opened where the command line
+/// says enough (the default target is a file).
+fn check_device(
+    d: &DeviceArgs,
+    default_target: bool,
+    backend: Option<BackendKind>,
+    points: &[PlanPoint],
+) -> Result<()> {
+    if default_target && backend.is_some_and(|b| b != BackendKind::File) {
+        return Err(Error::usage("--backend needs a TARGET; the default target is a file"));
+    }
+    if d.fused {
+        if default_target || backend.is_some_and(|b| b != BackendKind::Nvme) {
+            return Err(Error::usage(
+                "--fused applies to NVMe generic devices (/dev/ngXnY) only; drop --fused or give an NVMe TARGET",
+            ));
+        }
+        if let Some(p) = points.iter().find(|p| p.workload != Workload::Ats) {
+            return Err(Error::usage(format!(
+                "--fused tries a fused Compare+Write for --workload ats; drop --fused for {}",
+                p.workload.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `--fused` on a target whose type turned out not to be NVMe.
+pub fn check_fused_kind(fused: bool, kind: BackendKind) -> Result<()> {
+    if fused && kind != BackendKind::Nvme {
+        return Err(Error::usage(format!(
+            "--fused applies to NVMe generic devices (/dev/ngXnY) only, not to a {} target; drop --fused",
+            kind.name()
+        )));
+    }
+    Ok(())
+}
+
+fn resolve_cpus(threads: u32, cpus: Option<Vec<usize>>) -> Result<Vec<Option<usize>>> {
+    let available = crate::sys::affinity::allowed_cpus();
+    if let Some(list) = cpus {
+        if let Some(bad) = list.iter().find(|c| !available.contains(c)) {
+            return Err(Error::usage(format!(
+                "--cpus names CPU {bad}, which this process may not use (allowed: {available:?}); pick from those"
+            )));
+        }
+        return Ok(list.into_iter().map(Some).collect());
+    }
+    if threads == 0 {
+        return Err(Error::usage("--threads 0: give at least one worker"));
+    }
+    if available.is_empty() {
+        return Ok(vec![None; threads as usize]);
+    }
+    if threads as usize > available.len() {
+        return Err(Error::usage(format!(
+            "--threads {threads} is more than the {} CPUs this process may use; atsbench pins one worker per CPU, \
+             so use --threads {} or fewer",
+            available.len(),
+            available.len()
+        )));
+    }
+    Ok(available.into_iter().take(threads as usize).map(Some).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn plan(args: &[&str]) -> Result<Plan> {
+        let mut all = vec!["atsbench"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_from(all).expect("parses").command {
+            Command::Run(a) => Plan::run(a),
+            Command::Sweep(a) => Plan::sweep(a),
+            Command::Probe(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn usage_errors_come_before_the_target() {
+        for (args, needle) in [
+            (&["run", "--qd", "0"][..], "--qd 0"),
+            (&["run", "--bs", "1000"][..], "--bs 1000"),
+            (&["run", "--locks", "0"][..], "--locks 0"),
+            (&["run", "--contention", "0"][..], "--contention 0"),
+            (&["run", "--threads", "0"][..], "--threads 0"),
+            (&["run", "--ops", "0"][..], "--ops 0"),
+            (&["run", "--rate", "-5"][..], "--rate"),
+            (&["run", "--miscompare-fraction", "2"][..], "--miscompare-fraction"),
+            (&["run", "--fused"][..], "--fused"),
+            (&["run", "--backend", "nvme"][..], "--backend needs a TARGET"),
+            (&["sweep", "--qd", "1,0"][..], "--qd 0"),
+        ] {
+            let e = plan(args).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
+            assert!(e.to_string().contains(needle), "{args:?}: {e}");
+            assert!(!e.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn the_lock_axis_defaults_to_one_actor_per_block() {
+        let p = plan(&["run"]).unwrap();
+        assert_eq!(p.points[0].lock_plan, LockPlan::Contention(1));
+        let p = plan(&["sweep", "--qd", "1,4", "--contention", "1,16", "-w", "ats,read"]).unwrap();
+        let axis: Vec<(Workload, u32, LockPlan)> = p.points.iter().map(|x| (x.workload, x.qd, x.lock_plan)).collect();
+        assert_eq!(
+            axis,
+            vec![
+                (Workload::Ats, 1, LockPlan::Contention(1)),
+                (Workload::Ats, 4, LockPlan::Contention(1)),
+                (Workload::Ats, 1, LockPlan::Contention(16)),
+                (Workload::Ats, 4, LockPlan::Contention(16)),
+                (Workload::Read, 1, LockPlan::Contention(1)),
+                (Workload::Read, 4, LockPlan::Contention(1)),
+            ],
+            "read has no lock axis"
+        );
+        let p = plan(&["sweep", "--qd", "8", "--locks", "1,64"]).unwrap();
+        assert_eq!(
+            p.points.iter().map(|x| x.lock_plan).collect::<Vec<_>>(),
+            vec![LockPlan::Locks(1), LockPlan::Locks(64)]
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! Devices: opening a target, describing it (size, block size, model, firmware, driver, the
+//! protocol probe), refusing one that holds data, the built-in default (a temporary file), and
+//! turning what a point needs into the options its backend is opened with.
+
+pub mod nvme;
+pub mod safety;
+pub mod scsi;
+pub mod sysfs;
+
+use crate::backend::{self, block::BlockOptions, nvme::NvmeOptions, scsi::ScsiOptions};
+use crate::error::{Error, Result};
+use crate::sys::blk;
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// Size of the built-in default target.
+pub const DEFAULT_TARGET_BYTES: u64 = 64 << 20;
+
+/// How a target is driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// io_uring reads and writes with O_DIRECT on a regular file.
+    File,
+    /// io_uring reads and writes with O_DIRECT on a block device.
+    Block,
+    /// NVMe passthrough (IORING_OP_URING_CMD) on a generic char device /dev/ngXnY.
+    Nvme,
+    /// SCSI commands through the sg driver on /dev/sgN.
+    Scsi,
+}
+
+impl BackendKind {
+    pub const ALL: [BackendKind; 4] = [BackendKind::File, BackendKind::Block, BackendKind::Nvme, BackendKind::Scsi];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::File => "file",
+            BackendKind::Block => "block",
+            BackendKind::Nvme => "nvme",
+            BackendKind::Scsi => "scsi",
+        }
+    }
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        BackendKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("`{s}` is not a backend; use file, block, nvme or scsi"))
+    }
+}
+
+/// What the protocol probe found, by protocol (flattened into the results' `probe`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Probe {
+    Nvme(nvme::NvmeProbe),
+    Scsi(scsi::ScsiProbe),
+}
+
+/// What results record about the target.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct TargetInfo {
+    pub path: String,
+    pub backend: String,
+    pub size_bytes: u64,
+    pub logical_block_size: u32,
+    pub physical_block_size: Option<u32>,
+    pub model: Option<String>,
+    pub firmware: Option<String>,
+    pub serial: Option<String>,
+    pub driver: Option<String>,
+    pub kernel: String,
+    /// The filesystem holding a file target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filesystem: Option<String>,
+    /// The file behind a loop device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backing_file: Option<String>,
+    /// True for the built-in temporary file.
+    pub temporary: bool,
+    /// Backend-specific probe results (NVMe Identify, SCSI INQUIRY and VPD).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<Probe>,
+}
+
+/// An opened target.
+pub struct Target {
+    pub path: PathBuf,
+    pub file: File,
+    pub kind: BackendKind,
+    pub info: TargetInfo,
+    /// The built-in default's file, removed when the target is dropped.
+    _temp: Option<tempfile::TempPath>,
+}
+
+/// What one point asks of the backend, whatever the device.
+#[derive(Debug, Clone, Copy)]
+pub struct PointNeeds {
+    /// Request slots per worker (the queue depth) and workers.
+    pub slots: usize,
+    pub workers: u32,
+    pub bs: u32,
+    /// Byte offset of the region's first block.
+    pub first_block: u64,
+    pub iopoll: bool,
+    /// The workload sends device-side compares (named, for messages).
+    pub compare: Option<&'static str>,
+    /// The workload sends atomic compare-and-writes where the device has them.
+    pub compare_write: bool,
+    pub device: DeviceOptions,
+}
+
+/// Options for device backends, typed (the command line's device flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeviceOptions {
+    /// NVMe: try one fused Compare+Write.
+    pub fused: bool,
+    /// SCSI: the transport, or the best available.
+    pub transport: Option<backend::scsi::Transport>,
+    /// SCSI: blocks per COMPARE AND WRITE.
+    pub ats_blocks: Option<u8>,
+    pub dpo: bool,
+    pub fua: bool,
+}
+
+impl Target {
+    /// A target opened by a device backend.
+    pub fn new(path: PathBuf, file: File, kind: BackendKind, info: TargetInfo) -> Target {
+        Target { path, file, kind, info, _temp: None }
+    }
+
+    pub fn size(&self) -> u64 {
+        self.info.size_bytes
+    }
+
+    pub fn logical_block_size(&self) -> u32 {
+        self.info.logical_block_size
+    }
+
+    /// The options this target's backend is opened with for a point needing `n`.
+    pub fn backend_options(&self, n: &PointNeeds) -> Result<backend::Options> {
+        let fd = self.file.as_raw_fd();
+        Ok(match (&self.kind, &self.info.probe) {
+            (BackendKind::File | BackendKind::Block, _) => {
+                backend::Options::Block(BlockOptions { fd, slots: n.slots, iopoll: n.iopoll })
+            }
+            (BackendKind::Nvme, Some(Probe::Nvme(p))) => backend::Options::Nvme(NvmeOptions {
+                fd,
+                path: self.path.display().to_string(),
+                ns: p.namespace(),
+                needs_compare: n.compare,
+                fused: n.device.fused,
+                iopoll: n.iopoll,
+                bs: n.bs,
+                first_block: n.first_block,
+                slots: n.slots,
+            }),
+            (BackendKind::Scsi, Some(Probe::Scsi(p))) => {
+                let max_caw = if n.compare_write { scsi::check_caw(&self.path, &self.file)? } else { None };
+                backend::Options::Scsi(ScsiOptions {
+                    path: self.path.clone(),
+                    bsg_path: p.bsg_node.as_ref().map(PathBuf::from),
+                    bsg: p.bsg.clone(),
+                    transport: n.device.transport,
+                    lbs: self.logical_block_size(),
+                    bs: n.bs,
+                    compare_write: n.compare_write,
+                    max_caw,
+                    ats_blocks: n.device.ats_blocks,
+                    dpo: n.device.dpo,
+                    fua: n.device.fua,
+                    slots: n.slots,
+                    workers: n.workers,
+                })
+            }
+            (kind, _) => return Err(Error::Internal(format!("a {} target without its probe", kind.name()))),
+        })
+    }
+}
+
+/// Open `path` with `backend`, or the one its type implies; `writes` opens it read-write and,
+/// unless `force`, refuses a device that holds data.
+pub fn open(path: &Path, backend: Option<BackendKind>, writes: bool, force: bool) -> Result<Target> {
+    let detected = detect_kind(path)?;
+    match (backend.unwrap_or(detected), detected) {
+        (BackendKind::File | BackendKind::Block, BackendKind::File) => {
+            open_block_or_file(path, BackendKind::File, writes, force)
+        }
+        (BackendKind::Block, BackendKind::Block) => open_block_or_file(path, BackendKind::Block, writes, force),
+        (BackendKind::Nvme, BackendKind::Nvme) => nvme::open(path, writes, force),
+        (BackendKind::Scsi, BackendKind::Scsi) => scsi::open(path, writes, force),
+        (want, got) => Err(Error::usage(format!(
+            "{}: --backend {} does not fit a {} target; drop --backend to choose from the target's type",
+            path.display(),
+            want.name(),
+            got.name()
+        ))),
+    }
+}
+
+/// The kind a path's file type implies, before any override.
+pub fn detect_kind(path: &Path) -> Result<BackendKind> {
+    let md = std::fs::metadata(path).map_err(|e| Error::from_io(path, "looking it up", &e))?;
+    let ft = md.file_type();
+    let p = path.display();
+    if ft.is_dir() {
+        return Err(Error::Target(format!("{p}: is a directory; give a regular file or a block device")));
+    }
+    if ft.is_file() {
+        return Ok(BackendKind::File);
+    }
+    if ft.is_block_device() {
+        return Ok(BackendKind::Block);
+    }
+    if ft.is_char_device() {
+        let (major, minor) = (libc::major(md.rdev()), libc::minor(md.rdev()));
+        return match sysfs::char_subsystem(major, minor).as_deref() {
+            Some("nvme-generic") => Ok(BackendKind::Nvme),
+            Some("scsi_generic") => Ok(BackendKind::Scsi),
+            other => Err(Error::Target(format!(
+                "{p}: a character device ({}) that atsbench cannot drive; give an NVMe generic device \
+                 (/dev/ngXnY), a SCSI generic device (/dev/sgN), a block device or a file",
+                other.unwrap_or("unknown subsystem")
+            ))),
+        };
+    }
+    Err(Error::Target(format!(
+        "{p}: unsupported file type (a socket or pipe); give a regular file, a block device, /dev/ngXnY or /dev/sgN"
+    )))
+}
+
+/// Open a file or block device for O_DIRECT I/O and describe it. Refuses block devices that
+/// are in use or hold data unless `force`.
+pub fn open_block_or_file(path: &Path, kind: BackendKind, writes: bool, force: bool) -> Result<Target> {
+    let file =
+        OpenOptions::new().read(true).write(writes).custom_flags(libc::O_DIRECT).open(path).map_err(|e| {
+            match e.raw_os_error() {
+                Some(libc::EINVAL) => Error::Unsupported(format!(
+                    "{}: its filesystem does not support O_DIRECT; put the file on another filesystem \
+                 (e.g. TMPDIR=/var/tmp for the default target)",
+                    path.display()
+                )),
+                _ => Error::from_io(path, "opening it for direct I/O", &e),
+            }
+        })?;
+    let md = file.metadata().map_err(|e| Error::from_io(path, "reading its metadata", &e))?;
+    let mut info = TargetInfo {
+        path: path.display().to_string(),
+        backend: kind.name().into(),
+        kernel: blk::kernel_release(),
+        ..Default::default()
+    };
+    if kind == BackendKind::Block {
+        info.size_bytes = blk::device_size(&file).map_err(|e| Error::from_io(path, "reading its size", &e))?;
+        info.logical_block_size =
+            blk::logical_block_size(&file).map_err(|e| Error::from_io(path, "reading its block size", &e))?;
+        info.physical_block_size = blk::physical_block_size(&file).ok();
+        let rdev = (libc::major(md.rdev()), libc::minor(md.rdev()));
+        sysfs::describe_block(rdev, &mut info);
+        if writes && !force {
+            if let Some(found) = safety::check_block_device(path, &file, rdev, info.logical_block_size, info.size_bytes)
+            {
+                return Err(Error::Refused(format!(
+                    "{}: refusing to write: it holds {found}; pick another device, or pass --force to overwrite it",
+                    path.display()
+                )));
+            }
+        }
+    } else {
+        info.size_bytes = md.len();
+        info.logical_block_size = blk::dio_offset_align(&file).unwrap_or(4096).max(512);
+        info.filesystem = blk::filesystem_name(&file).map(str::to_string);
+    }
+    if info.size_bytes < info.logical_block_size as u64 {
+        return Err(Error::Target(format!(
+            "{}: holds {} bytes, less than one {}-byte block; give a larger target",
+            path.display(),
+            info.size_bytes,
+            info.logical_block_size
+        )));
+    }
+    Ok(Target { path: path.to_path_buf(), file, kind, info, _temp: None })
+}
+
+/// Create and open the built-in default target: a file of `bytes` zeros with a unique name in
+/// `$TMPDIR`, removed when the target is dropped (the run ends, is interrupted with SIGINT or
+/// SIGTERM, or fails). A run killed with SIGKILL leaves its file, which no later run reuses.
+pub fn open_default(bytes: u64) -> Result<Target> {
+    let dir = std::env::temp_dir();
+    let fix = "set TMPDIR to a writable folder with room for it";
+    let file =
+        tempfile::Builder::new().prefix("atsbench-").suffix(".tmp").tempfile_in(&dir).map_err(|e| {
+            Error::Target(format!("{}: cannot create the temporary target ({e}); {fix}", dir.display()))
+        })?;
+    let path = file.path().to_path_buf();
+    fill_zeros(file.as_file(), bytes).map_err(|e| {
+        Error::Target(format!("{}: could not write {bytes} bytes ({e}); free space there or {fix}", path.display()))
+    })?;
+    let temp = file.into_temp_path();
+    let mut t = open_block_or_file(&path, BackendKind::File, true, false)?;
+    t.info.temporary = true;
+    t._temp = Some(temp);
+    Ok(t)
+}
+
+/// Written, not just allocated: reads of unwritten extents never reach the device.
+fn fill_zeros(f: &File, bytes: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    let zeros = vec![0u8; 1 << 20];
+    let mut w = std::io::BufWriter::new(f);
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        w.write_all(&zeros[..n])?;
+        left -= n as u64;
+    }
+    w.flush()?;
+    drop(w);
+    f.sync_all()
+}

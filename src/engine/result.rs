@@ -1,0 +1,210 @@
+//! The result of one point, merged from the workers' tallies at the end of the point.
+
+use super::worker::{Counters, LockCounters, WorkerOutput};
+use super::{LockPlan, PointSpec};
+use crate::backend::AtsMode;
+use crate::stats::{Latencies, Summary};
+use crate::verify::history::{verify, Claim, Verification};
+use crate::workload::Workload;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Miscompare counts by class. For `compare`, `total` is every miscompare the device
+/// reported: `detected` of the `injected` wrong images plus `false` ones on correct images.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Miscompares {
+    pub total: u64,
+    pub contention: u64,
+    pub own_write: u64,
+    pub corrupt: u64,
+    pub stale: u64,
+    #[serde(rename = "false")]
+    pub false_: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub injected: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detected: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undetected: Option<u64>,
+}
+
+/// Miscompares as the device reported them, with the byte offset of the first difference
+/// where it said (SCSI sense INFORMATION).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DeviceMiscompares {
+    pub reported: u64,
+    pub with_offset: u64,
+    pub offset_min: Option<u64>,
+    pub offset_max: Option<u64>,
+}
+
+impl DeviceMiscompares {
+    #[inline]
+    pub fn note(&mut self, offset: Option<u64>) {
+        self.reported += 1;
+        if let Some(o) = offset {
+            self.with_offset += 1;
+            self.offset_min = Some(self.offset_min.map_or(o, |m| m.min(o)));
+            self.offset_max = Some(self.offset_max.map_or(o, |m| m.max(o)));
+        }
+    }
+
+    pub fn add(&mut self, o: &DeviceMiscompares) {
+        self.reported += o.reported;
+        self.with_offset += o.with_offset;
+        self.offset_min = match (self.offset_min, o.offset_min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.offset_max = self.offset_max.max(o.offset_max);
+    }
+}
+
+/// What happened on one lock block, over all workers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LockReport {
+    pub lock: u32,
+    pub attempts: u64,
+    pub successes: u64,
+    pub miscompares: u64,
+}
+
+/// How the rings were set up, for the results.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RingReport {
+    pub flags: Vec<&'static str>,
+    pub fixed_buffers: bool,
+    pub pinned: bool,
+    /// What the backend used (transport, command path), where it says.
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub backend: serde_json::Value,
+}
+
+/// The result of one point.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    pub workload: Workload,
+    pub ats_mode: Option<AtsMode>,
+    pub qd: u32,
+    pub threads: u32,
+    /// Lock blocks used (0 for read and write).
+    pub locks: u32,
+    /// Actors per lock block asked for (`--contention`); null when `--locks` placed them.
+    pub contention: Option<u32>,
+    /// Actors (queue slots of all workers) per lock block: exact with `--contention`, the mean
+    /// with `--locks`.
+    pub actors_per_lock: f64,
+    pub bs: u32,
+    pub ops: u64,
+    pub duration_s: f64,
+    pub iops: f64,
+    /// Whole latency (fio's `lat`) by kind: a command from when the worker queued it to when
+    /// it reaped its completion; `ats` an attempt, `acquire` first attempt to success.
+    pub latency_ns: BTreeMap<&'static str, Summary>,
+    /// Submission latency (fio's `slat`) by command kind: queued to submitted.
+    pub slat_ns: BTreeMap<&'static str, Summary>,
+    /// Completion latency (fio's `clat`) by command kind: submitted to reaped.
+    pub clat_ns: BTreeMap<&'static str, Summary>,
+    pub miscompares: Miscompares,
+    pub miscompare_rate: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_miscompares: Option<DeviceMiscompares>,
+    pub retries: u64,
+    pub acquires: u64,
+    pub errors: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub error_samples: Vec<String>,
+    pub verification: Option<Verification>,
+    /// Per lock block, for up to 64 lock blocks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_lock: Vec<LockReport>,
+    pub ring: RingReport,
+    /// True when the point ended early (interrupt).
+    pub interrupted: bool,
+}
+
+/// Error samples kept per point.
+const SAMPLES: usize = 8;
+
+pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutput>, stop: &AtomicBool) -> Point {
+    let (mut lat, mut slat, mut clat) = (Latencies::new(), Latencies::new(), Latencies::new());
+    let mut c = Counters::default();
+    let mut claims: Vec<Claim> = Vec::new();
+    let mut per_lock = vec![LockCounters::default(); spec.locks() as usize];
+    let mut device = DeviceMiscompares::default();
+    let (mut ring, mut finals, mut duration_s, mut samples) = (RingReport::default(), Vec::new(), 0f64, Vec::new());
+    for (i, o) in outputs.into_iter().enumerate() {
+        lat.merge(&o.lat);
+        slat.merge(&o.slat);
+        clat.merge(&o.clat);
+        c.add(&o.counters);
+        device.add(&o.device);
+        claims.extend(o.claims);
+        for (a, b) in per_lock.iter_mut().zip(&o.per_lock) {
+            a.add(b);
+        }
+        if i == 0 {
+            ring = o.ring;
+            finals = o.finals;
+        }
+        duration_s = duration_s.max(o.elapsed_s);
+        samples.extend(o.error_samples.iter().take(SAMPLES).map(|s| s.to_string()));
+    }
+    samples.truncate(SAMPLES);
+    let verification = (spec.verify && spec.workload.uses_locks()).then(|| match spec.workload {
+        Workload::Compare => Verification { checked: c.ops, violations: c.undetected, ..Default::default() },
+        _ => verify(claims, &finals),
+    });
+    let m = c.miscompares;
+    let compare = spec.workload == Workload::Compare;
+    let total = if compare { device.reported } else { m.iter().sum() };
+    Point {
+        workload: spec.workload,
+        ats_mode: (spec.workload == Workload::Ats).then_some(ats_mode),
+        qd: spec.qd,
+        threads: spec.threads(),
+        locks: spec.locks(),
+        contention: match spec.lock_plan {
+            LockPlan::Contention(k) if spec.workload.uses_locks() => Some(k),
+            _ => None,
+        },
+        actors_per_lock: if spec.workload.uses_locks() { round2(spec.actors_per_lock()) } else { 0.0 },
+        bs: spec.bs,
+        ops: c.ops,
+        duration_s: (duration_s * 1e6).round() / 1e6,
+        iops: if duration_s > 0.0 { (c.ops as f64 / duration_s).round() } else { 0.0 },
+        latency_ns: lat.summary(),
+        slat_ns: slat.summary(),
+        clat_ns: clat.summary(),
+        miscompares: Miscompares {
+            total,
+            contention: m[0],
+            own_write: m[1],
+            corrupt: m[2],
+            stale: m[3],
+            false_: m[4],
+            injected: compare.then_some(c.injected),
+            detected: compare.then_some(c.detected),
+            undetected: compare.then_some(c.undetected),
+        },
+        miscompare_rate: if c.ops > 0 { total as f64 / c.ops as f64 } else { 0.0 },
+        device_miscompares: (device.reported > 0).then_some(device),
+        retries: c.retries,
+        acquires: c.acquires,
+        errors: c.errors,
+        error_samples: samples,
+        verification,
+        per_lock: if per_lock.len() <= 64 && spec.workload.is_ats_like() {
+            per_lock.iter().enumerate().map(|(i, l)| l.report(i as u32)).collect()
+        } else {
+            Vec::new()
+        },
+        ring,
+        interrupted: stop.load(Ordering::Relaxed),
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}

@@ -1,0 +1,109 @@
+//! A worker's I/O: its ring and backend, the submission and completion of requests, and the
+//! timestamps of each request slot.
+//!
+//! Where each timestamp is taken (nanoseconds since the point began, from one monotonic clock
+//! per worker):
+//! - queued: when the worker prepares the command, which is the clock read after the wait that
+//!   reaped whatever let the slot go on (commands prepared in one pass over a batch of
+//!   completions share it);
+//! - submitted: one clock read just before the `io_uring_enter` that submits the command (with
+//!   SQPOLL, just before it is placed in the submission ring, which the kernel thread polls);
+//! - reaped: the clock read right after the `io_uring_enter` (or the poll of the completion
+//!   ring) that returned its completion.
+//!
+//! slat = submitted - queued, clat = reaped - submitted, lat = reaped - queued (fio's terms).
+
+use crate::backend::{Backend, IoReq, Outcome};
+use crate::sys::uring::Ring;
+
+/// When a slot's current command was queued and submitted.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Stamp {
+    pub queued: u64,
+    pub submitted: u64,
+}
+
+pub(super) struct Io<B: Backend> {
+    pub ring: Ring<B::Sqe, B::Cqe>,
+    pub backend: B,
+    cqes: Vec<B::Cqe>,
+    /// Completed requests of the last reap: (slot, outcome).
+    pub events: Vec<(u64, Outcome)>,
+    /// Slots whose command was queued since the last submission.
+    unsubmitted: Vec<u32>,
+    pub stamps: Vec<Stamp>,
+    pub inflight: u32,
+    /// The submission queue overflowed (a bug: the ring has room for every slot).
+    pub overflowed: bool,
+    sqpoll: bool,
+}
+
+impl<B: Backend> Io<B> {
+    pub fn new(ring: Ring<B::Sqe, B::Cqe>, backend: B, slots: usize, sqpoll: bool) -> Self {
+        Io {
+            ring,
+            backend,
+            cqes: Vec::with_capacity(slots * 2),
+            events: Vec::with_capacity(slots * 2),
+            unsubmitted: Vec::with_capacity(slots),
+            stamps: vec![Stamp::default(); slots],
+            inflight: 0,
+            overflowed: false,
+            sqpoll,
+        }
+    }
+
+    /// Queue `req` (its slot is its user_data) at time `now`.
+    #[allow(unsafe_code)] // Ring::push, for the reason below.
+    pub fn queue(&mut self, req: &IoReq, now: u64) {
+        let (backend, ring, overflowed) = (&mut self.backend, &mut self.ring, &mut self.overflowed);
+        backend.prepare(req, &mut |sqe| {
+            // SAFETY: a backend builds entries only from `req`, whose buffer is a range of this
+            // ring's slab that belongs to this one slot until the completion is reaped (the
+            // slot starts nothing else meanwhile), or from memory the backend itself keeps
+            // until it reaps the completion (sg headers, CDBs, sense buffers). The worker reaps
+            // every submitted entry before the ring is dropped (`Worker::run` drains).
+            if !unsafe { ring.push(sqe) } {
+                *overflowed = true;
+            }
+        });
+        let slot = req.user_data as usize;
+        self.inflight += 1;
+        self.stamps[slot].queued = now;
+        if self.sqpoll {
+            self.stamps[slot].submitted = now;
+        } else {
+            self.unsubmitted.push(slot as u32);
+        }
+    }
+
+    /// Whether commands are queued but not yet submitted.
+    pub fn has_unsubmitted(&self) -> bool {
+        !self.unsubmitted.is_empty()
+    }
+
+    /// Stamp the queued commands as submitted at `now` (just before the submitting enter).
+    pub fn stamp_submitted(&mut self, now: u64) {
+        for s in self.unsubmitted.drain(..) {
+            self.stamps[s as usize].submitted = now;
+        }
+    }
+
+    /// Reap every completion and let the backend turn them into request outcomes in `events`.
+    #[allow(unsafe_code)] // Ring::push of a transport's re-arm entry, for the reason in `queue`.
+    pub fn complete_all(&mut self) {
+        self.ring.reap(&mut self.cqes);
+        let before = self.events.len();
+        let (backend, events, ring, overflowed) =
+            (&mut self.backend, &mut self.events, &mut self.ring, &mut self.overflowed);
+        for cqe in &self.cqes {
+            backend.complete(cqe, &mut |ud, o| events.push((ud, o)), &mut |sqe| {
+                // SAFETY: a re-arm entry (a poll on a registered sg fd) names no buffer.
+                if !unsafe { ring.push(sqe) } {
+                    *overflowed = true;
+                }
+            });
+        }
+        self.inflight -= (self.events.len() - before) as u32;
+    }
+}

@@ -1,0 +1,127 @@
+//! When a worker starts operations and when it stops: the open-loop schedule (`--rate`), the
+//! exact operation count (`--ops`) and the time limit.
+
+use crate::engine::{PointSpec, StopAt};
+
+pub(super) struct Pacing {
+    /// Nanoseconds between starts in open loop; 0 in closed loop.
+    interval_ns: u64,
+    next_due: u64,
+    /// Slots waiting for their paced start.
+    pub idle: Vec<u32>,
+    /// Operations started: with `--ops`, no more start once the target is reached, so that a
+    /// point completes exactly its operations.
+    pub started: u64,
+    pub ops_target: u64,
+    end_ns: u64,
+    pub stopping: bool,
+}
+
+impl Pacing {
+    pub fn new(spec: &PointSpec, worker: u32) -> Self {
+        let threads = u64::from(spec.threads());
+        let ops_target = match spec.stop {
+            StopAt::Ops(n) => n / threads + u64::from(u64::from(worker) < n % threads),
+            StopAt::Seconds(_) => u64::MAX,
+        };
+        let end_ns = match spec.stop {
+            StopAt::Seconds(s) => (s * 1e9) as u64,
+            StopAt::Ops(_) => u64::MAX,
+        };
+        Pacing {
+            interval_ns: spec.rate.map_or(0, |r| (threads as f64 * 1e9 / r).max(1.0) as u64),
+            next_due: 0,
+            idle: Vec::with_capacity(spec.qd as usize),
+            started: 0,
+            ops_target,
+            end_ns,
+            stopping: false,
+        }
+    }
+
+    /// Open loop?
+    #[inline]
+    pub fn paced(&self) -> bool {
+        self.interval_ns > 0
+    }
+
+    /// Whether another operation may start.
+    #[inline]
+    pub fn may_start(&self) -> bool {
+        !self.stopping && self.started < self.ops_target
+    }
+
+    /// The next idle slot whose start is due at `now`, with the time it was due.
+    #[inline]
+    pub fn next_due(&mut self, now: u64) -> Option<(u32, u64)> {
+        if !self.may_start() || self.next_due > now {
+            return None;
+        }
+        let s = self.idle.pop()?;
+        let due = self.next_due;
+        self.next_due += self.interval_ns;
+        Some((s, due))
+    }
+
+    /// How long the worker may wait before a paced start is due (None: no paced start waits).
+    #[inline]
+    pub fn wake_in(&self, now: u64) -> Option<u64> {
+        (!self.idle.is_empty() && !self.stopping && self.next_due > now).then(|| self.next_due - now)
+    }
+
+    /// The point is over for this worker: time is up or its operations are done.
+    #[inline]
+    pub fn should_stop(&self, now: u64, ops: u64) -> bool {
+        now >= self.end_ns || ops >= self.ops_target
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::LockPlan;
+    use crate::spec::Region;
+    use crate::workload::Workload;
+
+    fn spec(threads: usize, stop: StopAt, rate: Option<f64>) -> PointSpec {
+        PointSpec {
+            workload: Workload::Read,
+            qd: 4,
+            cpus: vec![None; threads],
+            lock_plan: LockPlan::Contention(1),
+            bs: 512,
+            region: Region { start: 0, end: 1 << 20 },
+            stop,
+            rate,
+            verify: false,
+            sqpoll: false,
+            iopoll: false,
+            miscompare_fraction: 0.0,
+            host: 1,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn ops_are_shared_out_exactly() {
+        let s = spec(3, StopAt::Ops(10), None);
+        let targets: Vec<u64> = (0..3).map(|w| Pacing::new(&s, w).ops_target).collect();
+        assert_eq!(targets, vec![4, 3, 3]);
+    }
+
+    #[test]
+    fn the_schedule_releases_one_slot_per_interval() {
+        // 2 workers at 2000/s in all: each starts one operation every millisecond.
+        let s = spec(2, StopAt::Seconds(1.0), Some(2000.0));
+        let mut p = Pacing::new(&s, 0);
+        assert!(p.paced());
+        p.idle.extend([0, 1, 2]);
+        assert_eq!(p.next_due(0), Some((2, 0)));
+        assert_eq!(p.next_due(0), None, "the next start is due in 1 ms");
+        assert_eq!(p.wake_in(0), Some(1_000_000));
+        assert_eq!(p.next_due(2_500_000), Some((1, 1_000_000)), "late starts keep their due time");
+        assert_eq!(p.next_due(2_500_000), Some((0, 2_000_000)));
+        assert_eq!(p.next_due(2_500_000), None, "no idle slot left");
+        assert!(p.should_stop(1_000_000_000, 0));
+    }
+}

@@ -1,0 +1,127 @@
+//! What a worker counts while it measures: latencies, events, per-lock counters, the claimed
+//! ATS history and a few error samples. Owned by one worker, merged at the end of the point.
+
+use super::Step;
+use crate::backend::IoError;
+use crate::engine::result::{DeviceMiscompares, LockReport};
+use crate::stats::Latencies;
+use crate::verify::history::Claim;
+use std::fmt;
+
+/// Event counters of one worker.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counters {
+    /// Completed operations: I/Os for read/write/compare, attempts for ats/rmw.
+    pub ops: u64,
+    pub acquires: u64,
+    pub retries: u64,
+    pub errors: u64,
+    /// By `Class::index()`.
+    pub miscompares: [u64; 5],
+    pub injected: u64,
+    /// Injected wrong images the device reported as miscompares.
+    pub detected: u64,
+    pub undetected: u64,
+}
+
+impl Counters {
+    pub fn add(&mut self, o: &Counters) {
+        self.ops += o.ops;
+        self.acquires += o.acquires;
+        self.retries += o.retries;
+        self.errors += o.errors;
+        for (a, b) in self.miscompares.iter_mut().zip(o.miscompares) {
+            *a += b;
+        }
+        self.injected += o.injected;
+        self.detected += o.detected;
+        self.undetected += o.undetected;
+    }
+}
+
+/// What one worker saw of one lock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LockCounters {
+    pub attempts: u64,
+    pub successes: u64,
+    pub miscompares: u64,
+}
+
+impl LockCounters {
+    pub fn add(&mut self, o: &LockCounters) {
+        self.attempts += o.attempts;
+        self.successes += o.successes;
+        self.miscompares += o.miscompares;
+    }
+
+    pub fn report(&self, lock: u32) -> LockReport {
+        LockReport { lock, attempts: self.attempts, successes: self.successes, miscompares: self.miscompares }
+    }
+}
+
+/// A failed command as kept: copied, formatted only for the results.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorSample {
+    pub step: Step,
+    /// The lock block, for lock workloads.
+    pub lock: Option<u32>,
+    pub error: IoError,
+}
+
+impl fmt::Display for ErrorSample {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.lock {
+            Some(l) => write!(f, "{:?} on lock {l}: {}", self.step, self.error),
+            None => write!(f, "{:?} on a random block: {}", self.step, self.error),
+        }
+    }
+}
+
+/// Error samples a worker keeps.
+pub const SAMPLES: usize = 8;
+
+pub(super) struct Tally {
+    pub lat: Latencies,
+    pub slat: Latencies,
+    pub clat: Latencies,
+    pub counters: Counters,
+    pub per_lock: Vec<LockCounters>,
+    pub claims: Vec<Claim>,
+    pub device: DeviceMiscompares,
+    pub samples: [Option<ErrorSample>; SAMPLES],
+    pub nsamples: usize,
+}
+
+impl Tally {
+    pub fn new(locks: usize) -> Self {
+        Tally {
+            lat: Latencies::new(),
+            slat: Latencies::new(),
+            clat: Latencies::new(),
+            counters: Counters::default(),
+            per_lock: vec![LockCounters::default(); locks],
+            claims: Vec::new(),
+            device: DeviceMiscompares::default(),
+            samples: [None; SAMPLES],
+            nsamples: 0,
+        }
+    }
+
+    /// Count an error and keep it if fewer than `SAMPLES` are kept.
+    #[inline]
+    pub fn error(&mut self, sample: ErrorSample) {
+        self.counters.errors += 1;
+        if self.nsamples < SAMPLES {
+            self.samples[self.nsamples] = Some(sample);
+            self.nsamples += 1;
+        }
+    }
+
+    pub fn first_error(&self) -> Option<ErrorSample> {
+        self.samples[0]
+    }
+
+    pub fn error_samples(&self) -> Vec<ErrorSample> {
+        self.samples.iter().flatten().copied().collect()
+    }
+}
