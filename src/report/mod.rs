@@ -3,6 +3,8 @@
 //! what it measured.
 
 mod csv;
+#[cfg(test)]
+mod snapshots;
 mod table;
 
 use crate::device::TargetInfo;

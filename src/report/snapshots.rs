@@ -1,0 +1,181 @@
+//! Snapshot tests of the renderers on fixed input: the table, the JSON document and the CSV.
+//! A change in what users see shows up as a snapshot diff (`cargo insta review`).
+
+use super::{csv::CsvWriter, table, Config, Document, SCHEMA};
+use crate::backend::AtsMode;
+use crate::device::TargetInfo;
+use crate::engine::{DeviceMiscompares, LockPlan, LockReport, Miscompares, Point, PointSpec, RingReport, StopAt};
+use crate::spec::Region;
+use crate::stats::Summary;
+use crate::verify::history::Verification;
+use crate::workload::Workload;
+use std::collections::BTreeMap;
+
+fn summary(base: u64) -> Summary {
+    Summary {
+        count: 1000,
+        mean: base as f64 * 1.1,
+        p50: base,
+        p90: base * 2,
+        p99: base * 3,
+        p999: base * 5,
+        p9999: base * 8,
+        max: base * 10,
+    }
+}
+
+fn target() -> TargetInfo {
+    TargetInfo {
+        path: "/dev/sg0".into(),
+        backend: "scsi".into(),
+        size_bytes: 64 << 20,
+        logical_block_size: 512,
+        physical_block_size: Some(512),
+        model: Some("Linux scsi_debug".into()),
+        firmware: Some("0191".into()),
+        serial: Some("2000".into()),
+        driver: Some("sg (scsi_debug)".into()),
+        kernel: "6.12.0-test".into(),
+        ..Default::default()
+    }
+}
+
+fn ats_point() -> Point {
+    let mut lat = BTreeMap::new();
+    lat.insert("ats", summary(20_000));
+    lat.insert("acquire", summary(45_000));
+    let mut clat = BTreeMap::new();
+    clat.insert("ats", summary(18_000));
+    let mut slat = BTreeMap::new();
+    slat.insert("ats", summary(900));
+    Point {
+        workload: Workload::Ats,
+        ats_mode: Some(AtsMode::Device),
+        qd: 8,
+        threads: 2,
+        locks: 1,
+        contention: Some(16),
+        actors_per_lock: 16.0,
+        bs: 512,
+        ops: 16_000,
+        duration_s: 2.0,
+        iops: 8000.0,
+        latency_ns: lat,
+        slat_ns: slat,
+        clat_ns: clat,
+        miscompares: Miscompares { total: 15_000, contention: 14_990, stale: 10, ..Default::default() },
+        miscompare_rate: 0.9375,
+        device_miscompares: Some(DeviceMiscompares {
+            reported: 15_000,
+            with_offset: 15_000,
+            offset_min: Some(16),
+            offset_max: Some(23),
+        }),
+        retries: 15_000,
+        acquires: 1_000,
+        errors: 1,
+        error_samples: vec!["CompareWrite on lock 0: COMPARE AND WRITE: status BUSY (0x08)".into()],
+        verification: Some(Verification { checked: 1001, violations: 0, lost_updates: 0, problems: vec![] }),
+        per_lock: vec![LockReport { lock: 0, attempts: 16_000, successes: 1_000, miscompares: 15_000 }],
+        ring: RingReport {
+            flags: vec!["single_issuer", "coop_taskrun"],
+            fixed_buffers: false,
+            pinned: true,
+            ..Default::default()
+        },
+        interrupted: false,
+    }
+}
+
+fn read_point() -> Point {
+    let mut lat = BTreeMap::new();
+    lat.insert("read", summary(7_000));
+    Point {
+        workload: Workload::Read,
+        ats_mode: None,
+        qd: 32,
+        threads: 1,
+        locks: 0,
+        contention: None,
+        actors_per_lock: 0.0,
+        bs: 4096,
+        ops: 500_000,
+        duration_s: 2.0,
+        iops: 250_000.0,
+        slat_ns: [("read", summary(300))].into_iter().collect(),
+        clat_ns: [("read", summary(6_500))].into_iter().collect(),
+        latency_ns: lat,
+        miscompares: Miscompares::default(),
+        miscompare_rate: 0.0,
+        device_miscompares: None,
+        retries: 0,
+        acquires: 0,
+        errors: 0,
+        error_samples: vec![],
+        verification: None,
+        per_lock: vec![],
+        ring: RingReport::default(),
+        interrupted: true,
+    }
+}
+
+fn spec() -> PointSpec {
+    PointSpec {
+        workload: Workload::Ats,
+        qd: 8,
+        cpus: vec![Some(0), Some(1)],
+        lock_plan: LockPlan::Contention(16),
+        bs: 512,
+        region: Region { start: 0, end: 64 << 20 },
+        stop: StopAt::Seconds(2.0),
+        rate: None,
+        verify: true,
+        sqpoll: false,
+        iopoll: false,
+        miscompare_fraction: 0.0,
+        host: 0xabc,
+        seed: 7,
+    }
+}
+
+#[test]
+fn table() {
+    let mut out = Vec::new();
+    table::header(&mut out, &target()).unwrap();
+    table::columns(&mut out).unwrap();
+    table::row(&mut out, &ats_point()).unwrap();
+    table::row(&mut out, &read_point()).unwrap();
+    insta::assert_snapshot!(String::from_utf8(out).unwrap());
+}
+
+#[test]
+fn json_document() {
+    let doc = Document {
+        schema: SCHEMA,
+        version: "0.0.0-test",
+        config: Config::new("sweep", &[spec()], false),
+        target: target(),
+        points: vec![ats_point(), read_point()],
+    };
+    insta::assert_json_snapshot!(doc);
+}
+
+#[test]
+fn csv_rows() {
+    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let mut w = CsvWriter::new(Box::new(Shared(buf.clone())));
+    w.point(&ats_point()).unwrap();
+    w.point(&read_point()).unwrap();
+    let text = String::from_utf8(buf.borrow().clone()).unwrap();
+    insta::assert_snapshot!(text);
+}
