@@ -131,6 +131,14 @@ pub struct CommonArgs {
     /// correction (latency counts from the intended start).
     #[arg(long, allow_hyphen_values = true, value_parser = real)]
     pub rate: Option<f64>,
+    /// Measure every point this many times; results keep each repeat's figures beside the
+    /// merged ones (whose percentiles come from the merged histograms).
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count)]
+    pub repeat: u32,
+    /// With --repeat: measure round by round over all points (point 1, 2, ..., then again), so
+    /// that drift of the device or machine does not line up with one point.
+    #[arg(long, requires = "repeat")]
+    pub interleave: bool,
     /// Skip verification of the ATS history and the final lock blocks.
     #[arg(long)]
     pub no_verify: bool,

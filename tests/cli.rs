@@ -352,3 +352,24 @@ fn an_interrupted_sweep_keeps_its_points_and_exits_130() {
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(leftovers.len(), 1, "only the results remain: {leftovers:?}");
 }
+
+#[test]
+fn repeats_are_kept_beside_their_merge() {
+    let doc = json(&["sweep", "--qd", "1,4", "--ops", "300", "--repeat", "3", "--interleave", "-f", "json"]);
+    assert_eq!((doc["config"]["repeat"].as_u64(), doc["config"]["interleave"].as_bool()), (Some(3), Some(true)));
+    let points = doc["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2, "one merged point per configuration");
+    for p in points {
+        let reps = p["repeats"].as_array().unwrap();
+        assert_eq!(reps.len(), 3);
+        assert_eq!(n(p, "ops"), 900);
+        assert!(reps.iter().all(|r| n(r, "ops") == 300));
+        // The merged latency is the merged histogram: its count is the sum of the repeats'.
+        let counts: u64 = reps.iter().map(|r| n(r, "latency_ns.ats.count")).sum();
+        assert_eq!(n(p, "latency_ns.ats.count"), counts);
+        let duration: f64 = reps.iter().map(|r| r["duration_s"].as_f64().unwrap()).sum();
+        assert!((p["duration_s"].as_f64().unwrap() - duration).abs() < 1e-5);
+    }
+    let one = json(&["run", "--ops", "100", "-f", "json"]);
+    assert!(one["points"][0].get("repeats").is_none(), "a single measurement has no repeats list");
+}

@@ -34,6 +34,9 @@ pub struct Plan {
     pub region: Option<RegionArg>,
     pub stop: StopAt,
     pub rate: Option<f64>,
+    /// Measurements of each point (`--repeat`), round by round when `interleave`.
+    pub repeat: u32,
+    pub interleave: bool,
     pub verify: bool,
     pub sqpoll: bool,
     pub iopoll: bool,
@@ -105,6 +108,9 @@ impl Plan {
                 )));
             }
         }
+        if c.repeat == 0 {
+            return Err(Error::usage("--repeat 0: measure each point at least once"));
+        }
         check_device(&c.device, c.target.is_none(), c.backend, &points)?;
         Ok(Plan {
             command,
@@ -115,6 +121,8 @@ impl Plan {
             region: c.region,
             stop,
             rate: c.rate,
+            repeat: c.repeat,
+            interleave: c.interleave,
             verify: !c.no_verify,
             sqpoll: c.sqpoll,
             iopoll: c.iopoll,
@@ -244,6 +252,7 @@ mod tests {
             (&["run", "--fused"][..], "--fused"),
             (&["run", "--backend", "nvme"][..], "--backend needs a TARGET"),
             (&["sweep", "--qd", "1,0"][..], "--qd 0"),
+            (&["run", "--repeat", "0"][..], "--repeat 0"),
         ] {
             let e = plan(args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{args:?}: {e}");

@@ -13,7 +13,7 @@ mod result;
 mod worker;
 
 pub use locks::LockTable;
-pub use result::{DeviceMiscompares, LockReport, Miscompares, Point, RingReport};
+pub use result::{merge_repeats, DeviceMiscompares, Histograms, LockReport, Miscompares, Point, Repeat, RingReport};
 
 use crate::backend::{Factory, Op};
 use crate::error::{Error, Result};

@@ -81,6 +81,34 @@ pub struct RingReport {
     pub backend: serde_json::Value,
 }
 
+/// The histograms of a point (whole, submission and completion latency), kept until its
+/// repeats are merged: percentiles of merged repeats come from merged histograms.
+#[derive(Clone)]
+pub struct Histograms {
+    pub lat: Latencies,
+    pub slat: Latencies,
+    pub clat: Latencies,
+}
+
+impl std::fmt::Debug for Histograms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Histograms")
+    }
+}
+
+/// One repeat's figures, kept beside the merged ones (`--repeat`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Repeat {
+    pub ops: u64,
+    pub duration_s: f64,
+    pub iops: f64,
+    pub latency_ns: BTreeMap<&'static str, Summary>,
+    pub miscompares: Miscompares,
+    pub miscompare_rate: f64,
+    pub errors: u64,
+    pub verification: Option<Verification>,
+}
+
 /// The result of one point.
 #[derive(Debug, Clone, Serialize)]
 pub struct Point {
@@ -122,6 +150,101 @@ pub struct Point {
     pub ring: RingReport,
     /// True when the point ended early (interrupt).
     pub interrupted: bool,
+    /// Every repeat's figures when the point was measured more than once (`--repeat`); the
+    /// figures above are then those of all repeats together.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repeats: Vec<Repeat>,
+    /// The histograms behind the summaries, until the point is reported.
+    #[serde(skip)]
+    pub hist: Option<Box<Histograms>>,
+}
+
+impl Point {
+    fn repeat(&self) -> Repeat {
+        Repeat {
+            ops: self.ops,
+            duration_s: self.duration_s,
+            iops: self.iops,
+            latency_ns: self.latency_ns.clone(),
+            miscompares: self.miscompares,
+            miscompare_rate: self.miscompare_rate,
+            errors: self.errors,
+            verification: self.verification.clone(),
+        }
+    }
+}
+
+fn add_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Merge the repeats of one point: counts add up, latency percentiles come from the merged
+/// histograms (not from averaged percentiles), rates are recomputed over all operations, and
+/// every repeat's own figures are kept in `repeats`.
+pub fn merge_repeats(mut runs: Vec<Point>) -> Option<Point> {
+    if runs.len() <= 1 {
+        return runs.pop();
+    }
+    let repeats: Vec<Repeat> = runs.iter().map(Point::repeat).collect();
+    let mut it = runs.into_iter();
+    let mut m = it.next()?;
+    for p in it {
+        m.ops += p.ops;
+        m.duration_s += p.duration_s;
+        m.retries += p.retries;
+        m.acquires += p.acquires;
+        m.errors += p.errors;
+        m.interrupted |= p.interrupted;
+        let (a, b) = (&mut m.miscompares, &p.miscompares);
+        a.total += b.total;
+        a.contention += b.contention;
+        a.own_write += b.own_write;
+        a.corrupt += b.corrupt;
+        a.stale += b.stale;
+        a.false_ += b.false_;
+        a.injected = add_opt(a.injected, b.injected);
+        a.detected = add_opt(a.detected, b.detected);
+        a.undetected = add_opt(a.undetected, b.undetected);
+        m.device_miscompares = match (m.device_miscompares, p.device_miscompares) {
+            (Some(mut x), Some(y)) => {
+                x.add(&y);
+                Some(x)
+            }
+            (x, y) => x.or(y),
+        };
+        if let (Some(v), Some(w)) = (m.verification.as_mut(), p.verification.as_ref()) {
+            v.checked += w.checked;
+            v.violations += w.violations;
+            v.lost_updates += w.lost_updates;
+            v.problems.extend(w.problems.iter().cloned());
+            v.problems.truncate(8);
+        }
+        for (a, b) in m.per_lock.iter_mut().zip(&p.per_lock) {
+            a.attempts += b.attempts;
+            a.successes += b.successes;
+            a.miscompares += b.miscompares;
+        }
+        m.error_samples.extend(p.error_samples);
+        m.error_samples.truncate(SAMPLES);
+        if let (Some(h), Some(g)) = (m.hist.as_mut(), p.hist.as_ref()) {
+            h.lat.merge(&g.lat);
+            h.slat.merge(&g.slat);
+            h.clat.merge(&g.clat);
+        }
+    }
+    if let Some(h) = &m.hist {
+        m.latency_ns = h.lat.summary();
+        m.slat_ns = h.slat.summary();
+        m.clat_ns = h.clat.summary();
+    }
+    m.duration_s = (m.duration_s * 1e6).round() / 1e6;
+    m.iops = if m.duration_s > 0.0 { (m.ops as f64 / m.duration_s).round() } else { 0.0 };
+    m.miscompare_rate = if m.ops > 0 { m.miscompares.total as f64 / m.ops as f64 } else { 0.0 };
+    m.repeats = repeats;
+    Some(m)
 }
 
 /// Error samples kept per point.
@@ -174,9 +297,6 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
         ops: c.ops,
         duration_s: (duration_s * 1e6).round() / 1e6,
         iops: if duration_s > 0.0 { (c.ops as f64 / duration_s).round() } else { 0.0 },
-        latency_ns: lat.summary(),
-        slat_ns: slat.summary(),
-        clat_ns: clat.summary(),
         miscompares: Miscompares {
             total,
             contention: m[0],
@@ -202,6 +322,11 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
         },
         ring,
         interrupted: stop.load(Ordering::Relaxed),
+        repeats: Vec::new(),
+        latency_ns: lat.summary(),
+        slat_ns: slat.summary(),
+        clat_ns: clat.summary(),
+        hist: Some(Box::new(Histograms { lat, slat, clat })),
     }
 }
 

@@ -56,6 +56,8 @@ pub struct Config {
     pub region: Option<Region>,
     pub stop: Option<StopAt>,
     pub rate: Option<f64>,
+    pub repeat: u32,
+    pub interleave: bool,
     pub verify: bool,
     pub sqpoll: bool,
     pub iopoll: bool,
@@ -77,7 +79,7 @@ fn unique<T: PartialEq + Clone>(v: impl Iterator<Item = T>) -> Vec<T> {
 
 impl Config {
     /// The configuration of `specs` (all points of one command); `force` is not part of a point.
-    pub fn new(command: &str, specs: &[PointSpec], force: bool) -> Config {
+    pub fn new(command: &str, specs: &[PointSpec], force: bool, repeat: u32, interleave: bool) -> Config {
         let first = specs.first();
         Config {
             command: command.into(),
@@ -97,6 +99,8 @@ impl Config {
             region: first.map(|s| s.region),
             stop: first.map(|s| s.stop),
             rate: first.and_then(|s| s.rate),
+            repeat,
+            interleave,
             verify: first.is_some_and(|s| s.verify),
             sqpoll: first.is_some_and(|s| s.sqpoll),
             iopoll: first.is_some_and(|s| s.iopoll),

@@ -84,6 +84,8 @@ fn ats_point() -> Point {
             ..Default::default()
         },
         interrupted: false,
+        repeats: vec![],
+        hist: None,
     }
 }
 
@@ -116,6 +118,8 @@ fn read_point() -> Point {
         per_lock: vec![],
         ring: RingReport::default(),
         interrupted: true,
+        repeats: vec![],
+        hist: None,
     }
 }
 
@@ -153,7 +157,7 @@ fn json_document() {
     let doc = Document {
         schema: SCHEMA,
         version: "0.0.0-test",
-        config: Config::new("sweep", &[spec()], false),
+        config: Config::new("sweep", &[spec()], false, 3, true),
         target: target(),
         points: vec![ats_point(), read_point()],
     };
