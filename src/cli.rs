@@ -58,6 +58,20 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Describe a target: model, firmware, block size, ATS support.
     Probe(ProbeArgs),
+    /// List the shipped workload profiles, or show one (`profiles show NAME`).
+    Profiles(ProfilesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProfilesArgs {
+    #[command(subcommand)]
+    pub show: Option<ProfilesCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// Print a shipped profile's TOML.
+    Show { name: String },
 }
 
 #[derive(Debug, Args)]
@@ -96,9 +110,14 @@ pub struct SweepArgs {
     #[arg(long, short = 'w', value_delimiter = ',', default_value = "ats",
           value_parser = named::<Workload>(&Workload::NAMES))]
     pub workload: Vec<Workload>,
-    /// Queue depths: `1..256` (powers of two), `1..64:8` (linear) or `1,3,8`.
+    /// A workload profile: a shipped name (see `atsbench profiles`) or a TOML file; flags given
+    /// here override its values.
+    #[arg(long, short = 'p')]
+    pub profile: Option<String>,
+    /// Queue depths: `1..256` (powers of two), `1..64:8` (linear) or `1,3,8` (required unless a
+    /// profile sets them).
     #[arg(long, allow_hyphen_values = true)]
-    pub qd: ValueList,
+    pub qd: Option<ValueList>,
     /// Worker counts, e.g. `1,2`.
     #[arg(long, short = 't', default_value = "1", allow_hyphen_values = true)]
     pub threads: ValueList,
@@ -251,7 +270,7 @@ mod tests {
         let c = Cli::try_parse_from(["atsbench", "sweep", "--qd", "1..8", "--workload", "ats,rmw", "--locks", "1,4"])
             .unwrap();
         let Command::Sweep(s) = c.command else { panic!() };
-        assert_eq!(s.qd.0, vec![1, 2, 4, 8]);
+        assert_eq!(s.qd.map(|q| q.0), Some(vec![1, 2, 4, 8]));
         assert_eq!(s.workload, vec![Workload::Ats, Workload::Rmw]);
         assert_eq!(s.locks.map(|l| l.0), Some(vec![1, 4]));
         assert!(s.contention.is_none());
@@ -269,7 +288,6 @@ mod tests {
             vec!["atsbench", "run", "--threads", "2", "--cpus", "0"],
             vec!["atsbench", "run", "--workload", "nope"],
             vec!["atsbench", "run", "--contention", "2", "--locks", "4"],
-            vec!["atsbench", "sweep"],
         ] {
             let e = Cli::try_parse_from(&args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{args:?}");

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod device;
 pub mod engine;
 pub mod error;
+pub mod profile;
 pub mod proto;
 pub mod report;
 pub mod spec;

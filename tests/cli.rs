@@ -373,3 +373,38 @@ fn repeats_are_kept_beside_their_merge() {
     let one = json(&["run", "--ops", "100", "-f", "json"]);
     assert!(one["points"][0].get("repeats").is_none(), "a single measurement has no repeats list");
 }
+
+#[test]
+fn every_shipped_profile_runs_with_a_short_override() {
+    let out = run(&["profiles"]);
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    let names: Vec<&str> = list.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(names.contains(&"qualification") && names.contains(&"ci-nullblk"), "{list}");
+    for name in names {
+        // --ops overrides the profile's duration; everything else comes from the profile.
+        let doc = json(&["sweep", "--profile", name, "--ops", "16", "-f", "json"]);
+        assert_eq!(doc["config"]["profile"]["name"], name);
+        assert_eq!(doc["config"]["profile"]["sha256"].as_str().map(str::len), Some(64));
+        let shown = String::from_utf8(run(&["profiles", "show", name]).stdout).unwrap();
+        let repeat = shown.lines().find_map(|l| l.strip_prefix("repeat = ")).map_or(1, |r| r.parse().unwrap());
+        assert_eq!(doc["config"]["repeat"].as_u64(), Some(repeat), "{name}");
+        assert!(!doc["points"].as_array().unwrap().is_empty(), "{name}");
+    }
+    // Flags on the command line win over the profile.
+    let doc = json(&["sweep", "-p", "ci-nullblk", "--qd", "2", "--repeat", "1", "--ops", "16", "-f", "json"]);
+    assert_eq!(doc["config"]["qd"], serde_json::json!([2]));
+    assert_eq!(doc["config"]["contention"], serde_json::json!([1, 8]), "the profile's contention stays");
+}
+
+#[test]
+fn profile_mistakes_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = dir.path().join("unknown.toml");
+    std::fs::write(&unknown, "description = \"x\"\nqueue_depth = \"1..8\"\n").unwrap();
+    expect_error(&["sweep", "--profile", unknown.to_str().unwrap()], 2, &["queue_depth", "unknown.toml"]);
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "description = \"x\"\nqd = \"8..1\"\n").unwrap();
+    expect_error(&["sweep", "--profile", bad.to_str().unwrap()], 2, &["bad.toml", "`qd`", "above the end"]);
+    expect_error(&["sweep", "--profile", "no-such-profile"], 2, &["qualification"]);
+    expect_error(&["sweep"], 2, &["--qd"]);
+}

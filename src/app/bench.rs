@@ -18,7 +18,8 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     let specs = resolve(&plan, &target)?;
     let most = specs.iter().map(|s| s.slab_bytes() as u64 * u64::from(s.threads())).max().unwrap_or(0);
     check_memlock(most)?;
-    let config = Config::new(plan.command, &specs, plan.force, plan.repeat, plan.interleave);
+    let mut config = Config::new(plan.command, &specs, plan.force, plan.repeat, plan.interleave);
+    config.profile = plan.profile.clone().map(|(name, sha256)| crate::report::ProfileRef { name, sha256 });
     let mut reporter = Reporter::new(plan.format, plan.output.as_deref(), config, target.info.clone())?;
     let runs = specs.len() * plan.repeat as usize;
     let progress =

@@ -5,15 +5,31 @@
 mod bench;
 mod plan;
 
-use crate::cli::{Cli, Command, ProbeArgs};
+use crate::cli::{Cli, Command, ProbeArgs, ProfilesCommand};
 use crate::error::Result;
+use clap::parser::ValueSource;
+use clap::ArgMatches;
 use std::sync::atomic::AtomicBool;
 
-pub fn main(cli: Cli, stop: &AtomicBool) -> Result<()> {
+/// Run the command; `matches` tells which flags were given on the command line (profiles
+/// fill the others).
+pub fn main(cli: Cli, matches: &ArgMatches, stop: &AtomicBool) -> Result<()> {
     match cli.command {
         Command::Run(a) => bench::bench(plan::Plan::run(a)?, stop),
-        Command::Sweep(a) => bench::bench(plan::Plan::sweep(a)?, stop),
+        Command::Sweep(a) => {
+            let sub = matches.subcommand_matches("sweep");
+            let given = |id: &str| sub.is_some_and(|m| m.value_source(id) == Some(ValueSource::CommandLine));
+            bench::bench(plan::Plan::sweep(a, &given)?, stop)
+        }
         Command::Probe(a) => probe(&a),
+        Command::Profiles(p) => {
+            let text = match p.show {
+                None => crate::profile::list()?,
+                Some(ProfilesCommand::Show { name }) => crate::profile::show(&name)?,
+            };
+            print!("{text}");
+            Ok(())
+        }
     }
 }
 

@@ -46,6 +46,8 @@ pub struct Plan {
     pub device: DeviceOptions,
     pub format: Format,
     pub output: Option<PathBuf>,
+    /// The profile the plan came from: (name, SHA-256 of its text).
+    pub profile: Option<(String, String)>,
 }
 
 impl Plan {
@@ -57,13 +59,22 @@ impl Plan {
         Plan::new("run", a.common, vec![point], a.duration.map(|d| d.secs()), 5.0)
     }
 
-    pub fn sweep(a: SweepArgs) -> Result<Plan> {
+    /// A sweep; `given` says whether a flag was on the command line (profile values fill the
+    /// others).
+    pub fn sweep(mut a: SweepArgs, given: &dyn Fn(&str) -> bool) -> Result<Plan> {
+        let profile = match a.profile.clone() {
+            Some(p) => Some(apply_profile(crate::profile::load(&p)?, &mut a, given)?),
+            None => None,
+        };
+        let Some(qds) = a.qd.clone() else {
+            return Err(Error::usage("sweep needs --qd (e.g. --qd 1..256) or a --profile that sets qd"));
+        };
         let plans: Vec<LockPlan> = match (&a.contention, &a.locks) {
             (_, Some(l)) => l.0.iter().map(|&n| lock_plan(None, Some(n))).collect::<Result<_>>()?,
             (Some(c), None) => c.0.iter().map(|&k| lock_plan(Some(k), None)).collect::<Result<_>>()?,
             (None, None) => vec![LockPlan::Contention(1)],
         };
-        for &qd in &a.qd.0 {
+        for &qd in &qds.0 {
             check_qd(qd).map_err(Error::usage)?;
         }
         let mut points = Vec::new();
@@ -73,13 +84,15 @@ impl Plan {
                 // The lock axis only matters to workloads on lock blocks.
                 let axis = if workload.uses_locks() { plans.as_slice() } else { &plans[..1] };
                 for &lock_plan in axis {
-                    for &qd in &a.qd.0 {
+                    for &qd in &qds.0 {
                         points.push(PlanPoint { workload, cpus: cpus.clone(), qd, lock_plan });
                     }
                 }
             }
         }
-        Plan::new("sweep", a.common, points, a.duration.map(|d| d.secs()), 2.0)
+        let mut plan = Plan::new("sweep", a.common, points, a.duration.map(|d| d.secs()), 2.0)?;
+        plan.profile = profile;
+        Ok(plan)
     }
 
     fn new(
@@ -138,6 +151,7 @@ impl Plan {
             },
             format: c.output.format,
             output: c.output.output,
+            profile: None,
         })
     }
 
@@ -145,6 +159,56 @@ impl Plan {
     pub fn writes(&self) -> bool {
         self.points.iter().any(|p| p.workload.writes())
     }
+}
+
+/// Fill the flags not given on the command line from the profile, parsing each value as its
+/// flag would; errors name the profile and the key.
+fn apply_profile(
+    p: crate::profile::Profile,
+    a: &mut SweepArgs,
+    given: &dyn Fn(&str) -> bool,
+) -> Result<(String, String)> {
+    fn val<T: std::str::FromStr<Err = String>>(p: &crate::profile::Profile, key: &str, v: &str) -> Result<T> {
+        v.parse::<T>().map_err(|e| Error::usage(format!("profile {}: key `{key}`: {e}", p.source)))
+    }
+    let s = p.settings.clone();
+    if let (Some(w), false) = (&s.workload, given("workload")) {
+        a.workload = w.iter().map(|x| val(&p, "workload", x)).collect::<Result<_>>()?;
+    }
+    if let (Some(v), false) = (&s.qd, given("qd")) {
+        a.qd = Some(val(&p, "qd", v)?);
+    }
+    if let (Some(v), false) = (&s.threads, given("threads")) {
+        a.threads = val(&p, "threads", v)?;
+    }
+    if !given("contention") && !given("locks") {
+        a.contention = s.contention.as_deref().map(|v| val(&p, "contention", v)).transpose()?;
+        a.locks = s.locks.as_deref().map(|v| val(&p, "locks", v)).transpose()?;
+    }
+    if !given("duration") && !given("ops") {
+        a.duration = s.duration.as_deref().map(|v| val(&p, "duration", v)).transpose()?;
+        a.common.ops = s.ops.or(a.common.ops);
+    }
+    let c = &mut a.common;
+    if let (Some(v), false) = (&s.bs, given("bs")) {
+        c.bs = Some(val(&p, "bs", v)?);
+    }
+    if let (Some(v), false) = (&s.region, given("region")) {
+        c.region = Some(val(&p, "region", v)?);
+    }
+    if let (Some(v), false) = (s.rate, given("rate")) {
+        c.rate = Some(v);
+    }
+    if let (Some(v), false) = (s.repeat, given("repeat")) {
+        c.repeat = v;
+    }
+    if let (Some(v), false) = (s.interleave, given("interleave")) {
+        c.interleave = v;
+    }
+    if let (Some(v), false) = (s.verify, given("no_verify")) {
+        c.no_verify = !v;
+    }
+    Ok((p.name, p.sha256))
 }
 
 fn lock_plan(contention: Option<u32>, locks: Option<u32>) -> Result<LockPlan> {
@@ -233,8 +297,8 @@ mod tests {
         all.extend_from_slice(args);
         match Cli::try_parse_from(all).expect("parses").command {
             Command::Run(a) => Plan::run(a),
-            Command::Sweep(a) => Plan::sweep(a),
-            Command::Probe(_) => unreachable!(),
+            Command::Sweep(a) => Plan::sweep(a, &|_| false),
+            _ => unreachable!(),
         }
     }
 

@@ -65,6 +65,15 @@ pub struct Config {
     pub miscompare_fraction: f64,
     pub seed: u64,
     pub host_id: String,
+    /// The profile the run came from, with the SHA-256 of its text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileRef>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileRef {
+    pub name: String,
+    pub sha256: String,
 }
 
 fn unique<T: PartialEq + Clone>(v: impl Iterator<Item = T>) -> Vec<T> {
@@ -108,6 +117,7 @@ impl Config {
             miscompare_fraction: first.map_or(0.0, |s| s.miscompare_fraction),
             seed: first.map_or(0, |s| s.seed),
             host_id: format!("{:016x}", first.map_or(0, |s| s.host)),
+            profile: None,
         }
     }
 }
