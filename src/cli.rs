@@ -78,7 +78,7 @@ pub enum ProfilesCommand {
 pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Workload: read, write, ats, rmw or compare.
+    /// Workload: read, write, ats, rmw, compare or heartbeat.
     #[arg(long, short = 'w', default_value = "ats", value_parser = named::<Workload>(&Workload::NAMES))]
     pub workload: Workload,
     /// Queue depth per worker: each slot is one actor with one operation at a time.
@@ -158,6 +158,9 @@ pub struct CommonArgs {
     /// that drift of the device or machine does not line up with one point.
     #[arg(long, requires = "repeat")]
     pub interleave: bool,
+    /// `heartbeat`: time between one worker's heartbeats (VMFS beats every 3 s).
+    #[arg(long, default_value = "3s", allow_hyphen_values = true)]
+    pub heartbeat_interval: Duration,
     /// Skip verification of the ATS history and the final lock blocks.
     #[arg(long)]
     pub no_verify: bool,

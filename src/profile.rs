@@ -8,8 +8,9 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// The shipped profiles: (name, TOML text).
-pub const BUILT_IN: [(&str, &str); 3] = [
+pub const BUILT_IN: [(&str, &str); 4] = [
     ("qualification", include_str!("../profiles/qualification.toml")),
+    ("vmfs-heartbeat", include_str!("../profiles/vmfs-heartbeat.toml")),
     ("lock-storm", include_str!("../profiles/lock-storm.toml")),
     ("ci-nullblk", include_str!("../profiles/ci-nullblk.toml")),
 ];
@@ -31,6 +32,7 @@ pub struct Settings {
     pub region: Option<String>,
     pub repeat: Option<u32>,
     pub interleave: Option<bool>,
+    pub heartbeat_interval: Option<String>,
     pub verify: Option<bool>,
 }
 

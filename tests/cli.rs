@@ -408,3 +408,31 @@ fn profile_mistakes_are_one_line() {
     expect_error(&["sweep", "--profile", "no-such-profile"], 2, &["qualification"]);
     expect_error(&["sweep"], 2, &["--qd"]);
 }
+
+#[test]
+fn heartbeats_beat_on_schedule_beside_background_load() {
+    let doc = json(&[
+        "run",
+        "--workload",
+        "heartbeat",
+        "--threads",
+        "2",
+        "--qd",
+        "4",
+        "--heartbeat-interval",
+        "10ms",
+        "--duration",
+        "0.3",
+        "-f",
+        "json",
+    ]);
+    let p = &doc["points"][0];
+    assert_eq!((n(p, "locks"), p["actors_per_lock"].as_f64()), (2, Some(1.0)), "one heartbeat block per worker");
+    // Never faster than the schedule: at most 0.3 s / 10 ms + 1 beats per worker.
+    let beats = n(p, "acquires");
+    assert!((2..=2 * 31).contains(&beats), "{beats} heartbeats");
+    assert_eq!(n(p, "latency_ns.acquire.count"), beats);
+    assert!(n(p, "latency_ns.read.count") > 0 && n(p, "latency_ns.write.count") > 0, "no background load");
+    assert_eq!(n(p, "miscompares.total"), 0, "nobody else beats on a worker's block");
+    assert_eq!(n(p, "verification.violations") + n(p, "verification.lost_updates"), 0);
+}

@@ -129,8 +129,14 @@ fn spec_of(plan: &Plan, p: &PlanPoint, bs: u32, region: Region, seed: u64, host:
         miscompare_fraction: plan.miscompare_fraction,
         host,
         seed,
+        heartbeat_ns: if p.workload == Workload::Heartbeat { plan.heartbeat_ns.max(1) } else { 0 },
     };
     let (locks, room) = (u64::from(spec.locks()), region.blocks(bs));
+    if p.workload == Workload::Heartbeat && room <= locks {
+        return Err(Error::usage(format!(
+            "heartbeat needs room for background I/O after its {locks} heartbeat blocks; widen --region"
+        )));
+    }
     if locks > room {
         let fix = match p.lock_plan {
             crate::engine::LockPlan::Contention(k) => {

@@ -37,6 +37,7 @@ pub struct Plan {
     /// Measurements of each point (`--repeat`), round by round when `interleave`.
     pub repeat: u32,
     pub interleave: bool,
+    pub heartbeat_ns: u64,
     pub verify: bool,
     pub sqpoll: bool,
     pub iopoll: bool,
@@ -82,7 +83,7 @@ impl Plan {
             for &threads in &a.threads.0 {
                 let cpus = resolve_cpus(threads, None)?;
                 // The lock axis only matters to workloads on lock blocks.
-                let axis = if workload.uses_locks() { plans.as_slice() } else { &plans[..1] };
+                let axis = if workload.has_lock_axis() { plans.as_slice() } else { &plans[..1] };
                 for &lock_plan in axis {
                     for &qd in &qds.0 {
                         points.push(PlanPoint { workload, cpus: cpus.clone(), qd, lock_plan });
@@ -136,6 +137,7 @@ impl Plan {
             rate: c.rate,
             repeat: c.repeat,
             interleave: c.interleave,
+            heartbeat_ns: c.heartbeat_interval.0.as_nanos().min(u128::from(u64::MAX)) as u64,
             verify: !c.no_verify,
             sqpoll: c.sqpoll,
             iopoll: c.iopoll,
@@ -204,6 +206,9 @@ fn apply_profile(
     }
     if let (Some(v), false) = (s.interleave, given("interleave")) {
         c.interleave = v;
+    }
+    if let (Some(v), false) = (&s.heartbeat_interval, given("heartbeat_interval")) {
+        c.heartbeat_interval = val(&p, "heartbeat-interval", v)?;
     }
     if let (Some(v), false) = (s.verify, given("no_verify")) {
         c.no_verify = !v;

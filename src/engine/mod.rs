@@ -65,6 +65,8 @@ pub struct PointSpec {
     /// This run's host id, written into every lock record.
     pub host: u64,
     pub seed: u64,
+    /// `heartbeat`: nanoseconds between one worker's heartbeats.
+    pub heartbeat_ns: u64,
 }
 
 impl PointSpec {
@@ -82,6 +84,9 @@ impl PointSpec {
         if !self.workload.uses_locks() {
             return 0;
         }
+        if self.workload == Workload::Heartbeat {
+            return self.threads();
+        }
         match self.lock_plan {
             LockPlan::Contention(k) => self.actors().div_ceil(u64::from(k.max(1))).min(u64::from(u32::MAX)) as u32,
             LockPlan::Locks(n) => n,
@@ -91,6 +96,9 @@ impl PointSpec {
     /// Actors per lock block: exact for `Contention` (the last block may have fewer), the
     /// mean for `Locks`.
     pub fn actors_per_lock(&self) -> f64 {
+        if self.workload == Workload::Heartbeat {
+            return 1.0;
+        }
         match self.lock_plan {
             LockPlan::Contention(k) => self.actors().min(u64::from(k)) as f64,
             LockPlan::Locks(n) => self.actors() as f64 / f64::from(n.max(1)),
@@ -99,6 +107,9 @@ impl PointSpec {
 
     /// The lock block of an actor, where the plan fixes one.
     pub fn lock_of(&self, worker: u32, slot: u32) -> Option<u32> {
+        if self.workload == Workload::Heartbeat {
+            return (slot == 0).then_some(worker);
+        }
         match self.lock_plan {
             LockPlan::Contention(k) => {
                 Some(((u64::from(worker) * u64::from(self.qd) + u64::from(slot)) / u64::from(k.max(1))) as u32)
@@ -110,6 +121,9 @@ impl PointSpec {
     /// Whether more than one actor can be on a lock block at once (and so host-side ATS must
     /// serialise them).
     pub fn locks_shared(&self) -> bool {
+        if self.workload == Workload::Heartbeat {
+            return false;
+        }
         match self.lock_plan {
             LockPlan::Contention(k) => k > 1 && self.actors() > 1,
             LockPlan::Locks(_) => self.actors() > 1,
@@ -202,6 +216,7 @@ mod tests {
             miscompare_fraction: 0.0,
             host: 1,
             seed: 1,
+            heartbeat_ns: 0,
         }
     }
 
@@ -225,5 +240,12 @@ mod tests {
         assert_eq!((s.locks(), s.lock_of(0, 3), s.locks_shared()), (4096, None, true));
         assert!((s.actors_per_lock() - 32.0 / 4096.0).abs() < 1e-12);
         assert!(!spec(1, 1, LockPlan::Locks(1)).locks_shared(), "one actor shares with nobody");
+    }
+
+    #[test]
+    fn heartbeats_have_one_block_per_worker() {
+        let s = PointSpec { workload: Workload::Heartbeat, ..spec(2, 8, LockPlan::Locks(64)) };
+        assert_eq!((s.locks(), s.actors_per_lock(), s.locks_shared()), (2, 1.0, false));
+        assert_eq!((s.lock_of(1, 0), s.lock_of(1, 3)), (Some(1), None), "slot 0 beats, the others load");
     }
 }

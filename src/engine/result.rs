@@ -242,7 +242,8 @@ pub fn merge_repeats(mut runs: Vec<Point>) -> Option<Point> {
     }
     m.duration_s = (m.duration_s * 1e6).round() / 1e6;
     m.iops = if m.duration_s > 0.0 { (m.ops as f64 / m.duration_s).round() } else { 0.0 };
-    m.miscompare_rate = if m.ops > 0 { m.miscompares.total as f64 / m.ops as f64 } else { 0.0 };
+    let attempts = if m.workload == Workload::Heartbeat { m.acquires + m.miscompares.total } else { m.ops };
+    m.miscompare_rate = if attempts > 0 { m.miscompares.total as f64 / attempts as f64 } else { 0.0 };
     m.repeats = repeats;
     Some(m)
 }
@@ -308,7 +309,15 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
             detected: compare.then_some(c.detected),
             undetected: compare.then_some(c.undetected),
         },
-        miscompare_rate: if c.ops > 0 { total as f64 / c.ops as f64 } else { 0.0 },
+        miscompare_rate: {
+            // Heartbeats: over the ATS attempts, not the background I/O.
+            let attempts = if spec.workload == Workload::Heartbeat { c.acquires + total } else { c.ops };
+            if attempts > 0 {
+                total as f64 / attempts as f64
+            } else {
+                0.0
+            }
+        },
         device_miscompares: (device.reported > 0).then_some(device),
         retries: c.retries,
         acquires: c.acquires,

@@ -139,6 +139,7 @@ fn spec() -> PointSpec {
         miscompare_fraction: 0.0,
         host: 0xabc,
         seed: 7,
+        heartbeat_ns: 0,
     }
 }
 

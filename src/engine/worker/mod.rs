@@ -302,13 +302,16 @@ impl<'a, B: Backend> Worker<'a, B> {
     fn measure(&mut self) {
         self.epoch = Instant::now();
         self.now = 0;
-        for s in 0..self.slots.len() {
+        // A heartbeat slot (slot 0 of `heartbeat`) starts when its first beat is due.
+        let first = usize::from(self.spec.workload == Workload::Heartbeat);
+        for s in first..self.slots.len() {
             self.begin(s);
         }
         loop {
             self.retry_waiting();
             self.release_paced();
-            if self.io.inflight == 0 && self.waits.waiting == 0 && (self.pace.stopping || self.pace.idle.is_empty()) {
+            let idle = self.pace.stopping || self.pace.idle.is_empty() && !self.pace.only_beat_waits();
+            if self.io.inflight == 0 && self.waits.waiting == 0 && idle {
                 break;
             }
             let waited = if self.io.inflight == 0 {
@@ -402,7 +405,9 @@ impl<'a, B: Backend> Worker<'a, B> {
         if !self.pace.may_start() {
             return;
         }
-        if self.pace.paced() {
+        if s == 0 && self.spec.workload == Workload::Heartbeat {
+            self.pace.beat_done();
+        } else if self.pace.paced() {
             self.pace.idle.push(s as u32);
         } else {
             self.start_op(s, self.now);
@@ -413,22 +418,29 @@ impl<'a, B: Backend> Worker<'a, B> {
         while let Some((s, due)) = self.pace.next_due(self.now) {
             self.start_op(s as usize, due);
         }
+        if let Some(due) = self.pace.beat_due(self.now) {
+            self.start_op(0, due);
+        }
     }
 
     fn start_op(&mut self, s: usize, at: u64) {
         let spec = self.spec;
-        if !spec.workload.is_ats_like() {
-            self.pace.started += 1;
-        }
         self.slots[s].attempt_at = at;
         match spec.workload {
             Workload::Read | Workload::Write => {
                 let block = self.rng.below(spec.region.blocks(spec.bs));
-                let offset = spec.region.start + block * self.bs as u64;
                 let op = if spec.workload == Workload::Read { Op::Read } else { Op::Write };
-                self.issue(s, Step::Plain, op, offset, self.area(s, 0), self.bs);
+                self.plain(s, op, block);
+            }
+            Workload::Heartbeat if s > 0 => {
+                // Background load on the blocks after the heartbeat blocks, half reads, half writes.
+                let locks = u64::from(spec.locks());
+                let block = locks + self.rng.below(spec.region.blocks(spec.bs) - locks);
+                let op = if self.rng.chance(0.5) { Op::Read } else { Op::Write };
+                self.plain(s, op, block);
             }
             Workload::Compare => {
+                self.pace.started += 1;
                 let lock = self.pick_lock(s);
                 let injected = self.rng.chance(spec.miscompare_fraction);
                 let mut image = Record::genesis(lock, spec.host);
@@ -442,7 +454,7 @@ impl<'a, B: Backend> Worker<'a, B> {
                 slot.injected = injected;
                 self.issue(s, Step::Check, Op::Compare, self.lock_offset(lock), area, self.bs);
             }
-            Workload::Ats | Workload::Rmw => {
+            Workload::Ats | Workload::Rmw | Workload::Heartbeat => {
                 let lock = self.pick_lock(s);
                 let slot = &mut self.slots[s];
                 slot.lock = lock;
@@ -451,6 +463,13 @@ impl<'a, B: Backend> Worker<'a, B> {
                 self.start_attempt(s, at);
             }
         }
+    }
+
+    /// A plain read or write of `block` of the region.
+    fn plain(&mut self, s: usize, op: Op, block: u64) {
+        self.pace.started += 1;
+        let offset = self.spec.region.start + block * self.bs as u64;
+        self.issue(s, Step::Plain, op, offset, self.area(s, 0), self.bs);
     }
 
     /// The slot's own lock block under `--contention`, a random one under `--locks`.
