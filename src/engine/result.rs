@@ -4,7 +4,8 @@ use super::worker::{Counters, LockCounters, WorkerOutput};
 use super::{LockPlan, PointSpec};
 use crate::backend::AtsMode;
 use crate::stats::{Latencies, Summary};
-use crate::verify::history::{verify, Claim, Verification};
+use crate::verify::claims::ClaimSet;
+use crate::verify::history::Verification;
 use crate::workload::Workload;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -254,7 +255,7 @@ const SAMPLES: usize = 8;
 pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutput>, stop: &AtomicBool) -> Point {
     let (mut lat, mut slat, mut clat) = (Latencies::new(), Latencies::new(), Latencies::new());
     let mut c = Counters::default();
-    let mut claims: Vec<Claim> = Vec::new();
+    let mut claims = ClaimSet::new(spec.locks());
     let mut per_lock = vec![LockCounters::default(); spec.locks() as usize];
     let mut device = DeviceMiscompares::default();
     let (mut ring, mut finals, mut duration_s, mut samples) = (RingReport::default(), Vec::new(), 0f64, Vec::new());
@@ -264,7 +265,7 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
         clat.merge(&o.clat);
         c.add(&o.counters);
         device.add(&o.device);
-        claims.extend(o.claims);
+        claims.merge(o.claims);
         for (a, b) in per_lock.iter_mut().zip(&o.per_lock) {
             a.add(b);
         }
@@ -278,7 +279,7 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
     samples.truncate(SAMPLES);
     let verification = (spec.verify && spec.workload.uses_locks()).then(|| match spec.workload {
         Workload::Compare => Verification { checked: c.ops, violations: c.undetected, ..Default::default() },
-        _ => verify(claims, &finals),
+        _ => claims.verify(&finals),
     });
     let m = c.miscompares;
     let compare = spec.workload == Workload::Compare;

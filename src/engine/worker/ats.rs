@@ -6,7 +6,6 @@ use super::{Step, Worker};
 use crate::backend::{AtsMode, Backend, Op};
 use crate::stats::Kind;
 use crate::verify::classify::{classify, Class, Context};
-use crate::verify::history::Claim;
 use crate::workload::record::{Owner, Record};
 use crate::workload::Workload;
 
@@ -122,7 +121,7 @@ impl<B: Backend> Worker<'_, B> {
         self.release(s);
         let slot = self.slots[s];
         let l = slot.lock as usize;
-        self.tally.claims.push(Claim { lock: slot.lock, generation: slot.new.generation, owner: slot.new.owner });
+        self.tally.claims.insert(slot.lock, slot.new.generation, slot.new.owner);
         self.view.last[l] = slot.new;
         self.view.max_seen[l] = self.view.max_seen[l].max(slot.new.generation);
         self.tally.lat.record(Kind::Ats, self.now.saturating_sub(slot.attempt_at));

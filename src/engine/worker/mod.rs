@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::stats::Latencies;
 use crate::sys::mem::Slab;
 use crate::sys::uring::{Ring, RingConfig, RingError};
-use crate::verify::history::Claim;
+use crate::verify::claims::ClaimSet;
 use crate::workload::record::{Owner, Record};
 use crate::workload::{Rng, Workload};
 use io::Io;
@@ -58,7 +58,7 @@ pub struct WorkerOutput {
     pub slat: Latencies,
     pub clat: Latencies,
     pub counters: Counters,
-    pub claims: Vec<Claim>,
+    pub claims: ClaimSet,
     pub per_lock: Vec<LockCounters>,
     pub device: DeviceMiscompares,
     pub ring: RingReport,
@@ -249,7 +249,7 @@ impl<'a, B: Backend> Worker<'a, B> {
                 max_seen: vec![0; locks as usize],
                 next_seq: 0,
             },
-            tally: Tally::new(locks as usize),
+            tally: Tally::new(locks as usize, if spec.workload.is_ats_like() { locks } else { 0 }),
             rng: Rng::new(spec.seed ^ u64::from(id).wrapping_mul(0xA24B_AED4_963E_E407)),
             bs: spec.bs as usize,
             slot_bytes: spec.slot_bytes(),
@@ -333,6 +333,10 @@ impl<'a, B: Backend> Worker<'a, B> {
             self.clock();
             self.reap();
             self.check_stop();
+            // Off the per-I/O path: compress the claim bitmaps now and then.
+            if self.tally.claims.maintain_due() {
+                self.tally.claims.maintain();
+            }
         }
         self.clock();
     }

@@ -5,7 +5,7 @@ use super::Step;
 use crate::backend::IoError;
 use crate::engine::result::{DeviceMiscompares, LockReport};
 use crate::stats::Latencies;
-use crate::verify::history::Claim;
+use crate::verify::claims::ClaimSet;
 use std::fmt;
 
 /// Event counters of one worker.
@@ -86,21 +86,22 @@ pub(super) struct Tally {
     pub clat: Latencies,
     pub counters: Counters,
     pub per_lock: Vec<LockCounters>,
-    pub claims: Vec<Claim>,
+    /// The generations this worker claimed, in bounded memory.
+    pub claims: ClaimSet,
     pub device: DeviceMiscompares,
     pub samples: [Option<ErrorSample>; SAMPLES],
     pub nsamples: usize,
 }
 
 impl Tally {
-    pub fn new(locks: usize) -> Self {
+    pub fn new(locks: usize, claims: u32) -> Self {
         Tally {
             lat: Latencies::new(),
             slat: Latencies::new(),
             clat: Latencies::new(),
             counters: Counters::default(),
             per_lock: vec![LockCounters::default(); locks],
-            claims: Vec::new(),
+            claims: ClaimSet::new(claims),
             device: DeviceMiscompares::default(),
             samples: [None; SAMPLES],
             nsamples: 0,
