@@ -17,7 +17,9 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     let target = open_target(&plan)?;
     let specs = resolve(&plan, &target)?;
     let most = specs.iter().map(|s| s.slab_bytes() as u64 * u64::from(s.threads())).max().unwrap_or(0);
-    check_memlock(most)?;
+    if plan.sim.is_none() {
+        check_memlock(most)?; // the simulated device registers no buffers
+    }
     let config = Config::new(plan.command, &specs, plan.force);
     let mut reporter = Reporter::new(plan.format, plan.output.as_deref(), config, target.info.clone())?;
     let progress = (std::io::stderr().is_terminal() && (specs.len() > 1 || plan.output.is_some()))
@@ -55,8 +57,12 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     Ok(())
 }
 
-/// Open TARGET, or create the built-in temporary file.
+/// Open TARGET, or create the built-in temporary file, or make the simulated device.
 fn open_target(plan: &Plan) -> Result<Target> {
+    if let Some(bytes) = plan.sim {
+        check_fused_kind(plan.device.fused, device::BackendKind::Sim)?;
+        return Ok(device::open_sim(bytes));
+    }
     let Some(path) = &plan.target else {
         let t = device::open_default(DEFAULT_TARGET_BYTES)?;
         eprintln!(
@@ -109,6 +115,7 @@ fn spec_of(plan: &Plan, p: &PlanPoint, bs: u32, region: Region, seed: u64, host:
         miscompare_fraction: plan.miscompare_fraction,
         host,
         seed,
+        timeout_ns: plan.timeout_ms.map(|ms| ms * 1_000_000),
     };
     let (locks, room) = (u64::from(spec.locks()), region.blocks(bs));
     if locks > room {
@@ -128,13 +135,14 @@ fn spec_of(plan: &Plan, p: &PlanPoint, bs: u32, region: Region, seed: u64, host:
 /// Measure one point with the backend the target needs.
 fn measure(target: &Target, spec: &PointSpec, plan: &Plan, stop: &AtomicBool) -> Result<Point> {
     let needs = PointNeeds {
-        slots: spec.qd as usize,
+        slots: spec.requests(),
         workers: spec.threads(),
         bs: spec.bs,
         first_block: spec.region.start,
         iopoll: spec.iopoll,
         compare: matches!(spec.workload, Workload::Ats | Workload::Compare).then_some(spec.workload.name()),
         compare_write: spec.workload == Workload::Ats,
+        seed: spec.seed,
         device: plan.device,
     };
     match backend::open(target.backend_options(&needs)?)? {
@@ -145,6 +153,7 @@ fn measure(target: &Target, spec: &PointSpec, plan: &Plan, stop: &AtomicBool) ->
             Transport::SgSync => engine::run_point(spec, &f.sg_sync(), stop),
             Transport::BsgUring => engine::run_point(spec, &f.bsg_uring(), stop),
         },
+        Opened::Sim(f) => engine::run_point(spec, &f, stop),
     }
 }
 

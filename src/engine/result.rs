@@ -61,6 +61,15 @@ impl DeviceMiscompares {
     }
 }
 
+/// The first miscompare classified `corrupt` (something other than atsbench changed a lock
+/// block, or the device damaged it): which lock, and when, in seconds since measuring began.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FirstCorrupt {
+    pub lock: u32,
+    pub at_s: f64,
+    pub worker: u32,
+}
+
 /// What happened on one lock block, over all workers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct LockReport {
@@ -113,6 +122,13 @@ pub struct Point {
     pub retries: u64,
     pub acquires: u64,
     pub errors: u64,
+    /// ATS commands given up after `--timeout` (and retried with the same images), and
+    /// completions of given-up commands that came later.
+    pub timeouts: u64,
+    pub late_completions: u64,
+    /// Where and when the first `corrupt` miscompare was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_corrupt: Option<FirstCorrupt>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub error_samples: Vec<String>,
     pub verification: Option<Verification>,
@@ -120,6 +136,10 @@ pub struct Point {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub per_lock: Vec<LockReport>,
     pub ring: RingReport,
+    /// What the simulated device did over all workers: its commands, the faults it injected
+    /// (per kind: rate, eligible commands, injected) and its queue waits (sim targets only).
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub sim: serde_json::Value,
     /// True when the point ended early (interrupt).
     pub interrupted: bool,
 }
@@ -134,7 +154,14 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
     let mut per_lock = vec![LockCounters::default(); spec.locks() as usize];
     let mut device = DeviceMiscompares::default();
     let (mut ring, mut finals, mut duration_s, mut samples) = (RingReport::default(), Vec::new(), 0f64, Vec::new());
+    let mut first_corrupt: Option<FirstCorrupt> = None;
     for (i, o) in outputs.into_iter().enumerate() {
+        if let Some((at, lock)) = o.first_corrupt {
+            let at_s = at as f64 / 1e9;
+            if first_corrupt.is_none_or(|f| at_s < f.at_s) {
+                first_corrupt = Some(FirstCorrupt { lock, at_s, worker: i as u32 });
+            }
+        }
         lat.merge(&o.lat);
         slat.merge(&o.slat);
         clat.merge(&o.clat);
@@ -193,6 +220,9 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
         retries: c.retries,
         acquires: c.acquires,
         errors: c.errors,
+        timeouts: c.timeouts,
+        late_completions: c.late_completions,
+        first_corrupt,
         error_samples: samples,
         verification,
         per_lock: if per_lock.len() <= 64 && spec.workload.is_ats_like() {
@@ -201,6 +231,7 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
             Vec::new()
         },
         ring,
+        sim: serde_json::Value::Null,
         interrupted: stop.load(Ordering::Relaxed),
     }
 }

@@ -61,6 +61,8 @@ pub struct Config {
     pub miscompare_fraction: f64,
     pub seed: u64,
     pub host_id: String,
+    /// `--timeout` in milliseconds, where given.
+    pub timeout_ms: Option<u64>,
 }
 
 fn unique<T: PartialEq + Clone>(v: impl Iterator<Item = T>) -> Vec<T> {
@@ -102,6 +104,7 @@ impl Config {
             miscompare_fraction: first.map_or(0.0, |s| s.miscompare_fraction),
             seed: first.map_or(0, |s| s.seed),
             host_id: format!("{:016x}", first.map_or(0, |s| s.host)),
+            timeout_ms: first.and_then(|s| s.timeout_ns).map(|ns| ns / 1_000_000),
         }
     }
 }

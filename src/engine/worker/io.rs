@@ -56,6 +56,12 @@ impl<B: Backend> Io<B> {
     /// Queue `req` (its slot is its user_data) at time `now`.
     #[allow(unsafe_code)] // Ring::push, for the reason below.
     pub fn queue(&mut self, req: &IoReq, now: u64) {
+        if B::EXECUTES {
+            // The simulated device moves the data itself: hand it the request's buffer, which
+            // belongs to the request from now until its completion is reaped.
+            let at = (req.addr - self.ring.slab().addr(0)) as usize;
+            self.backend.execute(req, self.ring.slab_mut().range_mut(at, req.data_len()));
+        }
         let (backend, ring, overflowed) = (&mut self.backend, &mut self.ring, &mut self.overflowed);
         backend.prepare(req, &mut |sqe| {
             // SAFETY: a backend builds entries only from `req`, whose buffer is a range of this

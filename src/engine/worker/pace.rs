@@ -99,6 +99,7 @@ mod tests {
             miscompare_fraction: 0.0,
             host: 1,
             seed: 1,
+            timeout_ns: None,
         }
     }
 
