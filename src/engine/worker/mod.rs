@@ -115,7 +115,7 @@ struct Slot {
     injected: bool,
     /// The lane of the slot's current command (0 unless `--timeout` moved it).
     lane: u8,
-    /// When the current ATS command is given up (`--timeout`; 0: never).
+    /// No earlier than this, the current ATS command is given up (`--timeout`; 0: never).
     deadline: u64,
     /// Given up, and both lanes still held by abandoned commands: the retry waits.
     awaiting_lane: bool,

@@ -50,7 +50,8 @@ impl Timeouts {
 }
 
 impl<B: Backend> Worker<'_, B> {
-    /// `ud`, slot `s`'s command, is in flight: an ATS command gets a deadline.
+    /// `ud`, slot `s`'s command, is queued: an ATS command gets a deadline, at least `ns`
+    /// after now (the scan in `expire` moves it to `ns` after the command's submission).
     #[inline]
     pub(super) fn track(&mut self, s: usize, ud: usize) {
         let Some(t) = &mut self.to else { return };
@@ -123,12 +124,19 @@ impl<B: Backend> Worker<'_, B> {
             self.fail(crate::error::Error::Device(format!("io_uring_enter failed: {e}")));
         }
         self.reap();
-        let mut next = u64::MAX;
+        let (mut next, ns) = (u64::MAX, self.to.as_ref().map_or(0, |t| t.ns));
         for s in 0..self.slots.len() {
-            match self.slots[s].deadline {
-                0 => {}
-                d if d <= self.now => self.give_up(s),
-                d => next = next.min(d),
+            // The clock runs from the command's submission (stamped just before the enter
+            // that submitted it), not from the worker's clock when it was queued, which may
+            // be older by however long the worker was kept from running.
+            let deadline = match self.slots[s].deadline {
+                0 => continue,
+                d => d.max(self.io.stamps[self.ud(s)].submitted + ns),
+            };
+            if deadline <= self.now {
+                self.give_up(s);
+            } else {
+                next = next.min(deadline);
             }
         }
         if let Some(t) = &mut self.to {
