@@ -154,14 +154,8 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
     let mut per_lock = vec![LockCounters::default(); spec.locks() as usize];
     let mut device = DeviceMiscompares::default();
     let (mut ring, mut finals, mut duration_s, mut samples) = (RingReport::default(), Vec::new(), 0f64, Vec::new());
-    let mut first_corrupt: Option<FirstCorrupt> = None;
+    let first_corrupt = earliest_corrupt(&outputs);
     for (i, o) in outputs.into_iter().enumerate() {
-        if let Some((at, lock)) = o.first_corrupt {
-            let at_s = at as f64 / 1e9;
-            if first_corrupt.is_none_or(|f| at_s < f.at_s) {
-                first_corrupt = Some(FirstCorrupt { lock, at_s, worker: i as u32 });
-            }
-        }
         lat.merge(&o.lat);
         slat.merge(&o.slat);
         clat.merge(&o.clat);
@@ -234,6 +228,16 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
         sim: serde_json::Value::Null,
         interrupted: stop.load(Ordering::Relaxed),
     }
+}
+
+/// The first `corrupt` miscompare over all workers (each timed from when it began measuring).
+fn earliest_corrupt(outputs: &[WorkerOutput]) -> Option<FirstCorrupt> {
+    let seen = outputs.iter().enumerate().filter_map(|(i, o)| o.first_corrupt.map(|(at, lock)| (at, lock, i)));
+    seen.min_by_key(|&(at, _, _)| at).map(|(at, lock, i)| FirstCorrupt {
+        lock,
+        at_s: at as f64 / 1e9,
+        worker: i as u32,
+    })
 }
 
 fn round2(x: f64) -> f64 {
