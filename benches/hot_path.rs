@@ -104,6 +104,7 @@ fn engine(c: &mut Criterion) {
             host: 1,
             seed: 1,
             heartbeat_ns: 0,
+            timeout_ns: None,
         };
         g.throughput(Throughput::Elements(ops));
         // One iteration is a whole point of `ops` operations; the throughput line gives ops/s.

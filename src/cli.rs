@@ -2,6 +2,7 @@
 //! and the domain's enums; what they mean together is checked in `app::plan`.
 
 use crate::backend::scsi::Transport;
+use crate::backend::sim::{Injections, LatencyModel, SimProtocol};
 use crate::device::BackendKind;
 use crate::report::Format;
 use crate::spec::{Bytes, CpuList, Duration, RegionArg, ValueList};
@@ -135,7 +136,8 @@ pub struct SweepArgs {
 /// Options shared by `run` and `sweep`.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
-    /// A regular file, a block device, /dev/ngXnY or /dev/sgN; none: a temporary file.
+    /// A regular file, a block device, /dev/ngXnY, /dev/sgN, or `sim` / `sim:SIZE` (the
+    /// simulated device, e.g. sim:64MiB); none: a temporary file.
     pub target: Option<PathBuf>,
     /// Block size of each I/O and lock record (default: the target's logical block size).
     #[arg(long, allow_hyphen_values = true)]
@@ -182,8 +184,14 @@ pub struct CommonArgs {
     /// Seed of the workers' random numbers (default: random).
     #[arg(long, allow_hyphen_values = true, value_parser = count64)]
     pub seed: Option<u64>,
+    /// ats: give up on a device-side ATS command not completed within MS milliseconds and
+    /// retry it with the same images, as ESXi does; the late completion is counted.
+    #[arg(long, value_name = "MS", allow_hyphen_values = true, value_parser = count64)]
+    pub timeout: Option<u64>,
     #[command(flatten)]
     pub device: DeviceArgs,
+    #[command(flatten)]
+    pub sim: SimArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -211,6 +219,42 @@ pub struct DeviceArgs {
     /// SCSI: set FUA (force unit access) on COMPARE AND WRITE and WRITE(16).
     #[arg(long)]
     pub fua: bool,
+}
+
+/// Options of the simulated device (TARGET `sim`), shared by `run` and `sweep`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SimArgs {
+    /// sim: the command set: scsi (COMPARE AND WRITE, READ(16), WRITE(16): ATS mode device,
+    /// the default) or nvme (Compare, Read, Write: compare-then-write).
+    #[arg(long, value_parser = named::<SimProtocol>(&["scsi", "nvme"]))]
+    pub sim_protocol: Option<SimProtocol>,
+    /// sim: each command's service time: 0 (the default), fixed:20us, uniform:10us..50us or
+    /// exp:30us (exponential, that mean).
+    #[arg(long, value_name = "DIST")]
+    pub sim_latency: Option<LatencyModel>,
+    /// sim: the device's command slots, shared by all workers (like an HBA's queue depth):
+    /// a command beyond them waits in the device until one frees.
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = count)]
+    pub sim_qd: Option<u32>,
+    /// sim: inject faults, KIND=RATE[,KIND=RATE...]: KIND false-miscompare, own-write,
+    /// torn-write, lost-write, stale-read, latency-spike or foreign-write; RATE the fraction
+    /// of the commands each could strike.
+    #[arg(long, value_name = "KIND=RATE,...")]
+    pub inject: Option<Injections>,
+}
+
+impl SimArgs {
+    /// The first `--sim-*` or `--inject` option given, by name.
+    pub fn first_given(&self) -> Option<&'static str> {
+        [
+            (self.sim_protocol.is_some(), "--sim-protocol"),
+            (self.sim_latency.is_some(), "--sim-latency"),
+            (self.sim_qd.is_some(), "--sim-qd"),
+            (self.inject.is_some(), "--inject"),
+        ]
+        .into_iter()
+        .find_map(|(given, name)| given.then_some(name))
+    }
 }
 
 #[derive(Debug, Args)]

@@ -17,7 +17,9 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     let target = open_target(&plan)?;
     let specs = resolve(&plan, &target)?;
     let most = specs.iter().map(|s| s.slab_bytes() as u64 * u64::from(s.threads())).max().unwrap_or(0);
-    check_memlock(most)?;
+    if plan.sim.is_none() {
+        check_memlock(most)?; // the simulated device registers no buffers
+    }
     let mut config = Config::new(plan.command, &specs, plan.force, plan.repeat, plan.interleave);
     config.profile = plan.profile.clone().map(|(name, sha256)| crate::report::ProfileRef { name, sha256 });
     let mut reporter = Reporter::new(plan.format, plan.output.as_deref(), config, target.info.clone())?;
@@ -75,8 +77,12 @@ fn run_order(points: usize, repeat: u32, interleave: bool) -> impl Iterator<Item
     (0..points * r).map(move |i| (i, if interleave { i % points } else { i / r }))
 }
 
-/// Open TARGET, or create the built-in temporary file.
+/// Open TARGET, or create the built-in temporary file, or make the simulated device.
 fn open_target(plan: &Plan) -> Result<Target> {
+    if let Some(bytes) = plan.sim {
+        check_fused_kind(plan.device.fused, device::BackendKind::Sim)?;
+        return Ok(device::open_sim(bytes));
+    }
     let Some(path) = &plan.target else {
         let t = device::open_default(DEFAULT_TARGET_BYTES)?;
         eprintln!(
@@ -130,6 +136,7 @@ fn spec_of(plan: &Plan, p: &PlanPoint, bs: u32, region: Region, seed: u64, host:
         host,
         seed,
         heartbeat_ns: if p.workload == Workload::Heartbeat { plan.heartbeat_ns.max(1) } else { 0 },
+        timeout_ns: plan.timeout_ms.map(|ms| ms * 1_000_000),
     };
     let (locks, room) = (u64::from(spec.locks()), region.blocks(bs));
     if p.workload == Workload::Heartbeat && room <= locks {
@@ -154,13 +161,14 @@ fn spec_of(plan: &Plan, p: &PlanPoint, bs: u32, region: Region, seed: u64, host:
 /// Measure one point with the backend the target needs.
 fn measure(target: &Target, spec: &PointSpec, plan: &Plan, stop: &AtomicBool) -> Result<Point> {
     let needs = PointNeeds {
-        slots: spec.qd as usize,
+        slots: spec.requests(),
         workers: spec.threads(),
         bs: spec.bs,
         first_block: spec.region.start,
         iopoll: spec.iopoll,
         compare: matches!(spec.workload, Workload::Ats | Workload::Compare).then_some(spec.workload.name()),
         compare_write: spec.workload == Workload::Ats,
+        seed: spec.seed,
         device: plan.device,
     };
     match backend::open(target.backend_options(&needs)?)? {
@@ -171,6 +179,7 @@ fn measure(target: &Target, spec: &PointSpec, plan: &Plan, stop: &AtomicBool) ->
             Transport::SgSync => engine::run_point(spec, &f.sg_sync(), stop),
             Transport::BsgUring => engine::run_point(spec, &f.bsg_uring(), stop),
         },
+        Opened::Sim(f) => engine::run_point(spec, &f, stop),
     }
 }
 

@@ -34,6 +34,9 @@ pub fn main(cli: Cli, matches: &ArgMatches, stop: &AtomicBool) -> Result<()> {
 }
 
 fn probe(a: &ProbeArgs) -> Result<()> {
-    let t = crate::device::open(&a.target, a.backend, false, false)?;
+    let t = match crate::device::sim_size(&a.target) {
+        Some(bytes) => crate::device::open_sim(bytes.map_err(crate::error::Error::usage)?),
+        None => crate::device::open(&a.target, a.backend, false, false)?,
+    };
     crate::report::probe(&t.info, a.output.format, a.output.output.as_deref())
 }

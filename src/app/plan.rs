@@ -1,8 +1,9 @@
 //! The plan of a `run` or `sweep`: every option checked and typed before any file is created
 //! or device opened, each mistake one line naming the fix.
 
-use crate::cli::{CommonArgs, DeviceArgs, RunArgs, SweepArgs};
-use crate::device::{BackendKind, DeviceOptions};
+use crate::backend::sim::SimOptions;
+use crate::cli::{CommonArgs, DeviceArgs, RunArgs, SimArgs, SweepArgs};
+use crate::device::{self, BackendKind, DeviceOptions};
 use crate::engine::{LockPlan, StopAt};
 use crate::error::{Error, Result};
 use crate::report::Format;
@@ -26,8 +27,10 @@ pub struct PlanPoint {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub command: &'static str,
-    /// None: the built-in temporary file.
+    /// None: the built-in temporary file (or the simulated device, see `sim`).
     pub target: Option<PathBuf>,
+    /// The simulated device's size, when TARGET is `sim` or `sim:SIZE`.
+    pub sim: Option<u64>,
     pub backend: Option<BackendKind>,
     pub points: Vec<PlanPoint>,
     pub bs: Option<u64>,
@@ -44,6 +47,8 @@ pub struct Plan {
     pub force: bool,
     pub miscompare_fraction: f64,
     pub seed: Option<u64>,
+    /// `--timeout`: give up on a device-side ATS command after this many milliseconds.
+    pub timeout_ms: Option<u64>,
     pub device: DeviceOptions,
     pub format: Format,
     pub output: Option<PathBuf>,
@@ -126,9 +131,13 @@ impl Plan {
             return Err(Error::usage("--repeat 0: measure each point at least once"));
         }
         check_device(&c.device, c.target.is_none(), c.backend, &points)?;
+        let sim = c.target.as_deref().and_then(device::sim_size).transpose().map_err(Error::usage)?;
+        let sim_options = sim_options(&c.sim, sim.is_some(), c.backend)?;
+        check_timeout(c.timeout, &points)?;
         Ok(Plan {
             command,
-            target: c.target,
+            target: if sim.is_some() { None } else { c.target },
+            sim,
             backend: c.backend,
             points,
             bs: c.bs.map(|b| b.0),
@@ -144,12 +153,14 @@ impl Plan {
             force: c.force,
             miscompare_fraction: c.miscompare_fraction,
             seed: c.seed,
+            timeout_ms: c.timeout,
             device: DeviceOptions {
                 fused: c.device.fused,
                 transport: c.device.transport,
                 ats_blocks: c.device.ats_blocks,
                 dpo: c.device.dpo,
                 fua: c.device.fua,
+                sim: sim_options,
             },
             format: c.output.format,
             output: c.output.output,
@@ -253,6 +264,48 @@ fn check_device(
     Ok(())
 }
 
+/// The simulated device's options: only with TARGET `sim`, each value checked.
+fn sim_options(a: &SimArgs, is_sim: bool, backend: Option<BackendKind>) -> Result<SimOptions> {
+    if !is_sim {
+        return match a.first_given() {
+            Some(flag) => Err(Error::usage(format!(
+                "{flag} applies to the simulated device; give TARGET sim (or sim:SIZE, e.g. sim:64MiB)"
+            ))),
+            None => Ok(SimOptions::default()),
+        };
+    }
+    if let Some(b) = backend {
+        return Err(Error::usage(format!(
+            "--backend {}: TARGET sim is the simulated device; drop --backend (--sim-protocol picks scsi or nvme)",
+            b.name()
+        )));
+    }
+    if a.sim_qd == Some(0) {
+        return Err(Error::usage("--sim-qd 0: give the device at least one command slot, e.g. --sim-qd 32"));
+    }
+    let o = SimOptions {
+        protocol: a.sim_protocol.unwrap_or_default(),
+        latency: a.sim_latency.unwrap_or_default(),
+        queue_depth: a.sim_qd,
+        inject: a.inject.unwrap_or_default(),
+    };
+    o.check().map_err(Error::usage)?;
+    Ok(o)
+}
+
+/// `--timeout` gives up on ATS commands: it needs an `ats` point and a sane number.
+fn check_timeout(ms: Option<u64>, points: &[PlanPoint]) -> Result<()> {
+    match ms {
+        None => Ok(()),
+        Some(0) => Err(Error::usage("--timeout 0: give the milliseconds an ATS command may take, e.g. --timeout 8000")),
+        Some(ms) if ms > 3_600_000 => Err(Error::usage(format!("--timeout {ms}: at most an hour (3600000 ms)"))),
+        Some(_) if !points.iter().any(|p| p.workload == Workload::Ats) => {
+            Err(Error::usage("--timeout applies to ATS commands; add --workload ats"))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 /// `--fused` on a target whose type turned out not to be NVMe.
 pub fn check_fused_kind(fused: bool, kind: BackendKind) -> Result<()> {
     if fused && kind != BackendKind::Nvme {
@@ -322,12 +375,33 @@ mod tests {
             (&["run", "--backend", "nvme"][..], "--backend needs a TARGET"),
             (&["sweep", "--qd", "1,0"][..], "--qd 0"),
             (&["run", "--repeat", "0"][..], "--repeat 0"),
+            (&["run", "--inject", "torn-write=0.1"][..], "TARGET sim"),
+            (&["run", "/tmp", "--sim-latency", "fixed:1us"][..], "TARGET sim"),
+            (&["run", "sim:1k"][..], "4 KiB to 64 GiB"),
+            (&["run", "sim:lots"][..], "not a size"),
+            (&["run", "sim", "--backend", "file"][..], "drop --backend"),
+            (&["run", "sim", "--sim-qd", "0"][..], "--sim-qd 0"),
+            (&["run", "sim", "--sim-protocol", "nvme", "--inject", "own-write=0.1"][..], "own-write"),
+            (&["run", "sim", "--timeout", "0"][..], "--timeout 0"),
+            (&["run", "sim", "-w", "read", "--timeout", "10"][..], "--workload ats"),
         ] {
             let e = plan(args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
             assert!(e.to_string().contains(needle), "{args:?}: {e}");
             assert!(!e.to_string().contains('\n'));
         }
+    }
+
+    #[test]
+    fn sim_targets_take_their_options() {
+        let p =
+            plan(&["run", "sim:1G", "--sim-protocol", "nvme", "--sim-qd", "4", "--inject", "lost-write=0.5"]).unwrap();
+        assert_eq!((p.sim, p.target.as_ref()), (Some(1 << 30), None));
+        let o = p.device.sim;
+        assert_eq!((o.protocol, o.queue_depth), (crate::backend::sim::SimProtocol::Nvme, Some(4)));
+        assert_eq!(o.inject.rate(crate::backend::sim::Fault::LostWrite), 0.5);
+        assert_eq!(plan(&["run", "sim"]).unwrap().sim, Some(64 << 20));
+        assert_eq!(plan(&["run", "./sim"]).unwrap().sim, None, "a file named sim is ./sim");
     }
 
     #[test]

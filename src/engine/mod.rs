@@ -13,7 +13,9 @@ mod result;
 mod worker;
 
 pub use locks::LockTable;
-pub use result::{merge_repeats, DeviceMiscompares, Histograms, LockReport, Miscompares, Point, Repeat, RingReport};
+pub use result::{
+    merge_repeats, DeviceMiscompares, FirstCorrupt, Histograms, LockReport, Miscompares, Point, Repeat, RingReport,
+};
 
 use crate::backend::{Factory, Op};
 use crate::error::{Error, Result};
@@ -67,6 +69,9 @@ pub struct PointSpec {
     pub seed: u64,
     /// `heartbeat`: nanoseconds between one worker's heartbeats.
     pub heartbeat_ns: u64,
+    /// `--timeout`: a device-side ATS command not completed within this many nanoseconds is
+    /// given up and the attempt retried with the same images (see `worker/timeout.rs`).
+    pub timeout_ns: Option<u64>,
 }
 
 impl PointSpec {
@@ -130,9 +135,25 @@ impl PointSpec {
         }
     }
 
-    /// Bytes of slab per slot: expected, new and read images for lock workloads.
+    /// Request lanes per slot: 2 when ATS commands may be given up (the retry goes out on
+    /// the other lane while the abandoned command still owns its buffers and user_data).
+    pub fn lanes(&self) -> u32 {
+        if self.timeout_ns.is_some() && self.workload == Workload::Ats {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Distinct user_data values per worker: every slot's lanes.
+    pub fn requests(&self) -> usize {
+        self.qd as usize * self.lanes() as usize
+    }
+
+    /// Bytes of slab per slot: for lock workloads the expected (E), new (N) and read (R)
+    /// images, and E and N again for a second lane.
     pub fn slot_bytes(&self) -> usize {
-        let blocks = if self.workload.uses_locks() { 3 } else { 1 };
+        let blocks = if self.workload.uses_locks() { 3 + 2 * (self.lanes() as usize - 1) } else { 1 };
         blocks * self.bs as usize
     }
 
@@ -154,6 +175,16 @@ pub fn run_point<F: Factory>(spec: &PointSpec, factory: &F, stop: &AtomicBool) -
     }
     if spec.iopoll && !caps.iopoll {
         return Err(Error::Unsupported("this backend cannot poll for completions; drop --iopoll".into()));
+    }
+    if spec.timeout_ns.is_some()
+        && spec.workload == Workload::Ats
+        && caps.ats_mode == crate::backend::AtsMode::HostEmulated
+    {
+        return Err(Error::Unsupported(
+            "--timeout gives up on device-side ATS commands, and this target's ATS is host-emulated (read, compare, \
+             write); use a SCSI, NVMe or sim target, or drop --timeout"
+                .into(),
+        ));
     }
     let threads = spec.threads() as usize;
     let locks = LockTable::new(if spec.locks_shared() { spec.locks() } else { 0 });
@@ -182,7 +213,9 @@ pub fn run_point<F: Factory>(spec: &PointSpec, factory: &F, stop: &AtomicBool) -
         .into_iter()
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| Error::Internal("a worker stopped without a result".into()))?;
-    Ok(result::merge(spec, caps.ats_mode, outputs, stop))
+    let mut point = result::merge(spec, caps.ats_mode, outputs, stop);
+    point.sim = factory.totals();
+    Ok(point)
 }
 
 /// The command an operation step sends, for latency kinds.
@@ -217,7 +250,18 @@ mod tests {
             host: 1,
             seed: 1,
             heartbeat_ns: 0,
+            timeout_ns: None,
         }
+    }
+
+    #[test]
+    fn lanes_double_the_slot_areas_only_for_ats_with_a_timeout() {
+        let mut s = spec(2, 8, LockPlan::Contention(1));
+        assert_eq!((s.lanes(), s.requests(), s.slot_bytes()), (1, 8, 3 * 512));
+        s.timeout_ns = Some(1_000_000);
+        assert_eq!((s.lanes(), s.requests(), s.slot_bytes()), (2, 16, 5 * 512));
+        s.workload = Workload::Read;
+        assert_eq!((s.lanes(), s.slot_bytes()), (1, 512));
     }
 
     #[test]

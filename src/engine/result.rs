@@ -62,6 +62,15 @@ impl DeviceMiscompares {
     }
 }
 
+/// The first miscompare classified `corrupt` (something other than atsbench changed a lock
+/// block, or the device damaged it): which lock, and when, in seconds since measuring began.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FirstCorrupt {
+    pub lock: u32,
+    pub at_s: f64,
+    pub worker: u32,
+}
+
 /// What happened on one lock block, over all workers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct LockReport {
@@ -142,6 +151,13 @@ pub struct Point {
     pub retries: u64,
     pub acquires: u64,
     pub errors: u64,
+    /// ATS commands given up after `--timeout` (and retried with the same images), and
+    /// completions of given-up commands that came later.
+    pub timeouts: u64,
+    pub late_completions: u64,
+    /// Where and when the first `corrupt` miscompare was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_corrupt: Option<FirstCorrupt>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub error_samples: Vec<String>,
     pub verification: Option<Verification>,
@@ -149,6 +165,10 @@ pub struct Point {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub per_lock: Vec<LockReport>,
     pub ring: RingReport,
+    /// What the simulated device did over all workers: its commands, the faults it injected
+    /// (per kind: rate, eligible commands, injected) and its queue waits (sim targets only).
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub sim: serde_json::Value,
     /// True when the point ended early (interrupt).
     pub interrupted: bool,
     /// Every repeat's figures when the point was measured more than once (`--repeat`); the
@@ -198,6 +218,9 @@ pub fn merge_repeats(mut runs: Vec<Point>) -> Option<Point> {
         m.retries += p.retries;
         m.acquires += p.acquires;
         m.errors += p.errors;
+        m.timeouts += p.timeouts;
+        m.late_completions += p.late_completions;
+        m.first_corrupt = m.first_corrupt.or(p.first_corrupt);
         m.interrupted |= p.interrupted;
         let (a, b) = (&mut m.miscompares, &p.miscompares);
         a.total += b.total;
@@ -259,6 +282,7 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
     let mut per_lock = vec![LockCounters::default(); spec.locks() as usize];
     let mut device = DeviceMiscompares::default();
     let (mut ring, mut finals, mut duration_s, mut samples) = (RingReport::default(), Vec::new(), 0f64, Vec::new());
+    let first_corrupt = earliest_corrupt(&outputs);
     for (i, o) in outputs.into_iter().enumerate() {
         lat.merge(&o.lat);
         slat.merge(&o.slat);
@@ -323,6 +347,9 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
         retries: c.retries,
         acquires: c.acquires,
         errors: c.errors,
+        timeouts: c.timeouts,
+        late_completions: c.late_completions,
+        first_corrupt,
         error_samples: samples,
         verification,
         per_lock: if per_lock.len() <= 64 && spec.workload.is_ats_like() {
@@ -331,6 +358,7 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
             Vec::new()
         },
         ring,
+        sim: serde_json::Value::Null,
         interrupted: stop.load(Ordering::Relaxed),
         repeats: Vec::new(),
         latency_ns: lat.summary(),
@@ -338,6 +366,16 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
         clat_ns: clat.summary(),
         hist: Some(Box::new(Histograms { lat, slat, clat })),
     }
+}
+
+/// The first `corrupt` miscompare over all workers (each timed from when it began measuring).
+fn earliest_corrupt(outputs: &[WorkerOutput]) -> Option<FirstCorrupt> {
+    let seen = outputs.iter().enumerate().filter_map(|(i, o)| o.first_corrupt.map(|(at, lock)| (at, lock, i)));
+    seen.min_by_key(|&(at, _, _)| at).map(|(at, lock, i)| FirstCorrupt {
+        lock,
+        at_s: at as f64 / 1e9,
+        worker: i as u32,
+    })
 }
 
 fn round2(x: f64) -> f64 {

@@ -65,6 +65,8 @@ pub struct Config {
     pub miscompare_fraction: f64,
     pub seed: u64,
     pub host_id: String,
+    /// `--timeout` in milliseconds, where given.
+    pub timeout_ms: Option<u64>,
     /// The profile the run came from, with the SHA-256 of its text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<ProfileRef>,
@@ -118,6 +120,7 @@ impl Config {
             seed: first.map_or(0, |s| s.seed),
             host_id: format!("{:016x}", first.map_or(0, |s| s.host)),
             profile: None,
+            timeout_ms: first.and_then(|s| s.timeout_ns).map(|ns| ns / 1_000_000),
         }
     }
 }

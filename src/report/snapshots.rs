@@ -86,6 +86,10 @@ fn ats_point() -> Point {
         interrupted: false,
         repeats: vec![],
         hist: None,
+        timeouts: 0,
+        late_completions: 0,
+        first_corrupt: None,
+        sim: serde_json::Value::Null,
     }
 }
 
@@ -120,6 +124,10 @@ fn read_point() -> Point {
         interrupted: true,
         repeats: vec![],
         hist: None,
+        timeouts: 0,
+        late_completions: 0,
+        first_corrupt: None,
+        sim: serde_json::Value::Null,
     }
 }
 
@@ -140,6 +148,7 @@ fn spec() -> PointSpec {
         host: 0xabc,
         seed: 7,
         heartbeat_ns: 0,
+        timeout_ns: None,
     }
 }
 

@@ -18,13 +18,9 @@
 //!   beyond the final generation and the generations claimed above it.
 
 use super::claims::{ClaimSet, Holder, LockClaims};
-#[cfg(test)]
-use crate::workload::record::Owner;
-use crate::workload::record::{Record, GENESIS_WORKER};
+use crate::workload::record::{Owner, Record, GENESIS_WORKER};
 
-/// One successful ATS: lock `lock` went to `generation`, written by `owner` (the tests' way to
-/// describe a history; the engine inserts into a `ClaimSet`).
-#[cfg(test)]
+/// One successful ATS: lock `lock` went to `generation`, written by `owner`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claim {
     pub lock: u32,

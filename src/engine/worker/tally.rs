@@ -22,6 +22,9 @@ pub struct Counters {
     /// Injected wrong images the device reported as miscompares.
     pub detected: u64,
     pub undetected: u64,
+    /// ATS commands given up after `--timeout`, and their completions that came later.
+    pub timeouts: u64,
+    pub late_completions: u64,
 }
 
 impl Counters {
@@ -36,6 +39,8 @@ impl Counters {
         self.injected += o.injected;
         self.detected += o.detected;
         self.undetected += o.undetected;
+        self.timeouts += o.timeouts;
+        self.late_completions += o.late_completions;
     }
 }
 
@@ -91,6 +96,9 @@ pub(super) struct Tally {
     pub device: DeviceMiscompares,
     pub samples: [Option<ErrorSample>; SAMPLES],
     pub nsamples: usize,
+    /// The first miscompare classified `corrupt`: when (ns since the worker began measuring)
+    /// and on which lock.
+    pub first_corrupt: Option<(u64, u32)>,
 }
 
 impl Tally {
@@ -105,6 +113,7 @@ impl Tally {
             device: DeviceMiscompares::default(),
             samples: [None; SAMPLES],
             nsamples: 0,
+            first_corrupt: None,
         }
     }
 
