@@ -105,8 +105,12 @@ pub fn check(ok: bool, what: impl FnOnce() -> String) -> TestResult {
     }
 }
 
+/// The unsigned integer at the dotted `path` of a JSON document. A missing or non-numeric key
+/// fails the test (the harness reports the panic) with the key's name: a renamed field must
+/// never let a check pass.
 pub fn u(v: &Value, path: &str) -> u64 {
-    path.split('.').fold(v, |v, k| &v[k]).as_u64().unwrap_or(u64::MAX)
+    let got = path.split('.').fold(v, |v, k| &v[k]);
+    got.as_u64().unwrap_or_else(|| panic!("JSON key `{path}` is missing or not an unsigned integer (found {got})"))
 }
 
 /// The first point of a result document.
