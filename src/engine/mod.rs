@@ -8,10 +8,12 @@
 //! default: nobody shares, so a queue-depth sweep measures the device), `Locks(N)` lets every
 //! attempt pick one of N lock blocks at random.
 
+mod hosts;
 mod locks;
 mod result;
 mod worker;
 
+pub use hosts::{MultiHost, LOCAL_SCOPE};
 pub use locks::LockTable;
 pub use result::{merge_repeats, DeviceMiscompares, Histograms, LockReport, Miscompares, Point, Repeat, RingReport};
 
@@ -67,6 +69,9 @@ pub struct PointSpec {
     pub seed: u64,
     /// `heartbeat`: nanoseconds between one worker's heartbeats.
     pub heartbeat_ns: u64,
+    /// This host's part in a multi-host run (`--hosts N`, see `hosts.rs`); None for one host.
+    #[serde(skip)]
+    pub hosts: Option<std::sync::Arc<MultiHost>>,
 }
 
 impl PointSpec {
@@ -217,6 +222,7 @@ mod tests {
             host: 1,
             seed: 1,
             heartbeat_ns: 0,
+            hosts: None,
         }
     }
 

@@ -137,11 +137,12 @@ impl<B: Backend> Worker<'_, B> {
         let slot = self.slots[s];
         let l = slot.lock as usize;
         let base = self.area(s, 0);
-        let bs = self.bs;
+        let (bs, spec) = (self.bs, self.spec);
         let ctx = Context {
             lock: slot.lock,
-            host: self.spec.host,
-            workers: self.spec.threads(),
+            host: spec.host,
+            hosts: spec.host_ids(),
+            workers: spec.threads(),
             max_seen_at_issue: slot.max_seen_at_issue,
         };
         let v = self.io.ring.slab().range(base, 3 * bs);

@@ -134,6 +134,7 @@ mod tests {
             host: 1,
             seed: 1,
             heartbeat_ns: 0,
+            hosts: None,
         }
     }
 
