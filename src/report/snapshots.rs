@@ -75,7 +75,7 @@ fn ats_point() -> Point {
         acquires: 1_000,
         errors: 1,
         error_samples: vec!["CompareWrite on lock 0: COMPARE AND WRITE: status BUSY (0x08)".into()],
-        verification: Some(Verification { checked: 1001, violations: 0, lost_updates: 0, problems: vec![] }),
+        verification: Some(Verification { checked: 1001, violations: 0, lost_updates: 0, ..Default::default() }),
         per_lock: vec![LockReport { lock: 0, attempts: 16_000, successes: 1_000, miscompares: 15_000 }],
         ring: RingReport {
             flags: vec!["single_issuer", "coop_taskrun"],
@@ -86,6 +86,7 @@ fn ats_point() -> Point {
         interrupted: false,
         repeats: vec![],
         hist: None,
+        host_share: None,
     }
 }
 
@@ -120,6 +121,7 @@ fn read_point() -> Point {
         interrupted: true,
         repeats: vec![],
         hist: None,
+        host_share: None,
     }
 }
 
@@ -140,6 +142,7 @@ fn spec() -> PointSpec {
         host: 0xabc,
         seed: 7,
         heartbeat_ns: 0,
+        hosts: None,
     }
 }
 
