@@ -15,6 +15,7 @@
 
 mod common;
 mod loopdev;
+mod multihost;
 mod nullb;
 mod nvme;
 mod scsi;
@@ -28,6 +29,7 @@ fn main() {
     tests.extend(nullb::tests());
     tests.extend(nvme::tests());
     tests.extend(scsi::tests());
+    tests.extend(multihost::tests());
 
     let mut skipped: Vec<(&'static str, String)> = Vec::new();
     let trials: Vec<Trial> = tests
