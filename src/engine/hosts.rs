@@ -357,11 +357,14 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
+    /// One step of one host: (host, what, point).
+    type Event = (u32, &'static str, u64);
+
     /// The rendezvous blocks in memory, and a log of what the hosts did, in order.
     #[derive(Clone, Default)]
     struct Shared {
         blocks: Arc<Mutex<Vec<Vec<u8>>>>,
-        log: Arc<Mutex<Vec<(u32, &'static str, u64)>>>,
+        log: Arc<Mutex<Vec<Event>>>,
     }
 
     struct Mem {
