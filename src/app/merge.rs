@@ -354,3 +354,37 @@ fn total<'a>(hosts: impl Iterator<Item = &'a Figures>) -> Figures {
     t.miscompare_rate = if t.ops > 0 { t.miscompares.total as f64 / t.ops as f64 } else { 0.0 };
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_device_side_ats_is_atomic_across_hosts() {
+        assert_eq!(atomicity(Workload::Ats, Some(AtsMode::Device)).0, Some(true));
+        for mode in [AtsMode::HostEmulated, AtsMode::CompareThenWrite] {
+            let (atomic, why) = atomicity(Workload::Ats, Some(mode));
+            assert_eq!(atomic, Some(false));
+            assert!(why.is_some_and(|w| w.contains("only inside one process")), "{why:?}");
+        }
+        assert_eq!(atomicity(Workload::Rmw, None).0, Some(false));
+        assert_eq!(atomicity(Workload::Read, None), (None, None), "nothing to be atomic");
+    }
+
+    #[test]
+    fn totals_add_up_and_iops_too() {
+        let host = |ops: u64, secs: f64, contention: u64| Figures {
+            ops,
+            duration_s: secs,
+            iops: ops as f64 / secs,
+            acquires: ops / 4,
+            miscompares: Miscompares { total: contention, contention, ..Miscompares::default() },
+            ..Figures::default()
+        };
+        let t = total([host(1000, 2.0, 750), host(3000, 2.5, 2000)].iter());
+        assert_eq!((t.ops, t.acquires, t.miscompares.total, t.miscompares.contention), (4000, 1000, 2750, 2750));
+        assert_eq!((t.iops, t.duration_s), (500.0 + 1200.0, 2.5), "the hosts measured at the same time");
+        assert!((t.miscompare_rate - 2750.0 / 4000.0).abs() < 1e-12);
+        assert_eq!(t.miscompares.injected, None);
+    }
+}
