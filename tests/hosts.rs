@@ -23,10 +23,18 @@ fn shared_file() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// A CPU of its own for host `index` where there are enough, so that the hosts interleave
+/// rather than take turns on one CPU.
+fn cpu_of(index: u32) -> String {
+    let cpus = atsbench::sys::affinity::allowed_cpus();
+    cpus.get(index as usize % cpus.len().max(1)).copied().unwrap_or(0).to_string()
+}
+
 /// Start host `index` of `hosts` on `target`, writing its JSON results to `out`.
 fn start(target: &Path, index: u32, hosts: u32, extra: &[&str], out: &Path) -> Child {
     Command::new(bin())
         .args(["run", target.to_str().unwrap(), "--hosts", &hosts.to_string(), "--host-id", &index.to_string()])
+        .args(["--cpus", &cpu_of(index)])
         .args(extra)
         .args(["-f", "json", "-o", out.to_str().unwrap()])
         .stdout(Stdio::null())

@@ -23,8 +23,11 @@ fn two_hosts(dev: &str, workload: &str, extra: &[&str]) -> Result<Value, String>
     let files: Vec<PathBuf> = (0..2).map(|i| dir.path().join(format!("host{i}.json"))).collect();
     let mut children = Vec::new();
     for (i, out) in files.iter().enumerate().rev() {
+        // Each host on a CPU of its own where there are two, so that they interleave.
+        let cpus = atsbench::sys::affinity::allowed_cpus();
+        let cpu = cpus.get(i % cpus.len().max(1)).copied().unwrap_or(0).to_string();
         let mut cmd = Command::new(bin());
-        cmd.args(["run", dev, "--workload", workload, "--qd", "1", "--locks", "1", "--ops", "3000"])
+        cmd.args(["run", dev, "--workload", workload, "--qd", "1", "--locks", "1", "--ops", "3000", "--cpus", &cpu])
             .args(["--hosts", "2", "--host-id", &i.to_string(), "--seed", "31337", "-f", "json", "-o"])
             .arg(out)
             .args(extra)
