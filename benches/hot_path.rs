@@ -41,7 +41,7 @@ fn codec(c: &mut Criterion) {
     record(4).encode(&mut e);
     record(5).encode(&mut n);
     Record { owner: Owner { host: 99, worker: 0, seq: 77 }, ..record(5) }.encode(&mut r);
-    let ctx = Context { lock: 7, host: 99, workers: 2, max_seen_at_issue: 4 };
+    let ctx = Context { lock: 7, host: 99, hosts: &[], workers: 2, max_seen_at_issue: 4 };
     g.bench_function("classify_contention_512", |b| b.iter(|| classify(black_box(&r), &e, &n, &ctx)));
     g.finish();
 }
@@ -105,6 +105,7 @@ fn engine(c: &mut Criterion) {
             seed: 1,
             heartbeat_ns: 0,
             timeout_ns: None,
+            hosts: None,
         };
         g.throughput(Throughput::Elements(ops));
         // One iteration is a whole point of `ops` operations; the throughput line gives ops/s.

@@ -42,8 +42,8 @@ fn real(s: &str) -> Result<f64, String> {
                   classified and verified, across queue depth and contention.\n\n\
                   With no TARGET, atsbench uses a 64 MiB temporary file (no root needed).",
     after_help = "Exit codes: 0 ok, 2 usage, 3 target, 4 permission, 5 refused (data on the device), \
-                  6 system limit, 7 unsupported, 8 device error, 9 verification failed, 70 internal error, \
-                  130 interrupted."
+                  6 system limit, 7 unsupported, 8 device error, 9 verification failed, 10 rendezvous (the other \
+                  hosts not seen), 70 internal error, 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -61,6 +61,22 @@ pub enum Command {
     Probe(ProbeArgs),
     /// List the shipped workload profiles, or show one (`profiles show NAME`).
     Profiles(ProfilesArgs),
+    /// Combine the JSON results of the hosts of one multi-host run (`--hosts N`) and verify
+    /// their ATS histories together.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The result files of every host of the run (`-f json -o FILE` on each host).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Output format: table or json.
+    #[arg(long, short = 'f', default_value = "table", value_parser = named::<Format>(&["table", "json"]))]
+    pub format: Format,
+    /// Write the merged result to this file instead of stdout.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -181,13 +197,25 @@ pub struct CommonArgs {
     /// Fraction of `compare` commands sent with a deliberately wrong image.
     #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = real)]
     pub miscompare_fraction: f64,
-    /// Seed of the workers' random numbers (default: random).
+    /// Seed of the workers' random numbers (default: random). With --hosts, required and
+    /// the same on every host.
     #[arg(long, allow_hyphen_values = true, value_parser = count64)]
     pub seed: Option<u64>,
     /// ats: give up on a device-side ATS command not completed within MS milliseconds and
     /// retry it with the same images, as ESXi does; the late completion is counted.
     #[arg(long, value_name = "MS", allow_hyphen_values = true, value_parser = count64)]
     pub timeout: Option<u64>,
+    /// Several hosts on one shared target: this many hosts run the same command at once, each
+    /// with its own --host-id and all with the same --seed; `atsbench merge` combines their
+    /// results.
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count)]
+    pub hosts: u32,
+    /// With --hosts N: this host's index, 0 to N-1.
+    #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = count)]
+    pub host_id: u32,
+    /// With --hosts: how long to wait for the other hosts at each rendezvous (`60`, `2m`).
+    #[arg(long, default_value = "60s", allow_hyphen_values = true)]
+    pub rendezvous_timeout: Duration,
     #[command(flatten)]
     pub device: DeviceArgs,
     #[command(flatten)]
@@ -335,6 +363,9 @@ mod tests {
             vec!["atsbench", "run", "--threads", "2", "--cpus", "0"],
             vec!["atsbench", "run", "--workload", "nope"],
             vec!["atsbench", "run", "--contention", "2", "--locks", "4"],
+            vec!["atsbench", "run", "--hosts", "-2"],
+            vec!["atsbench", "merge"],
+            vec!["atsbench", "merge", "a.json", "-f", "csv"],
         ] {
             let e = Cli::try_parse_from(&args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{args:?}");

@@ -12,6 +12,7 @@
 //! | 7    | unsupported: the device or kernel lacks a feature that was asked for |
 //! | 8    | device: an I/O error during measurement |
 //! | 9    | verification failed: a device-side or serialised ATS broke atomicity |
+//! | 10   | rendezvous: the other hosts of a multi-host run were not seen in time, or one left |
 //! | 70   | internal error (a bug: please report it) |
 //! | 130  | interrupted (SIGINT or SIGTERM); the points measured so far were written |
 
@@ -36,6 +37,8 @@ pub enum Error {
     Device(String),
     #[error("{0}")]
     Verification(String),
+    #[error("{0}")]
+    Rendezvous(String),
     #[error("interrupted; the points measured so far were written")]
     Interrupted,
     #[error("internal error: {0} (this is a bug in atsbench; please report it)")]
@@ -55,6 +58,7 @@ impl Error {
             Error::Unsupported(_) => 7,
             Error::Device(_) => 8,
             Error::Verification(_) => 9,
+            Error::Rendezvous(_) => 10,
             Error::Interrupted => 130,
         }
     }
@@ -105,6 +109,7 @@ mod tests {
             Error::Unsupported(String::new()),
             Error::Device(String::new()),
             Error::Verification(String::new()),
+            Error::Rendezvous(String::new()),
             Error::Interrupted,
         ];
         let mut codes: Vec<i32> = all.iter().map(Error::exit_code).collect();

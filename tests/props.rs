@@ -202,7 +202,7 @@ proptest! {
 
     #[test]
     fn classify_takes_any_blocks(read in bytes(), expected in bytes(), new in bytes(), ctx in (any::<u32>(), any::<u64>(), any::<u32>(), any::<u64>())) {
-        let ctx = Context { lock: ctx.0, host: ctx.1, workers: ctx.2, max_seen_at_issue: ctx.3 };
+        let ctx = Context { lock: ctx.0, host: ctx.1, hosts: &[], workers: ctx.2, max_seen_at_issue: ctx.3 };
         let _ = classify(&read, &expected, &new, &ctx);
     }
 

@@ -1,10 +1,10 @@
 //! Run a plan: open the target, resolve every point against it, measure each with the backend
 //! the target needs, and write each result as soon as it is measured.
 
-use super::plan::{check_fused_kind, Plan, PlanPoint, DEFAULT_TARGET_BYTES};
-use crate::backend::{self, scsi::Transport, Opened};
+use super::plan::{check_fused_kind, HostsPlan, Plan, PlanPoint, DEFAULT_TARGET_BYTES};
+use crate::backend::{self, scsi::Transport, AtsMode, Opened};
 use crate::device::{self, PointNeeds, Target};
-use crate::engine::{self, Point, PointSpec};
+use crate::engine::{self, MultiHost, Point, PointSpec};
 use crate::error::{Error, Result};
 use crate::report::{Config, Progress, Reporter};
 use crate::spec::Region;
@@ -12,6 +12,7 @@ use crate::sys::blk;
 use crate::workload::Workload;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     let target = open_target(&plan)?;
@@ -24,6 +25,16 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     config.profile = plan.profile.clone().map(|(name, sha256)| crate::report::ProfileRef { name, sha256 });
     let mut reporter = Reporter::new(plan.format, plan.output.as_deref(), config, target.info.clone())?;
     let runs = specs.len() * plan.repeat as usize;
+    if let (Some(h), Some(m), true) = (plan.hosts, specs[0].hosts.as_deref(), std::io::stderr().is_terminal()) {
+        eprintln!(
+            "atsbench: host {} of {}: meeting the others on {} (rendezvous blocks at byte {}), waiting up to {} s",
+            h.index,
+            h.count,
+            target.path.display(),
+            m.offset,
+            h.timeout.as_secs_f64()
+        );
+    }
     let progress =
         (std::io::stderr().is_terminal() && (runs > 1 || plan.output.is_some())).then(|| Progress::new(runs));
     let mut broken = Vec::new();
@@ -115,11 +126,38 @@ fn resolve(plan: &Plan, target: &Target) -> Result<Vec<PointSpec>> {
     };
     let region = Region::resolve(plan.region, target.size(), bs).map_err(|e| Error::Target(format!("--{e}")))?;
     let seed = plan.seed.unwrap_or_else(random_u64);
-    let host = random_u64() | 1;
-    plan.points.iter().map(|p| spec_of(plan, p, bs, region, seed, host)).collect()
+    let (region, hosts) = match plan.hosts {
+        Some(h) => several_hosts(h, region, bs)?,
+        None => (region, None),
+    };
+    let host = hosts.as_deref().map_or_else(|| random_u64() | 1, MultiHost::id);
+    plan.points.iter().map(|p| spec_of(plan, p, (bs, region), seed, host, &hosts)).collect()
 }
 
-fn spec_of(plan: &Plan, p: &PlanPoint, bs: u32, region: Region, seed: u64, host: u64) -> Result<PointSpec> {
+/// One host of several: the first `count` blocks of the region are the rendezvous blocks, the
+/// rest is what the points use.
+fn several_hosts(h: HostsPlan, region: Region, bs: u32) -> Result<(Region, Option<Arc<MultiHost>>)> {
+    let room = region.blocks(bs);
+    if room <= u64::from(h.count) {
+        return Err(Error::usage(format!(
+            "--hosts {} needs {} rendezvous blocks before the lock blocks, and the region holds {room} blocks of {bs} \
+             bytes; widen --region",
+            h.count, h.count
+        )));
+    }
+    let m = MultiHost::new(h.index, h.count, h.seed, region.start, h.timeout, random_u64());
+    let rest = Region { start: region.start + u64::from(h.count) * u64::from(bs), end: region.end };
+    Ok((rest, Some(Arc::new(m))))
+}
+
+fn spec_of(
+    plan: &Plan,
+    p: &PlanPoint,
+    (bs, region): (u32, Region),
+    seed: u64,
+    host: u64,
+    hosts: &Option<Arc<MultiHost>>,
+) -> Result<PointSpec> {
     let spec = PointSpec {
         workload: p.workload,
         qd: p.qd,
@@ -137,6 +175,7 @@ fn spec_of(plan: &Plan, p: &PlanPoint, bs: u32, region: Region, seed: u64, host:
         seed,
         heartbeat_ns: if p.workload == Workload::Heartbeat { plan.heartbeat_ns.max(1) } else { 0 },
         timeout_ns: plan.timeout_ms.map(|ms| ms * 1_000_000),
+        hosts: hosts.clone(),
     };
     let (locks, room) = (u64::from(spec.locks()), region.blocks(bs));
     if p.workload == Workload::Heartbeat && room <= locks {
@@ -183,10 +222,13 @@ fn measure(target: &Target, spec: &PointSpec, plan: &Plan, stop: &AtomicBool) ->
     }
 }
 
-/// A device-side or serialised ATS point whose history does not verify.
+/// A device-side or serialised ATS point whose history does not verify. One host of several
+/// fails only for device-side ATS: the other modes serialise within one process, so lost
+/// updates across hosts are their known answer (`atsbench merge` says so).
 fn broke_atomicity(p: &Point) -> Option<String> {
     let v = p.verification.as_ref().filter(|v| v.violations + v.lost_updates > 0)?;
-    (p.workload == Workload::Ats).then(|| {
+    let atomic_here = p.host_share.is_none() || p.ats_mode == Some(AtsMode::Device);
+    (p.workload == Workload::Ats && atomic_here).then(|| {
         format!(
             "qd {} threads {} locks {}: {} violations, {} lost updates",
             p.qd, p.threads, p.locks, v.violations, v.lost_updates

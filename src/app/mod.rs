@@ -1,8 +1,10 @@
 //! From the parsed command line to results: `plan` checks what the user asked for and turns
 //! it into typed options (before anything is created or opened), `bench` opens the target,
-//! resolves every point against it and runs them, writing each as it finishes.
+//! resolves every point against it and runs them, writing each as it finishes; `merge`
+//! combines the results of the hosts of a multi-host run.
 
 mod bench;
+mod merge;
 mod plan;
 
 use crate::cli::{Cli, Command, ProbeArgs, ProfilesCommand};
@@ -22,6 +24,7 @@ pub fn main(cli: Cli, matches: &ArgMatches, stop: &AtomicBool) -> Result<()> {
             bench::bench(plan::Plan::sweep(a, &given)?, stop)
         }
         Command::Probe(a) => probe(&a),
+        Command::Merge(a) => merge::merge(&a),
         Command::Profiles(p) => {
             let text = match p.show {
                 None => crate::profile::list()?,

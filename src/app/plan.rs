@@ -8,6 +8,7 @@ use crate::engine::{LockPlan, StopAt};
 use crate::error::{Error, Result};
 use crate::report::Format;
 use crate::spec::{check_qd, RegionArg};
+use crate::workload::rendezvous::MAX_HOSTS;
 use crate::workload::Workload;
 use std::path::PathBuf;
 
@@ -21,6 +22,15 @@ pub struct PlanPoint {
     pub cpus: Vec<Option<usize>>,
     pub qd: u32,
     pub lock_plan: LockPlan,
+}
+
+/// This host's part in a multi-host run (`--hosts N`, N >= 2).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HostsPlan {
+    pub index: u32,
+    pub count: u32,
+    pub seed: u64,
+    pub timeout: std::time::Duration,
 }
 
 /// What a `run` or `sweep` will do.
@@ -49,6 +59,8 @@ pub struct Plan {
     pub seed: Option<u64>,
     /// `--timeout`: give up on a device-side ATS command after this many milliseconds.
     pub timeout_ms: Option<u64>,
+    /// Several hosts on one target; None for one host.
+    pub hosts: Option<HostsPlan>,
     pub device: DeviceOptions,
     pub format: Format,
     pub output: Option<PathBuf>,
@@ -134,6 +146,7 @@ impl Plan {
         let sim = c.target.as_deref().and_then(device::sim_size).transpose().map_err(Error::usage)?;
         let sim_options = sim_options(&c.sim, sim.is_some(), c.backend)?;
         check_timeout(c.timeout, &points)?;
+        let hosts = hosts_plan(&c, &points)?;
         Ok(Plan {
             command,
             target: if sim.is_some() { None } else { c.target },
@@ -154,6 +167,7 @@ impl Plan {
             miscompare_fraction: c.miscompare_fraction,
             seed: c.seed,
             timeout_ms: c.timeout,
+            hosts,
             device: DeviceOptions {
                 fused: c.device.fused,
                 transport: c.device.transport,
@@ -225,6 +239,54 @@ fn apply_profile(
         c.no_verify = !v;
     }
     Ok((p.name, p.sha256))
+}
+
+/// `--hosts N --host-id I`: checked before anything is opened; None for one host.
+fn hosts_plan(c: &CommonArgs, points: &[PlanPoint]) -> Result<Option<HostsPlan>> {
+    let (index, count) = (c.host_id, c.hosts);
+    if count == 0 {
+        return Err(Error::usage("--hosts 0: give the number of hosts that share the target (1: this host alone)"));
+    }
+    if index >= count {
+        return Err(Error::usage(format!(
+            "--host-id {index}: with --hosts {count} the host ids run from 0 to {}; give each host its own",
+            count - 1
+        )));
+    }
+    if count == 1 {
+        return Ok(None);
+    }
+    if count > MAX_HOSTS {
+        return Err(Error::usage(format!(
+            "--hosts {count}: at most {MAX_HOSTS} hosts (host 0's rendezvous record acknowledges each in one \
+             512-byte block); run fewer"
+        )));
+    }
+    let Some(seed) = c.seed else {
+        return Err(Error::usage(format!(
+            "--hosts {count}: give every host the same --seed (any number, e.g. --seed 42): the host ids and the \
+             rendezvous derive from it"
+        )));
+    };
+    if c.target.is_none() {
+        return Err(Error::usage(
+            "--hosts needs a TARGET that all hosts share (a file or device they all reach); the default target is a \
+             temporary file of this host's own",
+        ));
+    }
+    if points.iter().any(|p| p.workload == Workload::Heartbeat) {
+        return Err(Error::usage(
+            "--hosts with heartbeat: each worker's heartbeat block would be shared by every host; use ats or rmw",
+        ));
+    }
+    if c.repeat > 1 {
+        return Err(Error::usage(format!(
+            "--repeat {} with --hosts: every repeat restarts the lock blocks, which the merge cannot tell apart; give \
+             --repeat 1 and run the repeats as separate multi-host runs",
+            c.repeat
+        )));
+    }
+    Ok(Some(HostsPlan { index, count, seed, timeout: c.rendezvous_timeout.0 }))
 }
 
 fn lock_plan(contention: Option<u32>, locks: Option<u32>) -> Result<LockPlan> {
@@ -384,6 +446,14 @@ mod tests {
             (&["run", "sim", "--sim-protocol", "nvme", "--inject", "own-write=0.1"][..], "own-write"),
             (&["run", "sim", "--timeout", "0"][..], "--timeout 0"),
             (&["run", "sim", "-w", "read", "--timeout", "10"][..], "--workload ats"),
+            (&["run", "f", "--hosts", "2"][..], "the same --seed"),
+            (&["run", "f", "--hosts", "2", "--host-id", "2", "--seed", "1"][..], "from 0 to 1"),
+            (&["run", "--host-id", "1"][..], "--host-id 1"),
+            (&["run", "--hosts", "2", "--seed", "1"][..], "TARGET that all hosts share"),
+            (&["run", "f", "--hosts", "0"][..], "--hosts 0"),
+            (&["run", "f", "--hosts", "57", "--seed", "1"][..], "at most 56"),
+            (&["run", "f", "--hosts", "2", "--seed", "1", "-w", "heartbeat"][..], "heartbeat"),
+            (&["sweep", "f", "--qd", "1", "--hosts", "2", "--seed", "1", "--repeat", "3"][..], "--repeat 3"),
         ] {
             let e = plan(args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
@@ -402,6 +472,17 @@ mod tests {
         assert_eq!(o.inject.rate(crate::backend::sim::Fault::LostWrite), 0.5);
         assert_eq!(plan(&["run", "sim"]).unwrap().sim, Some(64 << 20));
         assert_eq!(plan(&["run", "./sim"]).unwrap().sim, None, "a file named sim is ./sim");
+    }
+
+    #[test]
+    fn several_hosts_take_the_same_seed_and_their_own_index() {
+        assert_eq!(plan(&["run", "f"]).unwrap().hosts, None);
+        assert_eq!(plan(&["run", "f", "--hosts", "1", "--seed", "3"]).unwrap().hosts, None);
+        let h = plan(&["sweep", "f", "--qd", "1,2", "--hosts", "3", "--host-id", "2", "--seed", "9"]).unwrap().hosts;
+        let timeout = std::time::Duration::from_secs(60);
+        assert_eq!(h, Some(HostsPlan { index: 2, count: 3, seed: 9, timeout }));
+        let p = plan(&["run", "f", "--hosts", "2", "--seed", "9", "--rendezvous-timeout", "500ms"]).unwrap();
+        assert_eq!(p.hosts.map(|h| h.timeout), Some(std::time::Duration::from_millis(500)));
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //! default: nobody shares, so a queue-depth sweep measures the device), `Locks(N)` lets every
 //! attempt pick one of N lock blocks at random.
 
+mod hosts;
 mod locks;
 mod result;
 mod worker;
 
+pub use hosts::{MultiHost, LOCAL_SCOPE};
 pub use locks::LockTable;
 pub use result::{
     merge_repeats, DeviceMiscompares, FirstCorrupt, Histograms, LockReport, Miscompares, Point, Repeat, RingReport,
@@ -72,6 +74,9 @@ pub struct PointSpec {
     /// `--timeout`: a device-side ATS command not completed within this many nanoseconds is
     /// given up and the attempt retried with the same images (see `worker/timeout.rs`).
     pub timeout_ns: Option<u64>,
+    /// This host's part in a multi-host run (`--hosts N`, see `hosts.rs`); None for one host.
+    #[serde(skip)]
+    pub hosts: Option<std::sync::Arc<MultiHost>>,
 }
 
 impl PointSpec {
@@ -251,6 +256,7 @@ mod tests {
             seed: 1,
             heartbeat_ns: 0,
             timeout_ns: None,
+            hosts: None,
         }
     }
 

@@ -6,6 +6,7 @@ use crate::backend::AtsMode;
 use crate::stats::{Latencies, Summary};
 use crate::verify::claims::ClaimSet;
 use crate::verify::history::Verification;
+use crate::verify::hosts::HostShare;
 use crate::workload::Workload;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Miscompare counts by class. For `compare`, `total` is every miscompare the device
 /// reported: `detected` of the `injected` wrong images plus `false` ones on correct images.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Miscompares {
     pub total: u64,
     pub contention: u64,
@@ -178,6 +179,9 @@ pub struct Point {
     /// The histograms behind the summaries, until the point is reported.
     #[serde(skip)]
     pub hist: Option<Box<Histograms>>,
+    /// One host of several (`--hosts`): its claims and the final lock blocks, for the merge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_share: Option<HostShare>,
 }
 
 impl Point {
@@ -303,7 +307,7 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
     samples.truncate(SAMPLES);
     let verification = (spec.verify && spec.workload.uses_locks()).then(|| match spec.workload {
         Workload::Compare => Verification { checked: c.ops, violations: c.undetected, ..Default::default() },
-        _ => claims.verify(&finals),
+        _ => super::hosts::verify_local(spec, &claims, &finals),
     });
     let m = c.miscompares;
     let compare = spec.workload == Workload::Compare;
@@ -365,6 +369,7 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
         slat_ns: slat.summary(),
         clat_ns: clat.summary(),
         hist: Some(Box::new(Histograms { lat, slat, clat })),
+        host_share: super::hosts::share(spec, claims, &finals),
     }
 }
 

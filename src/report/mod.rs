@@ -3,6 +3,7 @@
 //! what it measured.
 
 mod csv;
+pub mod merge;
 #[cfg(test)]
 mod snapshots;
 mod table;
@@ -64,12 +65,31 @@ pub struct Config {
     pub force: bool,
     pub miscompare_fraction: f64,
     pub seed: u64,
+    /// The host id in this host's lock records (hex): random for one host, derived from the
+    /// seed and `host_index` with `--hosts`.
     pub host_id: String,
     /// `--timeout` in milliseconds, where given.
     pub timeout_ms: Option<u64>,
+    /// Hosts sharing the target (`--hosts`; 1: this host alone).
+    pub hosts: u32,
+    /// This host's index among them (`--host-id`).
+    pub host_index: u32,
+    /// With `--hosts` N >= 2: where the hosts meet and how long each waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendezvous: Option<Rendezvous>,
     /// The profile the run came from, with the SHA-256 of its text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<ProfileRef>,
+}
+
+/// The rendezvous of a multi-host run, in its configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rendezvous {
+    /// The run tag (hex), from the seed: the same on every host.
+    pub tag: String,
+    /// Byte offset of the rendezvous blocks (one per host; the lock blocks follow them).
+    pub offset: u64,
+    pub timeout_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,6 +112,7 @@ impl Config {
     /// The configuration of `specs` (all points of one command); `force` is not part of a point.
     pub fn new(command: &str, specs: &[PointSpec], force: bool, repeat: u32, interleave: bool) -> Config {
         let first = specs.first();
+        let multi = first.and_then(|s| s.hosts.as_deref());
         Config {
             command: command.into(),
             workloads: unique(specs.iter().map(|s| s.workload)),
@@ -107,7 +128,9 @@ impl Config {
                 LockPlan::Contention(_) => None,
             })),
             bs: first.map_or(0, |s| s.bs),
-            region: first.map(|s| s.region),
+            // With several hosts the rendezvous blocks precede the points' region.
+            region: first
+                .map(|s| s.hosts.as_deref().map_or(s.region, |m| Region { start: m.offset, end: s.region.end })),
             stop: first.map(|s| s.stop),
             rate: first.and_then(|s| s.rate),
             repeat,
@@ -119,6 +142,13 @@ impl Config {
             miscompare_fraction: first.map_or(0.0, |s| s.miscompare_fraction),
             seed: first.map_or(0, |s| s.seed),
             host_id: format!("{:016x}", first.map_or(0, |s| s.host)),
+            hosts: multi.map_or(1, |m| m.count),
+            host_index: multi.map_or(0, |m| m.index),
+            rendezvous: multi.map(|m| Rendezvous {
+                tag: format!("{:016x}", m.tag),
+                offset: m.offset,
+                timeout_s: m.timeout.as_secs_f64(),
+            }),
             profile: None,
             timeout_ms: first.and_then(|s| s.timeout_ns).map(|ns| ns / 1_000_000),
         }

@@ -75,7 +75,7 @@ fn ats_point() -> Point {
         acquires: 1_000,
         errors: 1,
         error_samples: vec!["CompareWrite on lock 0: COMPARE AND WRITE: status BUSY (0x08)".into()],
-        verification: Some(Verification { checked: 1001, violations: 0, lost_updates: 0, problems: vec![] }),
+        verification: Some(Verification { checked: 1001, violations: 0, lost_updates: 0, ..Default::default() }),
         per_lock: vec![LockReport { lock: 0, attempts: 16_000, successes: 1_000, miscompares: 15_000 }],
         ring: RingReport {
             flags: vec!["single_issuer", "coop_taskrun"],
@@ -90,6 +90,7 @@ fn ats_point() -> Point {
         late_completions: 0,
         first_corrupt: None,
         sim: serde_json::Value::Null,
+        host_share: None,
     }
 }
 
@@ -128,6 +129,7 @@ fn read_point() -> Point {
         late_completions: 0,
         first_corrupt: None,
         sim: serde_json::Value::Null,
+        host_share: None,
     }
 }
 
@@ -149,6 +151,7 @@ fn spec() -> PointSpec {
         seed: 7,
         heartbeat_ns: 0,
         timeout_ns: None,
+        hosts: None,
     }
 }
 

@@ -41,11 +41,15 @@ impl Class {
 
 /// What the worker knew when it issued the attempt.
 #[derive(Debug, Clone, Copy)]
-pub struct Context {
+pub struct Context<'a> {
     pub lock: u32,
-    /// This run's host id: records from other hosts are unknown owners.
+    /// This host's id.
     pub host: u64,
-    /// Workers of this run: ids at or above are unknown (the genesis worker id is known).
+    /// The host ids of every participant of a multi-host run (`--hosts N`; empty for one
+    /// host). A valid record of the lock from one of them is known: another host's record is
+    /// contention (or stale), never corrupt. Records of any other host are unknown owners.
+    pub hosts: &'a [u64],
+    /// Workers of this host: ids at or above are unknown (the genesis worker id is known).
     pub workers: u32,
     /// The highest generation of this lock the worker had seen when it issued the attempt.
     pub max_seen_at_issue: u64,
@@ -63,8 +67,12 @@ pub fn classify(read: &[u8], expected: &[u8], new: &[u8], ctx: &Context) -> Clas
     let Ok(found) = Record::decode(read) else {
         return Class::Corrupt;
     };
-    let known_owner = found.owner.host == ctx.host
-        && (found.owner.worker < ctx.workers || found.owner.worker == crate::workload::record::GENESIS_WORKER);
+    let known_owner = if found.owner.host == ctx.host {
+        found.owner.worker < ctx.workers || found.owner.worker == crate::workload::record::GENESIS_WORKER
+    } else {
+        // Another participant: its worker count is its own business.
+        ctx.hosts.contains(&found.owner.host)
+    };
     if found.lock != ctx.lock || !known_owner {
         return Class::Corrupt;
     }
@@ -88,8 +96,8 @@ mod tests {
         b
     }
 
-    fn ctx(max_seen: u64) -> Context {
-        Context { lock: 0, host: HOST, workers: 2, max_seen_at_issue: max_seen }
+    fn ctx(max_seen: u64) -> Context<'static> {
+        Context { lock: 0, host: HOST, hosts: &[], workers: 2, max_seen_at_issue: max_seen }
     }
 
     #[test]
@@ -143,5 +151,51 @@ mod tests {
         Record::genesis(0, HOST).encode(&mut g);
         let (e, n) = (img(4, 0, 10), img(5, 0, 11));
         assert_eq!(classify(&g, &e, &n, &ctx(4)), Class::Stale);
+    }
+
+    /// Another host of the same run (`--hosts 3`): its records are known.
+    const PEERS: [u64; 3] = [HOST, 0xB0B, 0xCAFE];
+
+    fn peer_ctx(max_seen: u64) -> Context<'static> {
+        Context { hosts: &PEERS, ..ctx(max_seen) }
+    }
+
+    fn peer_img(host: u64, g: u64, worker: u32) -> Vec<u8> {
+        let mut b = vec![0u8; 512];
+        Record { lock: 0, generation: g, owner: Owner { host, worker, seq: 1 } }.encode(&mut b);
+        b
+    }
+
+    #[test]
+    fn another_hosts_newer_record_is_contention() {
+        let (e, n) = (img(4, 0, 10), img(5, 0, 11));
+        assert_eq!(classify(&peer_img(0xB0B, 5, 0), &e, &n, &peer_ctx(4)), Class::Contention);
+        assert_eq!(classify(&peer_img(0xCAFE, 9, 7), &e, &n, &peer_ctx(4)), Class::Contention, "any worker of a peer");
+        assert_eq!(
+            classify(&peer_img(0xB0B, 5, 0), &e, &n, &ctx(4)),
+            Class::Corrupt,
+            "without --hosts the same record is an unknown host"
+        );
+    }
+
+    #[test]
+    fn another_hosts_old_record_is_stale_by_the_generation_rules() {
+        let (e, n) = (img(4, 0, 10), img(5, 0, 11));
+        assert_eq!(classify(&peer_img(0xB0B, 4, 1), &e, &n, &peer_ctx(4)), Class::Stale, "same generation");
+        assert_eq!(classify(&peer_img(0xB0B, 7, 1), &e, &n, &peer_ctx(6)), Class::Stale, "expected was old");
+        // Host 0 writes the initial records of all hosts' lock blocks.
+        let mut g = vec![0u8; 512];
+        Record::genesis(0, 0xCAFE).encode(&mut g);
+        assert_eq!(classify(&g, &e, &n, &peer_ctx(4)), Class::Stale);
+    }
+
+    #[test]
+    fn an_unknown_host_or_our_own_unknown_worker_stays_corrupt() {
+        let (e, n) = (img(4, 0, 10), img(5, 0, 11));
+        assert_eq!(classify(&peer_img(0xD00D, 5, 0), &e, &n, &peer_ctx(4)), Class::Corrupt, "not a participant");
+        assert_eq!(classify(&img(5, 9, 1), &e, &n, &peer_ctx(4)), Class::Corrupt, "this host has 2 workers");
+        let mut other_lock = vec![0u8; 512];
+        Record { lock: 1, generation: 5, owner: Owner { host: 0xB0B, worker: 0, seq: 1 } }.encode(&mut other_lock);
+        assert_eq!(classify(&other_lock, &e, &n, &peer_ctx(4)), Class::Corrupt, "a peer's record of another lock");
     }
 }

@@ -2,3 +2,4 @@
 pub mod claims;
 pub mod classify;
 pub mod history;
+pub mod hosts;

@@ -1,6 +1,7 @@
-//! Workloads and the lock-record format they write.
+//! Workloads, the lock-record format they write, and the rendezvous record of several hosts.
 
 pub mod record;
+pub mod rendezvous;
 
 /// What each worker slot does, `--workload`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -21,6 +21,7 @@
 mod common;
 mod lio;
 mod loopdev;
+mod multihost;
 mod multipath;
 mod nullb;
 mod nvme;
@@ -39,6 +40,7 @@ fn main() {
     tests.extend(lio::tests());
     tests.extend(multipath::tests());
     tests.extend(nvmet::tests());
+    tests.extend(multihost::tests());
 
     let mut skipped: Vec<(&'static str, String)> = Vec::new();
     let trials: Vec<Trial> = tests

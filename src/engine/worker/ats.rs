@@ -132,11 +132,12 @@ impl<B: Backend> Worker<'_, B> {
     pub(super) fn on_miscompare(&mut self, s: usize) {
         let slot = self.slots[s];
         let l = slot.lock as usize;
-        let bs = self.bs;
+        let (bs, spec) = (self.bs, self.spec);
         let ctx = Context {
             lock: slot.lock,
-            host: self.spec.host,
-            workers: self.spec.threads(),
+            host: spec.host,
+            hosts: spec.host_ids(),
+            workers: spec.threads(),
             max_seen_at_issue: slot.max_seen_at_issue,
         };
         let slab = self.io.ring.slab();

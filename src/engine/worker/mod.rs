@@ -211,16 +211,16 @@ fn ring_error(e: RingError) -> Error {
 }
 
 impl<'a, B: Backend> Worker<'a, B> {
-    /// A worker's whole life: set up, wait for all, measure, wait for all, read back.
+    /// A worker's whole life: set up (worker 0: the lock blocks, or the rendezvous of several
+    /// hosts), wait for all, measure, wait for all, read back (worker 0; after the other hosts
+    /// are done too).
     pub fn run<F: Factory<Backend = B>>(id: u32, sh: &'a Shared<'a>, factory: &F) -> Result<Option<WorkerOutput>> {
         let cpu = sh.spec.cpus[id as usize];
         let pinned = cpu.is_some_and(crate::sys::affinity::pin_current_thread);
         let mut setup = factory.make(id).and_then(|b| Self::new(id, sh, b, pinned));
         if let (Ok(w), 0) = (&mut setup, id) {
-            if sh.spec.workload.uses_locks() {
-                if let Err(e) = w.write_genesis() {
-                    setup = Err(e);
-                }
+            if let Err(e) = w.before_point() {
+                setup = Err(e);
             }
         }
         if setup.is_err() {
@@ -229,7 +229,10 @@ impl<'a, B: Backend> Worker<'a, B> {
         sh.ready.wait();
         let mut w = match setup {
             Ok(w) if !sh.abort.load(Ordering::Relaxed) => w,
-            other => {
+            mut other => {
+                if let Ok(w) = &mut other {
+                    w.leave();
+                }
                 sh.finished.wait();
                 return other.map(|_| None);
             }
@@ -240,13 +243,10 @@ impl<'a, B: Backend> Worker<'a, B> {
         }
         sh.finished.wait();
         if let Some(e) = w.fatal.take() {
+            w.leave();
             return Err(e);
         }
-        let finals = if id == 0 && sh.spec.workload.is_ats_like() && !sh.abort.load(Ordering::Relaxed) {
-            w.read_finals()?
-        } else {
-            Vec::new()
-        };
+        let finals = if id == 0 { w.after_point()? } else { Vec::new() };
         Ok(Some(w.output(finals)))
     }
 
@@ -268,12 +268,12 @@ impl<'a, B: Backend> Worker<'a, B> {
             pace: Pacing::new(spec, id),
             waits: LockQueues::new(if spec.locks_shared() { locks } else { 0 }, qd),
             view: View {
-                last: (0..locks).map(|l| Record::genesis(l, spec.host)).collect(),
+                last: (0..locks).map(|l| Record::genesis(l, spec.genesis_host())).collect(),
                 max_seen: vec![0; locks as usize],
                 next_seq: 0,
             },
             tally: Tally::new(locks as usize, if spec.workload.is_ats_like() { locks } else { 0 }),
-            rng: Rng::new(spec.seed ^ u64::from(id).wrapping_mul(0xA24B_AED4_963E_E407)),
+            rng: Rng::new(spec.worker_seed(id)),
             bs: spec.bs as usize,
             slot_bytes: spec.slot_bytes(),
             epoch: Instant::now(),
@@ -491,7 +491,7 @@ impl<'a, B: Backend> Worker<'a, B> {
                 self.pace.started += 1;
                 let lock = self.pick_lock(s);
                 let injected = self.rng.chance(spec.miscompare_fraction);
-                let mut image = Record::genesis(lock, spec.host);
+                let mut image = Record::genesis(lock, spec.genesis_host());
                 if injected {
                     image.generation = 1;
                 }

@@ -1,0 +1,104 @@
+//! Several hosts on one device: two atsbench processes as hosts 0 and 1 of one run
+//! (`--hosts 2`), one actor each on one lock block, so every miscompare is the other host's
+//! doing; then `atsbench merge`. On scsi_debug COMPARE AND WRITE is atomic in the device: the
+//! merged history has contention and no violation. On null_blk ATS is host-emulated, atomic
+//! only inside one process: across hosts it loses updates, as rmw does, and the merge says so.
+
+use crate::common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub fn tests() -> Vec<DeviceTest> {
+    vec![
+        (Need::Sg, "multihost_sg_device_ats_contends_across_hosts_without_violation", sg_device_ats),
+        (Need::Nullb, "multihost_nullb_rmw_loses_updates_across_hosts", nullb_rmw),
+        (Need::Nullb, "multihost_nullb_host_emulated_ats_is_not_atomic_across_hosts", nullb_ats),
+    ]
+}
+
+/// Run hosts 0 and 1 at once on `dev`, then merge their results (JSON).
+fn two_hosts(dev: &str, workload: &str, extra: &[&str]) -> Result<Value, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let files: Vec<PathBuf> = (0..2).map(|i| dir.path().join(format!("host{i}.json"))).collect();
+    let mut children = Vec::new();
+    for (i, out) in files.iter().enumerate().rev() {
+        // Each host on a CPU of its own where there are two, so that they interleave.
+        let cpus = atsbench::sys::affinity::allowed_cpus();
+        let cpu = cpus.get(i % cpus.len().max(1)).copied().unwrap_or(0).to_string();
+        let mut cmd = Command::new(bin());
+        cmd.args(["run", dev, "--workload", workload, "--qd", "1", "--locks", "1", "--ops", "3000", "--cpus", &cpu])
+            .args(["--hosts", "2", "--host-id", &i.to_string(), "--seed", "31337", "-f", "json", "-o"])
+            .arg(out)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        children.push(cmd.spawn().map_err(|e| format!("starting {}: {e}", bin().display()))?);
+    }
+    for c in children {
+        let out = c.wait_with_output().map_err(|e| e.to_string())?;
+        check(out.status.success(), || {
+            format!("a host exited {:?}: {}", out.status.code(), String::from_utf8_lossy(&out.stderr))
+        })?;
+    }
+    merge(&files)
+}
+
+fn merge(files: &[PathBuf]) -> Result<Value, String> {
+    let out = Command::new(bin())
+        .arg("merge")
+        .args(files.iter().map(PathBuf::as_path).map(Path::as_os_str))
+        .args(["-f", "json"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("merge printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)))?;
+    println!(
+        "merged: exit {:?}, contention {}, corrupt {}, verification {}",
+        out.status.code(),
+        doc["points"][0]["total"]["miscompares"]["contention"],
+        doc["points"][0]["total"]["miscompares"]["corrupt"],
+        doc["points"][0]["verification"]
+    );
+    Ok(doc)
+}
+
+/// Each host met contention (the other host's records, with one actor per host) and counted
+/// none of the other's records as corrupt.
+fn check_cross_host_contention(p: &Value) -> TestResult {
+    for h in p["per_host"].as_array().into_iter().flatten() {
+        check(u(h, "miscompares.contention") > 0, || format!("host {} saw no contention: {h}", h["host"]))?;
+        check(u(h, "miscompares.corrupt") == 0, || format!("host {} counted records as corrupt: {h}", h["host"]))?;
+        check(u(h, "errors") == 0, || format!("host {} had errors: {h}", h["host"]))?;
+    }
+    check(u(p, "total.ops") == 6000, || format!("total ops {}", p["total"]["ops"]))
+}
+
+fn sg_device_ats() -> TestResult {
+    let doc = two_hosts(&Need::Sg.path(), "ats", &[])?;
+    let p = &doc["points"][0];
+    check(p["ats_mode"] == "device", || format!("ats_mode {}", p["ats_mode"]))?;
+    check(p["cross_host_atomic"] == true, || format!("cross_host_atomic {}", p["cross_host_atomic"]))?;
+    check_cross_host_contention(p)?;
+    let v = &p["verification"];
+    check(u(v, "violations") == 0 && u(v, "lost_updates") == 0, || format!("device ATS broke atomicity: {v}"))
+}
+
+fn nullb_rmw() -> TestResult {
+    let doc = two_hosts(&Need::Nullb.path(), "rmw", &["--force"])?;
+    let p = &doc["points"][0];
+    check(p["cross_host_atomic"] == false, || format!("cross_host_atomic {}", p["cross_host_atomic"]))?;
+    check_cross_host_contention(p)?;
+    check(u(p, "verification.lost_updates") > 0, || format!("no lost update: {}", p["verification"]))
+}
+
+fn nullb_ats() -> TestResult {
+    let doc = two_hosts(&Need::Nullb.path(), "ats", &["--force"])?;
+    let p = &doc["points"][0];
+    check(p["ats_mode"] == "host-emulated", || format!("ats_mode {}", p["ats_mode"]))?;
+    check(p["cross_host_atomic"] == false, || format!("cross_host_atomic {}", p["cross_host_atomic"]))?;
+    let why = p["atomicity"].as_str().unwrap_or_default();
+    check(why.contains("not atomic"), || format!("atomicity: {why}"))?;
+    check_cross_host_contention(p)?;
+    check(u(p, "verification.lost_updates") > 0, || format!("no lost update: {}", p["verification"]))
+}

@@ -1,0 +1,187 @@
+//! Several hosts on one shared target, as two processes on one file (no root, no device):
+//! `run --hosts 2 --host-id 0/1` started at once, then `atsbench merge`. A file has no
+//! device-side ATS: host-emulated ATS serialises only inside one process, so across the two
+//! "hosts" it is not atomic and the known answer is rmw's (lost updates), which the merge says.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_atsbench")
+}
+
+fn n(v: &Value, path: &str) -> u64 {
+    path.split('.').fold(v, |v, k| &v[k]).as_u64().unwrap_or_else(|| panic!("{path} missing in {v}"))
+}
+
+/// A shared target file in a fresh folder.
+fn shared_file() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("shared.img");
+    std::fs::write(&path, vec![0u8; 4 << 20]).expect("write target");
+    (dir, path)
+}
+
+/// A CPU of its own for host `index` where there are enough, so that the hosts interleave
+/// rather than take turns on one CPU.
+fn cpu_of(index: u32) -> String {
+    let cpus = atsbench::sys::affinity::allowed_cpus();
+    cpus.get(index as usize % cpus.len().max(1)).copied().unwrap_or(0).to_string()
+}
+
+/// Start host `index` of `hosts` on `target`, writing its JSON results to `out`.
+fn start(target: &Path, index: u32, hosts: u32, extra: &[&str], out: &Path) -> Child {
+    Command::new(bin())
+        .args(["run", target.to_str().unwrap(), "--hosts", &hosts.to_string(), "--host-id", &index.to_string()])
+        .args(["--cpus", &cpu_of(index)])
+        .args(extra)
+        .args(["-f", "json", "-o", out.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start atsbench")
+}
+
+/// Two hosts of one run on one file, at once; returns their result files.
+fn two_hosts(dir: &Path, target: &Path, workload: &str) -> [PathBuf; 2] {
+    let files = [0, 1].map(|i| dir.join(format!("{workload}-host{i}.json")));
+    // One actor per host on one lock block: every miscompare is the other host's doing.
+    let extra = ["--workload", workload, "--qd", "1", "--locks", "1", "--ops", "3000", "--seed", "4242"];
+    // Host 1 first: it waits at the rendezvous for host 0.
+    let children: Vec<Child> = [1, 0].into_iter().map(|i| start(target, i, 2, &extra, &files[i as usize])).collect();
+    for c in children {
+        let out = c.wait_with_output().expect("wait");
+        assert!(out.status.success(), "a host failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    files
+}
+
+fn merge(args: &[&Path], extra: &[&str]) -> Output {
+    Command::new(bin()).arg("merge").args(args).args(extra).output().expect("run atsbench merge")
+}
+
+fn merged_json(files: &[PathBuf]) -> (Value, Output) {
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let out = merge(&paths, &["-f", "json"]);
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("merge printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr));
+    });
+    (doc, out)
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+/// The known answers common to ats and rmw on a shared file: each host ran its share, records
+/// of the other host were contention (never corrupt), and the merge reports lost updates.
+fn check_shared_file(workload: &str) -> Value {
+    let (dir, target) = shared_file();
+    let files = two_hosts(dir.path(), &target, workload);
+    for (i, f) in files.iter().enumerate() {
+        let doc = read_json(f);
+        let c = &doc["config"];
+        assert_eq!((n(c, "hosts"), n(c, "host_index"), n(c, "seed")), (2, i as u64, 4242));
+        let p = &doc["points"][0];
+        assert_eq!(n(p, "ops"), 3000);
+        assert_eq!(p["verification"]["scope"], "this host; merge all hosts' results to verify");
+        assert_eq!(n(p, "host_share.host_index"), i as u64);
+        assert!(p["host_share"]["claims"]["locks"].is_array(), "{}", p["host_share"]);
+        let last = &p["host_share"]["finals"][0];
+        assert!(last["generation"].as_u64() > Some(0) && last["owner"]["host"].is_u64(), "{last}");
+    }
+    let (doc, out) = merged_json(&files);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(doc["schema"], "atsbench-merge/1");
+    assert_eq!(doc["hosts"].as_array().map(Vec::len), Some(2));
+    let p = &doc["points"][0];
+    let m = &p["total"]["miscompares"];
+    eprintln!(
+        "{workload} on one file, 2 hosts x 3000 attempts: contention {}, corrupt {}, violations {}, lost updates {}",
+        m["contention"], m["corrupt"], p["verification"]["violations"], p["verification"]["lost_updates"]
+    );
+    for h in p["per_host"].as_array().unwrap() {
+        assert_eq!(n(h, "ops"), 3000);
+        assert!(n(h, "miscompares.contention") > 0, "host {}: {}", h["host"], h["miscompares"]);
+        assert_eq!(n(h, "miscompares.corrupt"), 0, "the other host's records counted as corrupt: {h}");
+    }
+    assert_eq!(n(p, "total.ops"), 6000);
+    assert_eq!(p["cross_host_atomic"], false);
+    assert!(n(p, "verification.lost_updates") > 0, "{}", p["verification"]);
+    assert_eq!(p["verification"]["scope"], "all hosts");
+    doc
+}
+
+#[test]
+fn host_emulated_ats_on_a_shared_file_contends_and_is_not_atomic_across_hosts() {
+    let doc = check_shared_file("ats");
+    let p = &doc["points"][0];
+    assert_eq!(p["ats_mode"], "host-emulated");
+    let why = p["atomicity"].as_str().unwrap();
+    assert!(why.contains("only inside one process") && why.contains("not atomic"), "{why}");
+    assert!(n(p, "verification.violations") > 0, "generations claimed by both hosts: {}", p["verification"]);
+}
+
+#[test]
+fn rmw_on_a_shared_file_loses_updates_across_hosts() {
+    let doc = check_shared_file("rmw");
+    assert!(doc["points"][0]["atomicity"].as_str().unwrap().contains("lost updates are the known answer"));
+}
+
+/// stderr of a failed command: one line, the expected exit code and words of the fix.
+fn expect_error(out: &Output, code: i32, words: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert_eq!(err.lines().filter(|l| !l.is_empty()).count(), 1, "one line expected: {err}");
+    for w in words {
+        assert!(err.contains(w), "`{w}` missing from: {err}");
+    }
+}
+
+#[test]
+fn a_host_alone_gives_up_at_the_rendezvous_naming_the_others() {
+    let (dir, target) = shared_file();
+    let out = dir.path().join("alone.json");
+    let child = start(&target, 0, 3, &["--seed", "7", "--ops", "10", "--rendezvous-timeout", "300ms"], &out);
+    let out = child.wait_with_output().unwrap();
+    expect_error(&out, 10, &["hosts 1, 2 of 3 not seen joining", "--hosts 3 --seed 7", "--host-id"]);
+    let plain = Command::new(bin()).args(["run", target.to_str().unwrap(), "--hosts", "2"]).output().unwrap();
+    expect_error(&plain, 2, &["same --seed"]);
+}
+
+#[test]
+fn merge_refuses_files_that_do_not_belong_together() {
+    let (dir, target) = shared_file();
+    let d = dir.path();
+    let files = two_hosts(d, &target, "ats");
+    let (a, b) = (files[0].as_path(), files[1].as_path());
+    expect_error(&merge(&[a, &d.join("nope.json")], &[]), 3, &["nope.json", "cannot read"]);
+    let single = d.join("single.json");
+    let o = Command::new(bin())
+        .args(["run", target.to_str().unwrap(), "--ops", "50", "-f", "json", "-o"])
+        .arg(&single)
+        .output();
+    assert!(o.unwrap().status.success());
+    expect_error(&merge(&[a, &single], &[]), 3, &["single.json", "single host"]);
+    let mut doc = read_json(b);
+    doc["schema"] = "atsbench/1".into();
+    let old = d.join("old.json");
+    std::fs::write(&old, doc.to_string()).unwrap();
+    expect_error(&merge(&[a, &old], &[]), 3, &["schema atsbench/1"]);
+    expect_error(&merge(&[a], &[]), 2, &["host 1 of 2 missing"]);
+    expect_error(&merge(&[a, a], &[]), 2, &["both host 0"]);
+    let mut doc = read_json(b);
+    doc["config"]["seed"] = 1.into();
+    let other = d.join("other-seed.json");
+    std::fs::write(&other, doc.to_string()).unwrap();
+    expect_error(&merge(&[a, &other], &[]), 2, &["seed 1", "one multi-host run"]);
+    let mut doc = read_json(b);
+    doc["points"][0]["host_share"]["session"] = "0123456789abcdef".into();
+    let stale = d.join("other-run.json");
+    std::fs::write(&stale, doc.to_string()).unwrap();
+    expect_error(&merge(&[a, &stale], &[]), 2, &["another run"]);
+    let table = merge(&[a, b], &[]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(table.status.success() && text.contains("cross-host atomic: no"), "{text}");
+}
