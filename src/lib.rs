@@ -10,6 +10,7 @@
 pub mod app;
 pub mod backend;
 pub mod cli;
+pub mod compare;
 pub mod device;
 pub mod engine;
 pub mod error;
