@@ -14,6 +14,7 @@ pub mod compare;
 pub mod device;
 pub mod engine;
 pub mod error;
+pub mod plot;
 pub mod proto;
 pub mod report;
 pub mod spec;
