@@ -3,6 +3,7 @@
 //! what it measured.
 
 mod csv;
+pub mod html;
 #[cfg(test)]
 mod snapshots;
 mod table;
