@@ -3,6 +3,7 @@
 //! resolves every point against it and runs them, writing each as it finishes.
 
 mod bench;
+mod compare;
 mod plan;
 
 use crate::cli::{Cli, Command, ProbeArgs};
@@ -14,6 +15,8 @@ pub fn main(cli: Cli, stop: &AtomicBool) -> Result<()> {
         Command::Run(a) => bench::bench(plan::Plan::run(a)?, stop),
         Command::Sweep(a) => bench::bench(plan::Plan::sweep(a)?, stop),
         Command::Probe(a) => probe(&a),
+        Command::Compare(a) => compare::compare(&a),
+        Command::Report(a) => compare::report(&a),
     }
 }
 

@@ -226,7 +226,7 @@ mod tests {
         match Cli::try_parse_from(all).expect("parses").command {
             Command::Run(a) => Plan::run(a),
             Command::Sweep(a) => Plan::sweep(a),
-            Command::Probe(_) => unreachable!(),
+            _ => unreachable!("only run and sweep have a plan"),
         }
     }
 
