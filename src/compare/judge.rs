@@ -1,11 +1,15 @@
 //! One point of the base against the same point of the candidate: every figure side by side,
 //! its change, its test and its verdict.
 //!
-//! A figure counts as a regression only when its test is significant (p < alpha) in the worse
-//! direction AND its change is beyond the threshold; `better` is the same in the other
-//! direction. Violations and lost updates are the exception: any in the candidate where the base
-//! has none is a regression whatever the thresholds and the repeats (except for `rmw`, which
-//! loses updates by design and is not judged on them).
+//! Two steps: [`judge`] lays the figures side by side and runs their tests; once the p-values
+//! of every point are adjusted together (Benjamini-Hochberg, in `compare_results`), [`finish`]
+//! gives each figure and the point their verdicts.
+//!
+//! A figure counts as a regression only when its test is significant (adjusted p, `q`, below
+//! alpha) in the worse direction AND its change is beyond the threshold; `better` is the same in
+//! the other direction. Violations and lost updates are the exception: any in the candidate
+//! where the base has none is a regression whatever the thresholds and the repeats (except for
+//! `rmw`, which loses updates by design and is not judged on them).
 
 use super::doc::{ResultPoint, CLASSES};
 use super::stats::{mann_whitney_u, smallest_p, two_proportion_z, Method};
@@ -39,6 +43,26 @@ pub struct TestResult {
     pub statistic: f64,
     /// Two-sided p-value.
     pub p: f64,
+    /// The p-value adjusted for every test of the comparison (Benjamini-Hochberg): the figure
+    /// is significant when q < alpha.
+    pub q: f64,
+    /// Values on each side (repeats for a rank test, operations for a proportion).
+    #[serde(skip)]
+    pub n: (u64, u64),
+    /// +1 when the candidate's values tend higher, -1 lower, 0 neither.
+    #[serde(skip)]
+    pub candidate_higher: f64,
+    /// Nothing to test: no events on either side, or every value tied; p = 1 whatever.
+    #[serde(skip)]
+    pub degenerate: bool,
+}
+
+impl TestResult {
+    /// Whether any data of these sizes could make this test significant at `alpha`: tests that
+    /// cannot are left out of the adjustment, where they would only dilute the others.
+    pub fn can_reject(&self, alpha: f64) -> bool {
+        !self.degenerate && (self.name != MANN_WHITNEY || smallest_p(self.n.0 as usize, self.n.1 as usize) < alpha)
+    }
 }
 
 pub const MANN_WHITNEY: &str = "mann-whitney-u";
@@ -51,7 +75,7 @@ pub enum MetricVerdict {
     Ok,
     Better,
     Regression,
-    /// Worse beyond the threshold, but the repeats cannot make a rank test significant.
+    /// Worse beyond the threshold, but not significantly: too few repeats, or too much noise.
     Inconclusive,
 }
 
@@ -71,6 +95,12 @@ pub struct Metric {
     pub threshold: Option<f64>,
     pub test: Option<TestResult>,
     pub verdict: MetricVerdict,
+    /// Higher is better (IOPS); lower is better for every other figure.
+    #[serde(skip)]
+    pub higher_is_better: bool,
+    /// False: shown, never judged (rmw's lost updates).
+    #[serde(skip)]
+    pub judged: bool,
 }
 
 /// One point compared.
@@ -139,11 +169,13 @@ fn shell(p: &ResultPoint, base: Option<&ResultPoint>, cand: Option<&ResultPoint>
 }
 
 /// Compare two points with the same identity.
-pub fn judge(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds, alpha: f64) -> PointComparison {
+/// Lay out and test the figures of two points with the same identity; their verdicts come from
+/// [`finish`], once every p-value of the comparison is known.
+pub fn judge(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds) -> PointComparison {
     let mut c = shell(base, Some(base), Some(cand));
     let (rb, rc) = (base.repeats(), cand.repeats());
     let iops = (rb.iter().map(|r| r.iops).collect::<Vec<_>>(), rc.iter().map(|r| r.iops).collect::<Vec<_>>());
-    c.metrics.push(continuous("iops".into(), Unit::OpsPerSec, (base.iops, cand.iops), iops, true, t.iops_pct, alpha));
+    c.metrics.push(continuous("iops".into(), Unit::OpsPerSec, (base.iops, cand.iops), iops, true, t.iops_pct));
     for (kind, sb) in &base.latency_ns {
         let Some(sc) = cand.latency_ns.get(kind) else { continue };
         for (label, pct) in [("p50", "p50"), ("p99", "p99"), ("p99.9", "p999")] {
@@ -157,7 +189,7 @@ pub fn judge(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds, alpha: f64)
             };
             let merged = (pick(sb), pick(sc));
             let name = format!("{kind} {label}");
-            c.metrics.push(continuous(name, Unit::Ns, merged, (of(&rb), of(&rc)), false, t.latency_pct(pct), alpha));
+            c.metrics.push(continuous(name, Unit::Ns, merged, (of(&rb), of(&rc)), false, t.latency_pct(pct)));
         }
     }
     let locks = matches!(base.workload.as_str(), "ats" | "rmw" | "compare");
@@ -166,7 +198,7 @@ pub fn judge(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds, alpha: f64)
         if xb + xc == 0 && !(locks && class == "total") {
             continue;
         }
-        c.metrics.push(rate(format!("miscompares {class}"), (xb, base.ops), (xc, cand.ops), t.miscompare_pp, alpha));
+        c.metrics.push(rate(format!("miscompares {class}"), (xb, base.ops), (xc, cand.ops), t.miscompare_pp));
     }
     match (&base.verification, &cand.verification) {
         (Some(vb), Some(vc)) => {
@@ -177,7 +209,7 @@ pub fn judge(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds, alpha: f64)
             for (name, xb, xc) in
                 [("violations", vb.violations, vc.violations), ("lost updates", vb.lost_updates, vc.lost_updates)]
             {
-                c.metrics.push(events(name, (xb, nb), (xc, nc), alpha, base.workload == "rmw"));
+                c.metrics.push(events(name, (xb, nb), (xc, nc), base.workload != "rmw"));
             }
             if base.workload == "rmw" {
                 c.notes.push("rmw loses updates by design: violations and lost updates are shown, not judged".into());
@@ -202,8 +234,44 @@ pub fn judge(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds, alpha: f64)
     if base.interrupted || cand.interrupted {
         c.notes.push("interrupted before its end in one run: its figures cover less time".into());
     }
-    decide(&mut c);
     c
+}
+
+/// Judge a point whose tests have their adjusted p-values (`q`): every figure, then the point.
+pub fn finish(c: &mut PointComparison, alpha: f64) {
+    for m in &mut c.metrics {
+        m.verdict = verdict(m, alpha);
+    }
+    decide(c);
+}
+
+/// The verdict on one figure (see the module's documentation).
+fn verdict(m: &Metric, alpha: f64) -> MetricVerdict {
+    let Some(t) = m.test else { return MetricVerdict::Ok };
+    if !m.judged {
+        return MetricVerdict::Ok;
+    }
+    if m.unit == Unit::Count && m.base == 0.0 && m.candidate > 0.0 {
+        return MetricVerdict::Regression; // a violation where the base had none
+    }
+    let significant = t.q < alpha;
+    let worse_side = if m.higher_is_better { -1.0 } else { 1.0 };
+    let ranks_worse = t.candidate_higher == worse_side;
+    let ranks_better = t.candidate_higher == -worse_side;
+    // How far the change goes the worse way, in the threshold's unit; counts have no threshold.
+    let worse = m.change.map_or(0.0, |x| x * worse_side);
+    let threshold = m.threshold.unwrap_or(0.0);
+    let beyond = m.threshold.is_none() || worse > threshold;
+    let beyond_better = m.threshold.is_none() || -worse > threshold;
+    if significant && ranks_worse && beyond {
+        MetricVerdict::Regression
+    } else if significant && ranks_better && beyond_better {
+        MetricVerdict::Better
+    } else if m.threshold.is_some() && worse > threshold {
+        MetricVerdict::Inconclusive
+    } else {
+        MetricVerdict::Ok
+    }
 }
 
 /// The point's verdict and its reasons, from its figures.
@@ -215,7 +283,8 @@ fn decide(c: &mut PointComparison) {
                 (Some(x), _) => format!(" {x:+.1}%"),
                 (None, _) => format!(" {} -> {}", m.base, m.candidate),
             };
-            let test = m.test.map_or(String::new(), |t| format!(", {} p={}", test_name(&t), p_value(t.p)));
+            let test =
+                m.test.map_or(String::new(), |t| format!(", {} p={} q={}", test_name(&t), p_value(t.p), p_value(t.q)));
             format!("{}{change}{what}{test}", m.name)
         };
         match m.verdict {
@@ -236,7 +305,7 @@ fn decide(c: &mut PointComparison) {
         .collect();
     if !inconclusive.is_empty() {
         c.notes.push(format!(
-            "inconclusive with {}+{} repeats (worse beyond the threshold, not testable): {}",
+            "inconclusive with {}+{} repeats (worse beyond the threshold, not significant): {}",
             c.repeats.base,
             c.repeats.candidate,
             inconclusive.join(", ")
@@ -296,77 +365,73 @@ fn continuous(
     repeats: (Vec<f64>, Vec<f64>),
     higher_is_better: bool,
     threshold: f64,
-    alpha: f64,
 ) -> Metric {
     let (b, c) = merged;
-    let change = (b > 0.0).then(|| (c - b) / b * 100.0);
-    let test = mann_whitney_u(&repeats.0, &repeats.1);
-    let worse = change.map_or(0.0, |x| if higher_is_better { -x } else { x });
-    let verdict = match test {
-        None => MetricVerdict::Ok,
-        Some(t) => {
-            // U counts base-above-candidate pairs: direction +1 means the candidate tends lower.
-            let cand_higher = -t.direction();
-            let ranks_worse = if higher_is_better { cand_higher < 0.0 } else { cand_higher > 0.0 };
-            let ranks_better = cand_higher != 0.0 && !ranks_worse;
-            let significant = t.p < alpha;
-            if worse > threshold && significant && ranks_worse {
-                MetricVerdict::Regression
-            } else if worse > threshold && smallest_p(t.n1, t.n2) >= alpha {
-                MetricVerdict::Inconclusive
-            } else if -worse > threshold && significant && ranks_better {
-                MetricVerdict::Better
-            } else {
-                MetricVerdict::Ok
-            }
-        }
-    };
+    let test = mann_whitney_u(&repeats.0, &repeats.1).map(|t| TestResult {
+        name: MANN_WHITNEY,
+        method: Some(t.method),
+        statistic: t.u,
+        p: t.p,
+        q: t.p,
+        n: (t.n1 as u64, t.n2 as u64),
+        // U counts base-above-candidate pairs: direction +1 means the candidate tends lower.
+        candidate_higher: -t.direction(),
+        degenerate: repeats.0.iter().chain(&repeats.1).all(|v| *v == repeats.0[0]),
+    });
     Metric {
         name,
         unit,
         base: b,
         candidate: c,
-        change,
+        change: (b > 0.0).then(|| (c - b) / b * 100.0),
         threshold: Some(threshold),
-        test: test.map(|t| TestResult { name: MANN_WHITNEY, method: Some(t.method), statistic: t.u, p: t.p }),
-        verdict,
+        test,
+        verdict: MetricVerdict::Ok,
+        higher_is_better,
+        judged: true,
     }
 }
 
+fn proportion_test(base: (u64, u64), cand: (u64, u64)) -> Option<TestResult> {
+    two_proportion_z(base.0, base.1, cand.0, cand.1).map(|t| TestResult {
+        name: TWO_PROPORTION,
+        method: None,
+        statistic: t.z,
+        p: t.p,
+        q: t.p,
+        n: (base.1, cand.1),
+        candidate_higher: if t.z > 0.0 {
+            1.0
+        } else if t.z < 0.0 {
+            -1.0
+        } else {
+            0.0
+        },
+        degenerate: base.0 + cand.0 == 0 || (base.0 == base.1 && cand.0 == cand.1),
+    })
+}
+
 /// A miscompare rate: events out of operations over all repeats, two-proportion z-test.
-fn rate(name: String, base: (u64, u64), cand: (u64, u64), threshold_pp: f64, alpha: f64) -> Metric {
+fn rate(name: String, base: (u64, u64), cand: (u64, u64), threshold_pp: f64) -> Metric {
     let frac = |(x, n): (u64, u64)| if n > 0 { x as f64 / n as f64 } else { 0.0 };
     let (b, c) = (frac(base), frac(cand));
-    let change = (c - b) * 100.0;
-    let test = two_proportion_z(base.0, base.1, cand.0, cand.1);
-    let verdict = match test {
-        Some(t) if t.p < alpha && t.z > 0.0 && change > threshold_pp => MetricVerdict::Regression,
-        Some(t) if t.p < alpha && t.z < 0.0 && -change > threshold_pp => MetricVerdict::Better,
-        _ => MetricVerdict::Ok,
-    };
     Metric {
         name,
         unit: Unit::Rate,
         base: b,
         candidate: c,
-        change: Some(change),
+        change: Some((c - b) * 100.0),
         threshold: Some(threshold_pp),
-        test: test.map(|t| TestResult { name: TWO_PROPORTION, method: None, statistic: t.z, p: t.p }),
-        verdict,
+        test: proportion_test(base, cand),
+        verdict: MetricVerdict::Ok,
+        higher_is_better: false,
+        judged: true,
     }
 }
 
 /// Violations or lost updates out of the operations checked: one in the candidate where the
 /// base had none is a regression; otherwise a two-proportion z-test decides.
-fn events(name: &str, base: (u64, u64), cand: (u64, u64), alpha: f64, informational: bool) -> Metric {
-    let test = two_proportion_z(base.0, base.1, cand.0, cand.1);
-    let verdict = match test {
-        _ if informational => MetricVerdict::Ok,
-        _ if base.0 == 0 && cand.0 > 0 => MetricVerdict::Regression,
-        Some(t) if t.p < alpha && t.z > 0.0 => MetricVerdict::Regression,
-        Some(t) if t.p < alpha && t.z < 0.0 => MetricVerdict::Better,
-        _ => MetricVerdict::Ok,
-    };
+fn events(name: &str, base: (u64, u64), cand: (u64, u64), judged: bool) -> Metric {
     Metric {
         name: name.into(),
         unit: Unit::Count,
@@ -374,8 +439,10 @@ fn events(name: &str, base: (u64, u64), cand: (u64, u64), alpha: f64, informatio
         candidate: cand.0 as f64,
         change: None,
         threshold: None,
-        test: test.map(|t| TestResult { name: TWO_PROPORTION, method: None, statistic: t.z, p: t.p }),
-        verdict,
+        test: proportion_test(base, cand),
+        verdict: MetricVerdict::Ok,
+        higher_is_better: false,
+        judged,
     }
 }
 
@@ -439,6 +506,13 @@ mod tests {
         }
     }
 
+    /// One point judged alone: no other tests to adjust for.
+    fn judge(b: &ResultPoint, c: &ResultPoint, t: &Thresholds, alpha: f64) -> PointComparison {
+        let mut r = super::judge(b, c, t);
+        finish(&mut r, alpha);
+        r
+    }
+
     fn verdict_of<'a>(c: &'a PointComparison, name: &str) -> &'a Metric {
         c.metrics.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("{name} missing"))
     }
@@ -453,7 +527,11 @@ mod tests {
         assert_eq!(m.verdict, MetricVerdict::Regression);
         assert!((m.test.unwrap().p - 0.007936507936507936).abs() < 1e-12);
         assert_eq!(verdict_of(&r, "ats p99").verdict, MetricVerdict::Regression, "latency rose by 25%");
-        assert!(r.reasons[0].starts_with("iops -20.0% (beyond 5%), Mann-Whitney U (exact) p=0.008"), "{:?}", r.reasons);
+        assert!(
+            r.reasons[0].starts_with("iops -20.0% (beyond 5%), Mann-Whitney U (exact) p=0.008 q=0.008"),
+            "{:?}",
+            r.reasons
+        );
         // The other way round it is better.
         assert_eq!(judge(&c, &b, &Thresholds::default(), 0.05).verdict, Verdict::Better);
     }

@@ -10,16 +10,26 @@
 //! Verdict of the comparison: `regression` when any point regressed (the CLI exits 1), `not
 //! comparable` when no point could be compared (the CLI exits 2), else `ok`.
 //!
-//! Significance: alpha = 0.05 for each test, with no correction for the number of tests (a
-//! regression also needs a change beyond its threshold). A rank test over n1 and n2 repeats
-//! cannot give p below 2 / C(n1+n2, n1): with 1, 2 or 3 repeats per side never below 0.05, so
-//! IOPS and latency are then shown but not judged (`inconclusive` where the change is beyond
-//! the threshold); the count-based tests (miscompares, violations) do not depend on repeats.
+//! Significance: a comparison runs dozens of tests (every percentile of every kind of every
+//! point), so at 0.05 each, two runs of the same configuration would often show a "significant"
+//! difference somewhere by chance. The p-values of all the tests of one comparison are
+//! therefore adjusted together (Benjamini-Hochberg): a figure is significant when its adjusted
+//! p-value, q, is below alpha = 0.05. This keeps the expected share of false regressions among
+//! those reported at 5% (and the chance of any false regression at 5% when nothing changed),
+//! while a change that shows in many figures, as a real slowdown does, still comes out. A
+//! regression also needs a change beyond its threshold.
+//!
+//! A rank test over n1 and n2 repeats cannot give p below 2 / C(n1+n2, n1): with 1, 2 or 3
+//! repeats per side never below 0.05, so IOPS and latency are then shown but not judged
+//! (`inconclusive` where the change is beyond the threshold); the count-based tests
+//! (miscompares, violations) do not depend on repeats.
 
 pub mod doc;
 mod judge;
 mod render;
 mod runs;
+#[cfg(test)]
+mod snapshots;
 pub mod stats;
 mod thresholds;
 
@@ -129,6 +139,8 @@ pub struct CompareReport {
     pub base: Side,
     pub candidate: Side,
     pub differences: Vec<Difference>,
+    /// How many tests could be significant and were adjusted together.
+    pub tests: usize,
     /// What the reader must know to read the verdicts (too few repeats, points left out).
     pub notes: Vec<String>,
     pub points: Vec<PointComparison>,
@@ -181,7 +193,7 @@ pub fn compare_results(base: &Results, cand: &Results, opts: &CompareOptions) ->
         .map(|&(i, j)| {
             let b = &base.points[i];
             match j.map(|j| &cand.points[j]) {
-                Some(c) if c.bs == b.bs => judge::judge(b, c, &opts.thresholds, opts.alpha),
+                Some(c) if c.bs == b.bs => judge::judge(b, c, &opts.thresholds),
                 Some(c) => PointComparison::not_comparable(
                     Some(b),
                     Some(c),
@@ -193,6 +205,21 @@ pub fn compare_results(base: &Results, cand: &Results, opts: &CompareOptions) ->
         .collect();
     for (_, c) in cand.points.iter().enumerate().filter(|(j, _)| !used[*j]) {
         points.push(PointComparison::not_comparable(None, Some(c), "measured in the candidate only".into()));
+    }
+    // Adjust the p-values of the comparison together (the tests that could be significant;
+    // the others keep q = p, which is at least alpha), then judge.
+    let family = |t: &TestResult| t.can_reject(opts.alpha);
+    let p: Vec<f64> =
+        points.iter().flat_map(|c| c.metrics.iter().filter_map(|m| m.test.filter(family).map(|t| t.p))).collect();
+    let tests = p.len();
+    let mut q = stats::benjamini_hochberg(&p).into_iter();
+    for c in &mut points {
+        for t in c.metrics.iter_mut().filter_map(|m| m.test.as_mut()).filter(|t| family(t)) {
+            t.q = q.next().unwrap_or(1.0);
+        }
+        if c.verdict != Verdict::NotComparable {
+            judge::finish(c, opts.alpha);
+        }
     }
     let mut tally = Tally::default();
     for p in &points {
@@ -219,37 +246,48 @@ pub fn compare_results(base: &Results, cand: &Results, opts: &CompareOptions) ->
         base: Side::of(base),
         candidate: Side::of(cand),
         differences: runs::differences(base, cand),
-        notes: notes(&points, &tally, opts.alpha),
+        tests,
+        notes: notes(&points, &tally, opts.alpha, tests),
         points,
     }
 }
 
 /// What the reader must know: repeats too few for the rank test, points not compared.
-fn notes(points: &[PointComparison], tally: &Tally, alpha: f64) -> Vec<String> {
+fn notes(points: &[PointComparison], tally: &Tally, alpha: f64, tests: usize) -> Vec<String> {
     let mut out = Vec::new();
-    let mut few: Vec<(usize, usize, usize)> = Vec::new(); // (n1, n2, points)
+    let mut sizes: Vec<(usize, usize, usize)> = Vec::new(); // (n1, n2, points)
     for p in points.iter().filter(|p| p.verdict != Verdict::NotComparable) {
         let (n1, n2) = (p.repeats.base, p.repeats.candidate);
-        if stats::smallest_p(n1, n2) >= alpha {
-            match few.iter_mut().find(|f| (f.0, f.1) == (n1, n2)) {
-                Some(f) => f.2 += 1,
-                None => few.push((n1, n2, 1)),
-            }
+        match sizes.iter_mut().find(|f| (f.0, f.1) == (n1, n2)) {
+            Some(f) => f.2 += 1,
+            None => sizes.push((n1, n2, 1)),
         }
     }
-    let need = (1..).find(|&n| stats::smallest_p(n, n) < alpha).unwrap_or(4);
-    for (n1, n2, count) in few {
+    // A change in one figure alone must reach p < alpha / tests after the adjustment.
+    let lone = alpha / tests.max(1) as f64;
+    let need = |bar: f64| (1..200).find(|&n| stats::smallest_p(n, n) < bar).unwrap_or(200);
+    for (n1, n2, count) in sizes {
         let sides = if n1 == n2 {
             format!("{n1} repeat{} per side", if n1 == 1 { "" } else { "s" })
         } else {
             format!("{n1} (base) and {n2} (candidate) repeats")
         };
-        out.push(format!(
-            "{sides} ({count} point{}): a rank test cannot reach p < {alpha} (its smallest p is {:.3}), so IOPS \
-             and latency are shown but not judged; use --repeat {need} or more",
-            if count == 1 { "" } else { "s" },
-            stats::smallest_p(n1, n2)
-        ));
+        let points = format!("{count} point{}", if count == 1 { "" } else { "s" });
+        let smallest = stats::smallest_p(n1, n2);
+        if smallest >= alpha {
+            out.push(format!(
+                "{sides} ({points}): a rank test cannot reach p < {alpha} (its smallest p is {smallest:.3}), so IOPS \
+                 and latency are shown but not judged; use --repeat {} or more",
+                need(alpha)
+            ));
+        } else if smallest >= lone {
+            out.push(format!(
+                "{sides} ({points}): the rank test's smallest p is {smallest:.4}; a change in a single figure must \
+                 reach p < {lone:.2e} after adjusting for the {tests} tests, so only changes seen in many figures \
+                 can show; use --repeat {} or more to see a change in one",
+                need(lone)
+            ));
+        }
     }
     if tally.not_comparable > 0 {
         out.push(format!(
@@ -258,7 +296,6 @@ fn notes(points: &[PointComparison], tally: &Tally, alpha: f64) -> Vec<String> {
             if tally.not_comparable == 1 { " is" } else { "s are" }
         ));
     }
-    let left_out = "miscompare classes that are zero on both sides are left out";
-    out.push(left_out.into());
+    out.push("miscompare classes that are zero on both sides are left out".into());
     out
 }

@@ -43,7 +43,8 @@ pub fn render(report: &CompareReport, format: Format, w: &mut dyn Write) -> io::
 }
 
 const TESTS: &str = "MWU = Mann-Whitney U over the repeats (exact, or normal approx. with ties); \
-                     z = two-proportion z-test over all operations";
+                     z = two-proportion z-test over all operations; p two-sided; q = p adjusted for all the \
+                     tests of this comparison (Benjamini-Hochberg), significant when q < alpha";
 
 /// Nanoseconds for people: ns, us (or µs), ms, s.
 pub fn duration(ns: f64, micro: &str) -> String {
@@ -143,7 +144,7 @@ fn table(r: &CompareReport, w: &mut dyn Write) -> io::Result<()> {
     writeln!(w, "atsbench compare: {} ({})", r.verdict.name().to_uppercase(), tally_line(r))?;
     writeln!(w, "base        {}", side_line(&r.base))?;
     writeln!(w, "candidate   {}", side_line(&r.candidate))?;
-    writeln!(w, "thresholds  {}; alpha {} per test", r.thresholds, r.alpha)?;
+    writeln!(w, "thresholds  {}; alpha {} on q, over {} tests", r.thresholds, r.alpha, r.tests)?;
     writeln!(w, "tests       {TESTS}")?;
     if !r.differences.is_empty() {
         writeln!(w, "\ndiffers")?;
@@ -168,20 +169,21 @@ fn table(r: &CompareReport, w: &mut dyn Write) -> io::Result<()> {
         if !p.metrics.is_empty() {
             writeln!(
                 w,
-                "  {:<24} {:>12} {:>12} {:>9}  {:<10} {:>7}  verdict",
-                "figure", "base", "candidate", "change", "test", "p"
+                "  {:<24} {:>12} {:>12} {:>9}  {:<10} {:>7} {:>7}  verdict",
+                "figure", "base", "candidate", "change", "test", "p", "q"
             )?;
         }
         for m in &p.metrics {
             writeln!(
                 w,
-                "  {:<24} {:>12} {:>12} {:>9}  {:<10} {:>7}  {}",
+                "  {:<24} {:>12} {:>12} {:>9}  {:<10} {:>7} {:>7}  {}",
                 m.name,
                 value(m.base, m.unit, "us"),
                 value(m.candidate, m.unit, "us"),
                 change(m),
                 short_test(&m.test),
                 m.test.map_or("-".into(), |t| p_value(t.p)),
+                m.test.map_or("-".into(), |t| p_value(t.q)),
                 metric_verdict(m.verdict)
             )?;
         }
@@ -220,7 +222,7 @@ fn markdown(r: &CompareReport, w: &mut dyn Write) -> io::Result<()> {
     for (k, x, y) in rows {
         writeln!(w, "| {k} | {} | {} |", md(&x), md(&y))?;
     }
-    writeln!(w, "\nThresholds `{}`; alpha {} per test. Tests: {TESTS}.", r.thresholds, r.alpha)?;
+    writeln!(w, "\nThresholds `{}`; alpha {} on q, over {} tests. Tests: {TESTS}.", r.thresholds, r.alpha, r.tests)?;
     if !r.differences.is_empty() {
         writeln!(w, "\n## What differs\n\n| level | what | base | candidate | meaning |\n|---|---|---|---|---|")?;
         for d in &r.differences {
@@ -244,8 +246,8 @@ fn markdown(r: &CompareReport, w: &mut dyn Write) -> io::Result<()> {
         writeln!(w, "\n### {}{}: {}\n", p.title(), mode(p), p.verdict.name())?;
         writeln!(w, "Repeats: {} (base), {} (candidate).", p.repeats.base, p.repeats.candidate)?;
         if !p.metrics.is_empty() {
-            writeln!(w, "\n| figure | base | candidate | change | test | p | verdict |")?;
-            writeln!(w, "|---|--:|--:|--:|---|--:|---|")?;
+            writeln!(w, "\n| figure | base | candidate | change | test | p | q | verdict |")?;
+            writeln!(w, "|---|--:|--:|--:|---|--:|--:|---|")?;
         }
         for m in &p.metrics {
             let v = match m.verdict {
@@ -254,13 +256,14 @@ fn markdown(r: &CompareReport, w: &mut dyn Write) -> io::Result<()> {
             };
             writeln!(
                 w,
-                "| {} | {} | {} | {} | {} | {} | {v} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {v} |",
                 m.name,
                 value(m.base, m.unit, "µs"),
                 value(m.candidate, m.unit, "µs"),
                 change(m),
                 short_test(&m.test),
                 m.test.map_or("-".into(), |t| p_value(t.p)),
+                m.test.map_or("-".into(), |t| p_value(t.q)),
             )?;
         }
         if !(p.reasons.is_empty() && p.notes.is_empty()) {

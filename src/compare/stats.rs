@@ -6,6 +6,8 @@
 //!   and a continuity correction of 0.5. Two-sided p-values, as scipy's `mannwhitneyu`.
 //! - The two-proportion z-test (pooled variance), for miscompare rates, violations and lost
 //!   updates, two-sided, as statsmodels' `proportions_ztest`.
+//! - Benjamini-Hochberg adjustment of the p-values of all the tests of one comparison, as
+//!   statsmodels' `multipletests(method="fdr_bh")`.
 
 use serde::Serialize;
 
@@ -193,6 +195,22 @@ pub fn two_proportion_z(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<Proportion
     Some(ProportionTest { z, p: (2.0 * normal_sf(z.abs())).min(1.0) })
 }
 
+/// Benjamini-Hochberg adjusted p-values (q-values), in the order of `p`: rejecting every
+/// hypothesis with q < alpha keeps the expected share of false discoveries at most alpha (and,
+/// when nothing differs, the chance of any false discovery at most alpha).
+pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let mut q = vec![1.0; m];
+    let mut running = 1.0f64;
+    for (rank, &i) in order.iter().enumerate().rev() {
+        running = running.min(p[i] * m as f64 / (rank + 1) as f64);
+        q[i] = running.min(1.0);
+    }
+    q
+}
+
 /// The upper tail of the standard normal distribution, P(Z > z).
 pub fn normal_sf(z: f64) -> f64 {
     0.5 * libm::erfc(z / std::f64::consts::SQRT_2)
@@ -277,6 +295,18 @@ mod tests {
         close(smallest_p(3, 3), 0.1);
         close(smallest_p(4, 4), 2.0 / 70.0);
         close(smallest_p(5, 5), 0.007936507936507936);
+    }
+
+    #[test]
+    fn benjamini_hochberg_matches_statsmodels() {
+        // statsmodels.stats.multitest.multipletests(p, method="fdr_bh")[1]
+        let p = [0.01, 0.04, 0.03, 0.005, 0.2, 0.029, 0.5, 1.0];
+        let want = [0.04, 0.064, 0.06, 0.04, 0.26666666666666666, 0.06, 0.5714285714285714, 1.0];
+        for (q, w) in benjamini_hochberg(&p).iter().zip(want) {
+            close(*q, w);
+        }
+        assert!(benjamini_hochberg(&[]).is_empty());
+        assert_eq!(benjamini_hochberg(&[0.03]), [0.03]);
     }
 
     #[test]

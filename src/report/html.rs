@@ -123,12 +123,14 @@ fn comparison_section(h: &mut String, base: &Results, c: &CompareReport) {
     );
     let _ = writeln!(
         h,
-        "<p>Thresholds <code>{}</code>; alpha {} per test. A figure regresses when its test is significant \
+        "<p>Thresholds <code>{}</code>; alpha {} on q, over {} tests. A figure regresses when its test is significant \
          and its change is beyond its threshold. Tests: Mann-Whitney U over the repeats for IOPS and latency \
-         (MWU), two-proportion z-test for miscompare rates, violations and lost updates (z); a violation in the \
-         candidate where the base had none is always a regression.</p>",
+         (MWU), two-proportion z-test for miscompare rates, violations and lost updates (z); p two-sided, q the \
+         p-value adjusted for all the tests of the comparison (Benjamini-Hochberg), significant when q &lt; alpha; \
+         a violation in the candidate where the base had none is always a regression.</p>",
         esc(&c.thresholds.to_string()),
-        c.alpha
+        c.alpha,
+        c.tests
     );
     if !c.notes.is_empty() {
         h.push_str("<ul class=\"notes\">");
@@ -206,7 +208,7 @@ fn point_details(h: &mut String, p: &PointComparison) {
     let _ = writeln!(
         h,
         "<details><summary>{}: <span class=\"{}\">{}</span></summary>\n<table><tr><th>figure</th><th>base</th>\
-         <th>candidate</th><th>change</th><th>test</th><th>p</th><th>verdict</th></tr>",
+         <th>candidate</th><th>change</th><th>test</th><th>p</th><th>q</th><th>verdict</th></tr>",
         esc(&p.title()),
         verdict_class(p.verdict),
         esc(p.verdict.name())
@@ -221,13 +223,14 @@ fn point_details(h: &mut String, p: &PointComparison) {
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td>\
-             <td class=\"n\">{}</td><td class=\"{class}\">{}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{class}\">{}</td></tr>",
             esc(&m.name),
             crate::compare::render_value(m.base, m.unit, "µs"),
             crate::compare::render_value(m.candidate, m.unit, "µs"),
             crate::compare::render_change(m),
             crate::compare::short_test(&m.test),
             m.test.map_or("-".into(), |t| crate::compare::p_value(t.p)),
+            m.test.map_or("-".into(), |t| crate::compare::p_value(t.q)),
             crate::compare::metric_verdict(m.verdict).to_lowercase()
         );
     }
