@@ -8,9 +8,9 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
 
 /// Chart size in pixels, and the width of the legend column.
-pub const WIDTH: u32 = 900;
+pub const WIDTH: u32 = 920;
 pub const HEIGHT: u32 = 480;
-const LEGEND: u32 = 200;
+const LEGEND: u32 = 220;
 const FONT: &str = "sans-serif";
 
 /// Colours of the two runs of a comparison, and of the series of a single run.
@@ -338,11 +338,29 @@ fn draw_markers(c: &mut Ctx, data: &[(f64, f64)], colour: RGBColor, marker: Mark
     r.map_err(e)
 }
 
+/// Characters of legend text per line: the column is LEGEND px wide, text starts at 38 px, and
+/// a character of the legend's font is about 7 px wide.
+const LEGEND_CHARS: usize = ((LEGEND - 44) / 7) as usize;
+
+/// `label` in lines of at most LEGEND_CHARS characters, broken at spaces where it can be.
+fn wrap(label: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in label.split(' ') {
+        match lines.last_mut() {
+            Some(l) if l.chars().count() + 1 + word.chars().count() <= LEGEND_CHARS => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
 fn draw_legend(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, series: &[Series]) -> Result<(), Err> {
     let text = (FONT, 16).into_font().color(&BLACK);
-    let top = 60;
-    for (i, s) in series.iter().enumerate() {
-        let y = top + i as i32 * 24;
+    let mut y = 60;
+    for s in series {
         let style = s.colour.stroke_width(2);
         if s.dashed {
             for x in [4, 17] {
@@ -359,7 +377,11 @@ fn draw_legend(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, series: &
             Marker::Cross => area.draw(&Cross::new((17, y), 5, s.colour.stroke_width(2))),
         }
         .map_err(e)?;
-        area.draw_text(&s.label, &text, (38, y - 8)).map_err(e)?;
+        for (i, line) in wrap(&s.label).iter().enumerate() {
+            area.draw_text(line, &text, (38, y - 8 + i as i32 * 17)).map_err(e)?;
+            y += if i > 0 { 17 } else { 0 };
+        }
+        y += 24;
     }
     Ok(())
 }
@@ -412,6 +434,14 @@ pub(crate) mod tests {
     #[test]
     fn empty_charts_are_not_drawn() {
         assert_eq!(svg(&chart(XAxis::Log2("qd".into()), YAxis::Iops, vec![])).unwrap(), None);
+    }
+
+    #[test]
+    fn long_legend_labels_wrap_at_spaces() {
+        assert_eq!(wrap("base p99"), ["base p99"]);
+        let lines = wrap("candidate contention (= total) of something");
+        assert!(lines.len() > 1 && lines.iter().all(|l| l.chars().count() <= LEGEND_CHARS), "{lines:?}");
+        assert_eq!(lines.join(" "), "candidate contention (= total) of something");
     }
 
     #[test]
