@@ -98,12 +98,12 @@ fn y_pos(axis: &YAxis, y: f64) -> f64 {
     }
 }
 
-/// A tick label for people: `0.5`, `20`, `1500`, `12k`, `1.5M`.
+/// A tick label for people: `0.5`, `20`, `500`, `1.5k`, `12k`, `1.5M`.
 fn number(v: f64) -> String {
     let a = v.abs();
     if a >= 1e6 {
         format!("{}M", trim(v / 1e6))
-    } else if a >= 1e4 {
+    } else if a >= 1e3 {
         format!("{}k", trim(v / 1e3))
     } else {
         trim(v)
@@ -170,7 +170,7 @@ fn nice_step(raw: f64) -> f64 {
 
 fn x_label(axis: &XAxis, pos: f64) -> String {
     match axis {
-        XAxis::Log2(_) => number(2f64.powf(pos).round()),
+        XAxis::Log2(_) => format!("{:.0}", 2f64.powf(pos).round()),
         XAxis::Percentile if pos >= MAX_POS - 1e-9 => "max".into(),
         XAxis::Percentile => {
             let q = (1.0 - 10f64.powf(-pos)) * 100.0;
@@ -447,7 +447,8 @@ pub(crate) mod tests {
     #[test]
     fn numbers_read_well() {
         assert_eq!(number(0.5), "0.5");
-        assert_eq!(number(1500.0), "1500");
+        assert_eq!(number(500.0), "500");
+        assert_eq!(number(1500.0), "1.5k");
         assert_eq!(number(12_000.0), "12k");
         assert_eq!(number(2_500_000.0), "2.5M");
         assert_eq!(nice_step(0.23), 0.5);
