@@ -103,6 +103,8 @@ fn engine(c: &mut Criterion) {
             miscompare_fraction: 0.0,
             host: 1,
             seed: 1,
+            heartbeat_ns: 0,
+            timeout_ns: None,
         };
         g.throughput(Throughput::Elements(ops));
         // One iteration is a whole point of `ops` operations; the throughput line gives ops/s.

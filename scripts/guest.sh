@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Real kernel devices for atsbench: boots a QEMU (TCG) guest with a Debian 6.12 kernel that has
-# null_blk, scsi_debug (sg) and a QEMU NVMe controller with two namespaces (512 B and 4096 B).
+# null_blk, scsi_debug (sg), a QEMU NVMe controller with two namespaces (512 B and 4096 B), and
+# storage stacks written by others: a LIO LUN on two tcm_loop paths, dm-multipath over those two
+# paths, and an nvmet namespace over nvme-loop (no Compare).
 #
-#   scripts/guest.sh test            device tests + null_blk regression sweep; exits with their status
+#   scripts/guest.sh test            device tests, the null_blk regression sweep and the
+#                                    qualification sweeps; exits with their status
 #   scripts/guest.sh exec -- CMD...  runs CMD in the guest (cwd /out, atsbench on PATH, devices up,
 #                                    ATSBENCH_TEST_* set); prints its output, exits with its status.
 #                                    One argument is a shell command line ('ls /dev | grep ng'),
@@ -16,7 +19,8 @@
 #   ATSBENCH_GUEST_TIMEOUT=300        seconds for the whole QEMU run (exit 124 when it expires)
 #   ATSBENCH_GUEST_TEST_ARGS="--test-threads 1"   arguments for the devices test binary
 #   ATSBENCH_GUEST_SWEEP=require|auto|off   the null_blk sweep must pass (default); auto skips
-#                                     it when atsbench has no `sweep` subcommand
+#                                     it when atsbench has no `sweep` subcommand; off skips it
+#                                     and the qualification sweeps
 #   ATSBENCH_GUEST_FORCE_FAIL=1       the test job exits 3 after the tests (proves CI fails)
 #   ATSBENCH_GUEST_LIBC=musl|gnu      guest binaries: static musl (default; falls back to gnu) or
 #                                     glibc with its libraries packed at the same paths
@@ -32,8 +36,10 @@ HERE=$ROOT/scripts/guest
 CACHE=$ROOT/.cache/guest
 WORK=$ROOT/target/guest
 KERNEL_PKG=${ATSBENCH_GUEST_KERNEL_PKG:-linux-image-6.12-amd64}
-MODULES=(null_blk scsi_debug sg sd_mod nvme nvme-core loop virtio_blk virtio_pci)
-HOST_TOOLS=(losetup)
+MODULES=(null_blk scsi_debug sg sd_mod nvme nvme-core loop virtio_blk virtio_pci
+    target_core_mod target_core_file tcm_loop nvmet nvme-loop dm_mod dm_multipath dm_round_robin
+    scsi_dh_alua)
+HOST_TOOLS=(losetup dmsetup)
 TIMEOUT=${ATSBENCH_GUEST_TIMEOUT:-300}
 RUST_MUSL=x86_64-unknown-linux-musl
 CACHE_VERSION=1
@@ -73,6 +79,8 @@ ensure_host_tools() {
     command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
     { command -v depmod && command -v modprobe; } >/dev/null || missing+=(kmod)
     command -v cpio >/dev/null || missing+=(cpio)
+    # Packed into the guest with its libraries (the multipath device's table and path failures).
+    command -v dmsetup >/dev/null || missing+=(dmsetup)
     [[ ${#missing[@]} == 0 ]] && return 0
     [[ $(id -u) == 0 ]] ||
         die "missing ${missing[*]}: run 'apt-get install -y --no-install-recommends ${missing[*]}' as root"

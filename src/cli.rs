@@ -2,6 +2,7 @@
 //! and the domain's enums; what they mean together is checked in `app::plan`.
 
 use crate::backend::scsi::Transport;
+use crate::backend::sim::{Injections, LatencyModel, SimProtocol};
 use crate::device::BackendKind;
 use crate::report::Format;
 use crate::spec::{Bytes, CpuList, Duration, RegionArg, ValueList};
@@ -62,13 +63,27 @@ pub enum Command {
     Compare(CompareArgs),
     /// Write a self-contained HTML report (and SVG plots) of a results file, against a base.
     Report(ReportArgs),
+    /// List the shipped workload profiles, or show one (`profiles show NAME`).
+    Profiles(ProfilesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProfilesArgs {
+    #[command(subcommand)]
+    pub show: Option<ProfilesCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// Print a shipped profile's TOML.
+    Show { name: String },
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Workload: read, write, ats, rmw or compare.
+    /// Workload: read, write, ats, rmw, compare or heartbeat.
     #[arg(long, short = 'w', default_value = "ats", value_parser = named::<Workload>(&Workload::NAMES))]
     pub workload: Workload,
     /// Queue depth per worker: each slot is one actor with one operation at a time.
@@ -100,9 +115,14 @@ pub struct SweepArgs {
     #[arg(long, short = 'w', value_delimiter = ',', default_value = "ats",
           value_parser = named::<Workload>(&Workload::NAMES))]
     pub workload: Vec<Workload>,
-    /// Queue depths: `1..256` (powers of two), `1..64:8` (linear) or `1,3,8`.
+    /// A workload profile: a shipped name (see `atsbench profiles`) or a TOML file; flags given
+    /// here override its values.
+    #[arg(long, short = 'p')]
+    pub profile: Option<String>,
+    /// Queue depths: `1..256` (powers of two), `1..64:8` (linear) or `1,3,8` (required unless a
+    /// profile sets them).
     #[arg(long, allow_hyphen_values = true)]
-    pub qd: ValueList,
+    pub qd: Option<ValueList>,
     /// Worker counts, e.g. `1,2`.
     #[arg(long, short = 't', default_value = "1", allow_hyphen_values = true)]
     pub threads: ValueList,
@@ -120,7 +140,8 @@ pub struct SweepArgs {
 /// Options shared by `run` and `sweep`.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
-    /// A regular file, a block device, /dev/ngXnY or /dev/sgN; none: a temporary file.
+    /// A regular file, a block device, /dev/ngXnY, /dev/sgN, or `sim` / `sim:SIZE` (the
+    /// simulated device, e.g. sim:64MiB); none: a temporary file.
     pub target: Option<PathBuf>,
     /// Block size of each I/O and lock record (default: the target's logical block size).
     #[arg(long, allow_hyphen_values = true)]
@@ -135,6 +156,17 @@ pub struct CommonArgs {
     /// correction (latency counts from the intended start).
     #[arg(long, allow_hyphen_values = true, value_parser = real)]
     pub rate: Option<f64>,
+    /// Measure every point this many times; results keep each repeat's figures beside the
+    /// merged ones (whose percentiles come from the merged histograms).
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count)]
+    pub repeat: u32,
+    /// With --repeat: measure round by round over all points (point 1, 2, ..., then again), so
+    /// that drift of the device or machine does not line up with one point.
+    #[arg(long, requires = "repeat")]
+    pub interleave: bool,
+    /// `heartbeat`: time between one worker's heartbeats (VMFS beats every 3 s).
+    #[arg(long, default_value = "3s", allow_hyphen_values = true)]
+    pub heartbeat_interval: Duration,
     /// Skip verification of the ATS history and the final lock blocks.
     #[arg(long)]
     pub no_verify: bool,
@@ -156,8 +188,14 @@ pub struct CommonArgs {
     /// Seed of the workers' random numbers (default: random).
     #[arg(long, allow_hyphen_values = true, value_parser = count64)]
     pub seed: Option<u64>,
+    /// ats: give up on a device-side ATS command not completed within MS milliseconds and
+    /// retry it with the same images, as ESXi does; the late completion is counted.
+    #[arg(long, value_name = "MS", allow_hyphen_values = true, value_parser = count64)]
+    pub timeout: Option<u64>,
     #[command(flatten)]
     pub device: DeviceArgs,
+    #[command(flatten)]
+    pub sim: SimArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -185,6 +223,42 @@ pub struct DeviceArgs {
     /// SCSI: set FUA (force unit access) on COMPARE AND WRITE and WRITE(16).
     #[arg(long)]
     pub fua: bool,
+}
+
+/// Options of the simulated device (TARGET `sim`), shared by `run` and `sweep`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SimArgs {
+    /// sim: the command set: scsi (COMPARE AND WRITE, READ(16), WRITE(16): ATS mode device,
+    /// the default) or nvme (Compare, Read, Write: compare-then-write).
+    #[arg(long, value_parser = named::<SimProtocol>(&["scsi", "nvme"]))]
+    pub sim_protocol: Option<SimProtocol>,
+    /// sim: each command's service time: 0 (the default), fixed:20us, uniform:10us..50us or
+    /// exp:30us (exponential, that mean).
+    #[arg(long, value_name = "DIST")]
+    pub sim_latency: Option<LatencyModel>,
+    /// sim: the device's command slots, shared by all workers (like an HBA's queue depth):
+    /// a command beyond them waits in the device until one frees.
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = count)]
+    pub sim_qd: Option<u32>,
+    /// sim: inject faults, KIND=RATE[,KIND=RATE...]: KIND false-miscompare, own-write,
+    /// torn-write, lost-write, stale-read, latency-spike or foreign-write; RATE the fraction
+    /// of the commands each could strike.
+    #[arg(long, value_name = "KIND=RATE,...")]
+    pub inject: Option<Injections>,
+}
+
+impl SimArgs {
+    /// The first `--sim-*` or `--inject` option given, by name.
+    pub fn first_given(&self) -> Option<&'static str> {
+        [
+            (self.sim_protocol.is_some(), "--sim-protocol"),
+            (self.sim_latency.is_some(), "--sim-latency"),
+            (self.sim_qd.is_some(), "--sim-qd"),
+            (self.inject.is_some(), "--inject"),
+        ]
+        .into_iter()
+        .find_map(|(given, name)| given.then_some(name))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -288,7 +362,7 @@ mod tests {
         let c = Cli::try_parse_from(["atsbench", "sweep", "--qd", "1..8", "--workload", "ats,rmw", "--locks", "1,4"])
             .unwrap();
         let Command::Sweep(s) = c.command else { panic!() };
-        assert_eq!(s.qd.0, vec![1, 2, 4, 8]);
+        assert_eq!(s.qd.map(|q| q.0), Some(vec![1, 2, 4, 8]));
         assert_eq!(s.workload, vec![Workload::Ats, Workload::Rmw]);
         assert_eq!(s.locks.map(|l| l.0), Some(vec![1, 4]));
         assert!(s.contention.is_none());
@@ -306,7 +380,6 @@ mod tests {
             vec!["atsbench", "run", "--threads", "2", "--cpus", "0"],
             vec!["atsbench", "run", "--workload", "nope"],
             vec!["atsbench", "run", "--contention", "2", "--locks", "4"],
-            vec!["atsbench", "sweep"],
         ] {
             let e = Cli::try_parse_from(&args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{args:?}");

@@ -15,6 +15,7 @@ pub mod device;
 pub mod engine;
 pub mod error;
 pub mod plot;
+pub mod profile;
 pub mod proto;
 pub mod report;
 pub mod spec;

@@ -1,10 +1,13 @@
 //! The atsbench command: parse, run, map the error to its exit code (see `error.rs`).
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() {
-    let cli = match atsbench::cli::Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = atsbench::cli::Cli::command()
+        .try_get_matches()
+        .and_then(|m| atsbench::cli::Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(p) => p,
         Err(e) => match atsbench::cli::one_line(&e) {
             Some(line) => {
                 eprintln!("atsbench: {line}");
@@ -20,7 +23,7 @@ fn main() {
             std::process::exit(70);
         }
     };
-    if let Err(e) = atsbench::app::main(cli, &stop) {
+    if let Err(e) = atsbench::app::main(cli, &matches, &stop) {
         eprintln!("atsbench: {e}");
         std::process::exit(e.exit_code());
     }

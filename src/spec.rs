@@ -8,6 +8,14 @@ use std::str::FromStr;
 /// The most entries an io_uring submission queue can have (IORING_MAX_ENTRIES).
 pub const MAX_QD: u32 = 32768;
 
+/// The most values a list may name: more sweep points than anyone can wait for, and few
+/// enough that a range such as `0..4294967295:1` is refused before it is built.
+pub const MAX_VALUES: u64 = 65536;
+
+/// The most CPUs a CPU list may name (Linux's largest NR_CPUS), so that a range such as
+/// `0-18446744073709551615` is refused before it is built.
+pub const MAX_CPUS: usize = 8192;
+
 /// A list of values, written `1..256` (powers of two from 1 to 256), `a..b:step` (linear),
 /// `1,3,8` (a list) or a single value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +37,12 @@ impl FromStr for ValueList {
             }
             match step {
                 Some(0) => return Err(format!("`{s}`: the step is 0; use a step of at least 1")),
+                Some(step) if u64::from((b - a) / step) + 1 > MAX_VALUES => {
+                    return Err(format!(
+                        "`{s}` names {} values, more than {MAX_VALUES}; use a larger step",
+                        u64::from((b - a) / step) + 1
+                    ))
+                }
                 Some(step) => (a..=b).step_by(step as usize).collect(),
                 None => powers_of_two(a, b, s)?,
             }
@@ -171,6 +185,9 @@ impl FromStr for CpuList {
                 if a > b {
                     return Err(bad());
                 }
+                if b - a >= MAX_CPUS - cpus.len().min(MAX_CPUS) {
+                    return Err(format!("`{s}` names more than {MAX_CPUS} CPUs; name fewer"));
+                }
                 cpus.extend(a..=b);
             } else {
                 cpus.push(part.parse().map_err(|_| bad())?);
@@ -274,6 +291,20 @@ mod tests {
         }
     }
 
+    /// Found by tests/props.rs (`value_parsers_take_any_text`): a CPU range of about 2 * 10^12
+    /// CPUs asked for a 16 TB Vec and the process aborted; `0..4294967295:1` built 16 GiB of
+    /// values before anything looked at its length.
+    #[test]
+    fn huge_ranges_are_refused_before_they_are_built() {
+        let e = "0..4294967295:1".parse::<ValueList>().unwrap_err();
+        assert!(e.contains("4294967296 values, more than 65536"), "{e}");
+        assert_eq!(list("1..65536:1").len(), 65536);
+        assert!("0..65536:1".parse::<ValueList>().is_err());
+        assert_eq!(list("0..4294967295:65536").len(), 65536);
+        let e = "0-18446744073709551615".parse::<CpuList>().unwrap_err();
+        assert!(e.contains("more than 8192 CPUs"), "{e}");
+    }
+
     #[test]
     fn sizes() {
         assert_eq!("4096".parse::<Bytes>().unwrap().0, 4096);
@@ -307,6 +338,10 @@ mod tests {
         assert_eq!("0-3".parse::<CpuList>().unwrap().0, vec![0, 1, 2, 3]);
         assert_eq!("0-1,4".parse::<CpuList>().unwrap().0, vec![0, 1, 4]);
         assert!("3-1".parse::<CpuList>().is_err());
+        assert_eq!("0-8191".parse::<CpuList>().unwrap().0.len(), MAX_CPUS);
+        assert!("0-8191,9000".parse::<CpuList>().is_ok(), "single CPUs are bounded by the text");
+        assert!("0-8192".parse::<CpuList>().unwrap_err().contains("more than 8192 CPUs"));
+        assert!("0-4000,5000-9200".parse::<CpuList>().is_err());
         assert!("0,0".parse::<CpuList>().is_err());
         assert!("x".parse::<CpuList>().is_err());
     }

@@ -352,3 +352,87 @@ fn an_interrupted_sweep_keeps_its_points_and_exits_130() {
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(leftovers.len(), 1, "only the results remain: {leftovers:?}");
 }
+
+#[test]
+fn repeats_are_kept_beside_their_merge() {
+    let doc = json(&["sweep", "--qd", "1,4", "--ops", "300", "--repeat", "3", "--interleave", "-f", "json"]);
+    assert_eq!((doc["config"]["repeat"].as_u64(), doc["config"]["interleave"].as_bool()), (Some(3), Some(true)));
+    let points = doc["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2, "one merged point per configuration");
+    for p in points {
+        let reps = p["repeats"].as_array().unwrap();
+        assert_eq!(reps.len(), 3);
+        assert_eq!(n(p, "ops"), 900);
+        assert!(reps.iter().all(|r| n(r, "ops") == 300));
+        // The merged latency is the merged histogram: its count is the sum of the repeats'.
+        let counts: u64 = reps.iter().map(|r| n(r, "latency_ns.ats.count")).sum();
+        assert_eq!(n(p, "latency_ns.ats.count"), counts);
+        let duration: f64 = reps.iter().map(|r| r["duration_s"].as_f64().unwrap()).sum();
+        assert!((p["duration_s"].as_f64().unwrap() - duration).abs() < 1e-5);
+    }
+    let one = json(&["run", "--ops", "100", "-f", "json"]);
+    assert!(one["points"][0].get("repeats").is_none(), "a single measurement has no repeats list");
+}
+
+#[test]
+fn every_shipped_profile_runs_with_a_short_override() {
+    let out = run(&["profiles"]);
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    let names: Vec<&str> = list.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(names.contains(&"qualification") && names.contains(&"ci-nullblk"), "{list}");
+    for name in names {
+        // --ops overrides the profile's duration; everything else comes from the profile.
+        let doc = json(&["sweep", "--profile", name, "--ops", "16", "-f", "json"]);
+        assert_eq!(doc["config"]["profile"]["name"], name);
+        assert_eq!(doc["config"]["profile"]["sha256"].as_str().map(str::len), Some(64));
+        let shown = String::from_utf8(run(&["profiles", "show", name]).stdout).unwrap();
+        let repeat = shown.lines().find_map(|l| l.strip_prefix("repeat = ")).map_or(1, |r| r.parse().unwrap());
+        assert_eq!(doc["config"]["repeat"].as_u64(), Some(repeat), "{name}");
+        assert!(!doc["points"].as_array().unwrap().is_empty(), "{name}");
+    }
+    // Flags on the command line win over the profile.
+    let doc = json(&["sweep", "-p", "ci-nullblk", "--qd", "2", "--repeat", "1", "--ops", "16", "-f", "json"]);
+    assert_eq!(doc["config"]["qd"], serde_json::json!([2]));
+    assert_eq!(doc["config"]["contention"], serde_json::json!([1, 8]), "the profile's contention stays");
+}
+
+#[test]
+fn profile_mistakes_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = dir.path().join("unknown.toml");
+    std::fs::write(&unknown, "description = \"x\"\nqueue_depth = \"1..8\"\n").unwrap();
+    expect_error(&["sweep", "--profile", unknown.to_str().unwrap()], 2, &["queue_depth", "unknown.toml"]);
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "description = \"x\"\nqd = \"8..1\"\n").unwrap();
+    expect_error(&["sweep", "--profile", bad.to_str().unwrap()], 2, &["bad.toml", "`qd`", "above the end"]);
+    expect_error(&["sweep", "--profile", "no-such-profile"], 2, &["qualification"]);
+    expect_error(&["sweep"], 2, &["--qd"]);
+}
+
+#[test]
+fn heartbeats_beat_on_schedule_beside_background_load() {
+    let doc = json(&[
+        "run",
+        "--workload",
+        "heartbeat",
+        "--threads",
+        "2",
+        "--qd",
+        "4",
+        "--heartbeat-interval",
+        "10ms",
+        "--duration",
+        "0.3",
+        "-f",
+        "json",
+    ]);
+    let p = &doc["points"][0];
+    assert_eq!((n(p, "locks"), p["actors_per_lock"].as_f64()), (2, Some(1.0)), "one heartbeat block per worker");
+    // Never faster than the schedule: at most 0.3 s / 10 ms + 1 beats per worker.
+    let beats = n(p, "acquires");
+    assert!((2..=2 * 31).contains(&beats), "{beats} heartbeats");
+    assert_eq!(n(p, "latency_ns.acquire.count"), beats);
+    assert!(n(p, "latency_ns.read.count") > 0 && n(p, "latency_ns.write.count") > 0, "no background load");
+    assert_eq!(n(p, "miscompares.total"), 0, "nobody else beats on a worker's block");
+    assert_eq!(n(p, "verification.violations") + n(p, "verification.lost_updates"), 0);
+}

@@ -3,7 +3,9 @@
 # device variables (ATSBENCH_TEST_*, ATSBENCH_BIN, ATSBENCH_DEVICES_TEST) exported.
 #   1. the `devices` integration test binary (libtest-mimic), with $GUEST_TEST_ARGS;
 #   2. a short null_blk regression sweep written to /out/nullb-sweep.json;
-#   3. the forced failure, when the host asked for one (ATSBENCH_GUEST_FORCE_FAIL=1).
+#   3. the qualification sweep across implementations (ats and read, QD 1, 8, 64, locks 1 and
+#      64) on scsi_debug, LIO and QEMU NVMe, written to /out/qualify-NAME.json;
+#   4. the forced failure, when the host asked for one (ATSBENCH_GUEST_FORCE_FAIL=1).
 # Exits with the first failure's status (the tests' first), 0 when all passed.
 # shellcheck disable=SC3040 # busybox ash has pipefail
 set -o pipefail
@@ -49,10 +51,30 @@ else
     [ "$status" -eq 0 ] && [ "$sweep_status" -ne 0 ] && status=$sweep_status
 fi
 
+# Qualification: the same sweep on three independently written implementations of compare and
+# write. TCG makes absolute figures meaningless; the ratios between queue depths and between
+# implementations are what README's test-bed section discusses.
+qualify_status=skipped
+if [ "$GUEST_SWEEP" != off ]; then
+    qualify_status=0
+    for pair in "scsi_debug $ATSBENCH_TEST_SG" "lio $ATSBENCH_TEST_LIO_A" "qemu_nvme $ATSBENCH_TEST_NVME"; do
+        name=${pair%% *}
+        dev=${pair#* }
+        set -- sweep "$dev" --workload ats,read --qd 1,8,64 --locks 1,64 --duration 0.3 --force \
+            --format json --output "/out/qualify-$name.json"
+        say "qualify: atsbench $*"
+        if ! atsbench "$@" || [ ! -s "/out/qualify-$name.json" ]; then
+            say "qualify FAILED on $name ($dev)"
+            qualify_status=1
+        fi
+    done
+    [ "$status" -eq 0 ] && [ "$qualify_status" -ne 0 ] && status=$qualify_status
+fi
+
 if [ "$GUEST_FORCE_FAIL" = 1 ]; then
     say "FORCED FAILURE requested (ATSBENCH_GUEST_FORCE_FAIL=1): exiting 3"
     [ "$status" -eq 0 ] && status=3
 fi
 
-say "summary: devices test exit $test_status, sweep $sweep_status, job exit $status"
+say "summary: devices test exit $test_status, sweep $sweep_status, qualify $qualify_status, job exit $status"
 exit "$status"

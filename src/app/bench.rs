@@ -17,25 +17,40 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     let target = open_target(&plan)?;
     let specs = resolve(&plan, &target)?;
     let most = specs.iter().map(|s| s.slab_bytes() as u64 * u64::from(s.threads())).max().unwrap_or(0);
-    check_memlock(most)?;
-    let config = Config::new(plan.command, &specs, plan.force);
+    if plan.sim.is_none() {
+        check_memlock(most)?; // the simulated device registers no buffers
+    }
+    let mut config = Config::new(plan.command, &specs, plan.force, plan.repeat, plan.interleave);
+    config.profile = plan.profile.clone().map(|(name, sha256)| crate::report::ProfileRef { name, sha256 });
     let mut reporter = Reporter::new(plan.format, plan.output.as_deref(), config, target.info.clone())?;
-    let progress = (std::io::stderr().is_terminal() && (specs.len() > 1 || plan.output.is_some()))
-        .then(|| Progress::new(specs.len()));
+    let runs = specs.len() * plan.repeat as usize;
+    let progress =
+        (std::io::stderr().is_terminal() && (runs > 1 || plan.output.is_some())).then(|| Progress::new(runs));
     let mut broken = Vec::new();
-    for spec in &specs {
+    let mut measured: Vec<Vec<Point>> = vec![Vec::new(); specs.len()];
+    for (i, spec) in run_order(specs.len(), plan.repeat, plan.interleave) {
         if let Some(p) = &progress {
-            p.start(spec);
+            p.start(&specs[spec]);
         }
-        let point = measure(&target, spec, &plan, stop)?;
-        if let Some(why) = broke_atomicity(&point) {
-            broken.push(why);
-        }
-        reporter.point(point)?;
+        measured[spec].push(measure(&target, &specs[spec], &plan, stop)?);
         if let Some(p) = &progress {
             p.done_one();
         }
-        if stop.load(Ordering::Relaxed) {
+        let interrupted = stop.load(Ordering::Relaxed);
+        // A point is written when its last repeat is done (or the run is interrupted).
+        if measured[spec].len() == plan.repeat as usize || interrupted {
+            let mut order: Vec<usize> = if interrupted { (0..specs.len()).collect() } else { vec![spec] };
+            order.retain(|&s| !measured[s].is_empty());
+            for s in order {
+                let Some(mut point) = engine::merge_repeats(std::mem::take(&mut measured[s])) else { continue };
+                point.hist = None;
+                if let Some(why) = broke_atomicity(&point) {
+                    broken.push(why);
+                }
+                reporter.point(point)?;
+            }
+        }
+        if interrupted || i + 1 == runs {
             break;
         }
     }
@@ -55,8 +70,19 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     Ok(())
 }
 
-/// Open TARGET, or create the built-in temporary file.
+/// The order of the measurements: (run number, point index); each point's repeats in a row,
+/// or round by round over all points when interleaved.
+fn run_order(points: usize, repeat: u32, interleave: bool) -> impl Iterator<Item = (usize, usize)> {
+    let r = repeat as usize;
+    (0..points * r).map(move |i| (i, if interleave { i % points } else { i / r }))
+}
+
+/// Open TARGET, or create the built-in temporary file, or make the simulated device.
 fn open_target(plan: &Plan) -> Result<Target> {
+    if let Some(bytes) = plan.sim {
+        check_fused_kind(plan.device.fused, device::BackendKind::Sim)?;
+        return Ok(device::open_sim(bytes));
+    }
     let Some(path) = &plan.target else {
         let t = device::open_default(DEFAULT_TARGET_BYTES)?;
         eprintln!(
@@ -109,8 +135,15 @@ fn spec_of(plan: &Plan, p: &PlanPoint, bs: u32, region: Region, seed: u64, host:
         miscompare_fraction: plan.miscompare_fraction,
         host,
         seed,
+        heartbeat_ns: if p.workload == Workload::Heartbeat { plan.heartbeat_ns.max(1) } else { 0 },
+        timeout_ns: plan.timeout_ms.map(|ms| ms * 1_000_000),
     };
     let (locks, room) = (u64::from(spec.locks()), region.blocks(bs));
+    if p.workload == Workload::Heartbeat && room <= locks {
+        return Err(Error::usage(format!(
+            "heartbeat needs room for background I/O after its {locks} heartbeat blocks; widen --region"
+        )));
+    }
     if locks > room {
         let fix = match p.lock_plan {
             crate::engine::LockPlan::Contention(k) => {
@@ -128,13 +161,14 @@ fn spec_of(plan: &Plan, p: &PlanPoint, bs: u32, region: Region, seed: u64, host:
 /// Measure one point with the backend the target needs.
 fn measure(target: &Target, spec: &PointSpec, plan: &Plan, stop: &AtomicBool) -> Result<Point> {
     let needs = PointNeeds {
-        slots: spec.qd as usize,
+        slots: spec.requests(),
         workers: spec.threads(),
         bs: spec.bs,
         first_block: spec.region.start,
         iopoll: spec.iopoll,
         compare: matches!(spec.workload, Workload::Ats | Workload::Compare).then_some(spec.workload.name()),
         compare_write: spec.workload == Workload::Ats,
+        seed: spec.seed,
         device: plan.device,
     };
     match backend::open(target.backend_options(&needs)?)? {
@@ -145,6 +179,7 @@ fn measure(target: &Target, spec: &PointSpec, plan: &Plan, stop: &AtomicBool) ->
             Transport::SgSync => engine::run_point(spec, &f.sg_sync(), stop),
             Transport::BsgUring => engine::run_point(spec, &f.bsg_uring(), stop),
         },
+        Opened::Sim(f) => engine::run_point(spec, &f, stop),
     }
 }
 
@@ -182,4 +217,18 @@ fn random_u64() -> u64 {
         let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         t.as_nanos() as u64 ^ (u64::from(std::process::id()) << 32)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_order;
+
+    #[test]
+    fn repeats_run_in_a_row_or_round_by_round() {
+        let order: Vec<usize> = run_order(3, 2, false).map(|(_, p)| p).collect();
+        assert_eq!(order, vec![0, 0, 1, 1, 2, 2]);
+        let order: Vec<usize> = run_order(3, 2, true).map(|(_, p)| p).collect();
+        assert_eq!(order, vec![0, 1, 2, 0, 1, 2]);
+        assert_eq!(run_order(2, 1, true).count(), 2);
+    }
 }

@@ -6,21 +6,40 @@ mod bench;
 mod compare;
 mod plan;
 
-use crate::cli::{Cli, Command, ProbeArgs};
+use crate::cli::{Cli, Command, ProbeArgs, ProfilesCommand};
 use crate::error::Result;
+use clap::parser::ValueSource;
+use clap::ArgMatches;
 use std::sync::atomic::AtomicBool;
 
-pub fn main(cli: Cli, stop: &AtomicBool) -> Result<()> {
+/// Run the command; `matches` tells which flags were given on the command line (profiles
+/// fill the others).
+pub fn main(cli: Cli, matches: &ArgMatches, stop: &AtomicBool) -> Result<()> {
     match cli.command {
         Command::Run(a) => bench::bench(plan::Plan::run(a)?, stop),
-        Command::Sweep(a) => bench::bench(plan::Plan::sweep(a)?, stop),
+        Command::Sweep(a) => {
+            let sub = matches.subcommand_matches("sweep");
+            let given = |id: &str| sub.is_some_and(|m| m.value_source(id) == Some(ValueSource::CommandLine));
+            bench::bench(plan::Plan::sweep(a, &given)?, stop)
+        }
         Command::Probe(a) => probe(&a),
         Command::Compare(a) => compare::compare(&a),
         Command::Report(a) => compare::report(&a),
+        Command::Profiles(p) => {
+            let text = match p.show {
+                None => crate::profile::list()?,
+                Some(ProfilesCommand::Show { name }) => crate::profile::show(&name)?,
+            };
+            print!("{text}");
+            Ok(())
+        }
     }
 }
 
 fn probe(a: &ProbeArgs) -> Result<()> {
-    let t = crate::device::open(&a.target, a.backend, false, false)?;
+    let t = match crate::device::sim_size(&a.target) {
+        Some(bytes) => crate::device::open_sim(bytes.map_err(crate::error::Error::usage)?),
+        None => crate::device::open(&a.target, a.backend, false, false)?,
+    };
     crate::report::probe(&t.info, a.output.format, a.output.output.as_deref())
 }

@@ -1,8 +1,9 @@
 //! The plan of a `run` or `sweep`: every option checked and typed before any file is created
 //! or device opened, each mistake one line naming the fix.
 
-use crate::cli::{CommonArgs, DeviceArgs, RunArgs, SweepArgs};
-use crate::device::{BackendKind, DeviceOptions};
+use crate::backend::sim::SimOptions;
+use crate::cli::{CommonArgs, DeviceArgs, RunArgs, SimArgs, SweepArgs};
+use crate::device::{self, BackendKind, DeviceOptions};
 use crate::engine::{LockPlan, StopAt};
 use crate::error::{Error, Result};
 use crate::report::Format;
@@ -26,23 +27,33 @@ pub struct PlanPoint {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub command: &'static str,
-    /// None: the built-in temporary file.
+    /// None: the built-in temporary file (or the simulated device, see `sim`).
     pub target: Option<PathBuf>,
+    /// The simulated device's size, when TARGET is `sim` or `sim:SIZE`.
+    pub sim: Option<u64>,
     pub backend: Option<BackendKind>,
     pub points: Vec<PlanPoint>,
     pub bs: Option<u64>,
     pub region: Option<RegionArg>,
     pub stop: StopAt,
     pub rate: Option<f64>,
+    /// Measurements of each point (`--repeat`), round by round when `interleave`.
+    pub repeat: u32,
+    pub interleave: bool,
+    pub heartbeat_ns: u64,
     pub verify: bool,
     pub sqpoll: bool,
     pub iopoll: bool,
     pub force: bool,
     pub miscompare_fraction: f64,
     pub seed: Option<u64>,
+    /// `--timeout`: give up on a device-side ATS command after this many milliseconds.
+    pub timeout_ms: Option<u64>,
     pub device: DeviceOptions,
     pub format: Format,
     pub output: Option<PathBuf>,
+    /// The profile the plan came from: (name, SHA-256 of its text).
+    pub profile: Option<(String, String)>,
 }
 
 impl Plan {
@@ -54,13 +65,22 @@ impl Plan {
         Plan::new("run", a.common, vec![point], a.duration.map(|d| d.secs()), 5.0)
     }
 
-    pub fn sweep(a: SweepArgs) -> Result<Plan> {
+    /// A sweep; `given` says whether a flag was on the command line (profile values fill the
+    /// others).
+    pub fn sweep(mut a: SweepArgs, given: &dyn Fn(&str) -> bool) -> Result<Plan> {
+        let profile = match a.profile.clone() {
+            Some(p) => Some(apply_profile(crate::profile::load(&p)?, &mut a, given)?),
+            None => None,
+        };
+        let Some(qds) = a.qd.clone() else {
+            return Err(Error::usage("sweep needs --qd (e.g. --qd 1..256) or a --profile that sets qd"));
+        };
         let plans: Vec<LockPlan> = match (&a.contention, &a.locks) {
             (_, Some(l)) => l.0.iter().map(|&n| lock_plan(None, Some(n))).collect::<Result<_>>()?,
             (Some(c), None) => c.0.iter().map(|&k| lock_plan(Some(k), None)).collect::<Result<_>>()?,
             (None, None) => vec![LockPlan::Contention(1)],
         };
-        for &qd in &a.qd.0 {
+        for &qd in &qds.0 {
             check_qd(qd).map_err(Error::usage)?;
         }
         let mut points = Vec::new();
@@ -68,15 +88,17 @@ impl Plan {
             for &threads in &a.threads.0 {
                 let cpus = resolve_cpus(threads, None)?;
                 // The lock axis only matters to workloads on lock blocks.
-                let axis = if workload.uses_locks() { plans.as_slice() } else { &plans[..1] };
+                let axis = if workload.has_lock_axis() { plans.as_slice() } else { &plans[..1] };
                 for &lock_plan in axis {
-                    for &qd in &a.qd.0 {
+                    for &qd in &qds.0 {
                         points.push(PlanPoint { workload, cpus: cpus.clone(), qd, lock_plan });
                     }
                 }
             }
         }
-        Plan::new("sweep", a.common, points, a.duration.map(|d| d.secs()), 2.0)
+        let mut plan = Plan::new("sweep", a.common, points, a.duration.map(|d| d.secs()), 2.0)?;
+        plan.profile = profile;
+        Ok(plan)
     }
 
     fn new(
@@ -105,31 +127,44 @@ impl Plan {
                 )));
             }
         }
+        if c.repeat == 0 {
+            return Err(Error::usage("--repeat 0: measure each point at least once"));
+        }
         check_device(&c.device, c.target.is_none(), c.backend, &points)?;
+        let sim = c.target.as_deref().and_then(device::sim_size).transpose().map_err(Error::usage)?;
+        let sim_options = sim_options(&c.sim, sim.is_some(), c.backend)?;
+        check_timeout(c.timeout, &points)?;
         Ok(Plan {
             command,
-            target: c.target,
+            target: if sim.is_some() { None } else { c.target },
+            sim,
             backend: c.backend,
             points,
             bs: c.bs.map(|b| b.0),
             region: c.region,
             stop,
             rate: c.rate,
+            repeat: c.repeat,
+            interleave: c.interleave,
+            heartbeat_ns: c.heartbeat_interval.0.as_nanos().min(u128::from(u64::MAX)) as u64,
             verify: !c.no_verify,
             sqpoll: c.sqpoll,
             iopoll: c.iopoll,
             force: c.force,
             miscompare_fraction: c.miscompare_fraction,
             seed: c.seed,
+            timeout_ms: c.timeout,
             device: DeviceOptions {
                 fused: c.device.fused,
                 transport: c.device.transport,
                 ats_blocks: c.device.ats_blocks,
                 dpo: c.device.dpo,
                 fua: c.device.fua,
+                sim: sim_options,
             },
             format: c.output.format,
             output: c.output.output,
+            profile: None,
         })
     }
 
@@ -137,6 +172,59 @@ impl Plan {
     pub fn writes(&self) -> bool {
         self.points.iter().any(|p| p.workload.writes())
     }
+}
+
+/// Fill the flags not given on the command line from the profile, parsing each value as its
+/// flag would; errors name the profile and the key.
+fn apply_profile(
+    p: crate::profile::Profile,
+    a: &mut SweepArgs,
+    given: &dyn Fn(&str) -> bool,
+) -> Result<(String, String)> {
+    fn val<T: std::str::FromStr<Err = String>>(p: &crate::profile::Profile, key: &str, v: &str) -> Result<T> {
+        v.parse::<T>().map_err(|e| Error::usage(format!("profile {}: key `{key}`: {e}", p.source)))
+    }
+    let s = p.settings.clone();
+    if let (Some(w), false) = (&s.workload, given("workload")) {
+        a.workload = w.iter().map(|x| val(&p, "workload", x)).collect::<Result<_>>()?;
+    }
+    if let (Some(v), false) = (&s.qd, given("qd")) {
+        a.qd = Some(val(&p, "qd", v)?);
+    }
+    if let (Some(v), false) = (&s.threads, given("threads")) {
+        a.threads = val(&p, "threads", v)?;
+    }
+    if !given("contention") && !given("locks") {
+        a.contention = s.contention.as_deref().map(|v| val(&p, "contention", v)).transpose()?;
+        a.locks = s.locks.as_deref().map(|v| val(&p, "locks", v)).transpose()?;
+    }
+    if !given("duration") && !given("ops") {
+        a.duration = s.duration.as_deref().map(|v| val(&p, "duration", v)).transpose()?;
+        a.common.ops = s.ops.or(a.common.ops);
+    }
+    let c = &mut a.common;
+    if let (Some(v), false) = (&s.bs, given("bs")) {
+        c.bs = Some(val(&p, "bs", v)?);
+    }
+    if let (Some(v), false) = (&s.region, given("region")) {
+        c.region = Some(val(&p, "region", v)?);
+    }
+    if let (Some(v), false) = (s.rate, given("rate")) {
+        c.rate = Some(v);
+    }
+    if let (Some(v), false) = (s.repeat, given("repeat")) {
+        c.repeat = v;
+    }
+    if let (Some(v), false) = (s.interleave, given("interleave")) {
+        c.interleave = v;
+    }
+    if let (Some(v), false) = (&s.heartbeat_interval, given("heartbeat_interval")) {
+        c.heartbeat_interval = val(&p, "heartbeat-interval", v)?;
+    }
+    if let (Some(v), false) = (s.verify, given("no_verify")) {
+        c.no_verify = !v;
+    }
+    Ok((p.name, p.sha256))
 }
 
 fn lock_plan(contention: Option<u32>, locks: Option<u32>) -> Result<LockPlan> {
@@ -174,6 +262,48 @@ fn check_device(
         }
     }
     Ok(())
+}
+
+/// The simulated device's options: only with TARGET `sim`, each value checked.
+fn sim_options(a: &SimArgs, is_sim: bool, backend: Option<BackendKind>) -> Result<SimOptions> {
+    if !is_sim {
+        return match a.first_given() {
+            Some(flag) => Err(Error::usage(format!(
+                "{flag} applies to the simulated device; give TARGET sim (or sim:SIZE, e.g. sim:64MiB)"
+            ))),
+            None => Ok(SimOptions::default()),
+        };
+    }
+    if let Some(b) = backend {
+        return Err(Error::usage(format!(
+            "--backend {}: TARGET sim is the simulated device; drop --backend (--sim-protocol picks scsi or nvme)",
+            b.name()
+        )));
+    }
+    if a.sim_qd == Some(0) {
+        return Err(Error::usage("--sim-qd 0: give the device at least one command slot, e.g. --sim-qd 32"));
+    }
+    let o = SimOptions {
+        protocol: a.sim_protocol.unwrap_or_default(),
+        latency: a.sim_latency.unwrap_or_default(),
+        queue_depth: a.sim_qd,
+        inject: a.inject.unwrap_or_default(),
+    };
+    o.check().map_err(Error::usage)?;
+    Ok(o)
+}
+
+/// `--timeout` gives up on ATS commands: it needs an `ats` point and a sane number.
+fn check_timeout(ms: Option<u64>, points: &[PlanPoint]) -> Result<()> {
+    match ms {
+        None => Ok(()),
+        Some(0) => Err(Error::usage("--timeout 0: give the milliseconds an ATS command may take, e.g. --timeout 8000")),
+        Some(ms) if ms > 3_600_000 => Err(Error::usage(format!("--timeout {ms}: at most an hour (3600000 ms)"))),
+        Some(_) if !points.iter().any(|p| p.workload == Workload::Ats) => {
+            Err(Error::usage("--timeout applies to ATS commands; add --workload ats"))
+        }
+        Some(_) => Ok(()),
+    }
 }
 
 /// `--fused` on a target whose type turned out not to be NVMe.
@@ -225,8 +355,8 @@ mod tests {
         all.extend_from_slice(args);
         match Cli::try_parse_from(all).expect("parses").command {
             Command::Run(a) => Plan::run(a),
-            Command::Sweep(a) => Plan::sweep(a),
-            _ => unreachable!("only run and sweep have a plan"),
+            Command::Sweep(a) => Plan::sweep(a, &|_| false),
+            _ => unreachable!(),
         }
     }
 
@@ -244,12 +374,34 @@ mod tests {
             (&["run", "--fused"][..], "--fused"),
             (&["run", "--backend", "nvme"][..], "--backend needs a TARGET"),
             (&["sweep", "--qd", "1,0"][..], "--qd 0"),
+            (&["run", "--repeat", "0"][..], "--repeat 0"),
+            (&["run", "--inject", "torn-write=0.1"][..], "TARGET sim"),
+            (&["run", "/tmp", "--sim-latency", "fixed:1us"][..], "TARGET sim"),
+            (&["run", "sim:1k"][..], "4 KiB to 64 GiB"),
+            (&["run", "sim:lots"][..], "not a size"),
+            (&["run", "sim", "--backend", "file"][..], "drop --backend"),
+            (&["run", "sim", "--sim-qd", "0"][..], "--sim-qd 0"),
+            (&["run", "sim", "--sim-protocol", "nvme", "--inject", "own-write=0.1"][..], "own-write"),
+            (&["run", "sim", "--timeout", "0"][..], "--timeout 0"),
+            (&["run", "sim", "-w", "read", "--timeout", "10"][..], "--workload ats"),
         ] {
             let e = plan(args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
             assert!(e.to_string().contains(needle), "{args:?}: {e}");
             assert!(!e.to_string().contains('\n'));
         }
+    }
+
+    #[test]
+    fn sim_targets_take_their_options() {
+        let p =
+            plan(&["run", "sim:1G", "--sim-protocol", "nvme", "--sim-qd", "4", "--inject", "lost-write=0.5"]).unwrap();
+        assert_eq!((p.sim, p.target.as_ref()), (Some(1 << 30), None));
+        let o = p.device.sim;
+        assert_eq!((o.protocol, o.queue_depth), (crate::backend::sim::SimProtocol::Nvme, Some(4)));
+        assert_eq!(o.inject.rate(crate::backend::sim::Fault::LostWrite), 0.5);
+        assert_eq!(plan(&["run", "sim"]).unwrap().sim, Some(64 << 20));
+        assert_eq!(plan(&["run", "./sim"]).unwrap().sim, None, "a file named sim is ./sim");
     }
 
     #[test]

@@ -2,14 +2,17 @@
 //!
 //! The engine owns the ring, the slab and the state machines; a backend only encodes and
 //! decodes. A backend is opened once per point from typed options (`block::open`,
-//! `nvme::open`, `scsi::open`), which returns a [`Factory`]: the capabilities the engine
-//! plans with and a constructor called on each worker's thread. Backends know nothing of the
-//! engine, the command line or how the device was found.
+//! `nvme::open`, `scsi::open`, `sim::open`), which returns a [`Factory`]: the capabilities
+//! the engine plans with and a constructor called on each worker's thread. Backends know
+//! nothing of the engine, the command line or how the device was found. The simulated device
+//! (`sim`) is the one backend that moves data itself: the engine hands it each request's
+//! buffer ([`Backend::execute`]) instead of the kernel.
 
 pub mod block;
 mod io_error;
 pub mod nvme;
 pub mod scsi;
+pub mod sim;
 
 pub use io_error::{Cause, IoError, ScsiStatus, Unencodable, Via};
 
@@ -50,6 +53,16 @@ pub struct IoReq {
     pub len: u32,
     pub addr: u64,
     pub user_data: u64,
+}
+
+impl IoReq {
+    /// Bytes of the buffer at `addr`: E+N for a compare-and-write, `len` otherwise.
+    pub fn data_len(&self) -> usize {
+        match self.op {
+            Op::CompareWrite => 2 * self.len as usize,
+            _ => self.len as usize,
+        }
+    }
 }
 
 /// How a command ended. Small and `Copy`: errors carry codes, formatted only when sampled.
@@ -97,6 +110,12 @@ pub trait Factory: Sync {
 
     /// Build worker `worker`'s backend (called on that worker's thread).
     fn make(&self, worker: u32) -> Result<Self::Backend>;
+
+    /// What the backend counted over all workers of the point, once they are done: the
+    /// simulated device's commands, injected faults and queue waits (the point's `sim`).
+    fn totals(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 }
 
 /// The options a backend is opened with, by backend.
@@ -105,6 +124,7 @@ pub enum Options {
     Block(block::BlockOptions),
     Nvme(nvme::NvmeOptions),
     Scsi(scsi::ScsiOptions),
+    Sim(sim::SimOpen),
 }
 
 /// An opened backend, by type: the caller drives each with the engine.
@@ -112,6 +132,7 @@ pub enum Opened {
     Block(block::BlockFactory),
     Nvme(nvme::NvmeFactory),
     Scsi(scsi::ScsiFactory),
+    Sim(sim::SimFactory),
 }
 
 /// Open the backend for one point, checking what the point needs of it.
@@ -120,6 +141,7 @@ pub fn open(o: Options) -> Result<Opened> {
         Options::Block(o) => Opened::Block(block::open(o)),
         Options::Nvme(o) => Opened::Nvme(nvme::open(o)?),
         Options::Scsi(o) => Opened::Scsi(scsi::open(o)?),
+        Options::Sim(o) => Opened::Sim(sim::open(o)?),
     })
 }
 
@@ -135,6 +157,18 @@ pub trait Backend: Send {
     fn fixed_buffers(&self) -> bool {
         true
     }
+
+    /// Whether the backend moves data itself (the simulated device): then the engine calls
+    /// `execute` with each request's buffer just before `prepare`.
+    const EXECUTES: bool = false;
+
+    /// Run `req` on `data`, the `req.data_len()` bytes of slab it names, which belong to the
+    /// request until its completion is reaped. Only called when `EXECUTES`.
+    fn execute(&mut self, _req: &IoReq, _data: &mut [u8]) {}
+
+    /// The engine starts (`true`) or ends (`false`) measuring: commands outside are set-up
+    /// and read-back of the lock blocks (the simulated device injects no faults into those).
+    fn measuring(&mut self, _on: bool) {}
 
     /// Encode `req`, calling `push` once per submission entry (the ring has room for one
     /// entry per in-flight request).

@@ -104,19 +104,25 @@ impl NvmeBackend {
     }
 
     fn command(&self, req: &IoReq) -> std::result::Result<NvmeCommand, Unencodable> {
-        let (lbs, len) = (u64::from(self.lbs), u64::from(req.len));
-        if req.offset % lbs != 0 || len % lbs != 0 {
-            return Err(Unencodable::NotWholeBlocks { len: req.len, offset: req.offset, lbs: self.lbs });
-        }
-        let (slba, nlb) = (req.offset / lbs, (len / lbs) as u32);
-        let cmd = match req.op {
-            Op::Read => NvmeCommand::read(self.nsid, slba, nlb, req.addr, req.len),
-            Op::Write => NvmeCommand::write(self.nsid, slba, nlb, req.addr, req.len),
-            Op::Compare => NvmeCommand::compare(self.nsid, slba, nlb, req.addr, req.len),
-            Op::CompareWrite => return Err(Unencodable::NoSuchCommand { op: req.op, backend: "NVMe" }),
-        };
-        cmd.map_err(|_| Unencodable::TooManyBlocks { blocks: nlb, max: 1 << 16 })
+        encode(req, self.nsid, self.lbs)
     }
+}
+
+/// The NVMe command of `req` on namespace `nsid` with `lbs`-byte blocks (the simulated device
+/// executes the same images).
+pub fn encode(req: &IoReq, nsid: u32, lbs: u32) -> std::result::Result<NvmeCommand, Unencodable> {
+    let (lbs64, len) = (u64::from(lbs), u64::from(req.len));
+    if req.offset % lbs64 != 0 || len % lbs64 != 0 {
+        return Err(Unencodable::NotWholeBlocks { len: req.len, offset: req.offset, lbs });
+    }
+    let (slba, nlb) = (req.offset / lbs64, (len / lbs64) as u32);
+    let cmd = match req.op {
+        Op::Read => NvmeCommand::read(nsid, slba, nlb, req.addr, req.len),
+        Op::Write => NvmeCommand::write(nsid, slba, nlb, req.addr, req.len),
+        Op::Compare => NvmeCommand::compare(nsid, slba, nlb, req.addr, req.len),
+        Op::CompareWrite => return Err(Unencodable::NoSuchCommand { op: req.op, backend: "NVMe" }),
+    };
+    cmd.map_err(|_| Unencodable::TooManyBlocks { blocks: nlb, max: 1 << 16 })
 }
 
 /// One URING_CMD entry for `cmd`, on fixed file 0, naming fixed buffer 0 when `fixed`.

@@ -1,13 +1,14 @@
 //! Devices: opening a target, describing it (size, block size, model, firmware, driver, the
-//! protocol probe), refusing one that holds data, the built-in default (a temporary file), and
-//! turning what a point needs into the options its backend is opened with.
+//! protocol probe), refusing one that holds data, the built-in default (a temporary file), the
+//! simulated device (`sim`, `sim:SIZE`: no file at all), and turning what a point needs into
+//! the options its backend is opened with.
 
 pub mod nvme;
 pub mod safety;
 pub mod scsi;
 pub mod sysfs;
 
-use crate::backend::{self, block::BlockOptions, nvme::NvmeOptions, scsi::ScsiOptions};
+use crate::backend::{self, block::BlockOptions, nvme::NvmeOptions, scsi::ScsiOptions, sim::SimOpen, sim::SimOptions};
 use crate::error::{Error, Result};
 use crate::sys::blk;
 use serde::Serialize;
@@ -16,8 +17,12 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-/// Size of the built-in default target.
+/// Size of the built-in default target, and of `sim` without a size.
 pub const DEFAULT_TARGET_BYTES: u64 = 64 << 20;
+/// The simulated device's logical block size.
+pub const SIM_LBS: u32 = 512;
+/// The largest simulated device (its memory is only touched where written).
+pub const SIM_MAX_BYTES: u64 = 64 << 30;
 
 /// How a target is driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -31,10 +36,13 @@ pub enum BackendKind {
     Nvme,
     /// SCSI commands through the sg driver on /dev/sgN.
     Scsi,
+    /// The simulated device in memory (TARGET `sim`).
+    Sim,
 }
 
 impl BackendKind {
-    pub const ALL: [BackendKind; 4] = [BackendKind::File, BackendKind::Block, BackendKind::Nvme, BackendKind::Scsi];
+    pub const ALL: [BackendKind; 5] =
+        [BackendKind::File, BackendKind::Block, BackendKind::Nvme, BackendKind::Scsi, BackendKind::Sim];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -42,6 +50,7 @@ impl BackendKind {
             BackendKind::Block => "block",
             BackendKind::Nvme => "nvme",
             BackendKind::Scsi => "scsi",
+            BackendKind::Sim => "sim",
         }
     }
 }
@@ -94,7 +103,8 @@ pub struct TargetInfo {
 /// An opened target.
 pub struct Target {
     pub path: PathBuf,
-    pub file: File,
+    /// The open file or device; None for the simulated device.
+    pub file: Option<File>,
     pub kind: BackendKind,
     pub info: TargetInfo,
     /// The built-in default's file, removed when the target is dropped.
@@ -115,11 +125,13 @@ pub struct PointNeeds {
     pub compare: Option<&'static str>,
     /// The workload sends atomic compare-and-writes where the device has them.
     pub compare_write: bool,
+    /// The point's seed (the simulated device's faults and service times derive from it).
+    pub seed: u64,
     pub device: DeviceOptions,
 }
 
 /// Options for device backends, typed (the command line's device flags).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct DeviceOptions {
     /// NVMe: try one fused Compare+Write.
     pub fused: bool,
@@ -129,12 +141,18 @@ pub struct DeviceOptions {
     pub ats_blocks: Option<u8>,
     pub dpo: bool,
     pub fua: bool,
+    /// The simulated device's behaviour.
+    pub sim: SimOptions,
 }
 
 impl Target {
     /// A target opened by a device backend.
     pub fn new(path: PathBuf, file: File, kind: BackendKind, info: TargetInfo) -> Target {
-        Target { path, file, kind, info, _temp: None }
+        Target { path, file: Some(file), kind, info, _temp: None }
+    }
+
+    fn open_file(&self) -> Result<&File> {
+        self.file.as_ref().ok_or_else(|| Error::Internal(format!("a {} target without a file", self.kind.name())))
     }
 
     pub fn size(&self) -> u64 {
@@ -147,7 +165,17 @@ impl Target {
 
     /// The options this target's backend is opened with for a point needing `n`.
     pub fn backend_options(&self, n: &PointNeeds) -> Result<backend::Options> {
-        let fd = self.file.as_raw_fd();
+        if self.kind == BackendKind::Sim {
+            return Ok(backend::Options::Sim(SimOpen {
+                bytes: self.size(),
+                lbs: self.logical_block_size(),
+                bs: n.bs,
+                slots: n.slots,
+                seed: n.seed,
+                options: n.device.sim,
+            }));
+        }
+        let fd = self.open_file()?.as_raw_fd();
         Ok(match (&self.kind, &self.info.probe) {
             (BackendKind::File | BackendKind::Block, _) => {
                 backend::Options::Block(BlockOptions { fd, slots: n.slots, iopoll: n.iopoll })
@@ -164,7 +192,7 @@ impl Target {
                 slots: n.slots,
             }),
             (BackendKind::Scsi, Some(Probe::Scsi(p))) => {
-                let max_caw = if n.compare_write { scsi::check_caw(&self.path, &self.file)? } else { None };
+                let max_caw = if n.compare_write { scsi::check_caw(&self.path, self.open_file()?)? } else { None };
                 backend::Options::Scsi(ScsiOptions {
                     path: self.path.clone(),
                     bsg_path: p.bsg_node.as_ref().map(PathBuf::from),
@@ -287,7 +315,46 @@ pub fn open_block_or_file(path: &Path, kind: BackendKind, writes: bool, force: b
             info.logical_block_size
         )));
     }
-    Ok(Target { path: path.to_path_buf(), file, kind, info, _temp: None })
+    Ok(Target { path: path.to_path_buf(), file: Some(file), kind, info, _temp: None })
+}
+
+/// The size of the simulated device a TARGET names: `sim` (64 MiB) or `sim:SIZE` (`sim:1G`,
+/// `sim:64MiB`); None when TARGET is a path (a file named `sim` is `./sim`).
+pub fn sim_size(target: &Path) -> Option<std::result::Result<u64, String>> {
+    let t = target.to_str()?;
+    let size = match t.strip_prefix("sim") {
+        Some("") => return Some(Ok(DEFAULT_TARGET_BYTES)),
+        Some(rest) => rest.strip_prefix(':')?,
+        None => return None,
+    };
+    Some(size.parse::<crate::spec::Bytes>().and_then(|b| {
+        let b = b.0;
+        if b < 4096 || b % u64::from(SIM_LBS) != 0 || b > SIM_MAX_BYTES {
+            Err(format!(
+                "`{t}`: a simulated device holds 4 KiB to 64 GiB in whole {SIM_LBS}-byte blocks, e.g. sim:64MiB"
+            ))
+        } else {
+            Ok(b)
+        }
+    }))
+}
+
+/// The simulated device of `bytes`: nothing to open, nothing to refuse.
+pub fn open_sim(bytes: u64) -> Target {
+    let path = if bytes % (1 << 20) == 0 { format!("sim:{}MiB", bytes >> 20) } else { format!("sim:{bytes}") };
+    let info = TargetInfo {
+        path: path.clone(),
+        backend: BackendKind::Sim.name().into(),
+        size_bytes: bytes,
+        logical_block_size: SIM_LBS,
+        physical_block_size: Some(SIM_LBS),
+        model: Some("atsbench simulated device".into()),
+        firmware: Some(env!("CARGO_PKG_VERSION").into()),
+        driver: Some("atsbench-sim".into()),
+        kernel: blk::kernel_release(),
+        ..Default::default()
+    };
+    Target { path: PathBuf::from(path), file: None, kind: BackendKind::Sim, info, _temp: None }
 }
 
 /// Create and open the built-in default target: a file of `bytes` zeros with a unique name in

@@ -1,12 +1,14 @@
-//! Opening and describing SCSI generic devices (/dev/sgN): INQUIRY, the unit serial number and
-//! Block Limits VPD pages, READ CAPACITY(16), a no-op COMPARE AND WRITE (0 blocks) to see
+//! Opening and describing SCSI generic devices (/dev/sgN): INQUIRY, the unit serial number,
+//! Device Identification and Block Limits VPD pages (and the other sg nodes of the same LUN), READ CAPACITY(16), a no-op COMPARE AND WRITE (0 blocks) to see
 //! whether the device implements it and this process may send it, the transports this kernel
 //! offers, and the data-safety check of the disk behind it.
 
 use super::{safety, Probe, Target, TargetInfo};
 use crate::backend::scsi::{probe_bsg_uring, BsgProbe, Transport};
 use crate::error::{Error, Result};
-use crate::proto::scsi::{self, BlockLimits, Inquiry, ReadCapacity16, ScsiOutcome, Sense, KEY_ILLEGAL_REQUEST};
+use crate::proto::scsi::{
+    self, BlockLimits, DeviceIdentification, Inquiry, ReadCapacity16, ScsiOutcome, Sense, KEY_ILLEGAL_REQUEST,
+};
 use crate::sys::sg::{self, DataBuf, SgIoHdr, SENSE_LEN};
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
@@ -74,6 +76,7 @@ fn vpd(file: &File, page: u8, len: u16) -> Option<Vec<u8>> {
 struct Identity {
     inquiry: Inquiry,
     serial: Option<String>,
+    devid: Option<DeviceIdentification>,
     limits: Option<BlockLimits>,
     capacity: ReadCapacity16,
 }
@@ -99,6 +102,7 @@ fn identify(path: &Path, file: &File) -> Result<Identity> {
     Ok(Identity {
         inquiry,
         serial: vpd(file, scsi::VPD_UNIT_SERIAL, 252).and_then(|b| scsi::parse_unit_serial(&b).ok()),
+        devid: vpd(file, scsi::VPD_DEVICE_IDENTIFICATION, 1024).and_then(|b| DeviceIdentification::parse(&b).ok()),
         limits: vpd(file, scsi::VPD_BLOCK_LIMITS, 64).and_then(|b| BlockLimits::parse(&b).ok()),
         capacity,
     })
@@ -168,6 +172,42 @@ pub fn bsg_node(sg_path: &Path) -> Option<PathBuf> {
     Some(PathBuf::from("/dev/bsg").join(name))
 }
 
+/// One designator of the Device Identification VPD page, for the results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DesignatorInfo {
+    association: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    value: String,
+}
+
+fn designators(id: &DeviceIdentification) -> Vec<DesignatorInfo> {
+    let info = |d: &scsi::Designator| DesignatorInfo {
+        association: d.association.name(),
+        kind: d.kind.name(),
+        value: d.display(),
+    };
+    id.designators.iter().map(info).collect()
+}
+
+/// The other sg nodes whose logical unit has the name `lu_name` (other paths to the same LUN),
+/// from the Device Identification page the kernel keeps in sysfs (`vpd_pg83`): no command sent.
+fn other_paths(own: Option<&Path>, lu_name: &str) -> Vec<String> {
+    let own = own.and_then(|d| std::fs::canonicalize(d).ok());
+    let Ok(entries) = std::fs::read_dir("/sys/class/scsi_generic") else { return Vec::new() };
+    let mut found: Vec<String> = entries
+        .flatten()
+        .filter(|e| std::fs::canonicalize(e.path().join("device")).ok() != own)
+        .filter(|e| {
+            let page = std::fs::read(e.path().join("device/vpd_pg83")).unwrap_or_default();
+            DeviceIdentification::parse(&page).ok().and_then(|p| p.lu_name()).as_deref() == Some(lu_name)
+        })
+        .map(|e| format!("/dev/{}", e.file_name().to_string_lossy()))
+        .collect();
+    found.sort();
+    found
+}
+
 /// The low-level driver (the SCSI host's proc_name, e.g. scsi_debug, virtio_scsi, mpt3sas).
 fn lld(dev: &Path) -> Option<String> {
     let canon = std::fs::canonicalize(dev).ok()?;
@@ -226,6 +266,11 @@ pub struct ScsiProbe {
     pub revision: String,
     pub firmware: String,
     pub serial: Option<String>,
+    /// The LUN's preferred logical-unit designator (VPD 0x83): the same on every path to it.
+    pub lu_name: Option<String>,
+    /// Other sg nodes of this system with the same `lu_name`: other paths to this LUN.
+    pub other_paths: Vec<String>,
+    pub device_identification: Vec<DesignatorInfo>,
     pub logical_block_size: u32,
     pub physical_block_size: u64,
     pub size_bytes: u64,
@@ -300,6 +345,7 @@ pub fn open(path: &Path, writes: bool, force: bool) -> Result<Target> {
     let bsg = probe_bsg_uring(path, bsg_path.as_deref());
     let (available, default, bsg_uring) = transports(&bsg);
     let inq = &id.inquiry;
+    let lu_name = id.devid.as_ref().and_then(DeviceIdentification::lu_name);
     let probe = ScsiProbe {
         backend: "scsi",
         vendor: inq.vendor.clone(),
@@ -307,6 +353,9 @@ pub fn open(path: &Path, writes: bool, force: bool) -> Result<Target> {
         revision: inq.revision.clone(),
         firmware: inq.revision.clone(),
         serial: id.serial.clone(),
+        other_paths: lu_name.as_deref().map(|n| other_paths(sysdev.as_deref(), n)).unwrap_or_default(),
+        lu_name,
+        device_identification: id.devid.as_ref().map(designators).unwrap_or_default(),
         logical_block_size: lbs,
         physical_block_size: id.capacity.physical_block_len(),
         size_bytes: id.capacity.bytes(),

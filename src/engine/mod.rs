@@ -13,7 +13,9 @@ mod result;
 mod worker;
 
 pub use locks::LockTable;
-pub use result::{DeviceMiscompares, LockReport, Miscompares, Point, RingReport};
+pub use result::{
+    merge_repeats, DeviceMiscompares, FirstCorrupt, Histograms, LockReport, Miscompares, Point, Repeat, RingReport,
+};
 
 use crate::backend::{Factory, Op};
 use crate::error::{Error, Result};
@@ -65,6 +67,11 @@ pub struct PointSpec {
     /// This run's host id, written into every lock record.
     pub host: u64,
     pub seed: u64,
+    /// `heartbeat`: nanoseconds between one worker's heartbeats.
+    pub heartbeat_ns: u64,
+    /// `--timeout`: a device-side ATS command not completed within this many nanoseconds is
+    /// given up and the attempt retried with the same images (see `worker/timeout.rs`).
+    pub timeout_ns: Option<u64>,
 }
 
 impl PointSpec {
@@ -82,6 +89,9 @@ impl PointSpec {
         if !self.workload.uses_locks() {
             return 0;
         }
+        if self.workload == Workload::Heartbeat {
+            return self.threads();
+        }
         match self.lock_plan {
             LockPlan::Contention(k) => self.actors().div_ceil(u64::from(k.max(1))).min(u64::from(u32::MAX)) as u32,
             LockPlan::Locks(n) => n,
@@ -91,6 +101,9 @@ impl PointSpec {
     /// Actors per lock block: exact for `Contention` (the last block may have fewer), the
     /// mean for `Locks`.
     pub fn actors_per_lock(&self) -> f64 {
+        if self.workload == Workload::Heartbeat {
+            return 1.0;
+        }
         match self.lock_plan {
             LockPlan::Contention(k) => self.actors().min(u64::from(k)) as f64,
             LockPlan::Locks(n) => self.actors() as f64 / f64::from(n.max(1)),
@@ -99,6 +112,9 @@ impl PointSpec {
 
     /// The lock block of an actor, where the plan fixes one.
     pub fn lock_of(&self, worker: u32, slot: u32) -> Option<u32> {
+        if self.workload == Workload::Heartbeat {
+            return (slot == 0).then_some(worker);
+        }
         match self.lock_plan {
             LockPlan::Contention(k) => {
                 Some(((u64::from(worker) * u64::from(self.qd) + u64::from(slot)) / u64::from(k.max(1))) as u32)
@@ -110,15 +126,34 @@ impl PointSpec {
     /// Whether more than one actor can be on a lock block at once (and so host-side ATS must
     /// serialise them).
     pub fn locks_shared(&self) -> bool {
+        if self.workload == Workload::Heartbeat {
+            return false;
+        }
         match self.lock_plan {
             LockPlan::Contention(k) => k > 1 && self.actors() > 1,
             LockPlan::Locks(_) => self.actors() > 1,
         }
     }
 
-    /// Bytes of slab per slot: expected, new and read images for lock workloads.
+    /// Request lanes per slot: 2 when ATS commands may be given up (the retry goes out on
+    /// the other lane while the abandoned command still owns its buffers and user_data).
+    pub fn lanes(&self) -> u32 {
+        if self.timeout_ns.is_some() && self.workload == Workload::Ats {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Distinct user_data values per worker: every slot's lanes.
+    pub fn requests(&self) -> usize {
+        self.qd as usize * self.lanes() as usize
+    }
+
+    /// Bytes of slab per slot: for lock workloads the expected (E), new (N) and read (R)
+    /// images, and E and N again for a second lane.
     pub fn slot_bytes(&self) -> usize {
-        let blocks = if self.workload.uses_locks() { 3 } else { 1 };
+        let blocks = if self.workload.uses_locks() { 3 + 2 * (self.lanes() as usize - 1) } else { 1 };
         blocks * self.bs as usize
     }
 
@@ -140,6 +175,16 @@ pub fn run_point<F: Factory>(spec: &PointSpec, factory: &F, stop: &AtomicBool) -
     }
     if spec.iopoll && !caps.iopoll {
         return Err(Error::Unsupported("this backend cannot poll for completions; drop --iopoll".into()));
+    }
+    if spec.timeout_ns.is_some()
+        && spec.workload == Workload::Ats
+        && caps.ats_mode == crate::backend::AtsMode::HostEmulated
+    {
+        return Err(Error::Unsupported(
+            "--timeout gives up on device-side ATS commands, and this target's ATS is host-emulated (read, compare, \
+             write); use a SCSI, NVMe or sim target, or drop --timeout"
+                .into(),
+        ));
     }
     let threads = spec.threads() as usize;
     let locks = LockTable::new(if spec.locks_shared() { spec.locks() } else { 0 });
@@ -168,7 +213,9 @@ pub fn run_point<F: Factory>(spec: &PointSpec, factory: &F, stop: &AtomicBool) -
         .into_iter()
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| Error::Internal("a worker stopped without a result".into()))?;
-    Ok(result::merge(spec, caps.ats_mode, outputs, stop))
+    let mut point = result::merge(spec, caps.ats_mode, outputs, stop);
+    point.sim = factory.totals();
+    Ok(point)
 }
 
 /// The command an operation step sends, for latency kinds.
@@ -202,7 +249,19 @@ mod tests {
             miscompare_fraction: 0.0,
             host: 1,
             seed: 1,
+            heartbeat_ns: 0,
+            timeout_ns: None,
         }
+    }
+
+    #[test]
+    fn lanes_double_the_slot_areas_only_for_ats_with_a_timeout() {
+        let mut s = spec(2, 8, LockPlan::Contention(1));
+        assert_eq!((s.lanes(), s.requests(), s.slot_bytes()), (1, 8, 3 * 512));
+        s.timeout_ns = Some(1_000_000);
+        assert_eq!((s.lanes(), s.requests(), s.slot_bytes()), (2, 16, 5 * 512));
+        s.workload = Workload::Read;
+        assert_eq!((s.lanes(), s.slot_bytes()), (1, 512));
     }
 
     #[test]
@@ -225,5 +284,12 @@ mod tests {
         assert_eq!((s.locks(), s.lock_of(0, 3), s.locks_shared()), (4096, None, true));
         assert!((s.actors_per_lock() - 32.0 / 4096.0).abs() < 1e-12);
         assert!(!spec(1, 1, LockPlan::Locks(1)).locks_shared(), "one actor shares with nobody");
+    }
+
+    #[test]
+    fn heartbeats_have_one_block_per_worker() {
+        let s = PointSpec { workload: Workload::Heartbeat, ..spec(2, 8, LockPlan::Locks(64)) };
+        assert_eq!((s.locks(), s.actors_per_lock(), s.locks_shared()), (2, 1.0, false));
+        assert_eq!((s.lock_of(1, 0), s.lock_of(1, 3)), (Some(1), None), "slot 0 beats, the others load");
     }
 }

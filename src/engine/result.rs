@@ -4,7 +4,8 @@ use super::worker::{Counters, LockCounters, WorkerOutput};
 use super::{LockPlan, PointSpec};
 use crate::backend::AtsMode;
 use crate::stats::{Latencies, Summary};
-use crate::verify::history::{verify, Claim, Verification};
+use crate::verify::claims::ClaimSet;
+use crate::verify::history::Verification;
 use crate::workload::Workload;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -61,6 +62,15 @@ impl DeviceMiscompares {
     }
 }
 
+/// The first miscompare classified `corrupt` (something other than atsbench changed a lock
+/// block, or the device damaged it): which lock, and when, in seconds since measuring began.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FirstCorrupt {
+    pub lock: u32,
+    pub at_s: f64,
+    pub worker: u32,
+}
+
 /// What happened on one lock block, over all workers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct LockReport {
@@ -79,6 +89,34 @@ pub struct RingReport {
     /// What the backend used (transport, command path), where it says.
     #[serde(skip_serializing_if = "serde_json::Value::is_null")]
     pub backend: serde_json::Value,
+}
+
+/// The histograms of a point (whole, submission and completion latency), kept until its
+/// repeats are merged: percentiles of merged repeats come from merged histograms.
+#[derive(Clone)]
+pub struct Histograms {
+    pub lat: Latencies,
+    pub slat: Latencies,
+    pub clat: Latencies,
+}
+
+impl std::fmt::Debug for Histograms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Histograms")
+    }
+}
+
+/// One repeat's figures, kept beside the merged ones (`--repeat`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Repeat {
+    pub ops: u64,
+    pub duration_s: f64,
+    pub iops: f64,
+    pub latency_ns: BTreeMap<&'static str, Summary>,
+    pub miscompares: Miscompares,
+    pub miscompare_rate: f64,
+    pub errors: u64,
+    pub verification: Option<Verification>,
 }
 
 /// The result of one point.
@@ -113,6 +151,13 @@ pub struct Point {
     pub retries: u64,
     pub acquires: u64,
     pub errors: u64,
+    /// ATS commands given up after `--timeout` (and retried with the same images), and
+    /// completions of given-up commands that came later.
+    pub timeouts: u64,
+    pub late_completions: u64,
+    /// Where and when the first `corrupt` miscompare was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_corrupt: Option<FirstCorrupt>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub error_samples: Vec<String>,
     pub verification: Option<Verification>,
@@ -120,8 +165,111 @@ pub struct Point {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub per_lock: Vec<LockReport>,
     pub ring: RingReport,
+    /// What the simulated device did over all workers: its commands, the faults it injected
+    /// (per kind: rate, eligible commands, injected) and its queue waits (sim targets only).
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub sim: serde_json::Value,
     /// True when the point ended early (interrupt).
     pub interrupted: bool,
+    /// Every repeat's figures when the point was measured more than once (`--repeat`); the
+    /// figures above are then those of all repeats together.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repeats: Vec<Repeat>,
+    /// The histograms behind the summaries, until the point is reported.
+    #[serde(skip)]
+    pub hist: Option<Box<Histograms>>,
+}
+
+impl Point {
+    fn repeat(&self) -> Repeat {
+        Repeat {
+            ops: self.ops,
+            duration_s: self.duration_s,
+            iops: self.iops,
+            latency_ns: self.latency_ns.clone(),
+            miscompares: self.miscompares,
+            miscompare_rate: self.miscompare_rate,
+            errors: self.errors,
+            verification: self.verification.clone(),
+        }
+    }
+}
+
+fn add_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Merge the repeats of one point: counts add up, latency percentiles come from the merged
+/// histograms (not from averaged percentiles), rates are recomputed over all operations, and
+/// every repeat's own figures are kept in `repeats`.
+pub fn merge_repeats(mut runs: Vec<Point>) -> Option<Point> {
+    if runs.len() <= 1 {
+        return runs.pop();
+    }
+    let repeats: Vec<Repeat> = runs.iter().map(Point::repeat).collect();
+    let mut it = runs.into_iter();
+    let mut m = it.next()?;
+    for p in it {
+        m.ops += p.ops;
+        m.duration_s += p.duration_s;
+        m.retries += p.retries;
+        m.acquires += p.acquires;
+        m.errors += p.errors;
+        m.timeouts += p.timeouts;
+        m.late_completions += p.late_completions;
+        m.first_corrupt = m.first_corrupt.or(p.first_corrupt);
+        m.interrupted |= p.interrupted;
+        let (a, b) = (&mut m.miscompares, &p.miscompares);
+        a.total += b.total;
+        a.contention += b.contention;
+        a.own_write += b.own_write;
+        a.corrupt += b.corrupt;
+        a.stale += b.stale;
+        a.false_ += b.false_;
+        a.injected = add_opt(a.injected, b.injected);
+        a.detected = add_opt(a.detected, b.detected);
+        a.undetected = add_opt(a.undetected, b.undetected);
+        m.device_miscompares = match (m.device_miscompares, p.device_miscompares) {
+            (Some(mut x), Some(y)) => {
+                x.add(&y);
+                Some(x)
+            }
+            (x, y) => x.or(y),
+        };
+        if let (Some(v), Some(w)) = (m.verification.as_mut(), p.verification.as_ref()) {
+            v.checked += w.checked;
+            v.violations += w.violations;
+            v.lost_updates += w.lost_updates;
+            v.problems.extend(w.problems.iter().cloned());
+            v.problems.truncate(8);
+        }
+        for (a, b) in m.per_lock.iter_mut().zip(&p.per_lock) {
+            a.attempts += b.attempts;
+            a.successes += b.successes;
+            a.miscompares += b.miscompares;
+        }
+        m.error_samples.extend(p.error_samples);
+        m.error_samples.truncate(SAMPLES);
+        if let (Some(h), Some(g)) = (m.hist.as_mut(), p.hist.as_ref()) {
+            h.lat.merge(&g.lat);
+            h.slat.merge(&g.slat);
+            h.clat.merge(&g.clat);
+        }
+    }
+    if let Some(h) = &m.hist {
+        m.latency_ns = h.lat.summary();
+        m.slat_ns = h.slat.summary();
+        m.clat_ns = h.clat.summary();
+    }
+    m.duration_s = (m.duration_s * 1e6).round() / 1e6;
+    m.iops = if m.duration_s > 0.0 { (m.ops as f64 / m.duration_s).round() } else { 0.0 };
+    let attempts = if m.workload == Workload::Heartbeat { m.acquires + m.miscompares.total } else { m.ops };
+    m.miscompare_rate = if attempts > 0 { m.miscompares.total as f64 / attempts as f64 } else { 0.0 };
+    m.repeats = repeats;
+    Some(m)
 }
 
 /// Error samples kept per point.
@@ -130,17 +278,18 @@ const SAMPLES: usize = 8;
 pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutput>, stop: &AtomicBool) -> Point {
     let (mut lat, mut slat, mut clat) = (Latencies::new(), Latencies::new(), Latencies::new());
     let mut c = Counters::default();
-    let mut claims: Vec<Claim> = Vec::new();
+    let mut claims = ClaimSet::new(spec.locks());
     let mut per_lock = vec![LockCounters::default(); spec.locks() as usize];
     let mut device = DeviceMiscompares::default();
     let (mut ring, mut finals, mut duration_s, mut samples) = (RingReport::default(), Vec::new(), 0f64, Vec::new());
+    let first_corrupt = earliest_corrupt(&outputs);
     for (i, o) in outputs.into_iter().enumerate() {
         lat.merge(&o.lat);
         slat.merge(&o.slat);
         clat.merge(&o.clat);
         c.add(&o.counters);
         device.add(&o.device);
-        claims.extend(o.claims);
+        claims.merge(o.claims);
         for (a, b) in per_lock.iter_mut().zip(&o.per_lock) {
             a.add(b);
         }
@@ -154,7 +303,7 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
     samples.truncate(SAMPLES);
     let verification = (spec.verify && spec.workload.uses_locks()).then(|| match spec.workload {
         Workload::Compare => Verification { checked: c.ops, violations: c.undetected, ..Default::default() },
-        _ => verify(claims, &finals),
+        _ => claims.verify(&finals),
     });
     let m = c.miscompares;
     let compare = spec.workload == Workload::Compare;
@@ -174,9 +323,6 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
         ops: c.ops,
         duration_s: (duration_s * 1e6).round() / 1e6,
         iops: if duration_s > 0.0 { (c.ops as f64 / duration_s).round() } else { 0.0 },
-        latency_ns: lat.summary(),
-        slat_ns: slat.summary(),
-        clat_ns: clat.summary(),
         miscompares: Miscompares {
             total,
             contention: m[0],
@@ -188,11 +334,22 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
             detected: compare.then_some(c.detected),
             undetected: compare.then_some(c.undetected),
         },
-        miscompare_rate: if c.ops > 0 { total as f64 / c.ops as f64 } else { 0.0 },
+        miscompare_rate: {
+            // Heartbeats: over the ATS attempts, not the background I/O.
+            let attempts = if spec.workload == Workload::Heartbeat { c.acquires + total } else { c.ops };
+            if attempts > 0 {
+                total as f64 / attempts as f64
+            } else {
+                0.0
+            }
+        },
         device_miscompares: (device.reported > 0).then_some(device),
         retries: c.retries,
         acquires: c.acquires,
         errors: c.errors,
+        timeouts: c.timeouts,
+        late_completions: c.late_completions,
+        first_corrupt,
         error_samples: samples,
         verification,
         per_lock: if per_lock.len() <= 64 && spec.workload.is_ats_like() {
@@ -201,8 +358,24 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
             Vec::new()
         },
         ring,
+        sim: serde_json::Value::Null,
         interrupted: stop.load(Ordering::Relaxed),
+        repeats: Vec::new(),
+        latency_ns: lat.summary(),
+        slat_ns: slat.summary(),
+        clat_ns: clat.summary(),
+        hist: Some(Box::new(Histograms { lat, slat, clat })),
     }
+}
+
+/// The first `corrupt` miscompare over all workers (each timed from when it began measuring).
+fn earliest_corrupt(outputs: &[WorkerOutput]) -> Option<FirstCorrupt> {
+    let seen = outputs.iter().enumerate().filter_map(|(i, o)| o.first_corrupt.map(|(at, lock)| (at, lock, i)));
+    seen.min_by_key(|&(at, _, _)| at).map(|(at, lock, i)| FirstCorrupt {
+        lock,
+        at_s: at as f64 / 1e9,
+        worker: i as u32,
+    })
 }
 
 fn round2(x: f64) -> f64 {

@@ -1,12 +1,18 @@
 //! SCSI CDB encoding and sense decoding.
 //!
 //! Pure functions over bytes: the CDBs atsbench sends (SBC-4 COMPARE AND WRITE, READ(16),
-//! WRITE(16), READ CAPACITY(16); SPC-4 INQUIRY), the parsers of the data they return, and in
-//! `sense` the decoding of sense data, status bytes and sg host/driver statuses.
+//! WRITE(16), READ CAPACITY(16); SPC-4 INQUIRY), the parsers of the data they return, in
+//! `devid` the Device Identification VPD page, in `sense` the decoding of sense data, status
+//! bytes and sg host/driver statuses (and the encoding of sense data, for the simulated
+//! device), and in `cdb` the decoding of the CDBs atsbench sends, for the simulated device.
 
+mod cdb;
+mod devid;
 mod sense;
 
 use super::ascii_field;
+pub use cdb::{Cdb, CdbError};
+pub use devid::*;
 pub use sense::*;
 
 /// TEST UNIT READY.

@@ -57,6 +57,8 @@ pub struct Config {
     pub region: Option<Region>,
     pub stop: Option<StopAt>,
     pub rate: Option<f64>,
+    pub repeat: u32,
+    pub interleave: bool,
     pub verify: bool,
     pub sqpoll: bool,
     pub iopoll: bool,
@@ -64,6 +66,17 @@ pub struct Config {
     pub miscompare_fraction: f64,
     pub seed: u64,
     pub host_id: String,
+    /// `--timeout` in milliseconds, where given.
+    pub timeout_ms: Option<u64>,
+    /// The profile the run came from, with the SHA-256 of its text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileRef>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileRef {
+    pub name: String,
+    pub sha256: String,
 }
 
 fn unique<T: PartialEq + Clone>(v: impl Iterator<Item = T>) -> Vec<T> {
@@ -78,7 +91,7 @@ fn unique<T: PartialEq + Clone>(v: impl Iterator<Item = T>) -> Vec<T> {
 
 impl Config {
     /// The configuration of `specs` (all points of one command); `force` is not part of a point.
-    pub fn new(command: &str, specs: &[PointSpec], force: bool) -> Config {
+    pub fn new(command: &str, specs: &[PointSpec], force: bool, repeat: u32, interleave: bool) -> Config {
         let first = specs.first();
         Config {
             command: command.into(),
@@ -98,6 +111,8 @@ impl Config {
             region: first.map(|s| s.region),
             stop: first.map(|s| s.stop),
             rate: first.and_then(|s| s.rate),
+            repeat,
+            interleave,
             verify: first.is_some_and(|s| s.verify),
             sqpoll: first.is_some_and(|s| s.sqpoll),
             iopoll: first.is_some_and(|s| s.iopoll),
@@ -105,6 +120,8 @@ impl Config {
             miscompare_fraction: first.map_or(0.0, |s| s.miscompare_fraction),
             seed: first.map_or(0, |s| s.seed),
             host_id: format!("{:016x}", first.map_or(0, |s| s.host)),
+            profile: None,
+            timeout_ms: first.and_then(|s| s.timeout_ns).map(|ns| ns / 1_000_000),
         }
     }
 }

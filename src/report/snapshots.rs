@@ -84,6 +84,12 @@ fn ats_point() -> Point {
             ..Default::default()
         },
         interrupted: false,
+        repeats: vec![],
+        hist: None,
+        timeouts: 0,
+        late_completions: 0,
+        first_corrupt: None,
+        sim: serde_json::Value::Null,
     }
 }
 
@@ -116,6 +122,12 @@ fn read_point() -> Point {
         per_lock: vec![],
         ring: RingReport::default(),
         interrupted: true,
+        repeats: vec![],
+        hist: None,
+        timeouts: 0,
+        late_completions: 0,
+        first_corrupt: None,
+        sim: serde_json::Value::Null,
     }
 }
 
@@ -135,6 +147,8 @@ fn spec() -> PointSpec {
         miscompare_fraction: 0.0,
         host: 0xabc,
         seed: 7,
+        heartbeat_ns: 0,
+        timeout_ns: None,
     }
 }
 
@@ -153,7 +167,7 @@ fn json_document() {
     let doc = Document {
         schema: SCHEMA,
         version: "0.0.0-test",
-        config: Config::new("sweep", &[spec()], false),
+        config: Config::new("sweep", &[spec()], false, 3, true),
         target: target(),
         points: vec![ats_point(), read_point()],
     };

@@ -39,6 +39,7 @@ impl Kind {
 const MAX_NS: u64 = 3_600_000_000_000;
 
 /// One histogram per kind.
+#[derive(Clone)]
 pub struct Latencies {
     h: [Histogram<u64>; 5],
 }

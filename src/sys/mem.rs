@@ -63,6 +63,20 @@ impl Slab {
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(offset), len) }
     }
 
+    /// Copy `len` bytes from `from` to `to` within the slab (bounds checked; the ranges may
+    /// overlap). The destination must be the worker's (no I/O in flight on it); the source may
+    /// also be the data-out of a command still in flight (an abandoned ATS command whose
+    /// retry resends the same images), which the kernel and devices only read: a concurrent
+    /// read, never a write, so no reference to that memory is formed and nothing races.
+    pub fn copy(&mut self, from: usize, to: usize, len: usize) {
+        let end = |at: usize| at.checked_add(len).is_some_and(|e| e <= self.len);
+        assert!(end(from) && end(to), "slab copy out of bounds");
+        // SAFETY: both ranges are in bounds (checked above) of this allocation; `ptr::copy`
+        // allows overlap; `&mut self` excludes Rust references to the slab meanwhile, and the
+        // only other party that may touch the source range reads it (see above).
+        unsafe { std::ptr::copy(self.ptr.as_ptr().add(from), self.ptr.as_ptr().add(to), len) }
+    }
+
     /// The whole slab as an iovec, for buffer registration.
     pub fn iovec(&self) -> libc::iovec {
         libc::iovec { iov_base: self.ptr.as_ptr().cast(), iov_len: self.len }
@@ -90,5 +104,8 @@ mod tests {
         s.range_mut(4096, 4).copy_from_slice(b"abcd");
         assert_eq!(s.range(4096, 4), b"abcd");
         assert!(std::panic::catch_unwind(|| Slab::new(10).range(4090, 10).len()).is_err());
+        s.copy(4096, 4100, 4);
+        assert_eq!(s.range(4096, 8), b"abcdabcd");
+        assert!(std::panic::catch_unwind(move || s.copy(0, 8190, 4)).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! Every `unsafe` block and FFI declaration of atsbench lives under this module.
 pub mod affinity;
 pub mod blk;
+pub mod clock;
 pub mod mem;
 pub mod nvme;
 pub mod sg;

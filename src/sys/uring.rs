@@ -172,6 +172,22 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
         }
     }
 
+    /// Let the kernel post every completion that has happened: with DEFER_TASKRUN they are
+    /// posted by work that only an enter with GETEVENTS runs, and a wait that ends on its own
+    /// timeout may return before running it. Call before concluding that a command has not
+    /// completed.
+    pub fn flush(&mut self) -> io::Result<()> {
+        const IORING_ENTER_GETEVENTS: u32 = 1; // linux/io_uring.h
+        loop {
+            // SAFETY: submits nothing (to_submit 0) and waits for nothing (min_complete 0); no
+            // argument is passed, so no memory is handed to the kernel.
+            match unsafe { self.ring.submitter().enter::<libc::sigset_t>(0, 0, IORING_ENTER_GETEVENTS, None) } {
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                r => return r.map(|_| ()),
+            }
+        }
+    }
+
     /// Move every available completion into `out` (which keeps its capacity across calls).
     pub fn reap(&mut self, out: &mut Vec<C>)
     where

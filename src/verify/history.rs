@@ -4,7 +4,20 @@
 //! owner. Atomic compare-and-write makes these claims a chain: one claim per generation, and the
 //! final block holds the last claim's image. Two claims of one transition are an atomicity
 //! violation; successes that the final generation does not account for are lost updates.
+//!
+//! The claims are kept in a [`ClaimSet`], which holds every claimed generation but the owner of
+//! only the highest claim of each lock. So:
+//!
+//! - checked in full: a generation claimed twice (found on insert or merge, both claimants
+//!   named as far as the set knows them); a final block that is not a valid record or holds
+//!   another lock's record; a final block whose generation nobody claimed; a final block at
+//!   the highest claimed generation whose owner is not that claim's owner;
+//! - not checked: the owner of a final block whose generation is claimed but below the
+//!   highest claim. The set cannot tell who claimed it. Every claim above the final generation
+//!   is a lost update anyway, and is counted so: lost updates are the larger of the successes
+//!   beyond the final generation and the generations claimed above it.
 
+use super::claims::{ClaimSet, Holder, LockClaims};
 use crate::workload::record::{Owner, Record, GENESIS_WORKER};
 
 /// One successful ATS: lock `lock` went to `generation`, written by `owner`.
@@ -39,37 +52,40 @@ impl Verification {
     }
 }
 
-/// Check `claims` (all workers', any order) against `finals`: the final block of each lock,
-/// indexed by lock number. All locks started at generation 0.
-pub fn verify(mut claims: Vec<Claim>, finals: &[Vec<u8>]) -> Verification {
-    claims.sort_unstable_by_key(|c| (c.lock, c.generation));
-    let mut v = Verification { checked: (claims.len() + finals.len()) as u64, ..Default::default() };
-    let mut rest = claims.as_slice();
-    for (lock, block) in finals.iter().enumerate() {
-        let lock = lock as u32;
-        let n = rest.iter().take_while(|c| c.lock == lock).count();
-        let (mine, tail) = rest.split_at(n);
-        rest = tail;
-        check_lock(lock, mine, block, &mut v);
+/// Check `claims` (all workers', any order) against `finals` through a [`ClaimSet`] (tests).
+#[cfg(test)]
+pub fn verify(claims: Vec<Claim>, finals: &[Vec<u8>]) -> Verification {
+    let mut set = ClaimSet::new(finals.len() as u32);
+    for c in claims {
+        set.insert(c.lock, c.generation, c.owner);
     }
-    if !rest.is_empty() {
-        v.violations += rest.len() as u64;
-        v.problem(format!("{} claims name locks that do not exist", rest.len()));
-    }
-    v
+    set.verify(finals)
 }
 
-fn check_lock(lock: u32, claims: &[Claim], block: &[u8], v: &mut Verification) {
-    for pair in claims.windows(2) {
-        if pair[0].generation == pair[1].generation {
-            v.violations += 1;
-            v.problem(format!(
-                "lock {lock}: transition to generation {} claimed twice (workers {} and {})",
-                pair[1].generation, pair[0].owner.worker, pair[1].owner.worker
-            ));
+impl ClaimSet {
+    /// Check these claims against `finals`: the final block of each lock, indexed by lock
+    /// number. All locks started at generation 0.
+    pub fn verify(&self, finals: &[Vec<u8>]) -> Verification {
+        let mut v = Verification { checked: self.successes() + finals.len() as u64, ..Default::default() };
+        v.violations += self.duplicates();
+        for p in self.duplicate_samples() {
+            v.problem(p.clone());
         }
+        for (lock, block) in finals.iter().enumerate() {
+            let lock = lock as u32;
+            check_lock(lock, self.lock(lock), block, &mut v);
+        }
+        let stray = self.claims_from(finals.len());
+        if stray > 0 {
+            v.violations += stray;
+            v.problem(format!("{stray} claims name locks that do not exist"));
+        }
+        v
     }
-    let successes = claims.len() as u64;
+}
+
+fn check_lock(lock: u32, claims: Option<&LockClaims>, block: &[u8], v: &mut Verification) {
+    let successes = claims.map_or(0, LockClaims::successes);
     let last = match Record::decode(block) {
         Ok(r) if r.lock == lock => r,
         Ok(r) => {
@@ -83,10 +99,13 @@ fn check_lock(lock: u32, claims: &[Claim], block: &[u8], v: &mut Verification) {
             return;
         }
     };
-    let explained = if last.generation == 0 {
-        last.owner.worker == GENESIS_WORKER
-    } else {
-        claims.iter().any(|c| c.generation == last.generation && c.owner == last.owner)
+    let holder = claims.map_or(Holder::Nobody, |c| c.holder(last.generation));
+    let explained = match holder {
+        _ if last.generation == 0 => last.owner.worker == GENESIS_WORKER,
+        Holder::Known(owner, tie) => last.owner == owner || Some(last.owner) == tie,
+        // Claimed, but below the highest claim: the owner is not kept (see the module doc).
+        Holder::Unknown => true,
+        Holder::Nobody => false,
     };
     if !explained {
         v.violations += 1;
@@ -95,9 +114,18 @@ fn check_lock(lock: u32, claims: &[Claim], block: &[u8], v: &mut Verification) {
             last.generation, last.owner.worker, last.owner.seq
         ));
     }
-    if successes > last.generation {
-        v.lost_updates += successes - last.generation;
+    let beyond = successes.saturating_sub(last.generation);
+    let above = claims.map_or(0, |c| c.claimed_above(last.generation));
+    if beyond >= above && beyond > 0 {
+        v.lost_updates += beyond;
         v.problem(format!("lock {lock}: {successes} successful ATS but the final generation is {}", last.generation));
+    } else if above > beyond {
+        v.lost_updates += above;
+        let highest = claims.and_then(LockClaims::highest).unwrap_or(0);
+        v.problem(format!(
+            "lock {lock}: the final generation is {} but {above} successful ATS claimed higher ones (up to {highest})",
+            last.generation
+        ));
     }
 }
 
@@ -117,65 +145,127 @@ mod tests {
         b
     }
 
+    fn genesis(lock: u32) -> Vec<u8> {
+        let mut g = vec![0u8; 512];
+        Record::genesis(lock, HOST).encode(&mut g);
+        g
+    }
+
+    /// The claims as one set, as if one worker had made them all.
+    fn set_of(claims: &[Claim]) -> ClaimSet {
+        let mut set = ClaimSet::new(1);
+        for c in claims {
+            set.insert(c.lock, c.generation, c.owner);
+        }
+        set
+    }
+
+    /// The claims split by worker into one set each, merged: as the engine will do it.
+    fn merged(claims: &[Claim]) -> ClaimSet {
+        let workers = claims.iter().map(|c| c.owner.worker).max().map_or(0, |w| w + 1);
+        let mut all = ClaimSet::new(1);
+        for w in 0..workers {
+            let mine: Vec<Claim> = claims.iter().filter(|c| c.owner.worker == w).copied().collect();
+            all.merge(set_of(&mine));
+        }
+        all
+    }
+
     #[test]
     fn a_clean_chain_verifies() {
         let claims: Vec<Claim> = (1..=10).map(|g| claim(g, (g % 2) as u32)).collect();
-        let v = verify(claims.clone(), &[block(&claims[9])]);
-        assert_eq!((v.checked, v.violations, v.lost_updates), (11, 0, 0), "{:?}", v.problems);
+        for set in [set_of(&claims), merged(&claims)] {
+            let v = set.verify(&[block(&claims[9])]);
+            assert_eq!((v.checked, v.violations, v.lost_updates), (11, 0, 0), "{:?}", v.problems);
+        }
     }
 
     #[test]
     fn untouched_lock_verifies() {
-        let mut g = vec![0u8; 512];
-        Record::genesis(0, HOST).encode(&mut g);
-        let v = verify(vec![], &[g]);
-        assert_eq!((v.violations, v.lost_updates), (0, 0));
+        let v = ClaimSet::new(1).verify(&[genesis(0)]);
+        assert_eq!((v.checked, v.violations, v.lost_updates), (1, 0, 0));
     }
 
     #[test]
     fn a_transition_claimed_twice_is_a_violation_and_a_lost_update() {
         let mut claims: Vec<Claim> = (1..=5).map(|g| claim(g, 0)).collect();
         claims.push(claim(3, 1));
-        let v = verify(claims.clone(), &[block(&claims[4])]);
-        assert_eq!(v.violations, 1);
-        assert_eq!(v.lost_updates, 1);
-        assert!(v.problems[0].contains("claimed twice"));
+        for set in [set_of(&claims), merged(&claims)] {
+            let v = set.verify(&[block(&claims[4])]);
+            assert_eq!(v.violations, 1, "{:?}", v.problems);
+            assert_eq!(v.lost_updates, 1);
+            assert_eq!(v.problems[0], "lock 0: transition to generation 3 claimed twice (workers 0 and 1)");
+        }
     }
 
     #[test]
     fn final_block_from_nowhere_is_a_violation() {
         let claims: Vec<Claim> = (1..=3).map(|g| claim(g, 0)).collect();
         let stranger = claim(4, 1);
-        let v = verify(claims, &[block(&stranger)]);
+        let v = set_of(&claims).verify(&[block(&stranger)]);
         assert_eq!(v.violations, 1);
-        let v = verify(vec![claim(1, 0)], &[vec![0u8; 512]]);
+        assert!(v.problems[0].contains("matches no successful ATS"), "{:?}", v.problems);
+        let v = set_of(&[claim(1, 0)]).verify(&[vec![0u8; 512]]);
         assert_eq!(v.violations, 1);
         assert!(v.problems[0].contains("not a valid record"));
     }
 
     #[test]
+    fn final_block_at_the_highest_claim_must_be_its_owners() {
+        let claims: Vec<Claim> = (1..=3).map(|g| claim(g, 0)).collect();
+        let impostor = Claim { owner: Owner { seq: 999, ..claims[2].owner }, ..claims[2] };
+        let v = set_of(&claims).verify(&[block(&impostor)]);
+        assert_eq!((v.violations, v.lost_updates), (1, 0), "{:?}", v.problems);
+        assert_eq!(v.problems[0], "lock 0: final block (generation 3, worker 0, seq 999) matches no successful ATS");
+    }
+
+    #[test]
+    fn a_final_generation_nobody_claimed_is_a_violation() {
+        // Generations 1, 2 and 4 claimed; the block says 3.
+        let claims = [claim(1, 0), claim(2, 0), claim(4, 1)];
+        let v = merged(&claims).verify(&[block(&claim(3, 1))]);
+        assert_eq!(v.violations, 1, "{:?}", v.problems);
+        assert_eq!(v.lost_updates, 1, "generation 4 was claimed above the final one");
+    }
+
+    #[test]
     fn claims_beyond_the_final_generation_are_lost_updates() {
         let claims: Vec<Claim> = (1..=4).map(|g| claim(g, 0)).collect();
-        let v = verify(claims.clone(), &[block(&claims[1])]);
-        assert_eq!(v.lost_updates, 2);
+        let v = set_of(&claims).verify(&[block(&claims[1])]);
+        assert_eq!((v.violations, v.lost_updates), (0, 2), "{:?}", v.problems);
+        assert_eq!(v.problems[0], "lock 0: 4 successful ATS but the final generation is 2");
+    }
+
+    #[test]
+    fn a_final_block_below_the_highest_claim_is_not_matched_but_counted() {
+        // Generations 3 and 9 claimed; the block went back to 3. Its owner cannot be checked
+        // (a stranger's record of generation 3 passes), but the claim of 9 is a lost update.
+        let claims = [claim(3, 0), claim(9, 0)];
+        let v = set_of(&claims).verify(&[block(&claim(3, 1))]);
+        assert_eq!((v.violations, v.lost_updates), (0, 1), "{:?}", v.problems);
+        assert_eq!(
+            v.problems[0],
+            "lock 0: the final generation is 3 but 1 successful ATS claimed higher ones (up to 9)"
+        );
     }
 
     #[test]
     fn several_locks_are_checked_independently() {
         let a = Claim { lock: 1, ..claim(1, 0) };
-        let v = verify(
-            vec![a],
-            &[
-                {
-                    let mut g = vec![0u8; 512];
-                    Record::genesis(0, HOST).encode(&mut g);
-                    g
-                },
-                block(&a),
-            ],
-        );
+        let v = set_of(&[a]).verify(&[genesis(0), block(&a)]);
         assert_eq!((v.checked, v.violations, v.lost_updates), (3, 0, 0), "{:?}", v.problems);
-        let v = verify(vec![Claim { lock: 9, ..a }], &[block(&a)]);
+        let v = set_of(&[Claim { lock: 9, ..a }]).verify(&[block(&a)]);
         assert_eq!(v.violations, 2, "{:?}", v.problems);
+        assert_eq!(v.problems[1], "1 claims name locks that do not exist");
+    }
+
+    #[test]
+    fn the_vec_of_claims_still_verifies() {
+        let mut claims: Vec<Claim> = (1..=5).map(|g| claim(g, (g % 3) as u32)).collect();
+        let v = verify(claims.clone(), &[block(&claims[4])]);
+        assert_eq!((v.checked, v.violations, v.lost_updates), (6, 0, 0), "{:?}", v.problems);
+        claims.push(claim(2, 0));
+        let v = verify(claims.clone(), &[block(&claims[4])]);
+        assert_eq!((v.violations, v.lost_updates), (1, 1), "{:?}", v.problems);
     }
 }

@@ -16,11 +16,15 @@ pub enum Workload {
     Rmw,
     /// Device-side compares of the lock blocks with their known image.
     Compare,
+    /// VMFS-style heartbeats: slot 0 of each worker ATSes the worker's own heartbeat block at a
+    /// fixed interval while the other slots do random reads and writes as background load.
+    Heartbeat,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 5] = [Workload::Read, Workload::Write, Workload::Ats, Workload::Rmw, Workload::Compare];
-    pub const NAMES: [&'static str; 5] = ["read", "write", "ats", "rmw", "compare"];
+    pub const ALL: [Workload; 6] =
+        [Workload::Read, Workload::Write, Workload::Ats, Workload::Rmw, Workload::Compare, Workload::Heartbeat];
+    pub const NAMES: [&'static str; 6] = ["read", "write", "ats", "rmw", "compare", "heartbeat"];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -29,23 +33,30 @@ impl Workload {
             Workload::Ats => "ats",
             Workload::Rmw => "rmw",
             Workload::Compare => "compare",
+            Workload::Heartbeat => "heartbeat",
         }
     }
 
     /// Whether it writes to the target (`compare` writes the lock blocks' known image first,
     /// and NVMe Compare is a write-direction command).
     pub fn writes(self) -> bool {
-        matches!(self, Workload::Write | Workload::Ats | Workload::Rmw | Workload::Compare)
+        matches!(self, Workload::Write | Workload::Ats | Workload::Rmw | Workload::Compare | Workload::Heartbeat)
     }
 
     /// Whether it works on lock blocks (and so is verified).
     pub fn uses_locks(self) -> bool {
+        matches!(self, Workload::Ats | Workload::Rmw | Workload::Compare | Workload::Heartbeat)
+    }
+
+    /// Whether its actors are placed on lock blocks by `--contention`/`--locks` (heartbeats
+    /// have one block per worker).
+    pub fn has_lock_axis(self) -> bool {
         matches!(self, Workload::Ats | Workload::Rmw | Workload::Compare)
     }
 
     /// Whether it compares-and-writes (and so has miscompares, retries and claims).
     pub fn is_ats_like(self) -> bool {
-        matches!(self, Workload::Ats | Workload::Rmw)
+        matches!(self, Workload::Ats | Workload::Rmw | Workload::Heartbeat)
     }
 }
 

@@ -11,7 +11,6 @@ pub type DeviceTest = (Need, &'static str, fn() -> TestResult);
 
 /// What a test needs to run.
 #[derive(Debug, Clone, Copy)]
-#[allow(dead_code)] // the NVMe and SCSI variants are used as their backends' tests land
 pub enum Need {
     /// Root and losetup (loop devices over /dev/shm).
     Loop,
@@ -20,23 +19,56 @@ pub enum Need {
     Nvme4k,
     NvmeBlock,
     Sg,
+    /// One LIO LUN through two paths: both sg nodes and both disks.
+    Lio,
+    /// A dm-multipath device over the two LIO paths, their disks, and dmsetup.
+    Mpath,
+    /// An nvmet namespace (no Compare): its generic char device and its block device.
+    Nvmet,
+}
+
+/// The LIO LUN's first path (sg node).
+pub const LIO_A: &str = "ATSBENCH_TEST_LIO_A";
+/// The LIO LUN's second path (sg node).
+pub const LIO_B: &str = "ATSBENCH_TEST_LIO_B";
+/// The disk (sdX) of the first path.
+pub const LIO_BLOCK_A: &str = "ATSBENCH_TEST_LIO_BLOCK_A";
+/// The disk (sdX) of the second path.
+pub const LIO_BLOCK_B: &str = "ATSBENCH_TEST_LIO_BLOCK_B";
+/// The dm-multipath device over both paths (/dev/mapper/NAME).
+pub const MPATH: &str = "ATSBENCH_TEST_MPATH";
+/// The nvmet namespace's generic char device (ngXnY).
+pub const NVMET: &str = "ATSBENCH_TEST_NVMET";
+/// The nvmet namespace's block device (nvmeXnY).
+pub const NVMET_BLOCK: &str = "ATSBENCH_TEST_NVMET_BLOCK";
+
+/// The device a variable names ("" when unset; tests run only when their Need is met).
+pub fn dev(var: &str) -> String {
+    std::env::var(var).unwrap_or_default()
 }
 
 impl Need {
-    fn var(self) -> Option<&'static str> {
+    /// The variables naming the devices this need covers; the first is `path()`.
+    fn vars(self) -> &'static [&'static str] {
         match self {
-            Need::Loop => None,
-            Need::Nullb => Some("ATSBENCH_TEST_NULLB"),
-            Need::Nvme => Some("ATSBENCH_TEST_NVME"),
-            Need::Nvme4k => Some("ATSBENCH_TEST_NVME_4K"),
-            Need::NvmeBlock => Some("ATSBENCH_TEST_NVME_BLOCK"),
-            Need::Sg => Some("ATSBENCH_TEST_SG"),
+            Need::Loop => &[],
+            Need::Nullb => &["ATSBENCH_TEST_NULLB"],
+            Need::Nvme => &["ATSBENCH_TEST_NVME"],
+            Need::Nvme4k => &["ATSBENCH_TEST_NVME_4K"],
+            Need::NvmeBlock => &["ATSBENCH_TEST_NVME_BLOCK"],
+            Need::Sg => &["ATSBENCH_TEST_SG"],
+            Need::Lio => &[LIO_A, LIO_B, LIO_BLOCK_A, LIO_BLOCK_B],
+            Need::Mpath => &[MPATH, LIO_BLOCK_A, LIO_BLOCK_B],
+            Need::Nvmet => &[NVMET, NVMET_BLOCK],
         }
     }
 
     /// Why this test cannot run here, or None.
     pub fn missing(self) -> Option<String> {
-        match self.var() {
+        if matches!(self, Need::Mpath) && Command::new("dmsetup").arg("version").output().is_err() {
+            return Some("no dm-multipath device: dmsetup is not installed".into());
+        }
+        match self.vars().first() {
             None => {
                 if !nix::unistd::geteuid().is_root() {
                     return Some("no loop device: needs root".into());
@@ -49,11 +81,11 @@ impl Need {
                 }
                 None
             }
-            Some(var) => match std::env::var(var) {
+            Some(_) => self.vars().iter().find_map(|var| match std::env::var(var) {
                 Ok(p) if std::path::Path::new(&p).exists() => None,
                 Ok(p) => Some(format!("{var}={p} does not exist")),
                 Err(_) => Some(format!("no {} device (set {var})", self.what())),
-            },
+            }),
         }
     }
 
@@ -64,12 +96,15 @@ impl Need {
             Need::Nvme | Need::Nvme4k => "NVMe",
             Need::NvmeBlock => "NVMe block",
             Need::Sg => "SCSI generic",
+            Need::Lio => "LIO two-path",
+            Need::Mpath => "dm-multipath",
+            Need::Nvmet => "nvmet",
         }
     }
 
     /// The device path (only for env-var needs that are present).
     pub fn path(self) -> String {
-        self.var().and_then(|v| std::env::var(v).ok()).unwrap_or_default()
+        self.vars().first().map(|v| dev(v)).unwrap_or_default()
     }
 }
 
@@ -105,8 +140,12 @@ pub fn check(ok: bool, what: impl FnOnce() -> String) -> TestResult {
     }
 }
 
+/// The unsigned integer at the dotted `path` of a JSON document. A missing or non-numeric key
+/// fails the test (the harness reports the panic) with the key's name: a renamed field must
+/// never let a check pass.
 pub fn u(v: &Value, path: &str) -> u64 {
-    path.split('.').fold(v, |v, k| &v[k]).as_u64().unwrap_or(u64::MAX)
+    let got = path.split('.').fold(v, |v, k| &v[k]);
+    got.as_u64().unwrap_or_else(|| panic!("JSON key `{path}` is missing or not an unsigned integer (found {got})"))
 }
 
 /// The first point of a result document.

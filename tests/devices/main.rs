@@ -9,14 +9,22 @@
 //! | ATSBENCH_TEST_NVME_4K      | an NVMe generic char device with 4 KiB blocks, e.g. /dev/ng0n2 |
 //! | ATSBENCH_TEST_NVME_BLOCK   | the block device of the 512 B namespace, e.g. /dev/nvme0n1 |
 //! | ATSBENCH_TEST_SG           | a scsi_debug SCSI generic device, e.g. /dev/sg0 |
+//! | ATSBENCH_TEST_LIO_A, _B    | the two sg nodes (two paths) of one LIO LUN |
+//! | ATSBENCH_TEST_LIO_BLOCK_A, _B | their disks (sdX) |
+//! | ATSBENCH_TEST_MPATH        | a dm-multipath device over those two disks (/dev/mapper/NAME) |
+//! | ATSBENCH_TEST_NVMET        | an nvmet namespace's generic char device (no Compare), e.g. /dev/ng1n1 |
+//! | ATSBENCH_TEST_NVMET_BLOCK  | its block device, e.g. /dev/nvme1n1 |
 //! | ATSBENCH_BIN               | the atsbench binary (default: the one cargo built) |
 //!
 //! Loop-device tests need root and losetup; they build their loop device over /dev/shm.
 
 mod common;
+mod lio;
 mod loopdev;
+mod multipath;
 mod nullb;
 mod nvme;
+mod nvmet;
 mod scsi;
 
 use libtest_mimic::{Arguments, Trial};
@@ -28,6 +36,9 @@ fn main() {
     tests.extend(nullb::tests());
     tests.extend(nvme::tests());
     tests.extend(scsi::tests());
+    tests.extend(lio::tests());
+    tests.extend(multipath::tests());
+    tests.extend(nvmet::tests());
 
     let mut skipped: Vec<(&'static str, String)> = Vec::new();
     let trials: Vec<Trial> = tests

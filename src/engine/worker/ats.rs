@@ -22,16 +22,13 @@ impl<B: Backend> Worker<'_, B> {
         let (lock, retry, read_gen) = (self.slots[s].lock, self.slots[s].retry, self.slots[s].read_gen);
         let l = lock as usize;
         let bs = self.bs;
-        let base = self.area(s, 0);
-        let expected_gen = {
-            let slab = self.io.ring.slab_mut().range_mut(base, 3 * bs);
-            if retry {
-                slab.copy_within(2 * bs..3 * bs, 0);
-                read_gen
-            } else {
-                self.view.last[l].encode(&mut slab[..bs]);
-                Some(self.view.last[l].generation)
-            }
+        let (base, read) = (self.e_area(s), self.area(s, 2));
+        let expected_gen = if retry {
+            self.io.ring.slab_mut().copy(read, base, bs);
+            read_gen
+        } else {
+            self.view.last[l].encode(self.io.ring.slab_mut().range_mut(base, bs));
+            Some(self.view.last[l].generation)
         };
         self.view.next_seq += 1;
         let new = Record {
@@ -47,7 +44,7 @@ impl<B: Backend> Worker<'_, B> {
         slot.attempt_at = at;
         let offset = self.lock_offset(lock);
         match (self.spec.workload, self.sh.mode) {
-            (Workload::Rmw, _) => self.issue(s, Step::Read, Op::Read, offset, base + 2 * bs, bs),
+            (Workload::Rmw, _) => self.issue(s, Step::Read, Op::Read, offset, read, bs),
             (_, AtsMode::Device) => self.issue(s, Step::CompareWrite, Op::CompareWrite, offset, base, bs),
             _ if !self.spec.locks_shared() => self.proceed_locked(s),
             _ => {
@@ -66,10 +63,9 @@ impl<B: Backend> Worker<'_, B> {
     /// The serialised part of a host-side attempt (the lock is held, or nobody shares it).
     fn proceed_locked(&mut self, s: usize) {
         let offset = self.lock_offset(self.slots[s].lock);
-        let base = self.area(s, 0);
         match self.sh.mode {
-            AtsMode::CompareThenWrite => self.issue(s, Step::Compare, Op::Compare, offset, base, self.bs),
-            _ => self.issue(s, Step::Read, Op::Read, offset, base + 2 * self.bs, self.bs),
+            AtsMode::CompareThenWrite => self.issue(s, Step::Compare, Op::Compare, offset, self.e_area(s), self.bs),
+            _ => self.issue(s, Step::Read, Op::Read, offset, self.area(s, 2), self.bs),
         }
     }
 
@@ -101,11 +97,10 @@ impl<B: Backend> Worker<'_, B> {
 
     /// The read of host-emulated ATS or rmw: compare R with E in the host.
     pub(super) fn on_read(&mut self, s: usize) {
-        let base = self.area(s, 0);
-        let bs = self.bs;
+        let (base, bs) = (self.e_area(s), self.bs);
         let same = {
-            let v = self.io.ring.slab().range(base, 3 * bs);
-            v[..bs] == v[2 * bs..]
+            let slab = self.io.ring.slab();
+            slab.range(base, bs) == slab.range(self.area(s, 2), bs)
         };
         if !same {
             self.release(s);
@@ -122,7 +117,7 @@ impl<B: Backend> Worker<'_, B> {
         self.release(s);
         let slot = self.slots[s];
         let l = slot.lock as usize;
-        self.tally.claims.push(Claim { lock: slot.lock, generation: slot.new.generation, owner: slot.new.owner });
+        self.claim_once(s, Claim { lock: slot.lock, generation: slot.new.generation, owner: slot.new.owner });
         self.view.last[l] = slot.new;
         self.view.max_seen[l] = self.view.max_seen[l].max(slot.new.generation);
         self.tally.lat.record(Kind::Ats, self.now.saturating_sub(slot.attempt_at));
@@ -137,7 +132,6 @@ impl<B: Backend> Worker<'_, B> {
     pub(super) fn on_miscompare(&mut self, s: usize) {
         let slot = self.slots[s];
         let l = slot.lock as usize;
-        let base = self.area(s, 0);
         let bs = self.bs;
         let ctx = Context {
             lock: slot.lock,
@@ -145,10 +139,18 @@ impl<B: Backend> Worker<'_, B> {
             workers: self.spec.threads(),
             max_seen_at_issue: slot.max_seen_at_issue,
         };
-        let v = self.io.ring.slab().range(base, 3 * bs);
-        let (expected, new, read) = (&v[..bs], &v[bs..2 * bs], &v[2 * bs..]);
-        let class = classify(read, expected, new, &ctx);
+        let slab = self.io.ring.slab();
+        let (en, read) = (slab.range(self.e_area(s), 2 * bs), slab.range(self.area(s, 2), bs));
+        let class = classify(read, &en[..bs], &en[bs..], &ctx);
         let found = Record::decode(read).ok().filter(|r| r.lock == slot.lock);
+        if class == Class::Corrupt && self.tally.first_corrupt.is_none() {
+            self.tally.first_corrupt = Some((self.now, slot.lock));
+        }
+        if class == Class::OwnWrite {
+            // The block holds this attempt's own, unique new image: its transition happened
+            // on the device whatever the command reported, so the history must include it.
+            self.claim_once(s, Claim { lock: slot.lock, generation: slot.new.generation, owner: slot.new.owner });
+        }
         self.tally.counters.miscompares[class.index()] += 1;
         self.tally.counters.ops += 1;
         self.tally.per_lock[l].miscompares += 1;
@@ -166,6 +168,16 @@ impl<B: Backend> Worker<'_, B> {
         slot.retry = true;
         slot.read_gen = found.map(|r| r.generation);
         self.start_attempt(s, self.now);
+    }
+
+    /// Record a transition for the history once: a given-up command's late success, its
+    /// retry's `own_write` re-read and the retry's own success may all report one image.
+    pub(super) fn claim_once(&mut self, s: usize, claim: Claim) {
+        if self.slots[s].claimed_seq != claim.owner.seq {
+            self.slots[s].claimed_seq = claim.owner.seq;
+            self.tally.claims.insert(claim.lock, claim.generation, claim.owner);
+            self.forget_claim(s, claim.owner.seq);
+        }
     }
 
     pub(super) fn on_check(&mut self, s: usize, miscompared: bool) {

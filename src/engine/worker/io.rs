@@ -56,13 +56,22 @@ impl<B: Backend> Io<B> {
     /// Queue `req` (its slot is its user_data) at time `now`.
     #[allow(unsafe_code)] // Ring::push, for the reason below.
     pub fn queue(&mut self, req: &IoReq, now: u64) {
+        if B::EXECUTES {
+            // The simulated device moves the data itself: hand it the request's buffer, which
+            // belongs to the request from now until its completion is reaped.
+            let at = (req.addr - self.ring.slab().addr(0)) as usize;
+            self.backend.execute(req, self.ring.slab_mut().range_mut(at, req.data_len()));
+        }
         let (backend, ring, overflowed) = (&mut self.backend, &mut self.ring, &mut self.overflowed);
         backend.prepare(req, &mut |sqe| {
             // SAFETY: a backend builds entries only from `req`, whose buffer is a range of this
-            // ring's slab that belongs to this one slot until the completion is reaped (the
-            // slot starts nothing else meanwhile), or from memory the backend itself keeps
-            // until it reaps the completion (sg headers, CDBs, sense buffers). The worker reaps
-            // every submitted entry before the ring is dropped (`Worker::run` drains).
+            // ring's slab that belongs to this one request until its completion is reaped (its
+            // slot starts nothing else on that range meanwhile: a `--timeout` resend goes to
+            // the slot's other lane, whose own earlier command has been reaped, see
+            // timeout.rs), or from memory the backend itself keeps until it reaps the
+            // completion (sg headers, CDBs, sense buffers, the simulated device's timeouts).
+            // The worker reaps every submitted entry before the ring is dropped
+            // (`Worker::run` drains).
             if !unsafe { ring.push(sqe) } {
                 *overflowed = true;
             }

@@ -2,7 +2,9 @@
 //!
 //! Each of the `qd` slots is an independent actor with its own slab area of up to three blocks:
 //! the expected image (E), the new image (N, right after E so that a SCSI COMPARE AND WRITE
-//! sends E+N as one Data-Out) and the read image (R).
+//! sends E+N as one Data-Out) and the read image (R). With `--timeout` a slot has two lanes,
+//! each with its own E+N and user_data, so that a retry can go out while an abandoned command
+//! still owns the other's (`timeout.rs`): the area is then E0 N0 R E1 N1.
 //!
 //! The worker is split by job: `Io` (ring, backend, timestamps; `io.rs`), `Pacing` (the
 //! open-loop schedule and the end of the point; `pace.rs`), `LockQueues` (slots waiting for a
@@ -18,6 +20,7 @@ mod lockq;
 mod pace;
 mod setup;
 mod tally;
+mod timeout;
 
 pub use tally::{Counters, ErrorSample, LockCounters};
 
@@ -28,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::stats::Latencies;
 use crate::sys::mem::Slab;
 use crate::sys::uring::{Ring, RingConfig, RingError};
-use crate::verify::history::Claim;
+use crate::verify::claims::ClaimSet;
 use crate::workload::record::{Owner, Record};
 use crate::workload::{Rng, Workload};
 use io::Io;
@@ -38,6 +41,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::time::Instant;
 use tally::Tally;
+use timeout::Timeouts;
 
 /// What all workers of a point share: read-only, but for the flags and the lock words.
 pub struct Shared<'a> {
@@ -58,7 +62,7 @@ pub struct WorkerOutput {
     pub slat: Latencies,
     pub clat: Latencies,
     pub counters: Counters,
-    pub claims: Vec<Claim>,
+    pub claims: ClaimSet,
     pub per_lock: Vec<LockCounters>,
     pub device: DeviceMiscompares,
     pub ring: RingReport,
@@ -66,6 +70,8 @@ pub struct WorkerOutput {
     pub finals: Vec<Vec<u8>>,
     pub elapsed_s: f64,
     pub error_samples: Vec<ErrorSample>,
+    /// The first `corrupt` miscompare: ns since measuring began, and the lock.
+    pub first_corrupt: Option<(u64, u32)>,
 }
 
 /// Where a slot's current command is in its operation.
@@ -107,6 +113,15 @@ struct Slot {
     max_seen_at_issue: u64,
     new: Record,
     injected: bool,
+    /// The lane of the slot's current command (0 unless `--timeout` moved it).
+    lane: u8,
+    /// No earlier than this, the current ATS command is given up (`--timeout`; 0: never).
+    deadline: u64,
+    /// Given up, and both lanes still held by abandoned commands: the retry waits.
+    awaiting_lane: bool,
+    /// Sequence number of the last image this slot claimed (a late completion and the retry
+    /// of the same attempt may both report the same image written).
+    claimed_seq: u64,
 }
 
 const IDLE_SLOT: Slot = Slot {
@@ -121,6 +136,10 @@ const IDLE_SLOT: Slot = Slot {
     max_seen_at_issue: 0,
     new: Record { lock: 0, generation: 0, owner: Owner { host: 0, worker: 0, seq: 0 } },
     injected: false,
+    lane: 0,
+    deadline: 0,
+    awaiting_lane: false,
+    claimed_seq: 0,
 };
 
 /// What the worker knows of each lock block: the last record it saw and the highest
@@ -155,6 +174,8 @@ pub struct Worker<'a, B: Backend> {
     granted: Vec<u32>,
     fatal: Option<Error>,
     pinned: bool,
+    /// `--timeout` on ATS commands, when given.
+    to: Option<Timeouts>,
 }
 
 fn ring_error(e: RingError) -> Error {
@@ -231,7 +252,9 @@ impl<'a, B: Backend> Worker<'a, B> {
 
     fn new(id: u32, sh: &'a Shared<'a>, backend: B, pinned: bool) -> Result<Self> {
         let spec = sh.spec;
-        let cfg = RingConfig { entries: spec.qd.next_power_of_two(), sqpoll: spec.sqpoll, iopoll: spec.iopoll };
+        let requests = spec.requests();
+        let cfg =
+            RingConfig { entries: (requests as u32).next_power_of_two(), sqpoll: spec.sqpoll, iopoll: spec.iopoll };
         let slab = Slab::new(spec.slab_bytes());
         let ring = Ring::new(cfg, &backend.fds(), slab, backend.fixed_buffers()).map_err(ring_error)?;
         let qd = spec.qd as usize;
@@ -240,7 +263,7 @@ impl<'a, B: Backend> Worker<'a, B> {
             id,
             sh,
             spec,
-            io: Io::new(ring, backend, qd, spec.sqpoll),
+            io: Io::new(ring, backend, requests, spec.sqpoll),
             slots: vec![IDLE_SLOT; qd],
             pace: Pacing::new(spec, id),
             waits: LockQueues::new(if spec.locks_shared() { locks } else { 0 }, qd),
@@ -249,7 +272,7 @@ impl<'a, B: Backend> Worker<'a, B> {
                 max_seen: vec![0; locks as usize],
                 next_seq: 0,
             },
-            tally: Tally::new(locks as usize),
+            tally: Tally::new(locks as usize, if spec.workload.is_ats_like() { locks } else { 0 }),
             rng: Rng::new(spec.seed ^ u64::from(id).wrapping_mul(0xA24B_AED4_963E_E407)),
             bs: spec.bs as usize,
             slot_bytes: spec.slot_bytes(),
@@ -259,6 +282,7 @@ impl<'a, B: Backend> Worker<'a, B> {
             granted: Vec::with_capacity(qd),
             fatal: None,
             pinned,
+            to: spec.timeout_ns.filter(|_| spec.lanes() == 2).map(|ns| Timeouts::new(ns, requests)),
         };
         if spec.workload == Workload::Write {
             for s in 0..qd {
@@ -288,6 +312,7 @@ impl<'a, B: Backend> Worker<'a, B> {
             device: self.tally.device,
             finals,
             error_samples,
+            first_corrupt: self.tally.first_corrupt,
         }
     }
 
@@ -300,15 +325,19 @@ impl<'a, B: Backend> Worker<'a, B> {
     }
 
     fn measure(&mut self) {
+        self.io.backend.measuring(true);
         self.epoch = Instant::now();
         self.now = 0;
-        for s in 0..self.slots.len() {
+        // A heartbeat slot (slot 0 of `heartbeat`) starts when its first beat is due.
+        let first = usize::from(self.spec.workload == Workload::Heartbeat);
+        for s in first..self.slots.len() {
             self.begin(s);
         }
         loop {
             self.retry_waiting();
             self.release_paced();
-            if self.io.inflight == 0 && self.waits.waiting == 0 && (self.pace.stopping || self.pace.idle.is_empty()) {
+            let idle = self.pace.stopping || self.pace.idle.is_empty() && !self.pace.only_beat_waits();
+            if self.io.inflight == 0 && self.waits.waiting == 0 && idle {
                 break;
             }
             let waited = if self.io.inflight == 0 {
@@ -319,7 +348,7 @@ impl<'a, B: Backend> Worker<'a, B> {
                     let t = self.clock();
                     self.io.stamp_submitted(t);
                 }
-                match self.pace.wake_in(self.now) {
+                match self.wake_in() {
                     Some(ns) => self.io.ring.submit_and_wait_for(ns),
                     None => self.io.ring.submit_then_wait(),
                 }
@@ -329,9 +358,15 @@ impl<'a, B: Backend> Worker<'a, B> {
             }
             self.clock();
             self.reap();
+            self.expire();
             self.check_stop();
+            // Off the per-I/O path: compress the claim bitmaps now and then.
+            if self.tally.claims.maintain_due() {
+                self.tally.claims.maintain();
+            }
         }
         self.clock();
+        self.io.backend.measuring(false);
     }
 
     /// Nothing in flight: slots wait for a lock held elsewhere or for their paced start.
@@ -366,7 +401,9 @@ impl<'a, B: Backend> Worker<'a, B> {
         }
         let mut events = std::mem::take(&mut self.io.events);
         for (ud, o) in events.drain(..) {
-            self.on_done(ud as usize, o);
+            if !self.late(ud as usize, o) {
+                self.on_done(ud as usize % self.slots.len(), o);
+            }
         }
         self.io.events = events;
     }
@@ -384,17 +421,31 @@ impl<'a, B: Backend> Worker<'a, B> {
         s * self.slot_bytes + block * self.bs
     }
 
+    /// Where slot `s`'s current lane keeps E (N follows it); R is at block 2 of every slot.
+    fn e_area(&self, s: usize) -> usize {
+        self.area(s, 3 * usize::from(self.slots[s].lane))
+    }
+
+    /// The user_data of slot `s`'s current command: `lane * qd + slot`.
+    fn ud(&self, s: usize) -> usize {
+        usize::from(self.slots[s].lane) * self.slots.len() + s
+    }
+
     fn lock_offset(&self, lock: u32) -> u64 {
         self.spec.region.start + u64::from(lock) * self.bs as u64
     }
 
     fn issue(&mut self, s: usize, step: Step, op: Op, offset: u64, area: usize, len: usize) {
         debug_assert!(offset >= self.spec.region.start && offset + len as u64 <= self.spec.region.end);
-        let req = IoReq { op, offset, len: len as u32, addr: self.io.ring.slab().addr(area), user_data: s as u64 };
+        let ud = self.ud(s);
+        let req = IoReq { op, offset, len: len as u32, addr: self.io.ring.slab().addr(area), user_data: ud as u64 };
         self.io.queue(&req, self.now);
         let slot = &mut self.slots[s];
         slot.step = step;
         slot.op = op;
+        if step != Step::Sync {
+            self.track(s, ud);
+        }
     }
 
     /// Start the next operation on slot `s`, now or when the open-loop schedule says.
@@ -402,7 +453,9 @@ impl<'a, B: Backend> Worker<'a, B> {
         if !self.pace.may_start() {
             return;
         }
-        if self.pace.paced() {
+        if s == 0 && self.spec.workload == Workload::Heartbeat {
+            self.pace.beat_done();
+        } else if self.pace.paced() {
             self.pace.idle.push(s as u32);
         } else {
             self.start_op(s, self.now);
@@ -413,22 +466,29 @@ impl<'a, B: Backend> Worker<'a, B> {
         while let Some((s, due)) = self.pace.next_due(self.now) {
             self.start_op(s as usize, due);
         }
+        if let Some(due) = self.pace.beat_due(self.now) {
+            self.start_op(0, due);
+        }
     }
 
     fn start_op(&mut self, s: usize, at: u64) {
         let spec = self.spec;
-        if !spec.workload.is_ats_like() {
-            self.pace.started += 1;
-        }
         self.slots[s].attempt_at = at;
         match spec.workload {
             Workload::Read | Workload::Write => {
                 let block = self.rng.below(spec.region.blocks(spec.bs));
-                let offset = spec.region.start + block * self.bs as u64;
                 let op = if spec.workload == Workload::Read { Op::Read } else { Op::Write };
-                self.issue(s, Step::Plain, op, offset, self.area(s, 0), self.bs);
+                self.plain(s, op, block);
+            }
+            Workload::Heartbeat if s > 0 => {
+                // Background load on the blocks after the heartbeat blocks, half reads, half writes.
+                let locks = u64::from(spec.locks());
+                let block = locks + self.rng.below(spec.region.blocks(spec.bs) - locks);
+                let op = if self.rng.chance(0.5) { Op::Read } else { Op::Write };
+                self.plain(s, op, block);
             }
             Workload::Compare => {
+                self.pace.started += 1;
                 let lock = self.pick_lock(s);
                 let injected = self.rng.chance(spec.miscompare_fraction);
                 let mut image = Record::genesis(lock, spec.host);
@@ -442,7 +502,7 @@ impl<'a, B: Backend> Worker<'a, B> {
                 slot.injected = injected;
                 self.issue(s, Step::Check, Op::Compare, self.lock_offset(lock), area, self.bs);
             }
-            Workload::Ats | Workload::Rmw => {
+            Workload::Ats | Workload::Rmw | Workload::Heartbeat => {
                 let lock = self.pick_lock(s);
                 let slot = &mut self.slots[s];
                 slot.lock = lock;
@@ -451,6 +511,13 @@ impl<'a, B: Backend> Worker<'a, B> {
                 self.start_attempt(s, at);
             }
         }
+    }
+
+    /// A plain read or write of `block` of the region.
+    fn plain(&mut self, s: usize, op: Op, block: u64) {
+        self.pace.started += 1;
+        let offset = self.spec.region.start + block * self.bs as u64;
+        self.issue(s, Step::Plain, op, offset, self.area(s, 0), self.bs);
     }
 
     /// The slot's own lock block under `--contention`, a random one under `--locks`.
@@ -465,7 +532,7 @@ impl<'a, B: Backend> Worker<'a, B> {
 
     fn on_done(&mut self, s: usize, outcome: Outcome) {
         let slot = self.slots[s];
-        let stamp = self.io.stamps[s];
+        let stamp = self.io.stamps[self.ud(s)];
         let kind = op_kind(slot.op);
         if let Outcome::Error(e) = outcome {
             return self.on_error(s, e);
@@ -496,7 +563,7 @@ impl<'a, B: Backend> Worker<'a, B> {
             (Step::Read, false) => self.on_read(s),
             (Step::Compare, false) if self.pace.stopping => self.end_attempt(s),
             (Step::Compare, false) => {
-                let (offset, area) = (self.lock_offset(slot.lock), self.area(s, 1));
+                let (offset, area) = (self.lock_offset(slot.lock), self.e_area(s) + self.bs);
                 self.issue(s, Step::Write, Op::Write, offset, area, self.bs);
             }
             (Step::Compare, true) | (Step::CompareWrite, true) => {

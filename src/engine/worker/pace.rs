@@ -15,6 +15,10 @@ pub(super) struct Pacing {
     pub ops_target: u64,
     end_ns: u64,
     pub stopping: bool,
+    /// `heartbeat`: the interval, when the next beat is due, and whether slot 0 waits for it.
+    beat_ns: u64,
+    beat_due: u64,
+    pub beat_waiting: bool,
 }
 
 impl Pacing {
@@ -36,7 +40,27 @@ impl Pacing {
             ops_target,
             end_ns,
             stopping: false,
+            beat_ns: spec.heartbeat_ns,
+            beat_due: 0,
+            // The first beat is due at once.
+            beat_waiting: spec.heartbeat_ns > 0,
         }
+    }
+
+    /// The heartbeat slot finished a beat: the next is due one interval after this one was.
+    pub fn beat_done(&mut self) {
+        self.beat_due += self.beat_ns;
+        self.beat_waiting = true;
+    }
+
+    /// The time the waiting heartbeat was due, once it is due at `now`.
+    #[inline]
+    pub fn beat_due(&mut self, now: u64) -> Option<u64> {
+        if !self.beat_waiting || !self.may_start() || self.beat_due > now {
+            return None;
+        }
+        self.beat_waiting = false;
+        Some(self.beat_due)
     }
 
     /// Open loop?
@@ -66,7 +90,17 @@ impl Pacing {
     /// How long the worker may wait before a paced start is due (None: no paced start waits).
     #[inline]
     pub fn wake_in(&self, now: u64) -> Option<u64> {
-        (!self.idle.is_empty() && !self.stopping && self.next_due > now).then(|| self.next_due - now)
+        let paced = (!self.idle.is_empty() && !self.stopping && self.next_due > now).then(|| self.next_due - now);
+        let beat = (self.beat_waiting && !self.stopping && self.beat_due > now).then(|| self.beat_due - now);
+        match (paced, beat) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether a heartbeat waits for its time.
+    pub fn only_beat_waits(&self) -> bool {
+        self.beat_waiting && !self.stopping
     }
 
     /// The point is over for this worker: time is up or its operations are done.
@@ -99,6 +133,8 @@ mod tests {
             miscompare_fraction: 0.0,
             host: 1,
             seed: 1,
+            heartbeat_ns: 0,
+            timeout_ns: None,
         }
     }
 
@@ -123,5 +159,19 @@ mod tests {
         assert_eq!(p.next_due(2_500_000), Some((0, 2_000_000)));
         assert_eq!(p.next_due(2_500_000), None, "no idle slot left");
         assert!(p.should_stop(1_000_000_000, 0));
+    }
+
+    #[test]
+    fn heartbeats_keep_their_interval() {
+        let s = PointSpec { heartbeat_ns: 100, ..spec(1, StopAt::Seconds(1.0), None) };
+        let mut p = Pacing::new(&s, 0);
+        assert_eq!(p.beat_due(0), Some(0), "the first beat is due at once");
+        p.beat_done();
+        assert_eq!(p.wake_in(30), Some(70));
+        assert_eq!(p.beat_due(30), None);
+        assert_eq!(p.beat_due(150), Some(100), "a late beat keeps its due time");
+        assert_eq!(p.beat_due(150), None, "once");
+        p.beat_done();
+        assert_eq!(p.beat_due(200), Some(200));
     }
 }

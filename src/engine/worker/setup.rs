@@ -27,11 +27,13 @@ impl<B: Backend> Worker<'_, B> {
                 self.io.complete_all();
                 let mut events = std::mem::take(&mut self.io.events);
                 for (ud, o) in events.drain(..) {
+                    // A slot left on its second lane by `--timeout` keeps that user_data.
+                    let k = ud as usize % self.slots.len();
                     if let Outcome::Error(e) = o {
                         let verb = if op == Op::Read { "reading back" } else { "initialising" };
-                        return Err(Error::Device(format!("{verb} lock block {}: {e}", first + ud as u32)));
+                        return Err(Error::Device(format!("{verb} lock block {}: {e}", first + k as u32)));
                     }
-                    each(self, ud as usize, first + ud as u32);
+                    each(self, k, first + k as u32);
                 }
                 self.io.events = events;
             }

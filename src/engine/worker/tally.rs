@@ -5,7 +5,7 @@ use super::Step;
 use crate::backend::IoError;
 use crate::engine::result::{DeviceMiscompares, LockReport};
 use crate::stats::Latencies;
-use crate::verify::history::Claim;
+use crate::verify::claims::ClaimSet;
 use std::fmt;
 
 /// Event counters of one worker.
@@ -22,6 +22,9 @@ pub struct Counters {
     /// Injected wrong images the device reported as miscompares.
     pub detected: u64,
     pub undetected: u64,
+    /// ATS commands given up after `--timeout`, and their completions that came later.
+    pub timeouts: u64,
+    pub late_completions: u64,
 }
 
 impl Counters {
@@ -36,6 +39,8 @@ impl Counters {
         self.injected += o.injected;
         self.detected += o.detected;
         self.undetected += o.undetected;
+        self.timeouts += o.timeouts;
+        self.late_completions += o.late_completions;
     }
 }
 
@@ -86,24 +91,29 @@ pub(super) struct Tally {
     pub clat: Latencies,
     pub counters: Counters,
     pub per_lock: Vec<LockCounters>,
-    pub claims: Vec<Claim>,
+    /// The generations this worker claimed, in bounded memory.
+    pub claims: ClaimSet,
     pub device: DeviceMiscompares,
     pub samples: [Option<ErrorSample>; SAMPLES],
     pub nsamples: usize,
+    /// The first miscompare classified `corrupt`: when (ns since the worker began measuring)
+    /// and on which lock.
+    pub first_corrupt: Option<(u64, u32)>,
 }
 
 impl Tally {
-    pub fn new(locks: usize) -> Self {
+    pub fn new(locks: usize, claims: u32) -> Self {
         Tally {
             lat: Latencies::new(),
             slat: Latencies::new(),
             clat: Latencies::new(),
             counters: Counters::default(),
             per_lock: vec![LockCounters::default(); locks],
-            claims: Vec::new(),
+            claims: ClaimSet::new(claims),
             device: DeviceMiscompares::default(),
             samples: [None; SAMPLES],
             nsamples: 0,
+            first_corrupt: None,
         }
     }
 

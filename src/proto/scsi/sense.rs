@@ -260,6 +260,29 @@ impl Sense {
     }
 }
 
+/// Length of the fixed-format sense data `fixed_sense` builds.
+pub const FIXED_SENSE_LEN: usize = 18;
+
+/// Fixed-format sense data (response code 70h, current error) with `key`, `asc`/`ascq` and,
+/// when given, the INFORMATION field marked VALID (for a miscompare, the byte offset of the
+/// first difference in the verify data, SBC-4). What the simulated device returns.
+pub fn fixed_sense(key: u8, asc: u8, ascq: u8, information: Option<u32>) -> [u8; FIXED_SENSE_LEN] {
+    let mut b = [0u8; FIXED_SENSE_LEN];
+    b[0] = 0x70 | if information.is_some() { 0x80 } else { 0 };
+    b[2] = key & 0x0f;
+    b[3..7].copy_from_slice(&information.unwrap_or(0).to_be_bytes());
+    b[7] = (FIXED_SENSE_LEN - 8) as u8;
+    b[12] = asc;
+    b[13] = ascq;
+    b
+}
+
+/// MISCOMPARE / MISCOMPARE DURING VERIFY OPERATION, with the offset of the first difference
+/// where the device says.
+pub fn miscompare_sense(offset: Option<u32>) -> [u8; FIXED_SENSE_LEN] {
+    fixed_sense(KEY_MISCOMPARE, ASC_MISCOMPARE_DURING_VERIFY, 0, offset)
+}
+
 /// The VALID information descriptor (type 0x00, BE u64 at +4) of descriptor-format sense.
 fn information_descriptor(b: &[u8]) -> Option<u64> {
     let mut d = 8;
@@ -402,6 +425,23 @@ mod tests {
         b[18] = 0x80;
         b[7] -= 1;
         assert_eq!(Sense::parse(&b).unwrap().information, None);
+    }
+
+    #[test]
+    fn encoded_sense_decodes_back() {
+        let m = miscompare_sense(Some(0x1ff));
+        let s = Sense::parse(&m).unwrap();
+        assert!(s.is_miscompare() && s.current && !s.descriptor_format);
+        assert_eq!(s.information, Some(0x1ff));
+        assert_eq!(
+            classify_sg(STATUS_CHECK_CONDITION, 0, DRIVER_SENSE, &m),
+            ScsiOutcome::Miscompare { offset: Some(0x1ff) }
+        );
+        let none = miscompare_sense(None);
+        assert_eq!(none[..14], SD_FIXED[..14], "without an offset it is scsi_debug's sense");
+        assert_eq!(Sense::parse(&none).unwrap().information, None);
+        let bad = Sense::parse(&fixed_sense(KEY_ILLEGAL_REQUEST, 0x21, 0, None)).unwrap();
+        assert_eq!((bad.key, bad.asc, bad.ascq), (5, 0x21, 0));
     }
 
     #[test]

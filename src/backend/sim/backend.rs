@@ -1,0 +1,187 @@
+//! One worker's view of the simulated device: it runs each request on the shared medium when
+//! the engine hands over the request's buffer (`execute`), then completes it through the ring
+//! at the time the latency model and the device queue make it due (`prepare`: a NOP, or an
+//! absolute `IORING_OP_TIMEOUT`).
+
+use super::faults::{Dice, Fault};
+use super::protocol::{self, NSID};
+use super::{Device, SimProtocol};
+use crate::backend::scsi::{self, CmdOptions};
+use crate::backend::{nvme, Backend, IoError, IoReq, Outcome, Via};
+use crate::sys::clock::monotonic_ns;
+use crate::workload::Rng;
+use io_uring::{cqueue, opcode, squeue, types};
+use std::os::fd::RawFd;
+use std::sync::Arc;
+
+/// The outcome of a request and when it is due.
+#[derive(Clone, Copy)]
+struct Pending {
+    outcome: Option<Outcome>,
+    /// Completes through a timeout at `due` (else through a NOP, at once).
+    delayed: bool,
+}
+
+pub struct SimBackend {
+    dev: Arc<Device>,
+    cmd: CmdOptions,
+    dice: Dice,
+    /// Service times come from their own RNG, so that a latency model does not change which
+    /// commands faults strike.
+    latency_rng: Rng,
+    pending: Vec<Pending>,
+    /// When each user_data's completion is due, read by the kernel from the timeout SQE: kept
+    /// here, unmoved, until that completion is reaped.
+    due: Box<[types::Timespec]>,
+    commands: u64,
+    queued: u64,
+    queue_wait_sum_ns: u64,
+    queue_wait_max_ns: u64,
+}
+
+impl SimBackend {
+    pub(super) fn new(dev: Arc<Device>, worker: u32, seed: u64, slots: usize) -> Self {
+        let w = u64::from(worker).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let cmd = CmdOptions { lbs: dev.lbs, dpo: false, fua: false, timeout_ms: 0 };
+        let dice = Dice::new(seed.rotate_left(17) ^ 0x51AD_F00D ^ w, dev.options.inject);
+        SimBackend {
+            dev,
+            cmd,
+            dice,
+            latency_rng: Rng::new(seed.rotate_left(41) ^ 0x01A7_E1C7 ^ w),
+            pending: vec![Pending { outcome: None, delayed: false }; slots],
+            due: vec![types::Timespec::new(); slots].into_boxed_slice(),
+            commands: 0,
+            queued: 0,
+            queue_wait_sum_ns: 0,
+            queue_wait_max_ns: 0,
+        }
+    }
+
+    /// Run `req` on the medium as its protocol encodes it.
+    fn run(&mut self, req: &IoReq, data: &mut [u8]) -> Outcome {
+        let (m, lbs) = (&self.dev.media, self.dev.lbs);
+        match self.dev.options.protocol {
+            SimProtocol::Scsi => {
+                let cmd = match scsi::encode(req, &self.cmd) {
+                    Ok(c) => c,
+                    Err(e) => return Outcome::Error(e),
+                };
+                let r = protocol::scsi(m, lbs, &cmd, data, &mut self.dice);
+                let sense = r.sense.as_ref().map_or(&[][..], |s| &s[..]);
+                let driver = if r.sense.is_some() { crate::proto::scsi::DRIVER_SENSE } else { 0 };
+                scsi::outcome(req.op, r.status, 0, driver, sense)
+            }
+            SimProtocol::Nvme => match nvme::encode(req, NSID, lbs) {
+                Ok(c) => nvme::outcome(protocol::nvme(m, lbs, &c.to_bytes(), data, &mut self.dice)),
+                Err(why) => Outcome::Error(IoError::unencodable(why)),
+            },
+        }
+    }
+
+    /// When a command that arrived at `arrival` completes: after its wait for a device slot,
+    /// its service time and any latency spike. Returns 0 for "at once".
+    fn due_at(&mut self) -> u64 {
+        let o = &self.dev.options;
+        let service = o.latency.sample(&mut self.latency_rng);
+        let spike = if self.dice.hit(Fault::LatencySpike) { o.latency.spike_ns() } else { 0 };
+        if service == 0 && spike == 0 && self.dev.queue.is_none() {
+            return 0;
+        }
+        let arrival = monotonic_ns();
+        let start = match &self.dev.queue {
+            Some(q) => q.lock().unwrap_or_else(|e| e.into_inner()).start(arrival, service),
+            None => arrival,
+        };
+        if start > arrival {
+            let wait = start - arrival;
+            self.queued += 1;
+            self.queue_wait_sum_ns += wait;
+            self.queue_wait_max_ns = self.queue_wait_max_ns.max(wait);
+        }
+        let due = start + service + spike;
+        if due > arrival {
+            due
+        } else {
+            0
+        }
+    }
+}
+
+impl Backend for SimBackend {
+    type Sqe = squeue::Entry;
+    type Cqe = cqueue::Entry;
+
+    fn fds(&self) -> Vec<RawFd> {
+        Vec::new()
+    }
+
+    fn fixed_buffers(&self) -> bool {
+        false
+    }
+
+    const EXECUTES: bool = true;
+
+    #[inline]
+    fn execute(&mut self, req: &IoReq, data: &mut [u8]) {
+        self.commands += 1;
+        let outcome = self.run(req, data);
+        let due = self.due_at();
+        let ud = req.user_data as usize;
+        self.pending[ud] = Pending { outcome: Some(outcome), delayed: due > 0 };
+        self.due[ud] = types::Timespec::new().sec(due / 1_000_000_000).nsec((due % 1_000_000_000) as u32);
+    }
+
+    #[inline]
+    fn prepare(&mut self, req: &IoReq, push: &mut dyn FnMut(&Self::Sqe)) {
+        let ud = req.user_data as usize;
+        let sqe = if self.pending[ud].delayed {
+            opcode::Timeout::new(&self.due[ud]).flags(types::TimeoutFlags::ABS).build()
+        } else {
+            opcode::Nop::new().build()
+        };
+        push(&sqe.user_data(req.user_data));
+    }
+
+    #[inline]
+    fn complete(&mut self, cqe: &Self::Cqe, done: &mut dyn FnMut(u64, Outcome), _push: &mut dyn FnMut(&Self::Sqe)) {
+        let ud = cqe.user_data();
+        let Some(p) = self.pending.get_mut(ud as usize) else { return };
+        let outcome = p.outcome.take();
+        // A NOP completes with 0, an expired timeout with -ETIME; anything else is the ring's.
+        let res = cqe.result();
+        if res < 0 && res != -libc::ETIME {
+            return done(ud, Outcome::Error(IoError::host(-res, Via::Io)));
+        }
+        if let Some(o) = outcome {
+            done(ud, o);
+        }
+    }
+
+    fn measuring(&mut self, on: bool) {
+        self.dice.on = on;
+    }
+
+    fn report(&self) -> serde_json::Value {
+        serde_json::json!({ "device": "sim", "protocol": self.dev.options.protocol })
+    }
+}
+
+impl Drop for SimBackend {
+    fn drop(&mut self) {
+        let mut t = self.dev.totals.lock().unwrap_or_else(|e| e.into_inner());
+        t.commands += self.commands;
+        t.queued += self.queued;
+        t.queue_wait_sum_ns += self.queue_wait_sum_ns;
+        t.queue_wait_max_ns = t.queue_wait_max_ns.max(self.queue_wait_max_ns);
+        for (a, b) in t.struck.iter_mut().zip(self.dice.struck) {
+            a.eligible += b.eligible;
+            a.injected += b.injected;
+        }
+        if let Some((u, at)) = self.dice.first_foreign {
+            if t.first_foreign.is_none_or(|(_, first)| at < first) {
+                t.first_foreign = Some((u, at));
+            }
+        }
+    }
+}
