@@ -163,3 +163,30 @@ fn compare_plots_render_with_both_runs() {
         assert!(pixels_of(svg, &opts, (230, 85, 13)) > 50, "{}: no candidate line", svg.display());
     }
 }
+
+/// Runs on the simulated device, seeded and counted in operations, one repeat: IOPS and latency
+/// are shown but not judged, so the verdicts depend only on counts, never on timing.
+fn sim_sweep(dir: &Path, name: &str, extra: &[&str]) -> String {
+    let path = dir.join(name).display().to_string();
+    let mut args = vec!["sweep", "sim", "--qd", "1,4", "--ops", "3000", "--seed", "1", "-f", "json", "-o", &path];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    assert!(out.status.code() == Some(0) || out.status.code() == Some(9), "{}", String::from_utf8_lossy(&out.stderr));
+    path
+}
+
+#[test]
+fn real_runs_on_the_simulated_device_same_is_ok_lost_writes_regress() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = sim_sweep(dir.path(), "a.json", &[]);
+    let b = sim_sweep(dir.path(), "b.json", &[]);
+    let lossy = sim_sweep(dir.path(), "lossy.json", &["--inject", "lost-write=0.01"]);
+    let out = run(&["compare", &a, &b]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("1 repeat per side (2 points): a rank test cannot reach p < 0.05"), "{text}");
+    let out = run(&["compare", &a, &lossy]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("where the base had none (always a regression)"), "{text}");
+}
