@@ -41,9 +41,9 @@ fn real(s: &str) -> Result<f64, String> {
                   uses for locks and heartbeats) under load: latency percentiles and miscompare rates, \
                   classified and verified, across queue depth and contention.\n\n\
                   With no TARGET, atsbench uses a 64 MiB temporary file (no root needed).",
-    after_help = "Exit codes: 0 ok, 2 usage, 3 target, 4 permission, 5 refused (data on the device), \
-                  6 system limit, 7 unsupported, 8 device error, 9 verification failed, 10 rendezvous (the other \
-                  hosts not seen), 70 internal error, 130 interrupted."
+    after_help = "Exit codes: 0 ok, 1 compare found a regression, 2 usage, 3 target, 4 permission, 5 refused \
+                  (data on the device), 6 system limit, 7 unsupported, 8 device error, 9 verification failed, \
+                  10 rendezvous (the other hosts not seen), 70 internal error, 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -59,6 +59,10 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Describe a target: model, firmware, block size, ATS support.
     Probe(ProbeArgs),
+    /// Compare two results files point by point; exit 1 on a significant regression.
+    Compare(CompareArgs),
+    /// Write a self-contained HTML report (and SVG plots) of a results file, against a base.
+    Report(ReportArgs),
     /// List the shipped workload profiles, or show one (`profiles show NAME`).
     Profiles(ProfilesArgs),
     /// Combine the JSON results of the hosts of one multi-host run (`--hosts N`) and verify
@@ -306,6 +310,47 @@ pub struct ProbeArgs {
     pub device: DeviceArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The base (reference) results, written by `run` or `sweep` with --format json.
+    pub base: PathBuf,
+    /// The candidate results, compared with the base.
+    pub candidate: PathBuf,
+    /// Output format: table, markdown or json.
+    #[arg(long, short = 'f', default_value = "table",
+          value_parser = named::<crate::compare::Format>(&["table", "markdown", "json"]))]
+    pub format: crate::compare::Format,
+    /// Write the comparison to this file instead of stdout.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Largest change that is not a regression, e.g. `iops=5%,p99=10%,miscompare=0.5pp`; keys
+    /// iops, p50, p99, p99.9, latency (all three), miscompare [default:
+    /// iops=5%,p50=10%,p99=10%,p99.9=20%,miscompare=0.5pp].
+    #[arg(long, allow_hyphen_values = true)]
+    pub max_regression: Option<crate::compare::Thresholds>,
+    /// Write SVG plots of base and candidate overlaid into this directory.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("out").required(true).multiple(true).args(["html", "plot"]))]
+pub struct ReportArgs {
+    /// The results to report on, written by `run` or `sweep` with --format json.
+    pub results: PathBuf,
+    /// A base to compare them with: the comparison and its verdict go at the top.
+    pub base: Option<PathBuf>,
+    /// Write one self-contained HTML file (inline SVG and CSS, no scripts, no network).
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Write the SVG plots into this directory.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Thresholds of the comparison with the base (as for `compare`).
+    #[arg(long, allow_hyphen_values = true)]
+    pub max_regression: Option<crate::compare::Thresholds>,
 }
 
 /// A clap error as the one line atsbench prints: what was wrong and where to look, or None

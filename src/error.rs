@@ -3,9 +3,9 @@
 //! | code | meaning |
 //! |------|---------|
 //! | 0    | success (also when `rmw` loses updates: that is the known answer) |
-//! | 1    | (reserved: `compare` found a regression) |
-//! | 2    | usage: an option or value is invalid |
-//! | 3    | target: missing, a directory, unsupported type, too small, region outside it |
+//! | 1    | `compare` found a significant regression beyond a threshold (the report says where) |
+//! | 2    | usage: an option or value is invalid; a file given to `compare`/`report` is not atsbench results, or nothing in it is comparable |
+//! | 3    | target: missing, a directory, unsupported type, too small, region outside it; a results file is missing |
 //! | 4    | permission: access denied or a missing privilege |
 //! | 5    | refused: the device holds a filesystem, partitions or is mounted (`--force`) |
 //! | 6    | system limit: RLIMIT_MEMLOCK too low, io_uring disabled |
@@ -21,6 +21,9 @@ use std::fmt;
 /// An error that ends the run. The message is one line: the cause, then the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// `compare`: the candidate regressed; the report has been written.
+    #[error("{0}")]
+    Regression(String),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -50,6 +53,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Internal(_) => 70,
+            Error::Regression(_) => 1,
             Error::Usage(_) => 2,
             Error::Target(_) => 3,
             Error::Permission(_) => 4,
@@ -101,6 +105,7 @@ mod tests {
     fn exit_codes_are_distinct() {
         let all = [
             Error::Internal(String::new()),
+            Error::Regression(String::new()),
             Error::Usage(String::new()),
             Error::Target(String::new()),
             Error::Permission(String::new()),

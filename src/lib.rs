@@ -10,9 +10,11 @@
 pub mod app;
 pub mod backend;
 pub mod cli;
+pub mod compare;
 pub mod device;
 pub mod engine;
 pub mod error;
+pub mod plot;
 pub mod profile;
 pub mod proto;
 pub mod report;

@@ -4,6 +4,7 @@
 //! combines the results of the hosts of a multi-host run.
 
 mod bench;
+mod compare;
 mod merge;
 mod plan;
 
@@ -25,6 +26,8 @@ pub fn main(cli: Cli, matches: &ArgMatches, stop: &AtomicBool) -> Result<()> {
         }
         Command::Probe(a) => probe(&a),
         Command::Merge(a) => merge::merge(&a),
+        Command::Compare(a) => compare::compare(&a),
+        Command::Report(a) => compare::report(&a),
         Command::Profiles(p) => {
             let text = match p.show {
                 None => crate::profile::list()?,

@@ -3,6 +3,7 @@
 //! what it measured.
 
 mod csv;
+pub mod html;
 pub mod merge;
 #[cfg(test)]
 mod snapshots;

@@ -1,6 +1,8 @@
 //! Latency histograms in nanoseconds, one per operation kind, owned by one worker and merged at
 //! the end. Recording never allocates: the histograms are sized for 1 ns .. 1 hour up front.
 
+pub mod hdrlog;
+
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;

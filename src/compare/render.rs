@@ -1,0 +1,280 @@
+//! The comparison as a table (terminal), Markdown (a CI summary, a pull request) or JSON
+//! (`atsbench-compare/1`). Each names the test and the p-value behind every figure.
+
+use super::doc::TargetDesc;
+use super::judge::{p_value, Metric, MetricVerdict, PointComparison, TestResult, Unit, MANN_WHITNEY};
+use super::stats::Method;
+use super::{CompareReport, Side, Verdict};
+use serde::Serialize;
+use std::io::{self, Write};
+
+/// How the comparison is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Table,
+    Markdown,
+    Json,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "table" => Ok(Format::Table),
+            "markdown" | "md" => Ok(Format::Markdown),
+            "json" => Ok(Format::Json),
+            _ => Err(format!("`{s}` is not a compare format; use table, markdown or json")),
+        }
+    }
+}
+
+/// Write `report` in `format`.
+pub fn render(report: &CompareReport, format: Format, w: &mut dyn Write) -> io::Result<()> {
+    match format {
+        Format::Table => table(report, w),
+        Format::Markdown => markdown(report, w),
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *w, report)?;
+            writeln!(w)
+        }
+    }
+}
+
+const TESTS: &str = "MWU = Mann-Whitney U over the repeats (exact, or normal approx. with ties); \
+                     z = two-proportion z-test over all operations; p two-sided; q = p adjusted for all the \
+                     tests of this comparison (Benjamini-Hochberg), significant when q < alpha";
+
+/// Nanoseconds for people: ns, us (or µs), ms, s.
+pub fn duration(ns: f64, micro: &str) -> String {
+    if ns < 1e3 {
+        format!("{ns:.0} ns")
+    } else if ns < 1e6 {
+        format!("{:.1} {micro}", ns / 1e3)
+    } else if ns < 1e9 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.2} s", ns / 1e9)
+    }
+}
+
+/// A figure's value in its unit.
+pub fn value(v: f64, unit: Unit, micro: &str) -> String {
+    match unit {
+        Unit::OpsPerSec => format!("{v:.0}"),
+        Unit::Ns => duration(v, micro),
+        Unit::Rate => format!("{:.3}%", v * 100.0),
+        Unit::Count => format!("{v:.0}"),
+    }
+}
+
+/// The change: percent, or percentage points for rates.
+pub fn change(m: &Metric) -> String {
+    match (m.change, m.unit) {
+        (None, _) => "-".into(),
+        (Some(x), Unit::Rate) => format!("{x:+.2}pp"),
+        (Some(x), _) => format!("{x:+.1}%"),
+    }
+}
+
+/// The test in a few letters: `MWU exact`, `MWU approx`, `z`.
+pub fn short_test(t: &Option<TestResult>) -> &'static str {
+    match t {
+        Some(TestResult { name: MANN_WHITNEY, method: Some(Method::Exact), .. }) => "MWU exact",
+        Some(TestResult { name: MANN_WHITNEY, .. }) => "MWU approx",
+        Some(_) => "z",
+        None => "-",
+    }
+}
+
+pub fn metric_verdict(v: MetricVerdict) -> &'static str {
+    match v {
+        MetricVerdict::Ok => "ok",
+        MetricVerdict::Better => "better",
+        MetricVerdict::Regression => "REGRESSION",
+        MetricVerdict::Inconclusive => "inconclusive",
+    }
+}
+
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("-")
+}
+
+/// `/dev/sg0 (scsi): Linux scsi_debug, firmware 0191, driver sg, kernel 6.12`.
+pub fn identity(t: &TargetDesc) -> String {
+    format!(
+        "{} ({}{}): model {}, firmware {}, driver {}, kernel {}",
+        t.path,
+        t.backend,
+        if t.temporary { ", temporary" } else { "" },
+        opt(&t.model),
+        opt(&t.firmware),
+        opt(&t.driver),
+        t.kernel
+    )
+}
+
+fn side_line(s: &Side) -> String {
+    format!("{}: {}; atsbench {} ({})", s.file, identity(&s.target), s.version, s.schema)
+}
+
+/// `[device]`, or `[host-emulated vs device]` when they differ.
+fn mode(p: &PointComparison) -> String {
+    match (&p.ats_mode.base, &p.ats_mode.candidate) {
+        (None, None) => String::new(),
+        (b, c) if b == c => format!(" [{}]", opt(b)),
+        (b, c) => format!(" [{} vs {}]", opt(b), opt(c)),
+    }
+}
+
+pub fn tally_line(r: &CompareReport) -> String {
+    let t = &r.tally;
+    format!(
+        "{} regression, {} better, {} ok, {} not comparable, of {} points",
+        t.regression,
+        t.better,
+        t.ok,
+        t.not_comparable,
+        r.points.len()
+    )
+}
+
+fn table(r: &CompareReport, w: &mut dyn Write) -> io::Result<()> {
+    writeln!(w, "atsbench compare: {} ({})", r.verdict.name().to_uppercase(), tally_line(r))?;
+    writeln!(w, "base        {}", side_line(&r.base))?;
+    writeln!(w, "candidate   {}", side_line(&r.candidate))?;
+    writeln!(w, "thresholds  {}; alpha {} on q, over {} tests", r.thresholds, r.alpha, r.tests)?;
+    writeln!(w, "tests       {TESTS}")?;
+    if !r.differences.is_empty() {
+        writeln!(w, "\ndiffers")?;
+        for d in &r.differences {
+            writeln!(w, "  {:<15} {:<20} {} -> {}   ({})", d.level.name(), d.what, d.base, d.candidate, d.note)?;
+        }
+    }
+    writeln!(w, "\nnotes")?;
+    for n in &r.notes {
+        writeln!(w, "  - {n}")?;
+    }
+    for p in &r.points {
+        writeln!(
+            w,
+            "\n{}{}: {} (repeats {}/{})",
+            p.title(),
+            mode(p),
+            p.verdict.name().to_uppercase(),
+            p.repeats.base,
+            p.repeats.candidate
+        )?;
+        if !p.metrics.is_empty() {
+            writeln!(
+                w,
+                "  {:<24} {:>12} {:>12} {:>9}  {:<10} {:>7} {:>7}  verdict",
+                "figure", "base", "candidate", "change", "test", "p", "q"
+            )?;
+        }
+        for m in &p.metrics {
+            writeln!(
+                w,
+                "  {:<24} {:>12} {:>12} {:>9}  {:<10} {:>7} {:>7}  {}",
+                m.name,
+                value(m.base, m.unit, "us"),
+                value(m.candidate, m.unit, "us"),
+                change(m),
+                short_test(&m.test),
+                m.test.map_or("-".into(), |t| p_value(t.p)),
+                m.test.map_or("-".into(), |t| p_value(t.q)),
+                metric_verdict(m.verdict)
+            )?;
+        }
+        let label = if p.verdict == Verdict::Better { "better" } else { "reason" };
+        for x in &p.reasons {
+            writeln!(w, "  {label}: {x}")?;
+        }
+        for x in &p.notes {
+            writeln!(w, "  note: {x}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Escape what Markdown table cells cannot hold.
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn markdown(r: &CompareReport, w: &mut dyn Write) -> io::Result<()> {
+    writeln!(w, "# atsbench compare: **{}**\n", r.verdict.name())?;
+    writeln!(w, "{}.\n", tally_line(r))?;
+    writeln!(w, "| | base | candidate |\n|---|---|---|")?;
+    let (b, c) = (&r.base, &r.candidate);
+    let rows: [(&str, String, String); 9] = [
+        ("file", b.file.clone(), c.file.clone()),
+        ("target", b.target.path.clone(), c.target.path.clone()),
+        ("backend", b.target.backend.clone(), c.target.backend.clone()),
+        ("model", opt(&b.target.model).into(), opt(&c.target.model).into()),
+        ("firmware", opt(&b.target.firmware).into(), opt(&c.target.firmware).into()),
+        ("driver", opt(&b.target.driver).into(), opt(&c.target.driver).into()),
+        ("kernel", b.target.kernel.clone(), c.target.kernel.clone()),
+        ("atsbench", b.version.clone(), c.version.clone()),
+        ("points", b.points.to_string(), c.points.to_string()),
+    ];
+    for (k, x, y) in rows {
+        writeln!(w, "| {k} | {} | {} |", md(&x), md(&y))?;
+    }
+    writeln!(w, "\nThresholds `{}`; alpha {} on q, over {} tests. Tests: {TESTS}.", r.thresholds, r.alpha, r.tests)?;
+    if !r.differences.is_empty() {
+        writeln!(w, "\n## What differs\n\n| level | what | base | candidate | meaning |\n|---|---|---|---|---|")?;
+        for d in &r.differences {
+            writeln!(
+                w,
+                "| {} | {} | {} | {} | {} |",
+                d.level.name(),
+                md(&d.what),
+                md(&d.base),
+                md(&d.candidate),
+                md(&d.note)
+            )?;
+        }
+    }
+    writeln!(w, "\n## Notes\n")?;
+    for n in &r.notes {
+        writeln!(w, "- {}", md(n))?;
+    }
+    writeln!(w, "\n## Points")?;
+    for p in &r.points {
+        writeln!(w, "\n### {}{}: {}\n", p.title(), mode(p), p.verdict.name())?;
+        writeln!(w, "Repeats: {} (base), {} (candidate).", p.repeats.base, p.repeats.candidate)?;
+        if !p.metrics.is_empty() {
+            writeln!(w, "\n| figure | base | candidate | change | test | p | q | verdict |")?;
+            writeln!(w, "|---|--:|--:|--:|---|--:|--:|---|")?;
+        }
+        for m in &p.metrics {
+            let v = match m.verdict {
+                MetricVerdict::Regression => "**regression**",
+                other => metric_verdict(other),
+            };
+            writeln!(
+                w,
+                "| {} | {} | {} | {} | {} | {} | {} | {v} |",
+                m.name,
+                value(m.base, m.unit, "µs"),
+                value(m.candidate, m.unit, "µs"),
+                change(m),
+                short_test(&m.test),
+                m.test.map_or("-".into(), |t| p_value(t.p)),
+                m.test.map_or("-".into(), |t| p_value(t.q)),
+            )?;
+        }
+        if !(p.reasons.is_empty() && p.notes.is_empty()) {
+            writeln!(w)?;
+        }
+        for x in &p.reasons {
+            writeln!(w, "- {}: {}", p.verdict.name(), md(x))?;
+        }
+        for x in &p.notes {
+            writeln!(w, "- note: {}", md(x))?;
+        }
+    }
+    Ok(())
+}

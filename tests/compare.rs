@@ -1,0 +1,192 @@
+//! `atsbench compare` and `atsbench report` end to end, on results files made from real runs
+//! (tests/fixtures/compare, see make.py there): the verdicts and their exit codes, one line per
+//! error, the self-contained HTML, and plots that render.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compare").join(name).display().to_string()
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_atsbench")).args(args).output().expect("run atsbench")
+}
+
+fn stderr_line(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(err.lines().count(), 1, "one line on stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn compare(cand: &str, extra: &[&str]) -> (Output, String) {
+    let (b, c) = (fixture("base.json"), fixture(cand));
+    let mut args = vec!["compare", b.as_str(), c.as_str()];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    (out, text)
+}
+
+#[test]
+fn the_same_configuration_again_is_ok() {
+    let (out, text) = compare("same.json", &[]);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.starts_with("atsbench compare: OK"), "{text}");
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn an_honestly_slower_candidate_is_a_regression_with_exit_1() {
+    // The same target measured open loop at a low --rate: lower IOPS, higher latency.
+    let (out, text) = compare("slow.json", &[]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("atsbench compare: REGRESSION"), "{text}");
+    assert!(text.contains("reason: iops -") && text.contains("Mann-Whitney U"), "{text}");
+    assert!(text.contains("warning         rate"), "the rate differs and is a warning: {text}");
+    let err = stderr_line(&out);
+    assert!(err.starts_with("atsbench: regression: 4 of 4 points regressed"), "{err}");
+}
+
+#[test]
+fn loose_thresholds_let_the_slower_candidate_pass() {
+    let (out, text) = compare("slow.json", &["--max-regression", "iops=100%,latency=100000%,miscompare=100pp"]);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+}
+
+#[test]
+fn one_violation_is_a_regression_whatever_the_thresholds() {
+    let (out, text) = compare("violation.json", &["--max-regression", "iops=100%,latency=100000%,miscompare=100pp"]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("violations 0 -> 1 where the base had none (always a regression)"), "{text}");
+}
+
+#[test]
+fn another_block_size_warns_and_nothing_is_comparable() {
+    let (out, text) = compare("bs4096.json", &["--format", "markdown"]);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("| warning | block size | 512 | 4096 |"), "{text}");
+    assert!(
+        text.contains(": not comparable\n") && text.contains("block size 512 (base) vs 4096 (candidate)"),
+        "{text}"
+    );
+    assert!(stderr_line(&out).contains("nothing comparable"));
+}
+
+#[test]
+fn json_is_the_compare_schema() {
+    let (out, text) = compare("slow.json", &["-f", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&text).expect("JSON on stdout");
+    assert_eq!(v["schema"], "atsbench-compare/1");
+    assert_eq!(v["verdict"], "regression");
+    let iops = &v["points"][0]["metrics"][0];
+    assert_eq!(iops["name"], "iops");
+    assert_eq!(iops["test"]["name"], "mann-whitney-u");
+    assert!(iops["test"]["p"].as_f64().unwrap() < 0.05 && iops["test"]["q"].as_f64().unwrap() < 0.05);
+}
+
+#[test]
+fn wrong_inputs_are_one_line_with_their_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_json = dir.path().join("notes.txt");
+    std::fs::write(&not_json, "hello").unwrap();
+    let foreign = dir.path().join("foreign.json");
+    std::fs::write(&foreign, r#"{"schema": "fio/3"}"#).unwrap();
+    let base = fixture("base.json");
+    for (args, code, words) in [
+        (vec!["compare", base.as_str(), "/nonexistent/cand.json"], 3, "no such file"),
+        (vec!["compare", base.as_str(), not_json.to_str().unwrap()], 2, "not JSON"),
+        (vec!["compare", foreign.to_str().unwrap(), base.as_str()], 2, "not atsbench results"),
+        (vec!["compare", base.as_str(), base.as_str(), "--max-regression", "iops=5"], 2, "give a percentage"),
+        (vec!["compare", base.as_str(), base.as_str(), "-f", "csv"], 2, "csv"),
+        (vec!["report", base.as_str()], 2, "--html"),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let err = stderr_line(&out);
+        assert!(err.contains(words), "{args:?}: `{words}` missing from {err}");
+    }
+}
+
+#[test]
+fn the_html_report_is_self_contained_with_the_verdict_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("report.html");
+    let (cand, base) = (fixture("slow.json"), fixture("base.json"));
+    let out = run(&["report", &cand, &base, "--html", html.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "report exits 0 whatever the verdict: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    let verdict = page.find("class=\"verdict v-regression\"").expect("verdict");
+    assert!(verdict < page.find("<h2>Target</h2>").unwrap(), "the verdict comes first");
+    for section in ["<h2>Configuration</h2>", "<h2>Results</h2>", "<h2>Plots</h2>", "<svg"] {
+        assert!(page.contains(section), "{section} missing");
+    }
+    for external in ["<script", "<link", " src=", "url(", "@import"] {
+        assert!(!page.contains(external), "{external} in a self-contained page");
+    }
+}
+
+/// Render an SVG with resvg and count the pixels near `rgb`.
+fn pixels_of(svg: &Path, fonts: &resvg::usvg::Options, rgb: (u8, u8, u8)) -> usize {
+    let data = std::fs::read(svg).unwrap();
+    let tree = resvg::usvg::Tree::from_data(&data, fonts).unwrap_or_else(|e| panic!("{}: {e}", svg.display()));
+    let size = tree.size().to_int_size();
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).unwrap();
+    resvg::render(&tree, resvg::tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    let near = |a: u8, b: u8| a.abs_diff(b) < 24;
+    pixmap.pixels().iter().filter(|p| near(p.red(), rgb.0) && near(p.green(), rgb.1) && near(p.blue(), rgb.2)).count()
+}
+
+#[test]
+fn compare_plots_render_with_both_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, cand) = (fixture("base.json"), fixture("slow.json"));
+    let out = run(&["compare", &base, &cand, "--plot", dir.path().to_str().unwrap(), "-o", "/dev/null"]);
+    assert_eq!(out.status.code(), Some(1));
+    let mut svgs: Vec<PathBuf> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    svgs.sort();
+    let names: Vec<String> = svgs.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    for prefix in ["iops-", "latency-", "miscompares-", "miscompares-by-contention-", "spectrum-"] {
+        assert!(names.iter().any(|n| n.starts_with(prefix)), "no {prefix}* in {names:?}");
+    }
+    let opts = resvg::usvg::Options::default();
+    for svg in &svgs {
+        // Every plot overlays the base (blue) and the candidate (orange).
+        assert!(pixels_of(svg, &opts, (31, 119, 180)) > 50, "{}: no base line", svg.display());
+        assert!(pixels_of(svg, &opts, (230, 85, 13)) > 50, "{}: no candidate line", svg.display());
+    }
+}
+
+/// Runs on the simulated device, seeded and counted in operations, one repeat: IOPS and latency
+/// are shown but not judged, so the verdicts depend only on counts, never on timing.
+fn sim_sweep(dir: &Path, name: &str, extra: &[&str]) -> String {
+    let path = dir.join(name).display().to_string();
+    let mut args = vec!["sweep", "sim", "--qd", "1,4", "--ops", "3000", "--seed", "1", "-f", "json", "-o", &path];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    assert!(out.status.code() == Some(0) || out.status.code() == Some(9), "{}", String::from_utf8_lossy(&out.stderr));
+    path
+}
+
+#[test]
+fn real_runs_on_the_simulated_device_same_is_ok_lost_writes_regress() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = sim_sweep(dir.path(), "a.json", &[]);
+    let b = sim_sweep(dir.path(), "b.json", &[]);
+    let lossy = sim_sweep(dir.path(), "lossy.json", &["--inject", "lost-write=0.01"]);
+    let out = run(&["compare", &a, &b]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("1 repeat per side (2 points): a rank test cannot reach p < 0.05"), "{text}");
+    let out = run(&["compare", &a, &lossy]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("where the base had none (always a regression)"), "{text}");
+}
