@@ -242,8 +242,11 @@ one_case() { # round case-name tools(space separated) args...
     done
 }
 
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-log "shm $shm_img, loop $loopdev; $rounds round(s) of ${secs}s runs; CPUs $cpus; load $load_before"
+# Load and CPU pressure (the share of time something waited for a CPU) say how quiet the
+# machine was: other users' work shares the CPUs with the tools and the kernel's workers.
+quiet() { echo "$(cut -d' ' -f1-3 /proc/loadavg)|$(sed -n 's/^some avg10=\([0-9.]*\).*/\1/p' /proc/pressure/cpu 2>/dev/null)"; }
+load_before=$(quiet)
+log "shm $shm_img, loop $loopdev; $rounds round(s) of ${secs}s runs; CPUs $cpus; load ${load_before%|*}"
 for ((r = 1; r <= rounds; r++)); do
     log "round $r/$rounds"
     for t in "${TARGETS[@]}"; do
@@ -255,7 +258,7 @@ for ((r = 1; r <= rounds; r++)); do
         one_case "$r" "ats-$t-32" "atsbench:ats" "$t" 32 1
     done
 done
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+load_after=$(quiet)
 
 # ----- the table -----
 
@@ -385,8 +388,14 @@ head = ["metric", "target", "QD", "atsbench", "fio", "t/io_uring", "ratio", "ove
 w = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
 print(f"atsbench engine benchmark: {platform.node()}, Linux {platform.release()}, "
       f"{os.cpu_count()} CPUs, workers on CPU {cpus.split(',')[0]} (two: {cpus})")
+(load0, psi0), (load1, psi1) = load0.split("|"), load1.split("|")
+psi = f"; CPU pressure (some, avg10) {psi0}% before, {psi1}% after" if psi0 and psi1 else ""
 print(f"4 KiB random reads; {rounds} round(s) of {secs} s runs, interleaved; medians; "
-      f"load average before {load0}, after {load1}")
+      f"load average before {load0}, after {load1}{psi}")
+busy = max(float(load0.split()[0]), float(load1.split()[0])) > os.cpu_count() / 2
+if busy:
+    print("NOT A QUIET MACHINE: the load average was above half the CPUs, so other work shared the "
+          "CPUs with the tools; read the per-round spread below before the ratios")
 print("shm: 1 GiB file on /dev/shm, O_DIRECT; loop: loop device, direct I/O, over a tmpfs file; "
       f"hipri/iopoll: shm {'on' if poll[0] == '1' else 'off'}, loop {'on' if poll[1] == '1' else 'off'} "
       "(on only where the target polls)")
