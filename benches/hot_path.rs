@@ -1,6 +1,7 @@
 //! Benchmarks of the per-I/O path: the lock-record codec, classification, histogram
-//! recording, SQE preparation, and the whole engine loop (prepare, submit, reap, complete,
-//! record) per I/O on a tmpfs file. Run: `cargo bench --bench hot_path`.
+//! recording and SQE preparation (each per call), and the whole engine loop (prepare, submit,
+//! reap, complete, record) on a tmpfs file, timed per point of a fixed number of operations.
+//! Run: `cargo bench --bench hot_path`.
 
 use atsbench::backend::block::{self, BlockOptions};
 use atsbench::backend::{Backend, Factory, IoReq, Op};
@@ -71,7 +72,9 @@ fn prepare(c: &mut Criterion) {
     });
 }
 
-/// The whole loop per I/O: read workload, one worker, QD 32, on a file in /dev/shm.
+/// The whole loop: one point of a fixed number of operations (200k reads at QD 32, 20k ATS
+/// attempts at QD 8), one worker, on a file in /dev/shm. Criterion's time is per point, so the
+/// names say how many operations a point has; its throughput line gives operations per second.
 fn engine(c: &mut Criterion) {
     let path = std::env::temp_dir().join(format!("atsbench-bench-{}.img", std::process::id()));
     let shm = std::path::Path::new("/dev/shm").join(path.file_name().unwrap());
