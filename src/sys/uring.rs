@@ -152,7 +152,7 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
     ///
     /// Two calls instead of one `submit_and_wait(1)`: on a loop device at QD 1 this gave 1.2-1.3x
     /// the IOPS (the driver's worker gets to run before this thread sleeps), and the same at QD
-    /// 32 and 128 (measured side by side against fio, see scripts/fio-compare.sh).
+    /// 32 and 128 (measured side by side against fio at the time; scripts/bench-engine.sh re-measures).
     pub fn submit_then_wait(&mut self) -> io::Result<usize> {
         let n = self.submit_and_wait(0)?;
         if self.ring.completion().is_empty() {
