@@ -259,6 +259,9 @@ fn timeouts_with_latency_spikes_give_own_write() {
 /// so most wait longer than a 1 ms timeout, and their resends meet their own writes.
 #[test]
 fn a_small_device_queue_with_a_timeout_gives_own_write() {
+    // 16 commands behind a device queue of 1 at 100 us each wait about 1.6 ms, beyond the
+    // 1 ms timeout: every command times out and lands late. Kept to 100 operations: each one
+    // takes many timed-out rounds (a timeout storm, which is the point).
     let (doc, code) = run(&[
         "run",
         "sim",
@@ -267,11 +270,11 @@ fn a_small_device_queue_with_a_timeout_gives_own_write() {
         "--sim-qd",
         "1",
         "--qd",
-        "32",
+        "16",
         "--timeout",
         "1",
         "--ops",
-        "1000",
+        "100",
         "--seed",
         "18",
     ]);
