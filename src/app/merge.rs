@@ -325,13 +325,6 @@ fn figures(p: &HostPoint) -> Figures {
 
 /// All hosts together: they measured at the same time, so IOPS add up too.
 fn total<'a>(hosts: impl Iterator<Item = &'a Figures>) -> Figures {
-    let add = |a: Option<u64>, b: Option<u64>| {
-        if a.is_none() && b.is_none() {
-            None
-        } else {
-            Some(a.unwrap_or(0) + b.unwrap_or(0))
-        }
-    };
     let mut t = Figures::default();
     for f in hosts {
         t.ops += f.ops;
@@ -340,16 +333,7 @@ fn total<'a>(hosts: impl Iterator<Item = &'a Figures>) -> Figures {
         t.acquires += f.acquires;
         t.retries += f.retries;
         t.errors += f.errors;
-        let (a, b) = (&mut t.miscompares, &f.miscompares);
-        a.total += b.total;
-        a.contention += b.contention;
-        a.own_write += b.own_write;
-        a.corrupt += b.corrupt;
-        a.stale += b.stale;
-        a.false_ += b.false_;
-        a.injected = add(a.injected, b.injected);
-        a.detected = add(a.detected, b.detected);
-        a.undetected = add(a.undetected, b.undetected);
+        t.miscompares.add(&f.miscompares);
     }
     t.miscompare_rate = if t.ops > 0 { t.miscompares.total as f64 / t.ops as f64 } else { 0.0 };
     t

@@ -31,6 +31,21 @@ pub struct Miscompares {
     pub undetected: Option<u64>,
 }
 
+impl Miscompares {
+    /// Add `o`'s counts (the `compare` counts where either side has them).
+    pub fn add(&mut self, o: &Miscompares) {
+        self.total += o.total;
+        self.contention += o.contention;
+        self.own_write += o.own_write;
+        self.corrupt += o.corrupt;
+        self.stale += o.stale;
+        self.false_ += o.false_;
+        self.injected = add_opt(self.injected, o.injected);
+        self.detected = add_opt(self.detected, o.detected);
+        self.undetected = add_opt(self.undetected, o.undetected);
+    }
+}
+
 /// Miscompares as the device reported them, with the byte offset of the first difference
 /// where it said (SCSI sense INFORMATION).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -226,16 +241,7 @@ pub fn merge_repeats(mut runs: Vec<Point>) -> Option<Point> {
         m.late_completions += p.late_completions;
         m.first_corrupt = m.first_corrupt.or(p.first_corrupt);
         m.interrupted |= p.interrupted;
-        let (a, b) = (&mut m.miscompares, &p.miscompares);
-        a.total += b.total;
-        a.contention += b.contention;
-        a.own_write += b.own_write;
-        a.corrupt += b.corrupt;
-        a.stale += b.stale;
-        a.false_ += b.false_;
-        a.injected = add_opt(a.injected, b.injected);
-        a.detected = add_opt(a.detected, b.detected);
-        a.undetected = add_opt(a.undetected, b.undetected);
+        m.miscompares.add(&p.miscompares);
         m.device_miscompares = match (m.device_miscompares, p.device_miscompares) {
             (Some(mut x), Some(y)) => {
                 x.add(&y);
