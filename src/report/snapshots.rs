@@ -151,6 +151,7 @@ fn spec() -> PointSpec {
         seed: 7,
         heartbeat_ns: 0,
         timeout_ns: None,
+        expected_from: crate::backend::block::ExpectedFrom::Device,
         hosts: None,
     }
 }
