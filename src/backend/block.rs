@@ -58,7 +58,7 @@ pub fn open(o: BlockOptions) -> BlockFactory {
 fn open_buffered(fd: RawFd) -> Result<OwnedFd> {
     let link = format!("/proc/self/fd/{fd}");
     let f = std::fs::File::open(&link).map_err(|e| {
-        Error::Device(format!(
+        Error::Unsupported(format!(
             "--expected-from cache: cannot open the target a second time, buffered, through {link} ({e}); \
              mount /proc or use --expected-from device"
         ))
