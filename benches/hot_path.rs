@@ -59,7 +59,9 @@ fn histogram(c: &mut Criterion) {
 }
 
 fn prepare(c: &mut Criterion) {
-    let mut be = block::open(BlockOptions { fd: 3, slots: 64, iopoll: false }).make(0).expect("block backend");
+    let mut be = block::open(BlockOptions { fd: 3, slots: 64, iopoll: false, expected: Default::default() })
+        .make(0)
+        .expect("block backend");
     let mut i = 0u64;
     c.bench_function("backend/block_prepare", |b| {
         b.iter(|| {
@@ -108,11 +110,12 @@ fn engine(c: &mut Criterion) {
             seed: 1,
             heartbeat_ns: 0,
             timeout_ns: None,
+            expected_from: Default::default(),
             hosts: None,
         };
         g.throughput(Throughput::Elements(ops));
         // One iteration is a whole point of `ops` operations; the throughput line gives ops/s.
-        let factory = block::open(BlockOptions { fd, slots: qd as usize, iopoll: false });
+        let factory = block::open(BlockOptions { fd, slots: qd as usize, iopoll: false, expected: Default::default() });
         g.bench_function(format!("{}_qd{qd}_{}k_ops", workload.name(), ops / 1000), |b| {
             b.iter(|| run_point(&spec, &factory, &stop).expect("point"))
         });

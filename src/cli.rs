@@ -1,6 +1,7 @@
 //! Command-line definitions (clap derive only). Values parse into the typed values of `spec`
 //! and the domain's enums; what they mean together is checked in `app::plan`.
 
+use crate::backend::block::ExpectedFrom;
 use crate::backend::scsi::Transport;
 use crate::backend::sim::{Injections, LatencyModel, SimProtocol};
 use crate::device::BackendKind;
@@ -251,6 +252,11 @@ pub struct DeviceArgs {
     /// SCSI: set FUA (force unit access) on COMPARE AND WRITE and WRITE(16).
     #[arg(long)]
     pub fua: bool,
+    /// Block devices and files: where an ATS attempt takes its expected image: device (what
+    /// the worker last wrote or read with O_DIRECT, the default) or cache (a buffered read of
+    /// the lock block through the page cache before each attempt; may be stale).
+    #[arg(long, value_parser = named::<ExpectedFrom>(&["device", "cache"]))]
+    pub expected_from: Option<ExpectedFrom>,
 }
 
 /// Options of the simulated device (TARGET `sim`), shared by `run` and `sweep`.

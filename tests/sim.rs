@@ -285,6 +285,36 @@ fn a_small_device_queue_with_a_timeout_gives_own_write() {
     assert_eq!((n(p, "verification.violations"), code), (0, 0));
 }
 
+/// The device's queue as a known answer: with the host's queue no deeper than `--sim-qd` no
+/// command waits for a device slot; beyond it commands queue in the device. The mean waits and
+/// ATS latencies printed rise with the host's queue depth (timings: printed, not checked).
+#[test]
+fn a_host_queue_beyond_the_device_queue_waits_in_the_device() {
+    let at = |qd: u32| {
+        let qd = qd.to_string();
+        let args = ["run", "sim", "--sim-latency", "fixed:100us", "--sim-qd", "4", "--qd", &qd, "--ops", "2000"];
+        let (doc, code) = run(&[&args[..], &["--seed", "3"]].concat());
+        assert_eq!(code, 0);
+        point(&doc).clone()
+    };
+    let points: Vec<Value> = [1, 4, 8, 16].into_iter().map(at).collect();
+    for p in &points {
+        eprintln!(
+            "qd {}: queued {} of {} commands, mean wait {} ns, ats p50 {} ns",
+            p["qd"],
+            p["sim"]["queued"],
+            p["sim"]["commands"],
+            p["sim"]["queue_wait_mean_ns"],
+            p["latency_ns"]["ats"]["p50"]
+        );
+        assert_only(p, &[]);
+        assert_eq!(n(p, "verification.violations"), 0);
+    }
+    assert_eq!((n(&points[0], "sim.queued"), n(&points[1], "sim.queued")), (0, 0), "no wait at QD <= --sim-qd");
+    // All slots start at once, so beyond 4 the first commands queue however fast the host is.
+    assert!(n(&points[2], "sim.queued") > 0 && n(&points[3], "sim.queued") > 0);
+}
+
 #[test]
 fn one_worker_with_a_seed_is_deterministic() {
     let once = || {

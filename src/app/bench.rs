@@ -175,6 +175,7 @@ fn spec_of(
         seed,
         heartbeat_ns: if p.workload == Workload::Heartbeat { plan.heartbeat_ns.max(1) } else { 0 },
         timeout_ns: plan.timeout_ms.map(|ms| ms * 1_000_000),
+        expected_from: plan.device.expected,
         hosts: hosts.clone(),
     };
     let (locks, room) = (u64::from(spec.locks()), region.blocks(bs));

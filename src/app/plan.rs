@@ -1,6 +1,7 @@
 //! The plan of a `run` or `sweep`: every option checked and typed before any file is created
 //! or device opened, each mistake one line naming the fix.
 
+use crate::backend::block::ExpectedFrom;
 use crate::backend::sim::SimOptions;
 use crate::cli::{CommonArgs, DeviceArgs, RunArgs, SimArgs, SweepArgs};
 use crate::device::{self, BackendKind, DeviceOptions};
@@ -146,6 +147,7 @@ impl Plan {
         let sim = c.target.as_deref().and_then(device::sim_size).transpose().map_err(Error::usage)?;
         let sim_options = sim_options(&c.sim, sim.is_some(), c.backend)?;
         check_timeout(c.timeout, &points)?;
+        check_expected_from(c.device.expected_from, sim.is_some(), c.iopoll, &points)?;
         let hosts = hosts_plan(&c, &points)?;
         Ok(Plan {
             command,
@@ -175,6 +177,7 @@ impl Plan {
                 dpo: c.device.dpo,
                 fua: c.device.fua,
                 sim: sim_options,
+                expected: c.device.expected_from.unwrap_or_default(),
             },
             format: c.output.format,
             output: c.output.output,
@@ -326,6 +329,30 @@ fn check_device(
     Ok(())
 }
 
+/// `--expected-from cache` reads lock blocks through the page cache of a block device or file:
+/// only for workloads with lock blocks, and not on a polled ring (buffered reads cannot poll).
+fn check_expected_from(e: Option<ExpectedFrom>, is_sim: bool, iopoll: bool, points: &[PlanPoint]) -> Result<()> {
+    if e != Some(ExpectedFrom::Cache) {
+        return Ok(());
+    }
+    if is_sim {
+        return Err(Error::usage(
+            "--expected-from cache reads through a page cache, and the simulated device has no page cache; \
+             give a block device or file TARGET (its stale reads: --inject stale-read)",
+        ));
+    }
+    if iopoll {
+        return Err(Error::usage("--expected-from cache reads buffered, which a polled ring cannot; drop --iopoll"));
+    }
+    match points.iter().find(|p| !matches!(p.workload, Workload::Ats | Workload::Rmw | Workload::Heartbeat)) {
+        Some(p) => Err(Error::usage(format!(
+            "--expected-from applies to lock workloads (ats, rmw, heartbeat); drop it for {}",
+            p.workload.name()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The simulated device's options: only with TARGET `sim`, each value checked.
 fn sim_options(a: &SimArgs, is_sim: bool, backend: Option<BackendKind>) -> Result<SimOptions> {
     if !is_sim {
@@ -446,6 +473,9 @@ mod tests {
             (&["run", "sim", "--sim-protocol", "nvme", "--inject", "own-write=0.1"][..], "own-write"),
             (&["run", "sim", "--timeout", "0"][..], "--timeout 0"),
             (&["run", "sim", "-w", "read", "--timeout", "10"][..], "--workload ats"),
+            (&["run", "sim", "--expected-from", "cache"][..], "no page cache"),
+            (&["run", "f", "-w", "read", "--expected-from", "cache"][..], "lock workloads"),
+            (&["run", "f", "--iopoll", "--expected-from", "cache"][..], "drop --iopoll"),
             (&["run", "f", "--hosts", "2"][..], "the same --seed"),
             (&["run", "f", "--hosts", "2", "--host-id", "2", "--seed", "1"][..], "from 0 to 1"),
             (&["run", "--host-id", "1"][..], "--host-id 1"),

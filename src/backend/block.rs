@@ -1,10 +1,41 @@
 //! Plain io_uring reads and writes with O_DIRECT on a block device or a regular file, with the
-//! target as fixed file 0 and the slab as fixed buffer 0.
+//! target as fixed file 0 and the slab as fixed buffer 0. With `--expected-from cache` the
+//! target is opened a second time without O_DIRECT (fixed file 1): `Op::ReadCached` goes
+//! through the page cache there, as a host that reads its lock blocks buffered does.
 
 use super::{rw_outcome, AtsMode, Backend, Caps, Factory, IoError, IoReq, Op, Outcome};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use io_uring::{cqueue, opcode, squeue, types};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+/// Where an ATS attempt takes its expected image from (`--expected-from`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpectedFrom {
+    /// The worker's own knowledge: the record it last wrote or read from the device (O_DIRECT).
+    #[default]
+    Device,
+    /// A buffered read of the lock block (the page cache) before each attempt.
+    Cache,
+}
+
+impl ExpectedFrom {
+    pub fn is_device(&self) -> bool {
+        *self == ExpectedFrom::Device
+    }
+}
+
+impl std::str::FromStr for ExpectedFrom {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "device" => Ok(ExpectedFrom::Device),
+            "cache" => Ok(ExpectedFrom::Cache),
+            _ => Err(format!("`{s}`: give device or cache")),
+        }
+    }
+}
 
 /// What a block point needs: the open target and the queue depth.
 #[derive(Debug, Clone, Copy)]
@@ -13,6 +44,7 @@ pub struct BlockOptions {
     /// Distinct user_data values (the queue depth).
     pub slots: usize,
     pub iopoll: bool,
+    pub expected: ExpectedFrom,
 }
 
 /// Open the block backend for one point (nothing to check: files and block devices take
@@ -21,22 +53,44 @@ pub fn open(o: BlockOptions) -> BlockFactory {
     BlockFactory(o)
 }
 
+/// Open the file behind `fd` again, read-only and buffered (through /proc/self/fd, which also
+/// reaches a deleted file).
+fn open_buffered(fd: RawFd) -> Result<OwnedFd> {
+    let link = format!("/proc/self/fd/{fd}");
+    let f = std::fs::File::open(&link).map_err(|e| {
+        Error::Unsupported(format!(
+            "--expected-from cache: cannot open the target a second time, buffered, through {link} ({e}); \
+             mount /proc or use --expected-from device"
+        ))
+    })?;
+    Ok(f.into())
+}
+
 pub struct BlockFactory(BlockOptions);
 
 impl Factory for BlockFactory {
     type Backend = BlockBackend;
 
     fn caps(&self) -> Caps {
-        Caps { ats_mode: AtsMode::HostEmulated, compare: false, iopoll: true }
+        Caps { ats_mode: AtsMode::HostEmulated, compare: false, iopoll: self.0.expected.is_device() }
     }
 
     fn make(&self, _worker: u32) -> Result<BlockBackend> {
-        Ok(BlockBackend { fd: self.0.fd, lens: vec![0; self.0.slots], iopoll: self.0.iopoll })
+        // With `--expected-from cache`, each worker's own buffered descriptor: a new open of
+        // the same file, so O_DIRECT stays on the first.
+        let o = &self.0;
+        let cached = match o.expected {
+            ExpectedFrom::Device => None,
+            ExpectedFrom::Cache => Some(open_buffered(o.fd)?),
+        };
+        Ok(BlockBackend { fd: o.fd, cached, lens: vec![0; o.slots], iopoll: o.iopoll })
     }
 }
 
 pub struct BlockBackend {
     fd: RawFd,
+    /// The buffered descriptor of `--expected-from cache` (fixed file 1).
+    cached: Option<OwnedFd>,
     /// Bytes of each request in flight, by user_data slot, to check for short transfers.
     lens: Vec<u32>,
     iopoll: bool,
@@ -47,7 +101,7 @@ impl Backend for BlockBackend {
     type Cqe = cqueue::Entry;
 
     fn fds(&self) -> Vec<RawFd> {
-        vec![self.fd]
+        std::iter::once(self.fd).chain(self.cached.as_ref().map(AsRawFd::as_raw_fd)).collect()
     }
 
     #[inline]
@@ -55,6 +109,11 @@ impl Backend for BlockBackend {
         let file = types::Fixed(0);
         let sqe = match req.op {
             Op::Read => opcode::ReadFixed::new(file, req.addr as *mut u8, req.len, 0).offset(req.offset).build(),
+            // Without a buffered descriptor (never planned so) the read goes to the device.
+            Op::ReadCached => {
+                let file = types::Fixed(u32::from(self.cached.is_some()));
+                opcode::ReadFixed::new(file, req.addr as *mut u8, req.len, 0).offset(req.offset).build()
+            }
             Op::Write => opcode::WriteFixed::new(file, req.addr as *const u8, req.len, 0).offset(req.offset).build(),
             Op::Compare | Op::CompareWrite => {
                 // The engine plans from `Caps` and never asks; answer with an error, not a panic.

@@ -24,6 +24,9 @@ use std::os::fd::RawFd;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Read,
+    /// A read through the page cache where the backend has one (block devices and files:
+    /// `--expected-from cache`); other backends read from the device as for `Read`.
+    ReadCached,
     Write,
     /// Device-side compare of the buffer with the blocks.
     Compare,
@@ -37,6 +40,7 @@ impl Op {
     pub fn name(self) -> &'static str {
         match self {
             Op::Read => "read",
+            Op::ReadCached => "buffered read",
             Op::Write => "write",
             Op::Compare => "compare",
             Op::CompareWrite => "compare-and-write",

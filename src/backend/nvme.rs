@@ -117,7 +117,7 @@ pub fn encode(req: &IoReq, nsid: u32, lbs: u32) -> std::result::Result<NvmeComma
     }
     let (slba, nlb) = (req.offset / lbs64, (len / lbs64) as u32);
     let cmd = match req.op {
-        Op::Read => NvmeCommand::read(nsid, slba, nlb, req.addr, req.len),
+        Op::Read | Op::ReadCached => NvmeCommand::read(nsid, slba, nlb, req.addr, req.len),
         Op::Write => NvmeCommand::write(nsid, slba, nlb, req.addr, req.len),
         Op::Compare => NvmeCommand::compare(nsid, slba, nlb, req.addr, req.len),
         Op::CompareWrite => return Err(Unencodable::NoSuchCommand { op: req.op, backend: "NVMe" }),

@@ -171,7 +171,7 @@ pub fn encode(req: &IoReq, o: &CmdOptions) -> Result<AddrCmd, IoError> {
     let lba = req.offset / u64::from(o.lbs);
     let nblocks = req.len / o.lbs;
     let (cdb, dir, data_len) = match req.op {
-        Op::Read => (scsi::read16(lba, nblocks, false), Dir::FromDevice, req.len),
+        Op::Read | Op::ReadCached => (scsi::read16(lba, nblocks, false), Dir::FromDevice, req.len),
         Op::Write => (scsi::write16(lba, nblocks, o.fua), Dir::ToDevice, req.len),
         Op::CompareWrite => {
             let nlb = u8::try_from(nblocks)
@@ -188,7 +188,7 @@ pub fn encode(req: &IoReq, o: &CmdOptions) -> Result<AddrCmd, IoError> {
 
 pub(super) fn op_name(op: Op) -> &'static str {
     match op {
-        Op::Read => "READ(16)",
+        Op::Read | Op::ReadCached => "READ(16)",
         Op::Write => "WRITE(16)",
         Op::CompareWrite => "COMPARE AND WRITE",
         Op::Compare => "compare",

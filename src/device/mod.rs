@@ -143,6 +143,8 @@ pub struct DeviceOptions {
     pub fua: bool,
     /// The simulated device's behaviour.
     pub sim: SimOptions,
+    /// Block devices and files: where ATS attempts take their expected image from.
+    pub expected: backend::block::ExpectedFrom,
 }
 
 impl Target {
@@ -176,10 +178,22 @@ impl Target {
             }));
         }
         let fd = self.open_file()?.as_raw_fd();
+        let block = matches!(self.kind, BackendKind::File | BackendKind::Block);
+        if !block && !n.device.expected.is_device() {
+            return Err(Error::Unsupported(format!(
+                "--expected-from cache reads through the page cache of a block device or file, and {} is a {} \
+                 target; give its block device (e.g. /dev/sdX) or drop --expected-from",
+                self.path.display(),
+                self.kind.name()
+            )));
+        }
         Ok(match (&self.kind, &self.info.probe) {
-            (BackendKind::File | BackendKind::Block, _) => {
-                backend::Options::Block(BlockOptions { fd, slots: n.slots, iopoll: n.iopoll })
-            }
+            (BackendKind::File | BackendKind::Block, _) => backend::Options::Block(BlockOptions {
+                fd,
+                slots: n.slots,
+                iopoll: n.iopoll,
+                expected: n.device.expected,
+            }),
             (BackendKind::Nvme, Some(Probe::Nvme(p))) => backend::Options::Nvme(NvmeOptions {
                 fd,
                 path: self.path.display().to_string(),

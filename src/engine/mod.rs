@@ -19,6 +19,7 @@ pub use result::{
     merge_repeats, DeviceMiscompares, FirstCorrupt, Histograms, LockReport, Miscompares, Point, Repeat, RingReport,
 };
 
+use crate::backend::block::ExpectedFrom;
 use crate::backend::{Factory, Op};
 use crate::error::{Error, Result};
 use crate::spec::Region;
@@ -74,6 +75,10 @@ pub struct PointSpec {
     /// `--timeout`: a device-side ATS command not completed within this many nanoseconds is
     /// given up and the attempt retried with the same images (see `worker/timeout.rs`).
     pub timeout_ns: Option<u64>,
+    /// `--expected-from cache`: each attempt first reads its expected image buffered
+    /// (`Op::ReadCached`) instead of taking the worker's last known record.
+    #[serde(skip_serializing_if = "ExpectedFrom::is_device")]
+    pub expected_from: ExpectedFrom,
     /// This host's part in a multi-host run (`--hosts N`, see `hosts.rs`); None for one host.
     #[serde(skip)]
     pub hosts: Option<std::sync::Arc<MultiHost>>,
@@ -227,7 +232,7 @@ pub fn run_point<F: Factory>(spec: &PointSpec, factory: &F, stop: &AtomicBool) -
 pub(crate) fn op_kind(op: Op) -> crate::stats::Kind {
     use crate::stats::Kind;
     match op {
-        Op::Read => Kind::Read,
+        Op::Read | Op::ReadCached => Kind::Read,
         Op::Write => Kind::Write,
         Op::Compare => Kind::Compare,
         Op::CompareWrite => Kind::Ats,
@@ -256,6 +261,7 @@ mod tests {
             seed: 1,
             heartbeat_ns: 0,
             timeout_ns: None,
+            expected_from: ExpectedFrom::Device,
             hosts: None,
         }
     }

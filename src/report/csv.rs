@@ -45,6 +45,12 @@ struct Row<'a> {
     slat_p99_ns: Option<u64>,
     clat_p50_ns: Option<u64>,
     clat_p99_ns: Option<u64>,
+    /// `--timeout`: commands given up, and their completions that came late.
+    timeouts: u64,
+    late_completions: u64,
+    /// The first `corrupt` miscompare: its lock block and seconds into the measurement.
+    first_corrupt_lock: Option<u32>,
+    first_corrupt_at_s: Option<f64>,
 }
 
 /// A CSV writer that writes the header once, before the first row.
@@ -102,6 +108,10 @@ impl CsvWriter {
                 slat_p99_ns: slat.map(|x| x.p99),
                 clat_p50_ns: clat.map(|x| x.p50),
                 clat_p99_ns: clat.map(|x| x.p99),
+                timeouts: p.timeouts,
+                late_completions: p.late_completions,
+                first_corrupt_lock: p.first_corrupt.map(|f| f.lock),
+                first_corrupt_at_s: p.first_corrupt.map(|f| f.at_s),
             };
             self.w.serialize(row).map_err(io::Error::other)?;
         }

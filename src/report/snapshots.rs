@@ -151,6 +151,7 @@ fn spec() -> PointSpec {
         seed: 7,
         heartbeat_ns: 0,
         timeout_ns: None,
+        expected_from: crate::backend::block::ExpectedFrom::Device,
         hosts: None,
     }
 }
@@ -177,8 +178,8 @@ fn json_document() {
     insta::assert_json_snapshot!(doc);
 }
 
-#[test]
-fn csv_rows() {
+/// The CSV of `points`, as one text.
+fn csv_text(points: &[Point]) -> String {
     struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
     impl std::io::Write for Shared {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
@@ -191,8 +192,30 @@ fn csv_rows() {
     }
     let buf = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let mut w = CsvWriter::new(Box::new(Shared(buf.clone())));
-    w.point(&ats_point()).unwrap();
-    w.point(&read_point()).unwrap();
+    for p in points {
+        w.point(p).unwrap();
+    }
     let text = String::from_utf8(buf.borrow().clone()).unwrap();
+    text
+}
+
+#[test]
+fn csv_rows() {
+    let text = csv_text(&[ats_point(), read_point()]);
     insta::assert_snapshot!(text);
+}
+
+/// A point with given-up commands and an outside writer: the table says both under the row,
+/// the CSV in its own columns.
+#[test]
+fn timeouts_and_first_corrupt() {
+    let mut p = ats_point();
+    p.timeouts = 7;
+    p.late_completions = 6;
+    p.first_corrupt = Some(crate::engine::FirstCorrupt { lock: 2, at_s: 0.25, worker: 1 });
+    let mut out = Vec::new();
+    table::columns(&mut out).unwrap();
+    table::row(&mut out, &p).unwrap();
+    out.extend_from_slice(csv_text(&[p]).as_bytes());
+    insta::assert_snapshot!(String::from_utf8(out).unwrap());
 }

@@ -120,6 +120,12 @@ pub fn row(w: &mut dyn Write, p: &Point) -> io::Result<()> {
     if let (Some(i), Some(d), Some(u)) = (m.injected, m.detected, m.undetected) {
         writeln!(w, "  compare: {i} wrong images sent, {d} detected, {u} undetected; {} false miscompares", m.false_)?;
     }
+    if p.timeouts + p.late_completions > 0 {
+        writeln!(w, "  timeouts: {} commands given up, {} completed late", p.timeouts, p.late_completions)?;
+    }
+    if let Some(f) = &p.first_corrupt {
+        writeln!(w, "  first corrupt: lock {} at {:.3} s (worker {})", f.lock, f.at_s, f.worker)?;
+    }
     if let Some(v) = &p.verification {
         for problem in &v.problems {
             writeln!(w, "  verify: {problem}")?;

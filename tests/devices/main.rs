@@ -27,6 +27,8 @@ mod nullb;
 mod nvme;
 mod nvmet;
 mod scsi;
+mod scsi_debug_faults;
+mod stale_cache;
 
 use libtest_mimic::{Arguments, Trial};
 
@@ -41,6 +43,8 @@ fn main() {
     tests.extend(multipath::tests());
     tests.extend(nvmet::tests());
     tests.extend(multihost::tests());
+    tests.extend(stale_cache::tests());
+    tests.extend(scsi_debug_faults::tests());
 
     let mut skipped: Vec<(&'static str, String)> = Vec::new();
     let trials: Vec<Trial> = tests

@@ -3,6 +3,7 @@
 //! miscompare is classified from the block in R and retried with what was read.
 
 use super::{Step, Worker};
+use crate::backend::block::ExpectedFrom;
 use crate::backend::{AtsMode, Backend, Op};
 use crate::stats::Kind;
 use crate::verify::classify::{classify, Class, Context};
@@ -23,6 +24,10 @@ impl<B: Backend> Worker<'_, B> {
         let l = lock as usize;
         let bs = self.bs;
         let (base, read) = (self.e_area(s), self.area(s, 2));
+        if self.spec.expected_from == ExpectedFrom::Cache {
+            self.slots[s].attempt_at = at;
+            return self.issue(s, Step::Expect, Op::ReadCached, self.lock_offset(lock), base, bs);
+        }
         let expected_gen = if retry {
             self.io.ring.slab_mut().copy(read, base, bs);
             read_gen
@@ -30,6 +35,25 @@ impl<B: Backend> Worker<'_, B> {
             self.view.last[l].encode(self.io.ring.slab_mut().range_mut(base, bs));
             Some(self.view.last[l].generation)
         };
+        self.send_attempt(s, expected_gen, at);
+    }
+
+    /// The expected image was read through the page cache: its record (if it is one of the
+    /// lock's) gives the attempt's generation, as the device's would.
+    pub(super) fn on_expected(&mut self, s: usize) {
+        if self.pace.stopping {
+            return self.end_attempt(s);
+        }
+        let (lock, at) = (self.slots[s].lock, self.slots[s].attempt_at);
+        let image = self.io.ring.slab().range(self.e_area(s), self.bs);
+        let generation = Record::decode(image).ok().filter(|r| r.lock == lock).map(|r| r.generation);
+        self.send_attempt(s, generation, at);
+    }
+
+    /// E is in place: write N and send the attempt by the ATS mode.
+    fn send_attempt(&mut self, s: usize, expected_gen: Option<u64>, at: u64) {
+        let lock = self.slots[s].lock;
+        let (l, bs, base) = (lock as usize, self.bs, self.e_area(s));
         self.view.next_seq += 1;
         let new = Record {
             lock,
@@ -44,7 +68,7 @@ impl<B: Backend> Worker<'_, B> {
         slot.attempt_at = at;
         let offset = self.lock_offset(lock);
         match (self.spec.workload, self.sh.mode) {
-            (Workload::Rmw, _) => self.issue(s, Step::Read, Op::Read, offset, read, bs),
+            (Workload::Rmw, _) => self.issue(s, Step::Read, Op::Read, offset, self.area(s, 2), bs),
             (_, AtsMode::Device) => self.issue(s, Step::CompareWrite, Op::CompareWrite, offset, base, bs),
             _ if !self.spec.locks_shared() => self.proceed_locked(s),
             _ => {

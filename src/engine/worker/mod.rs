@@ -79,6 +79,8 @@ pub struct WorkerOutput {
 pub enum Step {
     /// A read or write of the read/write workloads.
     Plain,
+    /// The buffered read of an attempt's expected image (`--expected-from cache`).
+    Expect,
     /// The read of host-emulated ATS (under the lock) or of rmw.
     Read,
     /// The device-side compare of compare-then-write ATS.
@@ -560,6 +562,7 @@ impl<'a, B: Backend> Worker<'a, B> {
                 self.begin(s);
             }
             (Step::Check, _) => self.on_check(s, miscompared),
+            (Step::Expect, false) => self.on_expected(s),
             (Step::Read, false) => self.on_read(s),
             (Step::Compare, false) if self.pace.stopping => self.end_attempt(s),
             (Step::Compare, false) => {

@@ -135,6 +135,7 @@ mod tests {
             seed: 1,
             heartbeat_ns: 0,
             timeout_ns: None,
+            expected_from: crate::backend::block::ExpectedFrom::Device,
             hosts: None,
         }
     }

@@ -1,0 +1,159 @@
+//! Timeouts on a real device: scsi_debug executes a command when it is queued and delays only
+//! its response (`schedule_resp()` runs the resp_*() function, then arms the delay timer). A
+//! response delayed beyond atsbench's `--timeout` belongs to a COMPARE AND WRITE that has
+//! already landed, so the resend finds the host's own new image: `own_write`. The same through
+//! the device's queue depth: with a fixed response delay and `queue_depth` 1, commands beyond
+//! the first wait in the kernel, and once they wait longer than the timeout the same happens.
+//!
+//! The module parameters are writable at run time under /sys/bus/pseudo/drivers/scsi_debug/
+//! (only while no command is queued); each test restores what it changed when it ends, so the
+//! other tests (run one at a time in the guest) see scsi_debug as loaded.
+
+use crate::common::*;
+use serde_json::Value;
+use std::path::PathBuf;
+
+pub fn tests() -> Vec<DeviceTest> {
+    vec![
+        (Need::Sg, "scsi_debug_response_delay_beyond_the_timeout_gives_own_write", response_delay),
+        (Need::Sg, "scsi_debug_queue_depth_sweep_waits_then_times_out_into_own_write", queue_depth_sweep),
+    ]
+}
+
+const PARAMS: &str = "/sys/bus/pseudo/drivers/scsi_debug";
+
+/// A sysfs value set for the test's duration; the old value is written back on drop (in
+/// reverse order of setting when several are held).
+struct Knob {
+    path: PathBuf,
+    old: String,
+}
+
+impl Knob {
+    fn set(path: PathBuf, v: &str) -> Result<Knob, String> {
+        let old = std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        std::fs::write(&path, v).map_err(|e| format!("writing {v} to {}: {e}", path.display()))?;
+        Ok(Knob { path, old: old.trim().to_string() })
+    }
+
+    fn param(name: &str, v: &str) -> Result<Knob, String> {
+        Knob::set(PathBuf::from(PARAMS).join(name), v)
+    }
+}
+
+impl Drop for Knob {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::write(&self.path, &self.old) {
+            eprintln!("could not restore {} to {}: {e}", self.path.display(), self.old);
+        }
+    }
+}
+
+/// The scsi_debug response delay: `ndelay` (ns), uniform in [0, ns) with `random`. Writing
+/// `ndelay` 0 back sets the jiffies delay to the driver's default (1), so `delay` is restored
+/// after it: the knobs drop in reverse order.
+fn response_delay_of(ns: u64, random: bool) -> Result<Vec<Knob>, String> {
+    let delay = Knob::param("delay", "0")?;
+    let random = Knob::param("random", if random { "1" } else { "0" })?;
+    let ndelay = Knob::param("ndelay", &ns.to_string())?;
+    Ok(vec![delay, random, ndelay])
+}
+
+fn restore(mut knobs: Vec<Knob>) {
+    while let Some(k) = knobs.pop() {
+        drop(k);
+    }
+}
+
+fn ats(qd: u32, ops: u32, timeout_ms: Option<u32>) -> Result<Value, String> {
+    let (qd, ops, timeout) = (qd.to_string(), ops.to_string(), timeout_ms.map(|t| t.to_string()));
+    let sg = Need::Sg.path();
+    // Every actor on a lock block of its own (the default --contention 1): no miscompare is
+    // contention, so each one is the delay's doing.
+    let mut args = vec!["run", &sg, "--workload", "ats", "--qd", &qd];
+    args.extend_from_slice(&["--ops", &ops, "--seed", "5", "--force", "--format", "json"]);
+    if let Some(t) = &timeout {
+        args.extend_from_slice(&["--timeout", t]);
+    }
+    Ok(point(&atsbench_json(&args)?).clone())
+}
+
+fn summary(p: &Value) -> String {
+    format!(
+        "qd {}: ats p50 {} ns, ops {}, timeouts {}, late_completions {}, own_write {}, contention {}, violations {}",
+        p["qd"],
+        p["latency_ns"]["ats"]["p50"],
+        p["ops"],
+        p["timeouts"],
+        p["late_completions"],
+        p["miscompares"]["own_write"],
+        p["miscompares"]["contention"],
+        p["verification"]["violations"]
+    )
+}
+
+/// What a run with given-up commands must show: own writes and nothing else; the history
+/// verifies (late successes are claimed).
+fn check_own_writes(p: &Value) -> TestResult {
+    check(u(p, "timeouts") > 0, || format!("no timeout: {}", summary(p)))?;
+    check(u(p, "late_completions") > 0, || format!("no late completion: {}", summary(p)))?;
+    check(u(p, "miscompares.own_write") > 0, || format!("no own_write: {}", summary(p)))?;
+    for class in ["contention", "corrupt", "stale", "false"] {
+        check(u(p, &format!("miscompares.{class}")) == 0, || format!("{class}: {}", p["miscompares"]))?;
+    }
+    check(u(p, "verification.violations") == 0, || format!("violations: {}", p["verification"]))?;
+    check(u(p, "errors") == 0, || format!("errors: {}", p["error_samples"]))
+}
+
+/// Responses delayed uniformly up to 40 ms against a 10 ms timeout: three in four commands are
+/// given up; their writes have landed, so the resends miscompare against their own images.
+fn response_delay() -> TestResult {
+    let knobs = response_delay_of(40_000_000, true)?;
+    let p = ats(2, 150, Some(10));
+    restore(knobs);
+    let p = p?;
+    println!("scsi_debug ndelay 40 ms random, --timeout 10: {}", summary(&p));
+    check_own_writes(&p)?;
+    // Without the timeout the same delays only slow the attempts down.
+    let knobs = response_delay_of(40_000_000, true)?;
+    let q = ats(2, 40, None);
+    restore(knobs);
+    let q = q?;
+    println!("scsi_debug ndelay 40 ms random, no timeout: {}", summary(&q));
+    check(u(&q, "miscompares.total") == 0 && u(&q, "timeouts") == 0, || format!("without --timeout: {}", summary(&q)))
+}
+
+/// The device's queue depth: scsi_debug's SCSI device (the sg node's `device/queue_depth`) set
+/// to 1, each response 2 ms. At QD 1 nothing waits and nothing times out against 10 ms; at QD 16
+/// fifteen commands wait behind the one slot, about 30 ms, so commands are given up and their
+/// resends meet their own writes. The ATS latency the sweep prints rises with QD; the test
+/// checks counts only.
+fn queue_depth_sweep() -> TestResult {
+    let sg = Need::Sg.path();
+    let name = std::path::Path::new(&sg).file_name().ok_or("no sg name")?.to_string_lossy().to_string();
+    let depth = PathBuf::from(format!("/sys/class/scsi_generic/{name}/device/queue_depth"));
+    let qd_knob = Knob::set(depth, "1")?;
+    let knobs = response_delay_of(2_000_000, false)?;
+    // The latency curve without a timeout, then QD 1 and QD 16 with one.
+    let runs = [(1, None), (4, None), (16, None), (1, Some(10)), (16, Some(10))];
+    let points: Vec<_> = runs.iter().map(|&(qd, timeout)| ats(qd, 100, timeout)).collect();
+    restore(knobs);
+    drop(qd_knob);
+    let points = points.into_iter().collect::<Result<Vec<_>, _>>()?;
+    for ((_, timeout), p) in runs.iter().zip(&points) {
+        let t = timeout.map_or("no timeout".into(), |t| format!("--timeout {t}"));
+        println!("scsi_debug queue_depth 1, ndelay 2 ms, {t}: {}", summary(p));
+        check(u(p, "verification.violations") == 0 && u(p, "errors") == 0, || summary(p))?;
+    }
+    for p in &points[..3] {
+        check(u(p, "timeouts") == 0, || format!("timeouts without --timeout: {}", summary(p)))?;
+    }
+    let (low, high) = (&points[3], &points[4]);
+    // At QD 1 a command waits for nobody: a timeout there is a stall of the (TCG) guest, rare
+    // against the storm that the queue makes at QD 16.
+    check(u(low, "miscompares.own_write") * 10 <= u(high, "miscompares.own_write"), || {
+        format!("own_write at QD 1 is not rare against QD 16: {} / {}", summary(low), summary(high))
+    })?;
+    check(u(low, "timeouts") * 10 <= u(high, "timeouts"), || format!("{} / {}", summary(low), summary(high)))?;
+    check_own_writes(high)
+}
