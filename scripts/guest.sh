@@ -16,7 +16,7 @@
 # Helpers beside this script: scripts/guest/init (the guest's PID 1), scripts/guest/test-job.sh.
 #
 # Knobs (environment):
-#   ATSBENCH_GUEST_TIMEOUT=300        seconds for the whole QEMU run (exit 124 when it expires)
+#   ATSBENCH_GUEST_TIMEOUT=900        seconds for the whole QEMU run (exit 124 when it expires)
 #   ATSBENCH_GUEST_TEST_ARGS="--test-threads 1"   arguments for the devices test binary
 #   ATSBENCH_GUEST_SWEEP=require|auto|off   the null_blk sweep must pass (default); auto skips
 #                                     it when atsbench has no `sweep` subcommand; off skips it
@@ -40,7 +40,7 @@ MODULES=(null_blk scsi_debug sg sd_mod nvme nvme-core loop virtio_blk virtio_pci
     target_core_mod target_core_file tcm_loop nvmet nvme-loop dm_mod dm_multipath dm_round_robin
     scsi_dh_alua)
 HOST_TOOLS=(losetup dmsetup)
-TIMEOUT=${ATSBENCH_GUEST_TIMEOUT:-300}
+TIMEOUT=${ATSBENCH_GUEST_TIMEOUT:-900}
 RUST_MUSL=x86_64-unknown-linux-musl
 CACHE_VERSION=1
 export PATH=$PATH:/usr/sbin:/sbin
