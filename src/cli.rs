@@ -318,9 +318,9 @@ pub struct CompareArgs {
     pub base: PathBuf,
     /// The candidate results, compared with the base.
     pub candidate: PathBuf,
-    /// Output format: table, markdown or json.
+    /// Output format: table, markdown, json or csv (one row per point and figure).
     #[arg(long, short = 'f', default_value = "table",
-          value_parser = named::<crate::compare::Format>(&["table", "markdown", "json"]))]
+          value_parser = named::<crate::compare::Format>(&["table", "markdown", "json", "csv"]))]
     pub format: crate::compare::Format,
     /// Write the comparison to this file instead of stdout.
     #[arg(long, short = 'o')]
