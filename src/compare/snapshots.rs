@@ -98,6 +98,9 @@ fn csv() {
     assert_eq!(&header[0], "verdict");
     let rows: Vec<::csv::StringRecord> = rows.records().map(|r| r.unwrap()).collect();
     assert!(rows.iter().all(|r| r.len() == header.len() && &r[0] == "regression"), "{text}");
-    assert!(rows.iter().any(|r| &r[12] == "not comparable" && r[13].is_empty()), "the read point has no figures: {text}");
+    assert!(
+        rows.iter().any(|r| &r[12] == "not comparable" && r[13].is_empty()),
+        "the read point has no figures: {text}"
+    );
     insta::assert_snapshot!(text);
 }
