@@ -89,7 +89,7 @@ ci_status=skipped
 if [ "$GUEST_SWEEP" != off ]; then
     ci_status=0
     for side in base candidate; do
-        set -- sweep "$ATSBENCH_TEST_NULLB" --profile ci-nullblk --format json --output "/out/ci-$side.json"
+        set -- sweep "$ATSBENCH_TEST_NULLB" --profile ci-nullblk --seed 1 --format json --output "/out/ci-$side.json"
         say "ci: atsbench $*"
         if ! atsbench "$@" || [ ! -s "/out/ci-$side.json" ]; then
             say "ci FAILED: the $side run"
