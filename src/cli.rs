@@ -221,6 +221,17 @@ pub struct CommonArgs {
     /// With --hosts: how long to wait for the other hosts at each rendezvous (`60`, `2m`).
     #[arg(long, default_value = "60s", allow_hyphen_values = true)]
     pub rendezvous_timeout: Duration,
+    /// Write SVG plots of the results into DIR: latency percentiles, IOPS and miscompare rates
+    /// against queue depth (and lock count), and a percentile spectrum per point.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
+    /// Write HdrHistogram interval logs to FILE as the run goes: one histogram per operation
+    /// kind and interval, tagged with the kind (and the point, in a sweep).
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
+    /// Length of one --hdr-log interval (`1s`, `250ms`).
+    #[arg(long, default_value = "1s", requires = "hdr_log", allow_hyphen_values = true)]
+    pub hdr_interval: Duration,
     #[command(flatten)]
     pub device: DeviceArgs,
     #[command(flatten)]
@@ -324,9 +335,9 @@ pub struct CompareArgs {
     pub base: PathBuf,
     /// The candidate results, compared with the base.
     pub candidate: PathBuf,
-    /// Output format: table, markdown or json.
+    /// Output format: table, markdown, json or csv (one row per point and figure).
     #[arg(long, short = 'f', default_value = "table",
-          value_parser = named::<crate::compare::Format>(&["table", "markdown", "json"]))]
+          value_parser = named::<crate::compare::Format>(&["table", "markdown", "json", "csv"]))]
     pub format: crate::compare::Format,
     /// Write the comparison to this file instead of stdout.
     #[arg(long, short = 'o')]

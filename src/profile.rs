@@ -109,7 +109,7 @@ mod tests {
             assert_eq!(p.sha256.len(), 64);
         }
         assert_eq!(list().unwrap().lines().count(), BUILT_IN.len());
-        assert!(show("qualification").unwrap().contains("repeat = 3"));
+        assert!(show("qualification").unwrap().contains("repeat = 5"));
     }
 
     #[test]

@@ -100,7 +100,7 @@ fn wrong_inputs_are_one_line_with_their_exit_code() {
         (vec!["compare", base.as_str(), not_json.to_str().unwrap()], 2, "not JSON"),
         (vec!["compare", foreign.to_str().unwrap(), base.as_str()], 2, "not atsbench results"),
         (vec!["compare", base.as_str(), base.as_str(), "--max-regression", "iops=5"], 2, "give a percentage"),
-        (vec!["compare", base.as_str(), base.as_str(), "-f", "csv"], 2, "csv"),
+        (vec!["compare", base.as_str(), base.as_str(), "-f", "xml"], 2, "xml"),
         (vec!["report", base.as_str()], 2, "--html"),
     ] {
         let out = run(&args);
@@ -185,8 +185,38 @@ fn real_runs_on_the_simulated_device_same_is_ok_lost_writes_regress() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("1 repeat per side (2 points): a rank test cannot reach p < 0.05"), "{text}");
+    let err = stderr_line(&out);
+    assert!(err.starts_with("atsbench: warning: 1 (base) and 1 (candidate) repeats cannot reach p < 0.05"), "{err}");
+    assert!(err.contains("--repeat 4 or more"), "{err}");
     let out = run(&["compare", &a, &lossy]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("where the base had none (always a regression)"), "{text}");
+}
+
+#[test]
+fn every_shipped_profile_repeats_enough_for_compare_to_judge() {
+    let out = run(&["profiles"]);
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    let names: Vec<&str> = list.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(names.len() >= 4, "{list}");
+    for name in names {
+        let shown = String::from_utf8(run(&["profiles", "show", name]).stdout).unwrap();
+        let repeat: usize =
+            shown.lines().find_map(|l| l.strip_prefix("repeat = ")).map_or(1, |r| r.trim().parse().unwrap());
+        let smallest = atsbench::compare::stats::smallest_p(repeat, repeat);
+        assert!(smallest < 0.05, "{name}: {repeat} repeats per side, smallest rank-test p {smallest}");
+    }
+}
+
+#[test]
+fn csv_is_one_row_per_point_and_figure() {
+    let (out, text) = compare("slow.json", &["-f", "csv"]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let figure = header.iter().position(|h| h == "figure").unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert!(rows.iter().all(|x| &x[0] == "regression"));
+    assert!(rows.iter().filter(|x| &x[figure] == "iops").count() == 4, "{text}");
 }

@@ -5,7 +5,12 @@
 #   2. a short null_blk regression sweep written to /out/nullb-sweep.json;
 #   3. the qualification sweep across implementations (ats and read, QD 1, 8, 64, locks 1 and
 #      64) on scsi_debug, LIO and QEMU NVMe, written to /out/qualify-NAME.json;
-#   4. the forced failure, when the host asked for one (ATSBENCH_GUEST_FORCE_FAIL=1).
+#   4. the CI regression gate as users run it: the `ci-nullblk` profile twice on null_blk and
+#      `atsbench compare` of the two (/out/ci-*.json, ci-compare.{md,json}); a regression fails;
+#   5. scsi_debug against QEMU NVMe and against LIO on the qualification sweep: `compare` and
+#      an HTML report each (/out/cross-*.{md,html}); their verdicts do not fail the job (they
+#      compare different devices on purpose), but each compare must run and each report exist;
+#   6. the forced failure, when the host asked for one (ATSBENCH_GUEST_FORCE_FAIL=1).
 # Exits with the first failure's status (the tests' first), 0 when all passed.
 # shellcheck disable=SC3040 # busybox ash has pipefail
 set -o pipefail
@@ -60,8 +65,11 @@ if [ "$GUEST_SWEEP" != off ]; then
     for pair in "scsi_debug $ATSBENCH_TEST_SG" "lio $ATSBENCH_TEST_LIO_A" "qemu_nvme $ATSBENCH_TEST_NVME"; do
         name=${pair%% *}
         dev=${pair#* }
-        set -- sweep "$dev" --workload ats,read --qd 1,8,64 --locks 1,64 --duration 0.3 --force \
-            --format json --output "/out/qualify-$name.json"
+        # Four interleaved repeats, the fewest with which the cross-device compare below can
+        # judge IOPS and latency (a rank test's smallest p: 0.029), short to keep the guest
+        # run well inside its timeout.
+        set -- sweep "$dev" --workload ats,read --qd 1,8,64 --locks 1,64 --duration 0.1 --force \
+            --repeat 4 --interleave --format json --output "/out/qualify-$name.json"
         say "qualify: atsbench $*"
         if ! atsbench "$@" || [ ! -s "/out/qualify-$name.json" ]; then
             say "qualify FAILED on $name ($dev)"
@@ -71,10 +79,72 @@ if [ "$GUEST_SWEEP" != off ]; then
     [ "$status" -eq 0 ] && [ "$qualify_status" -ne 0 ] && status=$qualify_status
 fi
 
+# The CI gate: two runs of the same configuration on the same device must compare `ok`. The
+# thresholds are what a CI job on a shared, noisy machine (here a TCG guest) would gate on:
+# large enough that run-to-run drift of one configuration passes (measured in README's CI
+# section), small enough that a real slowdown of a kind's figures fails. A regression needs
+# both a significant rank test over the 5 repeats and a change beyond its threshold.
+CI_THRESHOLDS="iops=30%,p50=50%,p99=100%,p99.9=300%,miscompare=2pp"
+ci_status=skipped
+if [ "$GUEST_SWEEP" != off ]; then
+    ci_status=0
+    for side in base candidate; do
+        set -- sweep "$ATSBENCH_TEST_NULLB" --profile ci-nullblk --seed 1 --format json --output "/out/ci-$side.json"
+        say "ci: atsbench $*"
+        if ! atsbench "$@" || [ ! -s "/out/ci-$side.json" ]; then
+            say "ci FAILED: the $side run"
+            ci_status=1
+        fi
+    done
+    if [ "$ci_status" -eq 0 ]; then
+        atsbench compare /out/ci-base.json /out/ci-candidate.json --max-regression "$CI_THRESHOLDS" \
+            --format json --output /out/ci-compare.json
+        set -- compare /out/ci-base.json /out/ci-candidate.json --max-regression "$CI_THRESHOLDS" \
+            --format markdown --output /out/ci-compare.md
+        say "ci: atsbench $*"
+        atsbench "$@"
+        ci_status=$?
+        head -3 /out/ci-compare.md
+        case $ci_status in
+        0) say "ci: ok, two runs of ci-nullblk compare ok" ;;
+        1) say "ci FAILED: two runs of the same configuration compare as a regression (/out/ci-compare.md)" ;;
+        *) say "ci FAILED: compare exited $ci_status" ;;
+        esac
+    fi
+    [ "$status" -eq 0 ] && [ "$ci_status" -ne 0 ] && status=$ci_status
+fi
+
+# Different devices on the same sweep: the report must say what differs; any verdict is an
+# answer, but compare must run (exit 0 or 1) and the HTML report must be written.
+cross_status=skipped
+if [ "$GUEST_SWEEP" != off ] && [ "$qualify_status" -eq 0 ]; then
+    cross_status=0
+    for name in qemu_nvme lio; do
+        base=/out/qualify-scsi_debug.json cand=/out/qualify-$name.json
+        set -- compare "$base" "$cand" --format markdown --output "/out/cross-$name.md"
+        say "cross: atsbench $*"
+        atsbench "$@"
+        rc=$?
+        verdict=$(sed -n '1s/.*\*\*\(.*\)\*\*.*/\1/p' "/out/cross-$name.md" 2>/dev/null)
+        if [ "$rc" -gt 1 ] || [ ! -s "/out/cross-$name.md" ]; then
+            say "cross FAILED: compare of scsi_debug and $name exited $rc"
+            cross_status=1
+        else
+            say "cross: scsi_debug vs $name: verdict '$verdict' (exit $rc; different devices, not a failure)"
+            grep -A12 '^## What differs' "/out/cross-$name.md" | grep '^|' | head -12
+        fi
+        if ! atsbench report "$cand" "$base" --html "/out/cross-$name.html" || [ ! -s "/out/cross-$name.html" ]; then
+            say "cross FAILED: no HTML report of scsi_debug vs $name"
+            cross_status=1
+        fi
+    done
+    [ "$status" -eq 0 ] && [ "$cross_status" -ne 0 ] && status=$cross_status
+fi
+
 if [ "$GUEST_FORCE_FAIL" = 1 ]; then
     say "FORCED FAILURE requested (ATSBENCH_GUEST_FORCE_FAIL=1): exiting 3"
     [ "$status" -eq 0 ] && status=3
 fi
 
-say "summary: devices test exit $test_status, sweep $sweep_status, qualify $qualify_status, job exit $status"
+say "summary: devices test exit $test_status, sweep $sweep_status, qualify $qualify_status, ci $ci_status, cross $cross_status, job exit $status"
 exit "$status"

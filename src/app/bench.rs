@@ -1,10 +1,11 @@
 //! Run a plan: open the target, resolve every point against it, measure each with the backend
 //! the target needs, and write each result as soon as it is measured.
 
+use super::hdr;
 use super::plan::{check_fused_kind, HostsPlan, Plan, PlanPoint, DEFAULT_TARGET_BYTES};
 use crate::backend::{self, scsi::Transport, AtsMode, Opened};
 use crate::device::{self, PointNeeds, Target};
-use crate::engine::{self, MultiHost, Point, PointSpec};
+use crate::engine::{self, IntervalSink, MultiHost, Point, PointSpec};
 use crate::error::{Error, Result};
 use crate::report::{Config, Progress, Reporter};
 use crate::spec::Region;
@@ -24,6 +25,10 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     let mut config = Config::new(plan.command, &specs, plan.force, plan.repeat, plan.interleave);
     config.profile = plan.profile.clone().map(|(name, sha256)| crate::report::ProfileRef { name, sha256 });
     let mut reporter = Reporter::new(plan.format, plan.output.as_deref(), config, target.info.clone())?;
+    if let Some(dir) = &plan.plot {
+        std::fs::create_dir_all(dir).map_err(|e| crate::plot::write_error(dir, &e))?;
+    }
+    let mut hdr = plan.hdr_log.as_ref().map(|(path, every_ns)| hdr::open(path, *every_ns)).transpose()?;
     let runs = specs.len() * plan.repeat as usize;
     if let (Some(h), Some(m), true) = (plan.hosts, specs[0].hosts.as_deref(), std::io::stderr().is_terminal()) {
         eprintln!(
@@ -43,7 +48,13 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
         if let Some(p) = &progress {
             p.start(&specs[spec]);
         }
-        measured[spec].push(measure(&target, &specs[spec], &plan, stop)?);
+        let s = &specs[spec];
+        measured[spec].push(match hdr.as_mut() {
+            Some(h) => h.measure(hdr::tag_prefix(plan.command, s), s.threads() as usize, |sink| {
+                measure(&target, s, &plan, stop, sink)
+            })?,
+            None => measure(&target, s, &plan, stop, None)?,
+        });
         if let Some(p) = &progress {
             p.done_one();
         }
@@ -69,6 +80,12 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
         p.finish();
     }
     reporter.finish()?;
+    if let Some(h) = hdr {
+        h.finish()?;
+    }
+    if let Some(dir) = &plan.plot {
+        reporter.write_plots(dir)?;
+    }
     if stop.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
@@ -199,7 +216,13 @@ fn spec_of(
 }
 
 /// Measure one point with the backend the target needs.
-fn measure(target: &Target, spec: &PointSpec, plan: &Plan, stop: &AtomicBool) -> Result<Point> {
+fn measure(
+    target: &Target,
+    spec: &PointSpec,
+    plan: &Plan,
+    stop: &AtomicBool,
+    sink: Option<&IntervalSink>,
+) -> Result<Point> {
     let needs = PointNeeds {
         slots: spec.requests(),
         workers: spec.threads(),
@@ -212,14 +235,14 @@ fn measure(target: &Target, spec: &PointSpec, plan: &Plan, stop: &AtomicBool) ->
         device: plan.device,
     };
     match backend::open(target.backend_options(&needs)?)? {
-        Opened::Block(f) => engine::run_point(spec, &f, stop),
-        Opened::Nvme(f) => engine::run_point(spec, &f, stop),
+        Opened::Block(f) => engine::run_point_logged(spec, &f, stop, sink),
+        Opened::Nvme(f) => engine::run_point_logged(spec, &f, stop, sink),
         Opened::Scsi(f) => match f.transport() {
-            Transport::Sg => engine::run_point(spec, &f.sg(), stop),
-            Transport::SgSync => engine::run_point(spec, &f.sg_sync(), stop),
-            Transport::BsgUring => engine::run_point(spec, &f.bsg_uring(), stop),
+            Transport::Sg => engine::run_point_logged(spec, &f.sg(), stop, sink),
+            Transport::SgSync => engine::run_point_logged(spec, &f.sg_sync(), stop, sink),
+            Transport::BsgUring => engine::run_point_logged(spec, &f.bsg_uring(), stop, sink),
         },
-        Opened::Sim(f) => engine::run_point(spec, &f, stop),
+        Opened::Sim(f) => engine::run_point_logged(spec, &f, stop, sink),
     }
 }
 

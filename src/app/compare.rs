@@ -30,10 +30,31 @@ fn outcome(report: &CompareReport, written_to: &str) -> Result<()> {
     }
 }
 
+/// A warning on stderr when some compared points have too few repeats for the rank test to
+/// reach significance: their IOPS and latency cannot be judged, whatever they show.
+fn warn_underpowered(r: &CompareReport) {
+    let few = r
+        .points
+        .iter()
+        .filter(|p| p.verdict != Verdict::NotComparable)
+        .map(|p| (p.repeats.base, p.repeats.candidate))
+        .find(|&(b, c)| compare::stats::smallest_p(b, c) >= r.alpha);
+    if let Some((b, c)) = few {
+        let need = (1..200).find(|&n| compare::stats::smallest_p(n, n) < r.alpha).unwrap_or(200);
+        eprintln!(
+            "atsbench: warning: {b} (base) and {c} (candidate) repeats cannot reach p < {} in a rank test (smallest \
+             p {:.3}), so IOPS and latency are not judged; measure both with --repeat {need} or more",
+            r.alpha,
+            compare::stats::smallest_p(b, c)
+        );
+    }
+}
+
 pub fn compare(a: &CompareArgs) -> Result<()> {
     let base = compare::load(&a.base)?;
     let cand = compare::load(&a.candidate)?;
     let report = compare::compare_results(&base, &cand, &options(a.max_regression));
+    warn_underpowered(&report);
     let mut text = Vec::new();
     compare::render(&report, a.format, &mut text).map_err(|e| Error::Internal(e.to_string()))?;
     let written_to = match &a.output {

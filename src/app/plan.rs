@@ -67,6 +67,10 @@ pub struct Plan {
     pub output: Option<PathBuf>,
     /// The profile the plan came from: (name, SHA-256 of its text).
     pub profile: Option<(String, String)>,
+    /// `--plot DIR`: SVG plots of the results, written at the end.
+    pub plot: Option<PathBuf>,
+    /// `--hdr-log FILE` and its interval (`--hdr-interval`) in nanoseconds.
+    pub hdr_log: Option<(PathBuf, u64)>,
 }
 
 impl Plan {
@@ -143,6 +147,10 @@ impl Plan {
         if c.repeat == 0 {
             return Err(Error::usage("--repeat 0: measure each point at least once"));
         }
+        let hdr_interval_ns = c.hdr_interval.0.as_nanos().min(u128::from(u64::MAX)) as u64;
+        if c.hdr_log.is_some() && hdr_interval_ns < 1_000_000 {
+            return Err(Error::usage("--hdr-interval must be at least 1ms, e.g. 1s or 100ms"));
+        }
         check_device(&c.device, c.target.is_none(), c.backend, &points)?;
         let sim = c.target.as_deref().and_then(device::sim_size).transpose().map_err(Error::usage)?;
         let sim_options = sim_options(&c.sim, sim.is_some(), c.backend)?;
@@ -182,6 +190,8 @@ impl Plan {
             format: c.output.format,
             output: c.output.output,
             profile: None,
+            plot: c.plot,
+            hdr_log: c.hdr_log.map(|p| (p, hdr_interval_ns)),
         })
     }
 

@@ -24,6 +24,7 @@
 //! (`inconclusive` where the change is beyond the threshold); the count-based tests
 //! (miscompares, violations) do not depend on repeats.
 
+mod csv;
 pub mod doc;
 mod judge;
 mod render;

@@ -1,5 +1,5 @@
-//! The comparison as a table (terminal), Markdown (a CI summary, a pull request) or JSON
-//! (`atsbench-compare/1`). Each names the test and the p-value behind every figure.
+//! The comparison as a table (terminal), Markdown (a CI summary, a pull request), JSON
+//! (`atsbench-compare/1`) or CSV (one row per point and figure, see `csv.rs`). Each names the test and the p-value behind every figure.
 
 use super::doc::TargetDesc;
 use super::judge::{p_value, Metric, MetricVerdict, PointComparison, TestResult, Unit, MANN_WHITNEY};
@@ -15,6 +15,7 @@ pub enum Format {
     Table,
     Markdown,
     Json,
+    Csv,
 }
 
 impl std::str::FromStr for Format {
@@ -25,7 +26,8 @@ impl std::str::FromStr for Format {
             "table" => Ok(Format::Table),
             "markdown" | "md" => Ok(Format::Markdown),
             "json" => Ok(Format::Json),
-            _ => Err(format!("`{s}` is not a compare format; use table, markdown or json")),
+            "csv" => Ok(Format::Csv),
+            _ => Err(format!("`{s}` is not a compare format; use table, markdown, json or csv")),
         }
     }
 }
@@ -39,6 +41,7 @@ pub fn render(report: &CompareReport, format: Format, w: &mut dyn Write) -> io::
             serde_json::to_writer_pretty(&mut *w, report)?;
             writeln!(w)
         }
+        Format::Csv => super::csv::render(report, w),
     }
 }
 

@@ -1,4 +1,4 @@
-//! Snapshot tests of the table, Markdown and JSON renderers of `compare` on fixed input: a
+//! Snapshot tests of the table, Markdown, JSON and CSV renderers of `compare` on fixed input: a
 //! base and a candidate (other firmware) with five repeats per point, in which the candidate's
 //! ATS point is slower and has one violation, and its read point has another block size.
 //! Review changes with `cargo insta review`.
@@ -87,5 +87,20 @@ fn json() {
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["schema"], "atsbench-compare/1");
     assert_eq!(v["verdict"], "regression");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn csv() {
+    let text = report_in(Format::Csv);
+    let mut rows = ::csv::Reader::from_reader(text.as_bytes());
+    let header = rows.headers().unwrap().clone();
+    assert_eq!(&header[0], "verdict");
+    let rows: Vec<::csv::StringRecord> = rows.records().map(|r| r.unwrap()).collect();
+    assert!(rows.iter().all(|r| r.len() == header.len() && &r[0] == "regression"), "{text}");
+    assert!(
+        rows.iter().any(|r| &r[12] == "not comparable" && r[13].is_empty()),
+        "the read point has no figures: {text}"
+    );
     insta::assert_snapshot!(text);
 }

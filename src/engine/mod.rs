@@ -27,6 +27,7 @@ use crate::workload::Workload;
 use serde::Serialize;
 use std::sync::atomic::AtomicBool;
 use std::sync::Barrier;
+pub use worker::{IntervalSink, Snapshot};
 use worker::{Shared, Worker, WorkerOutput};
 
 /// When a point ends.
@@ -175,6 +176,17 @@ impl PointSpec {
 
 /// Run one point with one backend per worker, made by `factory` on the worker's thread.
 pub fn run_point<F: Factory>(spec: &PointSpec, factory: &F, stop: &AtomicBool) -> Result<Point> {
+    run_point_logged(spec, factory, stop, None)
+}
+
+/// [`run_point`], with every worker sending its histograms to `intervals` at each interval
+/// boundary and at its end (`--hdr-log`).
+pub fn run_point_logged<F: Factory>(
+    spec: &PointSpec,
+    factory: &F,
+    stop: &AtomicBool,
+    intervals: Option<&IntervalSink>,
+) -> Result<Point> {
     let caps = factory.caps();
     if spec.workload == Workload::Compare && !caps.compare {
         return Err(Error::Unsupported(
@@ -200,8 +212,16 @@ pub fn run_point<F: Factory>(spec: &PointSpec, factory: &F, stop: &AtomicBool) -
     let locks = LockTable::new(if spec.locks_shared() { spec.locks() } else { 0 });
     let abort = AtomicBool::new(false);
     let (ready, finished) = (Barrier::new(threads), Barrier::new(threads));
-    let shared =
-        Shared { spec, mode: caps.ats_mode, locks: &locks, stop, abort: &abort, ready: &ready, finished: &finished };
+    let shared = Shared {
+        spec,
+        mode: caps.ats_mode,
+        locks: &locks,
+        stop,
+        abort: &abort,
+        ready: &ready,
+        finished: &finished,
+        intervals,
+    };
     let outputs: Vec<Result<Option<WorkerOutput>>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads as u32)
             .map(|w| {

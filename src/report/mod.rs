@@ -4,6 +4,7 @@
 
 mod csv;
 pub mod html;
+pub mod intervals;
 pub mod merge;
 #[cfg(test)]
 mod snapshots;
@@ -235,6 +236,19 @@ impl Reporter {
                 .map_err(|e| write_error(Path::new("stdout"), e))?;
         }
         Ok(())
+    }
+}
+
+impl Reporter {
+    /// `--plot DIR`: draw the points written so far (the document as `compare` reads it).
+    pub fn write_plots(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        if self.doc.points.is_empty() {
+            return Ok(Vec::new());
+        }
+        let body = serde_json::to_vec(&self.doc).map_err(|e| Error::Internal(e.to_string()))?;
+        let name = self.path.clone().unwrap_or_else(|| PathBuf::from("results"));
+        let results = crate::compare::doc::parse(&name, &body)?;
+        crate::plot::write_plots(&[crate::plot::Run { label: "", results: &results }], dir)
     }
 }
 

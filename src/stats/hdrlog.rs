@@ -64,6 +64,11 @@ impl<W: Write> HdrLog<W> {
         w.write_histogram(h, start, length, Some(tag)).map_err(|e| io::Error::other(e.to_string()))
     }
 
+    /// Push the lines written so far to the writer's destination.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     /// Flush and give the writer back.
     pub fn finish(mut self) -> io::Result<W> {
         self.out.flush()?;

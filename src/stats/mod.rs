@@ -73,6 +73,11 @@ impl Latencies {
         self.h[kind as usize].len()
     }
 
+    /// The histogram of one kind (for the interval logs of `--hdr-log`).
+    pub fn histogram(&self, kind: Kind) -> &Histogram<u64> {
+        &self.h[kind as usize]
+    }
+
     pub fn merge(&mut self, other: &Latencies) {
         for (a, b) in self.h.iter_mut().zip(other.h.iter()) {
             a.add(b).expect("histograms share bounds");

@@ -15,6 +15,7 @@
 //! corrects for coordinated omission.
 
 mod ats;
+mod interval;
 mod io;
 mod lockq;
 mod pace;
@@ -22,6 +23,7 @@ mod setup;
 mod tally;
 mod timeout;
 
+pub use interval::{IntervalSink, Snapshot};
 pub use tally::{Counters, ErrorSample, LockCounters};
 
 use super::{op_kind, LockTable, PointSpec, RingReport};
@@ -54,6 +56,8 @@ pub struct Shared<'a> {
     pub abort: &'a AtomicBool,
     pub ready: &'a Barrier,
     pub finished: &'a Barrier,
+    /// `--hdr-log`: where interval snapshots go (`interval.rs`).
+    pub intervals: Option<&'a IntervalSink>,
 }
 
 /// What a worker hands back at the end of a point.
@@ -178,6 +182,8 @@ pub struct Worker<'a, B: Backend> {
     pinned: bool,
     /// `--timeout` on ATS commands, when given.
     to: Option<Timeouts>,
+    /// The next `--hdr-log` interval boundary (never, without a log).
+    iv: interval::IntervalClock,
 }
 
 fn ring_error(e: RingError) -> Error {
@@ -285,6 +291,7 @@ impl<'a, B: Backend> Worker<'a, B> {
             fatal: None,
             pinned,
             to: spec.timeout_ns.filter(|_| spec.lanes() == 2).map(|ns| Timeouts::new(ns, requests)),
+            iv: interval::IntervalClock::new(sh.intervals),
         };
         if spec.workload == Workload::Write {
             for s in 0..qd {
@@ -366,8 +373,12 @@ impl<'a, B: Backend> Worker<'a, B> {
             if self.tally.claims.maintain_due() {
                 self.tally.claims.maintain();
             }
+            if self.iv.due(self.now) {
+                self.send_interval(false);
+            }
         }
         self.clock();
+        self.send_interval(true);
         self.io.backend.measuring(false);
     }
 

@@ -1,0 +1,103 @@
+//! The comparison as CSV: flat, one row per point and figure (a point without figures, one
+//! not comparable, has one row with the figure columns empty), with a header, written by the
+//! csv crate from a serde record. Values are raw numbers in the figure's unit (ops/s, ns, a
+//! fraction of operations, a count); `change` is percent, or percentage points for rates.
+//! The comparison's verdict and thresholds repeat on every row so that each row stands alone
+//! in a spreadsheet; each figure has its own verdict, so the point's reasons (which name those
+//! figures) are only written on the row of a point without figures.
+
+use super::judge::{Metric, PointComparison};
+use super::render::{metric_verdict, short_test};
+use super::CompareReport;
+use serde::Serialize;
+use std::io::{self, Write};
+
+#[derive(Serialize)]
+struct Row<'a> {
+    verdict: &'a str,
+    thresholds: &'a str,
+    workload: &'a str,
+    qd: u32,
+    threads: u32,
+    contention: Option<u32>,
+    locks: Option<u32>,
+    bs: u32,
+    ats_mode_base: Option<&'a str>,
+    ats_mode_candidate: Option<&'a str>,
+    repeats_base: usize,
+    repeats_candidate: usize,
+    point_verdict: &'a str,
+    figure: Option<&'a str>,
+    unit: Option<&'static str>,
+    base: Option<f64>,
+    candidate: Option<f64>,
+    change: Option<f64>,
+    threshold: Option<f64>,
+    test: Option<&'static str>,
+    statistic: Option<f64>,
+    p: Option<f64>,
+    q: Option<f64>,
+    figure_verdict: Option<&'static str>,
+    /// Why a point without figures was not compared (`; `-separated).
+    reason: String,
+}
+
+fn unit(m: &Metric) -> &'static str {
+    use super::judge::Unit;
+    match m.unit {
+        Unit::OpsPerSec => "ops/s",
+        Unit::Ns => "ns",
+        Unit::Rate => "rate",
+        Unit::Count => "count",
+    }
+}
+
+fn row<'a>(r: &'a CompareReport, thresholds: &'a str, p: &'a PointComparison, m: Option<&'a Metric>) -> Row<'a> {
+    let test = m.and_then(|m| m.test);
+    let reason = match m {
+        None => p.reasons.iter().chain(&p.notes).map(String::as_str).collect::<Vec<_>>().join("; "),
+        Some(_) => String::new(),
+    };
+    Row {
+        verdict: r.verdict.name(),
+        thresholds,
+        workload: &p.workload,
+        qd: p.qd,
+        threads: p.threads,
+        contention: p.contention,
+        locks: p.locks,
+        bs: p.bs,
+        ats_mode_base: p.ats_mode.base.as_deref(),
+        ats_mode_candidate: p.ats_mode.candidate.as_deref(),
+        repeats_base: p.repeats.base,
+        repeats_candidate: p.repeats.candidate,
+        point_verdict: p.verdict.name(),
+        figure: m.map(|m| m.name.as_str()),
+        unit: m.map(unit),
+        base: m.map(|m| m.base),
+        candidate: m.map(|m| m.candidate),
+        change: m.and_then(|m| m.change),
+        threshold: m.and_then(|m| m.threshold),
+        test: m.map(|m| short_test(&m.test)).filter(|t| *t != "-"),
+        statistic: test.map(|t| t.statistic),
+        p: test.map(|t| t.p),
+        q: test.map(|t| t.q),
+        figure_verdict: m.map(|m| metric_verdict(m.verdict)),
+        reason,
+    }
+}
+
+/// Write `r` as CSV.
+pub fn render(r: &CompareReport, w: &mut dyn Write) -> io::Result<()> {
+    let thresholds = r.thresholds.to_string();
+    let mut out = csv::WriterBuilder::new().has_headers(true).from_writer(w);
+    for p in &r.points {
+        if p.metrics.is_empty() {
+            out.serialize(row(r, &thresholds, p, None)).map_err(io::Error::other)?;
+        }
+        for m in &p.metrics {
+            out.serialize(row(r, &thresholds, p, Some(m))).map_err(io::Error::other)?;
+        }
+    }
+    out.flush()
+}
