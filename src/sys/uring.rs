@@ -2,12 +2,27 @@
 //!
 //! Setup tries the flags that make a single-threaded ring cheapest (SINGLE_ISSUER,
 //! DEFER_TASKRUN, COOP_TASKRUN) and drops the ones the kernel refuses, recording what it used.
-//! SQPOLL and IOPOLL are asked for explicitly and never dropped silently.
+//! SQPOLL and IOPOLL are asked for explicitly and never dropped silently. The ring's own fd is
+//! registered (IORING_REGISTER_RING_FDS) where the kernel allows, so that the hot-path enter
+//! skips the file-table lookup and reference count a multi-threaded process pays per call.
 
 use super::mem::Slab;
 use io_uring::{cqueue, squeue, IoUring};
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
+
+// linux/io_uring.h
+const IORING_ENTER_GETEVENTS: u32 = 1;
+const IORING_ENTER_REGISTERED_RING: u32 = 1 << 4;
+const IORING_REGISTER_RING_FDS: u32 = 20;
+
+/// `struct io_uring_rsrc_update` of linux/io_uring.h.
+#[repr(C)]
+struct RsrcUpdate {
+    offset: u32,
+    resv: u32,
+    data: u64,
+}
 
 /// What a worker asks of its ring.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +47,11 @@ pub struct Ring<S: squeue::EntryMarker, C: cqueue::EntryMarker> {
     slab: Slab,
     flags: Vec<&'static str>,
     fixed_buffers: bool,
+    /// What the hot-path enter passes: the registered ring index and
+    /// IORING_ENTER_REGISTERED_RING, or the ring's fd and no flag.
+    enter_fd: u32,
+    enter_flags: u32,
+    sqpoll: bool,
 }
 
 type Attempt = &'static [&'static str];
@@ -101,7 +121,14 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
             // the io_uring is closed (field order), so it stays valid while registered.
             unsafe { ring.submitter().register_buffers(&iov) }.map_err(RingError::RegisterBuffers)?;
         }
-        Ok(Ring { ring, slab, flags, fixed_buffers })
+        let (enter_fd, enter_flags) = match register_ring_fd(ring.as_raw_fd()) {
+            Some(index) => {
+                flags.push("registered_ring");
+                (index, IORING_ENTER_REGISTERED_RING)
+            }
+            None => (ring.as_raw_fd() as u32, 0),
+        };
+        Ok(Ring { ring, slab, flags, fixed_buffers, enter_fd, enter_flags, sqpoll: cfg.sqpoll })
     }
 
     /// The setup flags in use, for the results.
@@ -148,17 +175,50 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
         }
     }
 
-    /// Submit what is queued without waiting; then, if nothing has completed yet, wait for one.
+    /// Submit what is queued and wait until at least one completion is posted: one
+    /// `io_uring_enter` per wait, as t/io_uring does at QD 1.
     ///
-    /// Two calls instead of one `submit_and_wait(1)`: on a loop device at QD 1 this gave 1.2-1.3x
-    /// the IOPS (the driver's worker gets to run before this thread sleeps), and the same at QD
-    /// 32 and 128 (measured side by side against fio at the time; scripts/bench-engine.sh re-measures).
-    pub fn submit_then_wait(&mut self) -> io::Result<usize> {
-        let n = self.submit_and_wait(0)?;
-        if self.ring.completion().is_empty() {
-            self.submit_and_wait(1)?;
+    /// Until issue 9 this was two calls, a submit-only enter and then a wait, which once gave
+    /// 1.2-1.3x the IOPS of `submit_and_wait(1)` on a loop device at QD 1. With DEFER_TASKRUN
+    /// (which every ring here gets where the kernel has it) the submit-only enter cannot reap
+    /// anything, so the second call always ran: two syscalls per operation at QD 1. The old
+    /// gain came from before DEFER_TASKRUN, when the first enter's return let the loop
+    /// driver's kernel worker (which completes the I/O on another CPU) run before this thread
+    /// slept; with deferred task work the completion is only posted when this thread enters
+    /// with GETEVENTS, so a single enter that waits loses nothing. Measured again with
+    /// scripts/bench-engine.sh --baseline (see README, benchmark section).
+    pub fn submit_and_wait_one(&mut self) -> io::Result<usize> {
+        if self.sqpoll {
+            // The kernel thread submits: the crate's path knows when it needs waking.
+            return self.submit_and_wait(1);
         }
-        Ok(n)
+        let to_submit = self.ring.submission().len() as u32;
+        loop {
+            // SAFETY: io_uring_enter on this ring (its fd, or its registered index with the
+            // flag saying so) with no argument pointer (argsz 0): the kernel reads only the
+            // rings it shares with this process, whose entries the caller's `push` contract
+            // keeps valid.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_io_uring_enter,
+                    self.enter_fd,
+                    to_submit,
+                    1u32,
+                    IORING_ENTER_GETEVENTS | self.enter_flags,
+                    std::ptr::null::<libc::c_void>(),
+                    0usize,
+                )
+            };
+            if r >= 0 {
+                return Ok(r as usize);
+            }
+            match io::Error::last_os_error() {
+                e if e.raw_os_error() == Some(libc::EINTR) => continue,
+                // The completion queue is full: the caller must reap first.
+                e if e.raw_os_error() == Some(libc::EBUSY) => return Ok(0),
+                e => return Err(e),
+            }
+        }
     }
 
     /// Submit what is queued and wait for one completion or until `timeout_ns` passes.
@@ -177,7 +237,6 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
     /// timeout may return before running it. Call before concluding that a command has not
     /// completed.
     pub fn flush(&mut self) -> io::Result<()> {
-        const IORING_ENTER_GETEVENTS: u32 = 1; // linux/io_uring.h
         loop {
             // SAFETY: submits nothing (to_submit 0) and waits for nothing (min_complete 0); no
             // argument is passed, so no memory is handed to the kernel.
@@ -188,7 +247,8 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
         }
     }
 
-    /// Move every available completion into `out` (which keeps its capacity across calls).
+    /// Move every available completion into `out` (which keeps its capacity across calls);
+    /// for the backends' pre-flight rings.
     pub fn reap(&mut self, out: &mut Vec<C>)
     where
         C: Clone,
@@ -196,4 +256,37 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
         out.clear();
         out.extend(self.ring.completion());
     }
+
+    /// How many completions are posted now.
+    #[inline]
+    pub fn posted(&mut self) -> usize {
+        self.ring.completion().len()
+    }
+
+    /// The next completion, if one is posted (the completion queue's head moves past it).
+    #[inline]
+    pub fn next_cqe(&mut self) -> Option<C>
+    where
+        C: Clone,
+    {
+        self.ring.completion().next()
+    }
+}
+
+/// Register the ring's own fd with itself; its index, or None where the kernel cannot
+/// (before Linux 5.18), in which case enters pass the fd.
+fn register_ring_fd(fd: RawFd) -> Option<u32> {
+    let mut up = RsrcUpdate { offset: u32::MAX, resv: 0, data: fd as u64 };
+    // SAFETY: IORING_REGISTER_RING_FDS reads and writes one io_uring_rsrc_update, `up`, which
+    // lives across the call; offset u32::MAX asks the kernel to pick the slot.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_register,
+            fd,
+            IORING_REGISTER_RING_FDS,
+            &mut up as *mut RsrcUpdate as *mut libc::c_void,
+            1u32,
+        )
+    };
+    (r == 1).then_some(up.offset)
 }
