@@ -52,6 +52,8 @@ pub struct Ring<S: squeue::EntryMarker, C: cqueue::EntryMarker> {
     enter_fd: u32,
     enter_flags: u32,
     sqpoll: bool,
+    /// Submit and wait in two enters rather than one (see `submit_and_wait_one`).
+    split_wait: bool,
 }
 
 type Attempt = &'static [&'static str];
@@ -128,7 +130,11 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
             }
             None => (ring.as_raw_fd() as u32, 0),
         };
-        Ok(Ring { ring, slab, flags, fixed_buffers, enter_fd, enter_flags, sqpoll: cfg.sqpoll })
+        let split_wait = !cfg.sqpoll && !cfg.iopoll && fds.first().is_some_and(|&fd| completes_elsewhere(fd));
+        if split_wait {
+            flags.push("split_wait");
+        }
+        Ok(Ring { ring, slab, flags, fixed_buffers, enter_fd, enter_flags, sqpoll: cfg.sqpoll, split_wait })
     }
 
     /// The setup flags in use, for the results.
@@ -175,25 +181,41 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
         }
     }
 
-    /// Submit what is queued and wait until at least one completion is posted: one
-    /// `io_uring_enter` per wait, as t/io_uring does at QD 1.
+    /// Submit what is queued and wait until at least one completion is posted.
     ///
-    /// Until issue 9 this was two calls, a submit-only enter and then a wait, which once gave
-    /// 1.2-1.3x the IOPS of `submit_and_wait(1)` on a loop device at QD 1. With DEFER_TASKRUN
-    /// (which every ring here gets where the kernel has it) the submit-only enter cannot reap
-    /// anything, so the second call always ran: two syscalls per operation at QD 1. The old
-    /// gain came from before DEFER_TASKRUN, when the first enter's return let the loop
-    /// driver's kernel worker (which completes the I/O on another CPU) run before this thread
-    /// slept; with deferred task work the completion is only posted when this thread enters
-    /// with GETEVENTS, so a single enter that waits loses nothing. Measured again with
-    /// scripts/bench-engine.sh --baseline (see README, benchmark section).
+    /// One `io_uring_enter` that submits and waits, as t/io_uring does, where this thread's
+    /// own context completes the I/O: a regular file (tmpfs, or any file io_uring hands to
+    /// the ring's io-wq worker, which inherits this thread's CPU) or a simulated device.
+    /// There a second enter only adds a syscall: 1.00 instead of 2.00 enters per operation at
+    /// QD 1, and 1.01-1.21x the IOPS on a /dev/shm file (4 interleaved rounds, issue 9).
+    ///
+    /// Two enters, submit-only and then a wait (fio's way), where a device completes the I/O
+    /// from another CPU: a block or character device (a loop device's kernel worker, an
+    /// interrupt). The return to user space between the two gives that CPU time to finish, so
+    /// the wait often finds the completion (run as deferred task work on entry) without
+    /// sleeping; one enter goes straight to sleep and pays a wake-up per operation. On a loop
+    /// device at QD 1 one enter gave 0.43-0.76x the IOPS of two (the same rounds), as it had
+    /// once before DEFER_TASKRUN was used (1.2-1.3x for two). Polled rings (IOPOLL) never sleep, and
+    /// SQPOLL submits from a kernel thread: both take one enter. The choice is in the ring's
+    /// flags (`split_wait`).
     pub fn submit_and_wait_one(&mut self) -> io::Result<usize> {
         if self.sqpoll {
             // The kernel thread submits: the crate's path knows when it needs waking.
             return self.submit_and_wait(1);
         }
-        let to_submit = self.ring.submission().len() as u32;
+        if self.split_wait {
+            self.enter(0)?;
+            if !self.ring.completion().is_empty() {
+                return Ok(0);
+            }
+        }
+        self.enter(1)
+    }
+
+    /// One io_uring_enter that submits what is queued and waits for `want` completions.
+    fn enter(&mut self, want: u32) -> io::Result<usize> {
         loop {
+            let to_submit = self.ring.submission().len() as u32;
             // SAFETY: io_uring_enter on this ring (its fd, or its registered index with the
             // flag saying so) with no argument pointer (argsz 0): the kernel reads only the
             // rings it shares with this process, whose entries the caller's `push` contract
@@ -203,8 +225,8 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
                     libc::SYS_io_uring_enter,
                     self.enter_fd,
                     to_submit,
-                    1u32,
-                    IORING_ENTER_GETEVENTS | self.enter_flags,
+                    want,
+                    if want > 0 { IORING_ENTER_GETEVENTS } else { 0 } | self.enter_flags,
                     std::ptr::null::<libc::c_void>(),
                     0usize,
                 )
@@ -271,6 +293,14 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
     {
         self.ring.completion().next()
     }
+}
+
+/// Whether `fd` is a block or character device, whose completions come from another context
+/// (a driver's worker, an interrupt) than this thread's.
+fn completes_elsewhere(fd: RawFd) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(format!("/proc/self/fd/{fd}"))
+        .is_ok_and(|m| m.file_type().is_block_device() || m.file_type().is_char_device())
 }
 
 /// Register the ring's own fd with itself; its index, or None where the kernel cannot
