@@ -362,7 +362,7 @@ impl<'a, B: Backend> Worker<'a, B> {
                 }
                 match self.wake_in() {
                     Some(ns) => self.io.ring.submit_and_wait_for(ns),
-                    None => self.io.ring.submit_and_wait_one(),
+                    None => self.io.ring.submit_and_wait_one(self.io.inflight),
                 }
             };
             if let Err(e) = waited {
