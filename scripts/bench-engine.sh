@@ -2,7 +2,7 @@
 # The engine's own cost, side by side with fio and t/io_uring: 4 KiB random reads (and
 # host-emulated ATS) on two fast targets, runs interleaved, medians over rounds, one table.
 #
-#   sudo scripts/bench-engine.sh [--rounds N] [--secs S] [--cpus A,B] [--raw DIR]
+#   sudo scripts/bench-engine.sh [--rounds N] [--secs S] [--cpus A,B] [--raw DIR] [--baseline BIN]
 #   sudo scripts/bench-engine.sh --quick        smoke run: 1 round of 1 s runs (for CI)
 #
 # Targets: "shm", a 1 GiB file on /dev/shm opened with O_DIRECT, and "loop", a loop device
@@ -17,6 +17,10 @@
 #   ATS/read    atsbench --workload ats --locks 4096 at QD 32: ATS attempts/s over read IOPS.
 #   CPU/op      utime+stime of each tool's whole process tree (wait4 rusage) over its operations.
 #   latency     atsbench read p50/p99 beside fio's `lat` (submission to completion) percentiles.
+#
+# --baseline BIN runs a second atsbench binary (an earlier build, e.g. of the commit before a
+# change) in every atsbench case, interleaved with the rest, and adds its medians ("before")
+# and atsbench over it ("/before") to the table: "no lower than before" beside fio in one run.
 #
 # Ratios are atsbench over the anchor: t/io_uring for QD 1 on shm, fio elsewhere. The goal
 # column is issue 9's target. On a shared machine the figures move; the ratios of interleaved
@@ -45,13 +49,14 @@ die() { # code message
 }
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
-rounds=3 secs=5 cpus=0,1 raw=""
+rounds=3 secs=5 cpus=0,1 raw="" baseline=""
 while [ $# -gt 0 ]; do
     case $1 in
     --rounds) rounds=${2:?--rounds needs a number}; shift ;;
     --secs) secs=${2:?--secs needs whole seconds}; shift ;;
     --cpus) cpus=${2:?--cpus needs two CPUs, A,B}; shift ;;
     --raw) raw=${2:?--raw needs a directory}; shift ;;
+    --baseline) baseline=${2:?--baseline needs an atsbench binary}; shift ;;
     --quick) rounds=1 secs=1 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
@@ -62,6 +67,10 @@ done
 [[ $secs =~ ^[1-9][0-9]*$ ]] || die 2 "--secs must be a positive whole number of seconds"
 [[ $cpus =~ ^[0-9]+,[0-9]+$ ]] || die 2 "--cpus must be two CPUs, like 0,1"
 cpu1=${cpus%,*}
+if [ -n "$baseline" ]; then
+    [ -x "$baseline" ] || die 2 "--baseline $baseline is not an executable; build the earlier atsbench and pass its path"
+    baseline=$(cd "$(dirname "$baseline")" && pwd)/$(basename "$baseline")
+fi
 [ "$(id -u)" -eq 0 ] || die 4 "needs root (losetup, apt-get); run with sudo"
 
 # ----- tools -----
@@ -196,6 +205,11 @@ run_atsbench() { # id target qd workers(1|2) workload
         --duration "$secs" "${extra[@]}" --format json --output "$out/$1.json"
 }
 
+run_baseline() { # the same as run_atsbench, with the --baseline binary
+    local bin=$baseline
+    run_atsbench "$@"
+}
+
 run_fio() { # id target qd workers(1|2)
     local cpu=$cpu1 extra=()
     if [ "$4" = 2 ]; then
@@ -247,15 +261,20 @@ one_case() { # round case-name tools(space separated) args...
 quiet() { echo "$(cut -d' ' -f1-3 /proc/loadavg)|$(sed -n 's/^some avg10=\([0-9.]*\).*/\1/p' /proc/pressure/cpu 2>/dev/null)"; }
 load_before=$(quiet)
 log "shm $shm_img, loop $loopdev; $rounds round(s) of ${secs}s runs; CPUs $cpus; load ${load_before%|*}"
+before=""
+if [ -n "$baseline" ]; then
+    before=" baseline"
+    log "baseline: $baseline"
+fi
 for ((r = 1; r <= rounds; r++)); do
     log "round $r/$rounds"
     for t in "${TARGETS[@]}"; do
         for qd in "${QDS[@]}"; do
             # tool:extra-arg; atsbench takes the workload, the others ignore it.
-            one_case "$r" "iops-$t-$qd" "atsbench:read fio: tiouring:" "$t" "$qd" 1
+            one_case "$r" "iops-$t-$qd" "atsbench:read fio: tiouring:${before:+ baseline:read}" "$t" "$qd" 1
         done
-        one_case "$r" "scale-$t-32" "atsbench:read fio:" "$t" 32 2
-        one_case "$r" "ats-$t-32" "atsbench:ats" "$t" 32 1
+        one_case "$r" "scale-$t-32" "atsbench:read fio:${before:+ baseline:read}" "$t" 32 2
+        one_case "$r" "ats-$t-32" "atsbench:ats${before:+ baseline:ats}" "$t" 32 1
     done
 done
 load_after=$(quiet)
@@ -263,10 +282,11 @@ load_after=$(quiet)
 # ----- the table -----
 
 python3 - "$out" "$rounds" "$secs" "$load_before" "$load_after" "$cpus" "${poll[shm]}${poll[loop]}" \
-    "${QDS[*]}" "${TARGETS[*]}" <<'PY'
+    "${QDS[*]}" "${TARGETS[*]}" "${baseline:+1}" <<'PY'
 import json, os, platform, statistics as st, sys
 
-out, rounds, secs, load0, load1, cpus, poll, qds, targets = sys.argv[1:]
+out, rounds, secs, load0, load1, cpus, poll, qds, targets, has_base = sys.argv[1:]
+has_base = has_base == "1"
 rounds, qds, targets = int(rounds), [int(q) for q in qds.split()], targets.split()
 
 def cpu(id):
@@ -277,10 +297,11 @@ def one(tool, id):
     """(iops, cpu seconds per op, p50 ns, p99 ns, mean ns) of one run, or None when it failed."""
     try:
         cpu_s, wall = cpu(id)
-        if tool == "atsbench":
+        if tool in ("atsbench", "baseline"):
             p = json.load(open(f"{out}/{id}.json"))["points"][0]
             lat = p["latency_ns"].get("ats" if p["workload"] == "ats" else "read", {})
-            ring.update(p.get("ring", {}))
+            if tool == "atsbench":
+                ring.update(p.get("ring", {}))
             return p["iops"], cpu_s / p["ops"], lat.get("p50"), lat.get("p99"), lat.get("mean")
         if tool == "fio":
             j = json.load(open(f"{out}/{id}.json"))["jobs"][0]["read"]
@@ -305,8 +326,9 @@ def med(rs, i):
     return st.median(v) if v else None
 
 rows, ring = [], {}
-def row(metric, target, qd, a, f, t, anchor, goal, better="higher", fmt="{:.0f}"):
-    """a, f, t: medians of atsbench, fio, t/io_uring; anchor names the one the ratio is over."""
+def row(metric, target, qd, a, f, t, anchor, goal, better="higher", fmt="{:.0f}", b=None):
+    """a, f, t, b: medians of atsbench, fio, t/io_uring, the baseline; anchor names the one
+    the ratio is over."""
     base = {"fio": f, "t/io_uring": t}.get(anchor)
     ratio = a / base if a is not None and base else None
     ok = ""
@@ -315,64 +337,70 @@ def row(metric, target, qd, a, f, t, anchor, goal, better="higher", fmt="{:.0f}"
         ok = "yes" if met else "NO"
     cell = lambda v: "-" if v is None else fmt.format(v)
     sign = {"higher": "≥", "lower": "≤", "near": "≈"}[better]
-    rows.append([metric, target, str(qd), cell(a), cell(f), cell(t),
-                 "-" if ratio is None else f"{ratio:.2f}", anchor or "-",
+    vs = a / b if a is not None and b else None
+    rows.append([metric, target, str(qd), cell(a), cell(b), "-" if vs is None else f"{vs:.2f}", cell(f),
+                 cell(t), "-" if ratio is None else f"{ratio:.2f}", anchor or "-",
                  "-" if goal is None else f"{sign}{goal:g}", ok])
 
 iops, cpuop = {}, {}
 for t in targets:
     for q in qds:
         case = f"iops-{t}-{q}"
-        r = {tool: runs(case, tool) for tool in ("atsbench", "fio", "tiouring")}
+        r = {tool: runs(case, tool) for tool in ("atsbench", "fio", "tiouring", "baseline")}
         iops[t, q] = {tool: med(v, 0) for tool, v in r.items()}
         cpuop[t, q] = {tool: med(v, 1) for tool, v in r.items()}
         iops[t, q]["runs"] = r
         anchor = "t/io_uring" if (t, q) == ("shm", 1) else "fio"
         m = iops[t, q]
         row("IOPS, 1 worker", t, q, m["atsbench"], m["fio"], m["tiouring"], anchor,
-            0.95 if anchor == "t/io_uring" else 1.0, fmt="{:.0f}")
+            0.95 if anchor == "t/io_uring" else 1.0, fmt="{:.0f}", b=m["baseline"])
 for t in targets:
-    r = {tool: runs(f"scale-{t}-32", tool) for tool in ("atsbench", "fio")}
+    r = {tool: runs(f"scale-{t}-32", tool) for tool in ("atsbench", "fio", "baseline")}
     two = {tool: med(v, 0) for tool, v in r.items()}
     gain = {tool: (two[tool] / iops[t, 32][tool] if two[tool] and iops[t, 32][tool] else None)
             for tool in two}
-    row("IOPS, 2 workers", t, 32, two["atsbench"], two["fio"], None, "fio", 1.0)
-    row("gain 1->2 workers", t, 32, gain["atsbench"], gain["fio"], None, "fio", 1.0, fmt="{:.2f}x")
+    row("IOPS, 2 workers", t, 32, two["atsbench"], two["fio"], None, "fio", 1.0, b=two["baseline"])
+    row("gain 1->2 workers", t, 32, gain["atsbench"], gain["fio"], None, "fio", 1.0, fmt="{:.2f}x",
+        b=gain["baseline"])
     cpu2 = {tool: med(v, 1) for tool, v in r.items()}
     cpuop[t, "2w"] = cpu2
 for t in targets:
     for q in qds:
         c = cpuop[t, q]
-        row("CPU us/op, 1 worker", t, q, *(None if c[x] is None else c[x] * 1e6
-            for x in ("atsbench", "fio", "tiouring")), "fio", 1.0, better="lower", fmt="{:.2f}")
-    c = cpuop[t, "2w"]
-    row("CPU us/op, 2 workers", t, 32, *(None if c[x] is None else c[x] * 1e6 for x in ("atsbench", "fio")),
-        None, "fio", 1.0, better="lower", fmt="{:.2f}")
+        us = {x: None if c[x] is None else c[x] * 1e6 for x in c}
+        row("CPU us/op, 1 worker", t, q, us["atsbench"], us["fio"], us["tiouring"], "fio", 1.0,
+            better="lower", fmt="{:.2f}", b=us["baseline"])
+    us = {x: None if v is None else v * 1e6 for x, v in cpuop[t, "2w"].items()}
+    row("CPU us/op, 2 workers", t, 32, us["atsbench"], us["fio"], None, "fio", 1.0, better="lower",
+        fmt="{:.2f}", b=us["baseline"])
 for t in targets:
-    ats = med(runs(f"ats-{t}-32", "atsbench"), 0)
+    ats, ats_b = med(runs(f"ats-{t}-32", "atsbench"), 0), med(runs(f"ats-{t}-32", "baseline"), 0)
     rd = iops[t, 32]["atsbench"]
     ratio = ats / rd if ats and rd else None
-    rows.append(["ATS/read, 4096 locks", t, "32", "-" if ats is None else f"{ats:.0f}", "-", "-",
+    cell = lambda v: "-" if v is None else f"{v:.0f}"
+    rows.append(["ATS/read, 4096 locks", t, "32", cell(ats), cell(ats_b),
+                 f"{ats / ats_b:.2f}" if ats and ats_b else "-", "-", "-",
                  "-" if ratio is None else f"{ratio:.2f}", "read IOPS", "≥0.5",
                  "" if ratio is None else ("yes" if ratio >= 0.5 else "NO")])
 for t in targets:
     for q in (1, 32):
         r = iops[t, q]["runs"]
         for i, p in ((2, "p50"), (3, "p99")):
-            a, f = med(r["atsbench"], i), med(r["fio"], i)
+            a, f, b = med(r["atsbench"], i), med(r["fio"], i), med(r["baseline"], i)
             row(f"read lat {p} us (fio: lat)", t, q, None if a is None else a / 1e3,
-                None if f is None else f / 1e3, None, "fio", 1.0, better="near", fmt="{:.1f}")
+                None if f is None else f / 1e3, None, "fio", 1.0, better="near", fmt="{:.1f}",
+                b=None if b is None else b / 1e3)
 # Little's law: with QD always in flight, mean latency x IOPS = QD when the timestamps cover
 # the whole time an I/O is outstanding; below 1, the latency misses part of it.
 for t in targets:
     for q in qds:
         r = iops[t, q]["runs"]
         little = {}
-        for tool in ("atsbench", "fio"):
+        for tool in ("atsbench", "fio", "baseline"):
             v = [x[4] * 1e-9 * x[0] / q for x in r[tool] if x is not None and x[4]]
             little[tool] = st.median(v) if v else None
         row("mean lat x IOPS / QD", t, q, little["atsbench"], little["fio"], None, None, None,
-            fmt="{:.2f}")
+            fmt="{:.2f}", b=little["baseline"])
 
 # Per-round spread of the atsbench/anchor IOPS ratio, to judge the noise.
 spread = []
@@ -383,8 +411,16 @@ for t in targets:
         v = [a[0] / b[0] for a, b in zip(r["atsbench"], base) if a and b]
         if v:
             spread.append(f"{t}/{q}: {min(v):.2f}-{max(v):.2f}")
+        v = [a[0] / b[0] for a, b in zip(r["atsbench"], r["baseline"]) if a and b]
+        if v:
+            spread.append(f"{t}/{q} over before: {min(v):.2f}-{max(v):.2f}")
 
-head = ["metric", "target", "QD", "atsbench", "fio", "t/io_uring", "ratio", "over", "goal", "met"]
+head = ["metric", "target", "QD", "atsbench", "before", "/before", "fio", "t/io_uring", "ratio", "over",
+        "goal", "met"]
+if not has_base:
+    # No --baseline: drop the two empty columns.
+    rows = [x[:4] + x[6:] for x in rows]
+    head = head[:4] + head[6:]
 w = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
 print(f"atsbench engine benchmark: {platform.node()}, Linux {platform.release()}, "
       f"{os.cpu_count()} CPUs, workers on CPU {cpus.split(',')[0]} (two: {cpus})")
@@ -402,6 +438,8 @@ print("shm: 1 GiB file on /dev/shm, O_DIRECT; loop: loop device, direct I/O, ove
 print(f"atsbench ring: {', '.join(ring.get('flags', [])) or '?'}; fixed buffers "
       f"{'yes' if ring.get('fixed_buffers') else 'no'}; pinned {'yes' if ring.get('pinned') else 'no'}")
 print("ratio = atsbench / the 'over' column; CPU us/op: utime+stime of the process tree per operation;")
+if has_base:
+    print("before: the --baseline atsbench in the same rounds; /before = atsbench / before")
 print("latency: atsbench from queueing to reaping, fio's lat from submission to completion; ≈1 means 0.8-1.25")
 print()
 print("  ".join(h.ljust(w[i]) if i < 2 else h.rjust(w[i]) for i, h in enumerate(head)))

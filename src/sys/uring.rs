@@ -2,12 +2,27 @@
 //!
 //! Setup tries the flags that make a single-threaded ring cheapest (SINGLE_ISSUER,
 //! DEFER_TASKRUN, COOP_TASKRUN) and drops the ones the kernel refuses, recording what it used.
-//! SQPOLL and IOPOLL are asked for explicitly and never dropped silently.
+//! SQPOLL and IOPOLL are asked for explicitly and never dropped silently. The ring's own fd is
+//! registered (IORING_REGISTER_RING_FDS) where the kernel allows, so that the hot-path enter
+//! skips the file-table lookup and reference count a multi-threaded process pays per call.
 
 use super::mem::Slab;
 use io_uring::{cqueue, squeue, IoUring};
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
+
+// linux/io_uring.h
+const IORING_ENTER_GETEVENTS: u32 = 1;
+const IORING_ENTER_REGISTERED_RING: u32 = 1 << 4;
+const IORING_REGISTER_RING_FDS: u32 = 20;
+
+/// `struct io_uring_rsrc_update` of linux/io_uring.h.
+#[repr(C)]
+struct RsrcUpdate {
+    offset: u32,
+    resv: u32,
+    data: u64,
+}
 
 /// What a worker asks of its ring.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +47,14 @@ pub struct Ring<S: squeue::EntryMarker, C: cqueue::EntryMarker> {
     slab: Slab,
     flags: Vec<&'static str>,
     fixed_buffers: bool,
+    /// What the hot-path enter passes: the registered ring index and
+    /// IORING_ENTER_REGISTERED_RING, or the ring's fd and no flag.
+    enter_fd: u32,
+    enter_flags: u32,
+    sqpoll: bool,
+    iopoll: bool,
+    /// Submit and wait in two enters rather than one (see `submit_and_wait_one`).
+    split_wait: bool,
 }
 
 type Attempt = &'static [&'static str];
@@ -101,7 +124,28 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
             // the io_uring is closed (field order), so it stays valid while registered.
             unsafe { ring.submitter().register_buffers(&iov) }.map_err(RingError::RegisterBuffers)?;
         }
-        Ok(Ring { ring, slab, flags, fixed_buffers })
+        let (enter_fd, enter_flags) = match register_ring_fd(ring.as_raw_fd()) {
+            Some(index) => {
+                flags.push("registered_ring");
+                (index, IORING_ENTER_REGISTERED_RING)
+            }
+            None => (ring.as_raw_fd() as u32, 0),
+        };
+        let split_wait = !cfg.sqpoll && !cfg.iopoll && fds.first().is_some_and(|&fd| completes_elsewhere(fd));
+        if split_wait {
+            flags.push("split_wait");
+        }
+        Ok(Ring {
+            ring,
+            slab,
+            flags,
+            fixed_buffers,
+            enter_fd,
+            enter_flags,
+            sqpoll: cfg.sqpoll,
+            iopoll: cfg.iopoll,
+            split_wait,
+        })
     }
 
     /// The setup flags in use, for the results.
@@ -148,17 +192,71 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
         }
     }
 
-    /// Submit what is queued without waiting; then, if nothing has completed yet, wait for one.
+    /// Submit what is queued and wait until at least one completion is posted; `inflight` is
+    /// how many requests are outstanding once this submits.
     ///
-    /// Two calls instead of one `submit_and_wait(1)`: on a loop device at QD 1 this gave 1.2-1.3x
-    /// the IOPS (the driver's worker gets to run before this thread sleeps), and the same at QD
-    /// 32 and 128 (measured side by side against fio at the time; scripts/bench-engine.sh re-measures).
-    pub fn submit_then_wait(&mut self) -> io::Result<usize> {
-        let n = self.submit_and_wait(0)?;
-        if self.ring.completion().is_empty() {
-            self.submit_and_wait(1)?;
+    /// One `io_uring_enter` that submits and waits, as t/io_uring does at QD 1, when a single
+    /// request is outstanding and this thread's own context completes it: a regular file
+    /// (tmpfs, or any file io_uring hands to the ring's io-wq worker, which inherits this
+    /// thread's CPU) or a simulated device. There a second enter only adds a syscall: 1.00
+    /// instead of 2.00 enters per operation, and 1.01-1.21x the IOPS on a /dev/shm file (4
+    /// interleaved rounds, issue 9).
+    ///
+    /// Two enters, submit-only and then a wait (fio's way), otherwise. Where a device
+    /// completes the I/O from another CPU (a block or character device: a loop device's
+    /// kernel worker, an interrupt), the return to user space between the two gives that CPU
+    /// time to finish, so the wait often finds the completion (run as deferred task work on
+    /// entry) without sleeping, where one enter goes straight to sleep and pays a wake-up per
+    /// operation: on a loop device at QD 1 one enter gave 0.43-0.76x the IOPS of two (the same
+    /// rounds), as it had once before DEFER_TASKRUN was used (1.2-1.3x for two). With several
+    /// requests outstanding the return also lets the workers just woken for them run before
+    /// this thread sleeps: at QD 32 on the /dev/shm file one enter per wait gave 0.59-1.21x
+    /// (median 0.92, 8 rounds) of two. Polled rings (IOPOLL) never sleep
+    /// and SQPOLL submits from a kernel thread: both take one enter. Block and character
+    /// devices show `split_wait` in the ring's flags.
+    pub fn submit_and_wait_one(&mut self, inflight: u32) -> io::Result<usize> {
+        if self.sqpoll {
+            // The kernel thread submits: the crate's path knows when it needs waking.
+            return self.submit_and_wait(1);
         }
-        Ok(n)
+        if (self.split_wait || inflight > 1) && !self.iopoll {
+            self.enter(0)?;
+            if !self.ring.completion().is_empty() {
+                return Ok(0);
+            }
+        }
+        self.enter(1)
+    }
+
+    /// One io_uring_enter that submits what is queued and waits for `want` completions.
+    fn enter(&mut self, want: u32) -> io::Result<usize> {
+        loop {
+            let to_submit = self.ring.submission().len() as u32;
+            // SAFETY: io_uring_enter on this ring (its fd, or its registered index with the
+            // flag saying so) with no argument pointer (argsz 0): the kernel reads only the
+            // rings it shares with this process, whose entries the caller's `push` contract
+            // keeps valid.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_io_uring_enter,
+                    self.enter_fd,
+                    to_submit,
+                    want,
+                    if want > 0 { IORING_ENTER_GETEVENTS } else { 0 } | self.enter_flags,
+                    std::ptr::null::<libc::c_void>(),
+                    0usize,
+                )
+            };
+            if r >= 0 {
+                return Ok(r as usize);
+            }
+            match io::Error::last_os_error() {
+                e if e.raw_os_error() == Some(libc::EINTR) => continue,
+                // The completion queue is full: the caller must reap first.
+                e if e.raw_os_error() == Some(libc::EBUSY) => return Ok(0),
+                e => return Err(e),
+            }
+        }
     }
 
     /// Submit what is queued and wait for one completion or until `timeout_ns` passes.
@@ -177,7 +275,6 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
     /// timeout may return before running it. Call before concluding that a command has not
     /// completed.
     pub fn flush(&mut self) -> io::Result<()> {
-        const IORING_ENTER_GETEVENTS: u32 = 1; // linux/io_uring.h
         loop {
             // SAFETY: submits nothing (to_submit 0) and waits for nothing (min_complete 0); no
             // argument is passed, so no memory is handed to the kernel.
@@ -188,7 +285,8 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
         }
     }
 
-    /// Move every available completion into `out` (which keeps its capacity across calls).
+    /// Move every available completion into `out` (which keeps its capacity across calls);
+    /// for the backends' pre-flight rings.
     pub fn reap(&mut self, out: &mut Vec<C>)
     where
         C: Clone,
@@ -196,4 +294,45 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
         out.clear();
         out.extend(self.ring.completion());
     }
+
+    /// How many completions are posted now.
+    #[inline]
+    pub fn posted(&mut self) -> usize {
+        self.ring.completion().len()
+    }
+
+    /// The next completion, if one is posted (the completion queue's head moves past it).
+    #[inline]
+    pub fn next_cqe(&mut self) -> Option<C>
+    where
+        C: Clone,
+    {
+        self.ring.completion().next()
+    }
+}
+
+/// Whether `fd` is a block or character device, whose completions come from another context
+/// (a driver's worker, an interrupt) than this thread's.
+fn completes_elsewhere(fd: RawFd) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(format!("/proc/self/fd/{fd}"))
+        .is_ok_and(|m| m.file_type().is_block_device() || m.file_type().is_char_device())
+}
+
+/// Register the ring's own fd with itself; its index, or None where the kernel cannot
+/// (before Linux 5.18), in which case enters pass the fd.
+fn register_ring_fd(fd: RawFd) -> Option<u32> {
+    let mut up = RsrcUpdate { offset: u32::MAX, resv: 0, data: fd as u64 };
+    // SAFETY: IORING_REGISTER_RING_FDS reads and writes one io_uring_rsrc_update, `up`, which
+    // lives across the call; offset u32::MAX asks the kernel to pick the slot.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_register,
+            fd,
+            IORING_REGISTER_RING_FDS,
+            &mut up as *mut RsrcUpdate as *mut libc::c_void,
+            1u32,
+        )
+    };
+    (r == 1).then_some(up.offset)
 }

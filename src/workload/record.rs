@@ -114,9 +114,7 @@ impl Record {
         h[48..56].fill(0);
         let sum = checksum(h);
         h[56..64].copy_from_slice(&sum.to_le_bytes());
-        for (i, w) in pad.chunks_exact_mut(8).enumerate() {
-            w.copy_from_slice(&pad_word(sum, i).to_le_bytes());
-        }
+        fill_padding(pad, sum);
     }
 
     /// Decode and check one block.
@@ -140,8 +138,7 @@ impl Record {
         if bs as usize != block.len() {
             return Err(Invalid::BlockSize(bs));
         }
-        let torn = block[HEADER..].chunks_exact(8).enumerate().any(|(i, w)| get_u64(w, 0) != pad_word(sum, i));
-        if torn {
+        if !padding_matches(&block[HEADER..], sum) {
             return Err(Invalid::Torn);
         }
         Ok(Record {
@@ -152,8 +149,45 @@ impl Record {
     }
 }
 
+/// Padding word `i`: `sum ^ (i * PAD_MUL)`.
+#[cfg(test)]
 fn pad_word(sum: u64, i: usize) -> u64 {
     sum ^ (i as u64).wrapping_mul(PAD_MUL)
+}
+
+/// Words per unrolled step of the padding loops: the multiplier advances by a constant, so
+/// each lane is an add and a xor (no multiply), and the compiler can keep lanes in vector
+/// registers. Encoding a 4 KiB record was ~43 % of host-emulated ATS user time before.
+const LANES: usize = 4;
+
+/// Write the padding words of `sum` into `pad` (a multiple of 8 bytes).
+fn fill_padding(pad: &mut [u8], sum: u64) {
+    let mut m = [0u64; LANES];
+    for (l, v) in m.iter_mut().enumerate() {
+        *v = (l as u64).wrapping_mul(PAD_MUL);
+    }
+    let step = (LANES as u64).wrapping_mul(PAD_MUL);
+    let mut chunks = pad.chunks_exact_mut(8 * LANES);
+    for c in &mut chunks {
+        for (l, w) in c.chunks_exact_mut(8).enumerate() {
+            w.copy_from_slice(&(sum ^ m[l]).to_le_bytes());
+            m[l] = m[l].wrapping_add(step);
+        }
+    }
+    for (l, w) in chunks.into_remainder().chunks_exact_mut(8).enumerate() {
+        w.copy_from_slice(&(sum ^ m[l]).to_le_bytes());
+    }
+}
+
+/// Whether `pad` holds the padding words of `sum`.
+fn padding_matches(pad: &[u8], sum: u64) -> bool {
+    let mut m = 0u64;
+    let mut diff = 0u64;
+    for w in pad.chunks_exact(8) {
+        diff |= get_u64(w, 0) ^ sum ^ m;
+        m = m.wrapping_add(PAD_MUL);
+    }
+    diff == 0
 }
 
 #[cfg(test)]
@@ -201,6 +235,26 @@ mod tests {
         assert_eq!(Record::decode(&vec![0u8; 512]), Err(Invalid::Magic));
         assert_eq!(Record::decode(&b[..32]), Err(Invalid::TooShort));
         assert_eq!(Record::decode(&[b.clone(), b.clone()].concat()), Err(Invalid::BlockSize(512)));
+    }
+
+    #[test]
+    fn padding_is_the_documented_formula_at_every_length() {
+        // The unrolled loops write and check exactly `checksum ^ (i * K)` for every word i,
+        // including a tail shorter than one unrolled step.
+        for bs in [64usize, 72, 96, 104, 512, 4096] {
+            let mut b = vec![0u8; bs];
+            rec(9, 11).encode(&mut b);
+            let sum = get_u64(&b, 56);
+            for (i, w) in b[HEADER..].chunks_exact(8).enumerate() {
+                assert_eq!(get_u64(w, 0), pad_word(sum, i), "bs {bs}, word {i}");
+            }
+            assert!(padding_matches(&b[HEADER..], sum));
+            if bs > HEADER {
+                let last = bs - 1;
+                b[last] ^= 1;
+                assert!(!padding_matches(&b[HEADER..], sum), "bs {bs}: the last word is checked");
+            }
+        }
     }
 
     #[test]

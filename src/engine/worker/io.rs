@@ -26,8 +26,7 @@ pub(super) struct Stamp {
 pub(super) struct Io<B: Backend> {
     pub ring: Ring<B::Sqe, B::Cqe>,
     pub backend: B,
-    cqes: Vec<B::Cqe>,
-    /// Completed requests of the last reap: (slot, outcome).
+    /// Requests the last completion finished: (user_data, outcome).
     pub events: Vec<(u64, Outcome)>,
     /// Slots whose command was queued since the last submission.
     unsubmitted: Vec<u32>,
@@ -43,7 +42,6 @@ impl<B: Backend> Io<B> {
         Io {
             ring,
             backend,
-            cqes: Vec::with_capacity(slots * 2),
             events: Vec::with_capacity(slots * 2),
             unsubmitted: Vec::with_capacity(slots),
             stamps: vec![Stamp::default(); slots],
@@ -98,21 +96,23 @@ impl<B: Backend> Io<B> {
         }
     }
 
-    /// Reap every completion and let the backend turn them into request outcomes in `events`.
+    /// Take the next posted completion, if any, and let the backend turn it into the outcomes
+    /// of the requests it finishes, in `events` (emptied first; usually one). No copy of the
+    /// completion queue is made: the caller handles `events` before taking the next.
     #[allow(unsafe_code)] // Ring::push of a transport's re-arm entry, for the reason in `queue`.
-    pub fn complete_all(&mut self) {
-        self.ring.reap(&mut self.cqes);
-        let before = self.events.len();
+    #[inline]
+    pub fn complete_next(&mut self) -> bool {
+        let Some(cqe) = self.ring.next_cqe() else { return false };
+        self.events.clear();
         let (backend, events, ring, overflowed) =
             (&mut self.backend, &mut self.events, &mut self.ring, &mut self.overflowed);
-        for cqe in &self.cqes {
-            backend.complete(cqe, &mut |ud, o| events.push((ud, o)), &mut |sqe| {
-                // SAFETY: a re-arm entry (a poll on a registered sg fd) names no buffer.
-                if !unsafe { ring.push(sqe) } {
-                    *overflowed = true;
-                }
-            });
-        }
-        self.inflight -= (self.events.len() - before) as u32;
+        backend.complete(&cqe, &mut |ud, o| events.push((ud, o)), &mut |sqe| {
+            // SAFETY: a re-arm entry (a poll on a registered sg fd) names no buffer.
+            if !unsafe { ring.push(sqe) } {
+                *overflowed = true;
+            }
+        });
+        self.inflight -= self.events.len() as u32;
+        true
     }
 }

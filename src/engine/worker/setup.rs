@@ -44,17 +44,17 @@ impl<B: Backend> Worker<'_, B> {
         self.io.stamp_submitted(self.now);
         while self.io.inflight > 0 {
             self.io.ring.submit_and_wait(1).map_err(|e| Error::Device(format!("io_uring_enter failed: {e}")))?;
-            self.io.complete_all();
-            let mut events = std::mem::take(&mut self.io.events);
             let mut r = Ok(());
-            for (ud, o) in events.drain(..) {
-                // A slot left on its second lane by `--timeout` keeps that user_data.
-                let slot = ud as usize % self.slots.len();
-                if r.is_ok() {
-                    r = each(self, slot, o);
+            while self.io.complete_next() {
+                for i in 0..self.io.events.len() {
+                    // A slot left on its second lane by `--timeout` keeps that user_data.
+                    let (ud, o) = self.io.events[i];
+                    let slot = ud as usize % self.slots.len();
+                    if r.is_ok() {
+                        r = each(self, slot, o);
+                    }
                 }
             }
-            self.io.events = events;
             r?;
         }
         Ok(())
