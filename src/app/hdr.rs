@@ -6,11 +6,12 @@ use crate::error::Result;
 use crate::plot::write_error;
 use crate::report::intervals::Collector;
 use crate::stats::hdrlog::HdrLog;
+use crate::sys::clock::monotonic_ns;
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 /// The open log.
 pub struct HdrFile {
@@ -18,7 +19,7 @@ pub struct HdrFile {
     path: PathBuf,
     every_ns: u64,
     /// When the log began (its BaseTime).
-    base: Instant,
+    base_ns: u64,
 }
 
 /// Create the log and write its header; the comment line is the command line.
@@ -26,9 +27,9 @@ pub fn open(path: &Path, every_ns: u64) -> Result<HdrFile> {
     let f = File::create(path).map_err(|e| write_error(path, &e))?;
     let args: Vec<String> = std::env::args().collect();
     let comment = format!("atsbench {}: {}", env!("CARGO_PKG_VERSION"), args.join(" "));
-    let (start, base) = (SystemTime::now(), Instant::now());
+    let (start, base_ns) = (SystemTime::now(), monotonic_ns());
     let log = HdrLog::begin(BufWriter::new(f), start, &comment).map_err(|e| write_error(path, &e))?;
-    Ok(HdrFile { log, path: path.to_path_buf(), every_ns, base })
+    Ok(HdrFile { log, path: path.to_path_buf(), every_ns, base_ns })
 }
 
 /// The tag prefix of a point's lines: none for `run` (one point), the point for `sweep`.
@@ -55,7 +56,7 @@ impl HdrFile {
     ) -> Result<Point> {
         let (tx, rx) = mpsc::channel();
         let sink = IntervalSink { every_ns: self.every_ns, tx };
-        let (log, base, every) = (&mut self.log, self.base, self.every_ns);
+        let (log, base, every) = (&mut self.log, self.base_ns, self.every_ns);
         let (point, written) = std::thread::scope(|s| {
             let collector = s.spawn(move || {
                 let mut c = Collector::new(log, prefix, base, every, workers);

@@ -15,7 +15,7 @@ use crate::stats::Kind;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 type Kinds = Vec<(Kind, Histogram<u64>)>;
 
@@ -32,11 +32,11 @@ pub struct Collector<'a, W: Write> {
     log: &'a mut HdrLog<W>,
     /// Prepended to each kind's name in the tag: empty for `run`, the point for `sweep`.
     prefix: String,
-    /// The log's start (its BaseTime).
-    base: Instant,
+    /// The log's start (its BaseTime), in CLOCK_MONOTONIC ns like the workers' epochs.
+    base_ns: u64,
     every_ns: u64,
     /// The point's epoch: the first snapshot's.
-    epoch: Option<Instant>,
+    epoch_ns: Option<u64>,
     prev: Vec<Kinds>,
     /// By worker: the latest interval reported (u64::MAX once finished).
     done: Vec<Option<u64>>,
@@ -59,13 +59,13 @@ fn bad(e: impl std::fmt::Display) -> io::Error {
 }
 
 impl<'a, W: Write> Collector<'a, W> {
-    pub fn new(log: &'a mut HdrLog<W>, prefix: String, base: Instant, every_ns: u64, workers: usize) -> Self {
+    pub fn new(log: &'a mut HdrLog<W>, prefix: String, base_ns: u64, every_ns: u64, workers: usize) -> Self {
         Collector {
             log,
             prefix,
-            base,
+            base_ns,
             every_ns: every_ns.max(1),
-            epoch: None,
+            epoch_ns: None,
             prev: vec![Vec::new(); workers],
             done: vec![None; workers],
             pending: BTreeMap::new(),
@@ -78,7 +78,7 @@ impl<'a, W: Write> Collector<'a, W> {
         if w >= self.prev.len() {
             return Err(bad(format!("a snapshot from worker {w} of {}", self.prev.len())));
         }
-        self.epoch.get_or_insert(s.epoch);
+        self.epoch_ns.get_or_insert(s.epoch_ns);
         let pending = self.pending.entry(s.index).or_default();
         pending.end_ns = pending.end_ns.max(s.at_ns);
         for (kind, cur) in s.kinds {
@@ -103,7 +103,7 @@ impl<'a, W: Write> Collector<'a, W> {
     /// Write the intervals up to `last` (inclusive), oldest first.
     fn write_through(&mut self, last: u64) -> io::Result<()> {
         let every = self.every_ns;
-        let offset = self.epoch.map_or(Duration::ZERO, |e| e.saturating_duration_since(self.base));
+        let offset = Duration::from_nanos(self.epoch_ns.map_or(0, |e| e.saturating_sub(self.base_ns)));
         while let Some(entry) = self.pending.first_entry() {
             if *entry.key() > last {
                 break;

@@ -11,7 +11,6 @@ use crate::backend::Backend;
 use crate::stats::{Kind, Latencies};
 use hdrhistogram::Histogram;
 use std::sync::mpsc::Sender;
-use std::time::Instant;
 
 /// Where a point's workers send their interval snapshots, and how often.
 #[derive(Debug, Clone)]
@@ -20,12 +19,12 @@ pub struct IntervalSink {
     pub tx: Sender<Snapshot>,
 }
 
-/// One worker's cumulative histograms at the end of interval `index` (counted from `epoch`,
-/// the start of the worker's measurement), taken `at_ns` after `epoch`.
+/// One worker's cumulative histograms at the end of interval `index` (counted from `epoch_ns`,
+/// the start of the worker's measurement on CLOCK_MONOTONIC), taken `at_ns` after it.
 #[derive(Debug)]
 pub struct Snapshot {
     pub worker: u32,
-    pub epoch: Instant,
+    pub epoch_ns: u64,
     pub index: u64,
     pub at_ns: u64,
     /// The worker's last snapshot: its measurement is over.
@@ -63,7 +62,7 @@ impl<B: Backend> Worker<'_, B> {
         let Some(sink) = self.sh.intervals else { return };
         let snap = Snapshot {
             worker: self.id,
-            epoch: self.epoch,
+            epoch_ns: self.epoch,
             index: self.iv.index,
             at_ns: self.now,
             last,
