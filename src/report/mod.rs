@@ -254,11 +254,61 @@ impl Reporter {
 
 /// Replace `path` with the document in one rename, so a reader never sees half a file.
 fn write_json_atomically(path: &Path, doc: &Document) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
+    let body = serde_json::to_vec_pretty(doc).map_err(|e| Error::Internal(e.to_string()))?;
+    replace_file(path, &body).map_err(|e| write_error(path, e))
+}
+
+/// Writes `body` to `path`: a regular file (or a new one) is replaced in one rename of a
+/// `.partial` beside it; a symlink keeps pointing where it did (the file it names is
+/// replaced); anything else that exists (`/dev/null`, `/dev/stdout`, a FIFO) is written in
+/// place, because renaming over it would replace a device node with a regular file.
+fn replace_file(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => return std::fs::write(path, body),
+        _ => {}
+    }
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut tmp = target.as_os_str().to_owned();
     tmp.push(".partial");
     let tmp = PathBuf::from(tmp);
-    let body = serde_json::to_vec_pretty(doc).map_err(|e| Error::Internal(e.to_string()))?;
-    std::fs::write(&tmp, body).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| write_error(path, e))
+    std::fs::write(&tmp, body).and_then(|_| std::fs::rename(&tmp, &target))
+}
+
+#[cfg(test)]
+mod replace_tests {
+    use super::replace_file;
+    use std::os::unix::fs::FileTypeExt;
+
+    #[test]
+    fn a_fifo_is_written_in_place_and_stays_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("out.fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success(), "mkfifo failed");
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        replace_file(&fifo, b"{\"points\": []}").unwrap();
+        // Checked before joining: a replaced FIFO would leave the reader waiting for ever.
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO was replaced");
+        assert_eq!(reader.join().unwrap(), b"{\"points\": []}");
+    }
+
+    #[test]
+    fn a_symlink_keeps_pointing_at_the_replaced_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, link) = (dir.path().join("results.json"), dir.path().join("latest.json"));
+        std::fs::write(&file, b"old").unwrap();
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        replace_file(&link, b"new").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read(&file).unwrap(), b"new");
+        let new = dir.path().join("new.json");
+        replace_file(&new, b"first").unwrap();
+        assert_eq!(std::fs::read(&new).unwrap(), b"first");
+        assert!(!dir.path().join("new.json.partial").exists());
+    }
 }
 
 /// `atsbench probe` output.
