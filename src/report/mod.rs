@@ -274,43 +274,6 @@ fn replace_file(path: &Path, body: &[u8]) -> std::io::Result<()> {
     std::fs::write(&tmp, body).and_then(|_| std::fs::rename(&tmp, &target))
 }
 
-#[cfg(test)]
-mod replace_tests {
-    use super::replace_file;
-    use std::os::unix::fs::FileTypeExt;
-
-    #[test]
-    fn a_fifo_is_written_in_place_and_stays_a_fifo() {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("out.fifo");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
-        assert!(made.success(), "mkfifo failed");
-        let reader = {
-            let fifo = fifo.clone();
-            std::thread::spawn(move || std::fs::read(fifo).unwrap())
-        };
-        replace_file(&fifo, b"{\"points\": []}").unwrap();
-        // Checked before joining: a replaced FIFO would leave the reader waiting for ever.
-        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO was replaced");
-        assert_eq!(reader.join().unwrap(), b"{\"points\": []}");
-    }
-
-    #[test]
-    fn a_symlink_keeps_pointing_at_the_replaced_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let (file, link) = (dir.path().join("results.json"), dir.path().join("latest.json"));
-        std::fs::write(&file, b"old").unwrap();
-        std::os::unix::fs::symlink(&file, &link).unwrap();
-        replace_file(&link, b"new").unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
-        assert_eq!(std::fs::read(&file).unwrap(), b"new");
-        let new = dir.path().join("new.json");
-        replace_file(&new, b"first").unwrap();
-        assert_eq!(std::fs::read(&new).unwrap(), b"first");
-        assert!(!dir.path().join("new.json.partial").exists());
-    }
-}
-
 /// `atsbench probe` output.
 pub fn probe(info: &TargetInfo, format: Format, path: Option<&Path>) -> Result<()> {
     let text = match format {
@@ -358,5 +321,42 @@ impl Progress {
 
     pub fn finish(&self) {
         self.0.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod replace_tests {
+    use super::replace_file;
+    use std::os::unix::fs::FileTypeExt;
+
+    #[test]
+    fn a_fifo_is_written_in_place_and_stays_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("out.fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success(), "mkfifo failed");
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        replace_file(&fifo, b"{\"points\": []}").unwrap();
+        // Checked before joining: a replaced FIFO would leave the reader waiting for ever.
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO was replaced");
+        assert_eq!(reader.join().unwrap(), b"{\"points\": []}");
+    }
+
+    #[test]
+    fn a_symlink_keeps_pointing_at_the_replaced_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, link) = (dir.path().join("results.json"), dir.path().join("latest.json"));
+        std::fs::write(&file, b"old").unwrap();
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        replace_file(&link, b"new").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read(&file).unwrap(), b"new");
+        let new = dir.path().join("new.json");
+        replace_file(&new, b"first").unwrap();
+        assert_eq!(std::fs::read(&new).unwrap(), b"first");
+        assert!(!dir.path().join("new.json.partial").exists());
     }
 }
