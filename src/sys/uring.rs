@@ -230,8 +230,18 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
 
     /// One io_uring_enter that submits what is queued and waits for `want` completions.
     fn enter(&mut self, want: u32) -> io::Result<usize> {
+        let to_submit = self.ring.submission().len() as u32;
+        let flags = if want > 0 { IORING_ENTER_GETEVENTS } else { 0 };
+        match self.enter_raw(to_submit, want, flags) {
+            // The completion queue is full: the caller must reap first.
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => Ok(0),
+            r => r,
+        }
+    }
+
+    /// io_uring_enter through the registered ring index (or the fd), retried on EINTR.
+    fn enter_raw(&mut self, to_submit: u32, want: u32, flags: u32) -> io::Result<usize> {
         loop {
-            let to_submit = self.ring.submission().len() as u32;
             // SAFETY: io_uring_enter on this ring (its fd, or its registered index with the
             // flag saying so) with no argument pointer (argsz 0): the kernel reads only the
             // rings it shares with this process, whose entries the caller's `push` contract
@@ -242,7 +252,7 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
                     self.enter_fd,
                     to_submit,
                     want,
-                    if want > 0 { IORING_ENTER_GETEVENTS } else { 0 } | self.enter_flags,
+                    flags | self.enter_flags,
                     std::ptr::null::<libc::c_void>(),
                     0usize,
                 )
@@ -252,8 +262,6 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
             }
             match io::Error::last_os_error() {
                 e if e.raw_os_error() == Some(libc::EINTR) => continue,
-                // The completion queue is full: the caller must reap first.
-                e if e.raw_os_error() == Some(libc::EBUSY) => return Ok(0),
                 e => return Err(e),
             }
         }
@@ -275,14 +283,8 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
     /// timeout may return before running it. Call before concluding that a command has not
     /// completed.
     pub fn flush(&mut self) -> io::Result<()> {
-        loop {
-            // SAFETY: submits nothing (to_submit 0) and waits for nothing (min_complete 0); no
-            // argument is passed, so no memory is handed to the kernel.
-            match unsafe { self.ring.submitter().enter::<libc::sigset_t>(0, 0, IORING_ENTER_GETEVENTS, None) } {
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
-                r => return r.map(|_| ()),
-            }
-        }
+        // Submits nothing (to_submit 0) and waits for nothing (min_complete 0).
+        self.enter_raw(0, 0, IORING_ENTER_GETEVENTS).map(|_| ())
     }
 
     /// Move every available completion into `out` (which keeps its capacity across calls);

@@ -440,8 +440,9 @@ impl<'a, B: Backend> Worker<'a, B> {
         }
     }
 
-    /// Handle the completions posted by the time reaping begins (right after the clock read), in one pass: each is decoded
-    /// and its requests go on at once (their next commands are queued for the next enter).
+    /// Handle the completions posted by the time reaping begins (right after the clock read),
+    /// in one pass: each is decoded and its requests go on at once (their next commands are
+    /// queued for the next enter).
     /// Only those: with SQPOLL the kernel may post more meanwhile, and they belong to the next
     /// clock read.
     fn reap(&mut self) {
