@@ -7,7 +7,7 @@ use atsbench::backend::block::{self, BlockOptions};
 use atsbench::backend::{Backend, Factory, IoReq, Op};
 use atsbench::engine::{run_point, LockPlan, PointSpec, StopAt};
 use atsbench::spec::Region;
-use atsbench::stats::{Kind, Latencies};
+use atsbench::stats::{Kind, Latencies, Recorder};
 use atsbench::verify::classify::{classify, Context};
 use atsbench::workload::record::{Owner, Record};
 use atsbench::workload::Workload;
@@ -47,15 +47,26 @@ fn codec(c: &mut Criterion) {
     g.finish();
 }
 
+/// One latency recorded: into HdrHistogram directly (`Latencies`, used off the per-I/O path)
+/// and into the workers' `Recorder`, side by side.
 fn histogram(c: &mut Criterion) {
+    let mut g = c.benchmark_group("histogram");
     let mut h = Latencies::new();
     let mut v = 1u64;
-    c.bench_function("histogram/record", |b| {
+    g.bench_function("hdrhistogram_record", |b| {
         b.iter(|| {
             v = v.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             h.record(Kind::Read, black_box((v >> 40) + 1000));
         })
     });
+    let mut r = Recorder::new();
+    g.bench_function("recorder_record", |b| {
+        b.iter(|| {
+            v = v.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            r.record(Kind::Read, black_box((v >> 40) + 1000));
+        })
+    });
+    g.finish();
 }
 
 fn prepare(c: &mut Criterion) {

@@ -1,5 +1,10 @@
 //! Latency histograms in nanoseconds, one per operation kind, owned by one worker and merged at
 //! the end. Recording never allocates: the histograms are sized for 1 ns .. 1 hour up front.
+//!
+//! Two types: a worker records into a [`Recorder`] (plain counters in HdrHistogram's bucket
+//! layout, a few instructions per value), which becomes [`Latencies`] (HdrHistogram's own
+//! histograms, for merging, percentiles and logs) at the end of a point or an `--hdr-log`
+//! interval. The conversion is exact: the same values recorded either way give equal histograms.
 
 pub mod hdrlog;
 
@@ -37,6 +42,85 @@ impl Kind {
 }
 
 const MAX_NS: u64 = 3_600_000_000_000;
+/// HdrHistogram's precision: 3 significant decimal digits.
+const SIGFIG: u8 = 3;
+
+/// Sub-buckets per power of two for 3 significant digits (HdrHistogram: the power of two at or
+/// above 2 * 10^3), as a bit count.
+const SUB_BITS: u32 = 11;
+const HALF_BITS: u32 = SUB_BITS - 1;
+/// Counters a [`Recorder`] keeps per kind: one past the index of `MAX_NS`.
+const SLOTS: usize = bucket_of(MAX_NS) + 1;
+
+/// The counter of value `v` (1 ..= MAX_NS) in HdrHistogram's layout with unit 1 ns: values below
+/// 2^SUB_BITS each have their own counter, and each further power of two has 2^HALF_BITS
+/// counters, `v >> b` its sub-bucket.
+#[inline]
+const fn bucket_of(v: u64) -> usize {
+    let b = (64 - (v | ((1 << SUB_BITS) - 1)).leading_zeros()) - SUB_BITS;
+    ((b as usize) << HALF_BITS) + (v >> b) as usize
+}
+
+/// The lowest value counted by counter `i` (the inverse of `bucket_of` on its range).
+const fn value_of(i: usize) -> u64 {
+    let b = (i >> HALF_BITS).saturating_sub(1);
+    ((i - (b << HALF_BITS)) as u64) << b
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_NS, SIGFIG).expect("static histogram bounds are valid")
+}
+
+/// A worker's per-operation latency counters, one array per kind: what `Latencies::record`
+/// does, without HdrHistogram's per-value bookkeeping (total, min, max, resizing checks), which
+/// are worked out once when the counters become histograms. About 270 KiB per kind, allocated
+/// zeroed (the pages the latencies never reach are never touched).
+pub struct Recorder {
+    counts: [Box<[u64]>; 5],
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        let mk = || vec![0u64; SLOTS].into_boxed_slice();
+        Recorder { counts: [mk(), mk(), mk(), mk(), mk()] }
+    }
+
+    /// Record one latency; values beyond an hour are clamped, zero is counted as 1 ns.
+    #[inline]
+    pub fn record(&mut self, kind: Kind, ns: u64) {
+        let i = bucket_of(ns.clamp(1, MAX_NS));
+        if let Some(c) = self.counts[kind as usize].get_mut(i) {
+            *c += 1;
+        }
+    }
+
+    /// The histogram of one kind, `None` when it recorded nothing.
+    pub fn histogram(&self, kind: Kind) -> Option<Histogram<u64>> {
+        let counts = &self.counts[kind as usize];
+        let mut h = None;
+        for (i, &n) in counts.iter().enumerate().filter(|(_, &n)| n > 0) {
+            let _ = h.get_or_insert_with(new_histogram).record_n(value_of(i), n);
+        }
+        h
+    }
+
+    /// All kinds as histograms.
+    pub fn latencies(&self) -> Latencies {
+        let mut l = Latencies::new();
+        for k in Kind::ALL {
+            if let Some(h) = self.histogram(k) {
+                l.h[k as usize] = h;
+            }
+        }
+        l
+    }
+}
 
 /// One histogram per kind.
 #[derive(Clone)]
@@ -52,14 +136,13 @@ impl Default for Latencies {
 
 impl Latencies {
     pub fn new() -> Self {
-        let mk = || Histogram::new_with_bounds(1, MAX_NS, 3).expect("static histogram bounds are valid");
-        Latencies { h: [mk(), mk(), mk(), mk(), mk()] }
+        Latencies { h: [new_histogram(), new_histogram(), new_histogram(), new_histogram(), new_histogram()] }
     }
 
     /// Record one latency; values beyond an hour are clamped, zero is counted as 1 ns.
     #[inline]
     pub fn record(&mut self, kind: Kind, ns: u64) {
-        self.h[kind as usize].saturating_record(ns.max(1));
+        self.h[kind as usize].saturating_record(ns.clamp(1, MAX_NS));
     }
 
     /// Record one latency with coordinated-omission correction: `interval_ns` is the expected
@@ -144,6 +227,43 @@ mod tests {
         assert_eq!(s["ats"].count, 1);
         assert_eq!(s["ats"].max, 1, "zero is counted as 1 ns");
         assert!(!s.contains_key("write"), "empty kinds are left out");
+    }
+
+    /// Values at every bucket edge and a spread between: the recorder's histogram equals
+    /// HdrHistogram's own, counters, totals, minimum and maximum alike.
+    #[test]
+    fn recorder_matches_hdrhistogram_exactly() {
+        let mut values = vec![0u64, 1, 2, 2047, 2048, 2049, 4095, 4096, 4097, MAX_NS - 1, MAX_NS, MAX_NS + 1, u64::MAX];
+        for b in 0..42 {
+            let p = 1u64 << b;
+            values.extend([p - 1, p, p + 1, p + p / 3]);
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(x >> (x % 40 + 20));
+        }
+        let (mut r, mut l) = (Recorder::new(), Latencies::new());
+        for &v in &values {
+            r.record(Kind::Write, v);
+            l.record(Kind::Write, v);
+        }
+        let got = r.histogram(Kind::Write).expect("recorded");
+        assert!(got == *l.histogram(Kind::Write), "recorder and HdrHistogram differ");
+        assert_eq!(got.len(), values.len() as u64);
+        assert_eq!(r.latencies().summary()["write"], l.summary()["write"]);
+        assert!(r.histogram(Kind::Read).is_none(), "an empty kind has no histogram");
+    }
+
+    #[test]
+    fn bucket_layout_round_trips() {
+        assert!(SLOTS <= new_histogram().distinct_values(), "the recorder's counters fit HdrHistogram's");
+        for i in 1..SLOTS {
+            assert_eq!(bucket_of(value_of(i)), i, "counter {i}");
+            assert!(value_of(i) > value_of(i - 1));
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use super::Worker;
 use crate::backend::Backend;
-use crate::stats::{Kind, Latencies};
+use crate::stats::{Kind, Recorder};
 use hdrhistogram::Histogram;
 use std::sync::mpsc::Sender;
 
@@ -52,8 +52,8 @@ impl IntervalClock {
     }
 }
 
-fn copy(lat: &Latencies) -> Vec<(Kind, Histogram<u64>)> {
-    Kind::ALL.iter().filter(|&&k| lat.count(k) > 0).map(|&k| (k, lat.histogram(k).clone())).collect()
+fn copy(lat: &Recorder) -> Vec<(Kind, Histogram<u64>)> {
+    Kind::ALL.iter().filter_map(|&k| Some((k, lat.histogram(k)?))).collect()
 }
 
 impl<B: Backend> Worker<'_, B> {

@@ -4,7 +4,7 @@
 use super::Step;
 use crate::backend::IoError;
 use crate::engine::result::{DeviceMiscompares, LockReport};
-use crate::stats::Latencies;
+use crate::stats::Recorder;
 use crate::verify::claims::ClaimSet;
 use std::fmt;
 
@@ -86,9 +86,9 @@ impl fmt::Display for ErrorSample {
 pub const SAMPLES: usize = 8;
 
 pub(super) struct Tally {
-    pub lat: Latencies,
-    pub slat: Latencies,
-    pub clat: Latencies,
+    pub lat: Recorder,
+    pub slat: Recorder,
+    pub clat: Recorder,
     pub counters: Counters,
     pub per_lock: Vec<LockCounters>,
     /// The generations this worker claimed, in bounded memory.
@@ -104,9 +104,9 @@ pub(super) struct Tally {
 impl Tally {
     pub fn new(locks: usize, claims: u32) -> Self {
         Tally {
-            lat: Latencies::new(),
-            slat: Latencies::new(),
-            clat: Latencies::new(),
+            lat: Recorder::new(),
+            slat: Recorder::new(),
+            clat: Recorder::new(),
             counters: Counters::default(),
             per_lock: vec![LockCounters::default(); locks],
             claims: ClaimSet::new(claims),
