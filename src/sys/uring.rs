@@ -214,6 +214,18 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
     /// (median 0.92, 8 rounds) of two. Polled rings (IOPOLL) never sleep
     /// and SQPOLL submits from a kernel thread: both take one enter. Block and character
     /// devices show `split_wait` in the ring's flags.
+    ///
+    /// When the submit-only enter finds nothing completed, the thread yields the CPU once
+    /// before it waits. What completes the I/O often runs on this same CPU: io-wq workers
+    /// (which execute reads of tmpfs and other files that cannot be read without blocking)
+    /// inherit the pinned worker's affinity, and a loop device's kernel worker may be placed
+    /// here too. Sleeping at once in the wait makes the first completion wake this thread,
+    /// which preempts that worker, reaps one or two completions, submits, and sleeps again:
+    /// a pair of context switches per completion or two. After a yield the worker runs
+    /// through what it has queued, and the wait (which first runs the completions' deferred
+    /// work) usually returns without sleeping. Where nothing else is runnable here the yield
+    /// returns at once. Measured on the /dev/shm file at QD 32, one worker: 0.74 -> 0.10
+    /// context switches per read and 1.49x the IOPS (issue 9).
     pub fn submit_and_wait_one(&mut self, inflight: u32) -> io::Result<usize> {
         if self.sqpoll {
             // The kernel thread submits: the crate's path knows when it needs waking.
@@ -224,6 +236,8 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
             if !self.ring.completion().is_empty() {
                 return Ok(0);
             }
+            // Nothing done yet: let whatever runs the I/O on this CPU have it before sleeping.
+            std::thread::yield_now();
         }
         self.enter(1)
     }
