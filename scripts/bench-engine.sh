@@ -16,7 +16,8 @@
 #               cpus_allowed_policy=split) against the one-worker runs.
 #   ATS/read    atsbench --workload ats --locks 4096 at QD 32: ATS attempts/s over read IOPS.
 #   CPU/op      utime+stime of each tool's whole process tree (wait4 rusage) over its operations.
-#   latency     atsbench read p50/p99 beside fio's `lat` (submission to completion) percentiles.
+#   latency     atsbench read p50/p99 beside fio's `lat` (submission to completion) percentiles,
+#               and both times IOPS over QD (the same shape at equal throughput: ≈1).
 #
 # --baseline BIN runs a second atsbench binary (an earlier build, e.g. of the commit before a
 # change) in every atsbench case, interleaved with the rest, and adds its medians ("before")
@@ -259,6 +260,14 @@ one_case() { # round case-name tools(space separated) args...
 # Load and CPU pressure (the share of time something waited for a CPU) say how quiet the
 # machine was: other users' work shares the CPUs with the tools and the kernel's workers.
 quiet() { echo "$(cut -d' ' -f1-3 /proc/loadavg)|$(sed -n 's/^some avg10=\([0-9.]*\).*/\1/p' /proc/pressure/cpu 2>/dev/null)"; }
+# The 1-minute load average decays slowly: after a build or an earlier benchmark, wait (up to
+# three minutes) until it is below half the CPUs, so that "before" says whether others are busy.
+settle=0
+while awk -v n="$(nproc)" '{ exit !($1 > n / 2) }' /proc/loadavg && [ "$settle" -lt 180 ]; do
+    [ "$settle" -eq 0 ] && log "waiting for the load average ($(cut -d' ' -f1 /proc/loadavg)) to settle"
+    sleep 10
+    settle=$((settle + 10))
+done
 load_before=$(quiet)
 log "shm $shm_img, loop $loopdev; $rounds round(s) of ${secs}s runs; CPUs $cpus; load ${load_before%|*}"
 before=""
@@ -390,6 +399,19 @@ for t in targets:
             row(f"read lat {p} us (fio: lat)", t, q, None if a is None else a / 1e3,
                 None if f is None else f / 1e3, None, "fio", 1.0, better="near", fmt="{:.1f}",
                 b=None if b is None else b / 1e3)
+# Where the two tools' IOPS differ, so must their latencies (with QD in flight, latency is
+# about QD / IOPS): a percentile times IOPS over QD takes the throughput out and compares the
+# shapes of the two distributions.
+for t in targets:
+    for q in (1, 32):
+        r = iops[t, q]["runs"]
+        for i, p in ((2, "p50"), (3, "p99")):
+            norm = {}
+            for tool in ("atsbench", "fio", "baseline"):
+                v = [x[i] * 1e-9 * x[0] / q for x in r[tool] if x is not None and x[i]]
+                norm[tool] = st.median(v) if v else None
+            row(f"read lat {p} x IOPS / QD", t, q, norm["atsbench"], norm["fio"], None, "fio", 1.0,
+                better="near", fmt="{:.2f}", b=norm["baseline"])
 # Little's law: with QD always in flight, mean latency x IOPS = QD when the timestamps cover
 # the whole time an I/O is outstanding; below 1, the latency misses part of it.
 for t in targets:
@@ -428,10 +450,13 @@ print(f"atsbench engine benchmark: {platform.node()}, Linux {platform.release()}
 psi = f"; CPU pressure (some, avg10) {psi0}% before, {psi1}% after" if psi0 and psi1 else ""
 print(f"4 KiB random reads; {rounds} round(s) of {secs} s runs, interleaved; medians; "
       f"load average before {load0}, after {load1}{psi}")
-busy = max(float(load0.split()[0]), float(load1.split()[0])) > os.cpu_count() / 2
+# Only the load before says whether others were busy: the load after is mostly the benchmark's
+# own (up to two busy workers and the kernel's workers for their I/O).
+busy = float(load0.split()[0]) > os.cpu_count() / 2
 if busy:
-    print("NOT A QUIET MACHINE: the load average was above half the CPUs, so other work shared the "
-          "CPUs with the tools; read the per-round spread below before the ratios")
+    print("NOT A QUIET MACHINE: the load average before the runs was above half the CPUs, so other "
+          "work shared the CPUs with the tools; read the per-round spread below before the ratios")
+print("(the load after is mostly the benchmark's own: up to two busy workers and the kernel's workers)")
 print("shm: 1 GiB file on /dev/shm, O_DIRECT; loop: loop device, direct I/O, over a tmpfs file; "
       f"hipri/iopoll: shm {'on' if poll[0] == '1' else 'off'}, loop {'on' if poll[1] == '1' else 'off'} "
       "(on only where the target polls)")
@@ -440,7 +465,8 @@ print(f"atsbench ring: {', '.join(ring.get('flags', [])) or '?'}; fixed buffers 
 print("ratio = atsbench / the 'over' column; CPU us/op: utime+stime of the process tree per operation;")
 if has_base:
     print("before: the --baseline atsbench in the same rounds; /before = atsbench / before")
-print("latency: atsbench from queueing to reaping, fio's lat from submission to completion; ≈1 means 0.8-1.25")
+print("latency: atsbench from queueing to reaping, fio's lat from submission to completion; ≈1 means 0.8-1.25;")
+print("  where the IOPS differ the latencies must too (about QD / IOPS): the 'x IOPS / QD' rows compare them at equal throughput")
 print()
 print("  ".join(h.ljust(w[i]) if i < 2 else h.rjust(w[i]) for i, h in enumerate(head)))
 for x in rows:

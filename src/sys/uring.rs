@@ -216,16 +216,20 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
     /// devices show `split_wait` in the ring's flags.
     ///
     /// When the submit-only enter finds nothing completed, the thread yields the CPU once
-    /// before it waits. What completes the I/O often runs on this same CPU: io-wq workers
-    /// (which execute reads of tmpfs and other files that cannot be read without blocking)
-    /// inherit the pinned worker's affinity, and a loop device's kernel worker may be placed
-    /// here too. Sleeping at once in the wait makes the first completion wake this thread,
-    /// which preempts that worker, reaps one or two completions, submits, and sleeps again:
-    /// a pair of context switches per completion or two. After a yield the worker runs
-    /// through what it has queued, and the wait (which first runs the completions' deferred
-    /// work) usually returns without sleeping. Where nothing else is runnable here the yield
-    /// returns at once. Measured on the /dev/shm file at QD 32, one worker: 0.74 -> 0.10
-    /// context switches per read and 1.49x the IOPS (issue 9).
+    /// before it waits, on a file at any depth and on a device at QD 1. A file's reads that
+    /// cannot be done without blocking (all of tmpfs's) run in io-wq workers, which inherit
+    /// the pinned worker's CPU: sleeping at once in the wait makes the first completion wake
+    /// this thread, which preempts the io-wq worker, reaps one or two completions, submits
+    /// and sleeps again, a pair of context switches per completion or two. After a yield the
+    /// io-wq worker runs through its queue, and the wait (which first runs the completions'
+    /// deferred work) usually returns without sleeping: on the /dev/shm file at QD 32, one
+    /// worker, 0.74 -> 0.10 context switches per read and 1.49x the IOPS. A device completes
+    /// from its own context, which may or may not be on this CPU (a loop device's kernel
+    /// worker is unbound): on the loop device over tmpfs (8 interleaved rounds) the yield gave
+    /// 1.13x the IOPS at QD 1 (median of per-round ratios; 5 of 8 rounds faster) and 0.94x at
+    /// QD 32 (7 of 8 slower), where the completions keep coming from the other CPU and the
+    /// yield is one more syscall per wait. Where nothing else is runnable here the yield
+    /// returns at once (issue 9).
     pub fn submit_and_wait_one(&mut self, inflight: u32) -> io::Result<usize> {
         if self.sqpoll {
             // The kernel thread submits: the crate's path knows when it needs waking.
@@ -237,7 +241,9 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
                 return Ok(0);
             }
             // Nothing done yet: let whatever runs the I/O on this CPU have it before sleeping.
-            std::thread::yield_now();
+            if !self.split_wait || inflight == 1 {
+                std::thread::yield_now();
+            }
         }
         self.enter(1)
     }
