@@ -399,28 +399,28 @@ for t in targets:
             row(f"read lat {p} us (fio: lat)", t, q, None if a is None else a / 1e3,
                 None if f is None else f / 1e3, None, "fio", 1.0, better="near", fmt="{:.1f}",
                 b=None if b is None else b / 1e3)
+def lat_x_iops(r, i, q):
+    """Per tool, the median over its runs of latency field i (ns) times IOPS over QD."""
+    out = {}
+    for tool in ("atsbench", "fio", "baseline"):
+        v = [x[i] * 1e-9 * x[0] / q for x in r[tool] if x is not None and x[i]]
+        out[tool] = st.median(v) if v else None
+    return out
+
 # Where the two tools' IOPS differ, so must their latencies (with QD in flight, latency is
 # about QD / IOPS): a percentile times IOPS over QD takes the throughput out and compares the
 # shapes of the two distributions.
 for t in targets:
     for q in (1, 32):
-        r = iops[t, q]["runs"]
         for i, p in ((2, "p50"), (3, "p99")):
-            norm = {}
-            for tool in ("atsbench", "fio", "baseline"):
-                v = [x[i] * 1e-9 * x[0] / q for x in r[tool] if x is not None and x[i]]
-                norm[tool] = st.median(v) if v else None
+            norm = lat_x_iops(iops[t, q]["runs"], i, q)
             row(f"read lat {p} x IOPS / QD", t, q, norm["atsbench"], norm["fio"], None, "fio", 1.0,
                 better="near", fmt="{:.2f}", b=norm["baseline"])
 # Little's law: with QD always in flight, mean latency x IOPS = QD when the timestamps cover
 # the whole time an I/O is outstanding; below 1, the latency misses part of it.
 for t in targets:
     for q in qds:
-        r = iops[t, q]["runs"]
-        little = {}
-        for tool in ("atsbench", "fio", "baseline"):
-            v = [x[4] * 1e-9 * x[0] / q for x in r[tool] if x is not None and x[4]]
-            little[tool] = st.median(v) if v else None
+        little = lat_x_iops(iops[t, q]["runs"], 4, q)
         row("mean lat x IOPS / QD", t, q, little["atsbench"], little["fio"], None, None, None,
             fmt="{:.2f}", b=little["baseline"])
 

@@ -45,9 +45,9 @@ const MAX_NS: u64 = 3_600_000_000_000;
 /// HdrHistogram's precision: 3 significant decimal digits.
 const SIGFIG: u8 = 3;
 
-/// Sub-buckets per power of two for 3 significant digits (HdrHistogram: the power of two at or
-/// above 2 * 10^3), as a bit count.
-const SUB_BITS: u32 = 11;
+/// Sub-buckets per power of two, as a bit count: HdrHistogram's, the power of two at or above
+/// 2 * 10^SIGFIG (11 bits, 2048 sub-buckets, for 3 digits).
+const SUB_BITS: u32 = (2 * 10u64.pow(SIGFIG as u32)).next_power_of_two().trailing_zeros();
 const HALF_BITS: u32 = SUB_BITS - 1;
 /// Counters a [`Recorder`] keeps per kind: one past the index of `MAX_NS`.
 const SLOTS: usize = bucket_of(MAX_NS) + 1;
@@ -100,23 +100,28 @@ impl Recorder {
         }
     }
 
+    /// Add one kind's counts to `h` (a histogram with `new_histogram`'s bounds).
+    fn add_to(&self, kind: Kind, h: &mut Histogram<u64>) {
+        for (i, &n) in self.counts[kind as usize].iter().enumerate().filter(|(_, &n)| n > 0) {
+            // Never fails: every counter's value is within the bounds (1 ..= MAX_NS).
+            let _ = h.record_n(value_of(i), n);
+        }
+    }
+
     /// The histogram of one kind, `None` when it recorded nothing.
     pub fn histogram(&self, kind: Kind) -> Option<Histogram<u64>> {
-        let counts = &self.counts[kind as usize];
-        let mut h = None;
-        for (i, &n) in counts.iter().enumerate().filter(|(_, &n)| n > 0) {
-            let _ = h.get_or_insert_with(new_histogram).record_n(value_of(i), n);
-        }
-        h
+        self.counts[kind as usize].iter().any(|&n| n > 0).then(|| {
+            let mut h = new_histogram();
+            self.add_to(kind, &mut h);
+            h
+        })
     }
 
     /// All kinds as histograms.
     pub fn latencies(&self) -> Latencies {
         let mut l = Latencies::new();
         for k in Kind::ALL {
-            if let Some(h) = self.histogram(k) {
-                l.h[k as usize] = h;
-            }
+            self.add_to(k, &mut l.h[k as usize]);
         }
         l
     }
