@@ -33,6 +33,99 @@ fn real(s: &str) -> Result<f64, String> {
     s.trim().parse::<f64>().map_err(|_| format!("`{s}` is not a number, e.g. 0.25"))
 }
 
+/// The headings of `--help`, in the order they are shown. Everyday options come first; an
+/// option of a new feature takes the heading of what it is about:
+/// `--interval` OUTPUT; `--max-duration`, `--max-error-rate`, `--on-timeout` LIMITS (beside
+/// `--timeout`); `compare --inconclusive`, `--run-noise` VERDICT (beside `--max-regression`).
+pub mod heading {
+    pub const MEASURE: &str = "What to measure";
+    pub const LOAD: &str = "Load";
+    pub const LIMITS: &str = "Limits, timeouts and errors";
+    pub const TARGET: &str = "Target";
+    pub const OUTPUT: &str = "Output";
+    pub const VERDICT: &str = "Verdict";
+    pub const SCSI: &str = "SCSI devices (/dev/sgN)";
+    pub const NVME: &str = "NVMe devices (/dev/ngXnY)";
+    pub const SIM: &str = "Simulated device (TARGET sim)";
+    pub const HOSTS: &str = "Several hosts on one target";
+}
+
+/// `atsbench` with no command: the first three commands to try.
+pub const FIRST_STEPS: &str = "\
+Usage: atsbench <COMMAND> [OPTIONS]
+
+Try first:
+  atsbench sweep --qd 1..64                 a queue-depth sweep on a temporary file (no root)
+  atsbench run sim --qd 16 --contention 16  16 actors contending for one lock block
+  atsbench probe /dev/sg0                   what a device says about itself and its ATS support
+
+atsbench --help lists every command; atsbench COMMAND --help its options and examples.";
+
+/// The exit codes, shown at the end of the top-level `--help` (the table is in `error.rs`).
+const EXIT_CODES: &str = "\
+Exit codes:
+  0 ok            1 compare found a regression   2 usage         3 target
+  4 permission    5 refused (data on the device) 6 system limit  7 unsupported
+  8 device error  9 verification failed          10 rendezvous (the other hosts not seen)
+  70 internal error (a bug)                      130 interrupted";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  atsbench run                                  ats at QD 1 on a temporary file, 5 s
+  atsbench run sim --qd 16 --contention 16      16 actors on one lock block of the simulated device
+  atsbench run /dev/sg3 --qd 32 --timeout 50    COMPARE AND WRITE on a LUN, retried after 50 ms as ESXi does
+  atsbench run sim --inject stale-read=0.01 --contention 4
+  atsbench run /dev/nullb0 -w read --qd 64 -t 2 -f json -o read.json";
+
+const SWEEP_EXAMPLES: &str = "\
+Examples:
+  atsbench sweep --qd 1..256                    queue depths 1, 2, 4 ... 256 on a temporary file
+  atsbench sweep /dev/sg3 --profile qualification -f json -o qual.json
+  atsbench sweep sim --qd 1..64 --contention 1,4,16 -w ats,rmw
+  atsbench sweep /dev/nullb0 --profile ci-nullblk -f json -o candidate.json
+  atsbench sweep --qd 1..64 --repeat 5 --interleave --plot plots/";
+
+const PROBE_EXAMPLES: &str = "\
+Examples:
+  atsbench probe /dev/sg3                       vendor, firmware, MAXIMUM COMPARE AND WRITE LENGTH
+  atsbench probe /dev/ng0n1 -f json             NVMe Identify: ONCS compare, fused support, ACWU
+  atsbench probe sim:1G";
+
+const COMPARE_EXAMPLES: &str = "\
+Examples:
+  atsbench compare base.json candidate.json
+  atsbench compare base.json candidate.json --max-regression iops=5%,p99=10%
+  atsbench compare base.json candidate.json -f markdown -o comparison.md
+  atsbench compare base.json candidate.json --plot plots/";
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  atsbench report qual.json --html qual.html
+  atsbench report candidate.json base.json --html report.html --plot plots/";
+
+const PROFILES_EXAMPLES: &str = "\
+Examples:
+  atsbench profiles
+  atsbench profiles show qualification
+  atsbench sweep --profile lock-storm";
+
+const MERGE_EXAMPLES: &str = "\
+Examples:
+  atsbench merge host0.json host1.json
+  atsbench merge host0.json host1.json -f json -o merged.json";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  atsbench completions bash > /etc/bash_completion.d/atsbench
+  atsbench completions zsh > ~/.zfunc/_atsbench
+  atsbench completions fish > ~/.config/fish/completions/atsbench.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  atsbench man | man -l -
+  atsbench man sweep | man -l -
+  atsbench man --dir man/                      every page, for packaging";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "atsbench",
@@ -42,33 +135,61 @@ fn real(s: &str) -> Result<f64, String> {
                   uses for locks and heartbeats) under load: latency percentiles and miscompare rates, \
                   classified and verified, across queue depth and contention.\n\n\
                   With no TARGET, atsbench uses a 64 MiB temporary file (no root needed).",
-    after_help = "Exit codes: 0 ok, 1 compare found a regression, 2 usage, 3 target, 4 permission, 5 refused \
-                  (data on the device), 6 system limit, 7 unsupported, 8 device error, 9 verification failed, \
-                  10 rendezvous (the other hosts not seen), 70 internal error, 130 interrupted."
+    after_help = EXIT_CODES
 )]
 pub struct Cli {
+    /// None: `atsbench` alone, which prints [`FIRST_STEPS`].
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Measure one point.
+    #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Measure every combination of workloads, thread counts, contention (or lock counts) and
     /// queue depths.
+    #[command(after_help = SWEEP_EXAMPLES)]
     Sweep(SweepArgs),
     /// Describe a target: model, firmware, block size, ATS support.
+    #[command(after_help = PROBE_EXAMPLES)]
     Probe(ProbeArgs),
     /// Compare two results files point by point; exit 1 on a significant regression.
+    #[command(after_help = COMPARE_EXAMPLES)]
     Compare(CompareArgs),
     /// Write a self-contained HTML report (and SVG plots) of a results file, against a base.
+    #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
     /// List the shipped workload profiles, or show one (`profiles show NAME`).
+    #[command(after_help = PROFILES_EXAMPLES)]
     Profiles(ProfilesArgs),
     /// Combine the JSON results of the hosts of one multi-host run (`--hosts N`) and verify
     /// their ATS histories together.
+    #[command(after_help = MERGE_EXAMPLES)]
     Merge(MergeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print the man page of atsbench or of one command (roff, for `man -l -`).
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (default: atsbench's own page).
+    #[arg(conflicts_with = "dir")]
+    pub command: Option<String>,
+    /// Write every page (atsbench.1, atsbench-run.1, ...) into DIR instead.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -77,10 +198,11 @@ pub struct MergeArgs {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Output format: table or json.
-    #[arg(long, short = 'f', default_value = "table", value_parser = named::<Format>(&["table", "json"]))]
+    #[arg(long, short = 'f', default_value = "table", value_parser = named::<Format>(&["table", "json"]),
+          help_heading = heading::OUTPUT)]
     pub format: Format,
     /// Write the merged result to this file instead of stdout.
-    #[arg(long, short = 'o')]
+    #[arg(long, short = 'o', help_heading = heading::OUTPUT)]
     pub output: Option<PathBuf>,
 }
 
@@ -98,194 +220,218 @@ pub enum ProfilesCommand {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    #[command(flatten)]
-    pub common: CommonArgs,
     /// Workload: read, write, ats, rmw, compare or heartbeat.
-    #[arg(long, short = 'w', default_value = "ats", value_parser = named::<Workload>(&Workload::NAMES))]
+    #[arg(long, short = 'w', default_value = "ats", value_parser = named::<Workload>(&Workload::NAMES),
+          help_heading = heading::MEASURE)]
     pub workload: Workload,
     /// Queue depth per worker: each slot is one actor with one operation at a time.
-    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count)]
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count, help_heading = heading::MEASURE)]
     pub qd: u32,
     /// Number of workers, pinned to the first CPUs this process may use.
-    #[arg(long, short = 't', conflicts_with = "cpus", allow_hyphen_values = true, value_parser = count)]
+    #[arg(long, short = 't', conflicts_with = "cpus", allow_hyphen_values = true, value_parser = count,
+          help_heading = heading::MEASURE)]
     pub threads: Option<u32>,
     /// CPUs to pin one worker each to, e.g. `0,1` or `0-3`.
-    #[arg(long)]
+    #[arg(long, help_heading = heading::MEASURE)]
     pub cpus: Option<CpuList>,
     /// Actors per lock block (ats, rmw, compare): 1 (the default) gives every actor a block of
     /// its own; K gives every K actors one block to contend for.
-    #[arg(long, conflicts_with = "locks", allow_hyphen_values = true, value_parser = count)]
+    #[arg(long, conflicts_with = "locks", allow_hyphen_values = true, value_parser = count,
+          help_heading = heading::MEASURE)]
     pub contention: Option<u32>,
     /// Lock blocks shared by all actors, each attempt on a random one (instead of --contention).
-    #[arg(long, allow_hyphen_values = true, value_parser = count)]
+    #[arg(long, allow_hyphen_values = true, value_parser = count, help_heading = heading::MEASURE)]
     pub locks: Option<u32>,
     /// How long to measure: seconds (`10`, `0.5`) or with a unit (`500ms`, `2m`); default 5 s.
-    #[arg(long, short = 'd', conflicts_with = "ops", allow_hyphen_values = true)]
+    #[arg(long, short = 'd', conflicts_with = "ops", allow_hyphen_values = true, help_heading = heading::LOAD)]
     pub duration: Option<Duration>,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    #[command(flatten)]
-    pub common: CommonArgs,
-    /// Workloads, e.g. `ats,rmw,read`.
-    #[arg(long, short = 'w', value_delimiter = ',', default_value = "ats",
-          value_parser = named::<Workload>(&Workload::NAMES))]
-    pub workload: Vec<Workload>,
     /// A workload profile: a shipped name (see `atsbench profiles`) or a TOML file; flags given
     /// here override its values.
-    #[arg(long, short = 'p')]
+    #[arg(long, short = 'p', help_heading = heading::MEASURE)]
     pub profile: Option<String>,
+    /// Workloads, e.g. `ats,rmw,read`.
+    #[arg(long, short = 'w', value_delimiter = ',', default_value = "ats",
+          value_parser = named::<Workload>(&Workload::NAMES), help_heading = heading::MEASURE)]
+    pub workload: Vec<Workload>,
     /// Queue depths: `1..256` (powers of two), `1..64:8` (linear) or `1,3,8` (required unless a
     /// profile sets them).
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, help_heading = heading::MEASURE)]
     pub qd: Option<ValueList>,
     /// Worker counts, e.g. `1,2`.
-    #[arg(long, short = 't', default_value = "1", allow_hyphen_values = true)]
+    #[arg(long, short = 't', default_value = "1", allow_hyphen_values = true, help_heading = heading::MEASURE)]
     pub threads: ValueList,
     /// Actors per lock block, e.g. `1,4,16` (default 1).
-    #[arg(long, conflicts_with = "locks", allow_hyphen_values = true)]
+    #[arg(long, conflicts_with = "locks", allow_hyphen_values = true, help_heading = heading::MEASURE)]
     pub contention: Option<ValueList>,
     /// Lock block counts shared by all actors, e.g. `1,16,256` (instead of --contention).
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, help_heading = heading::MEASURE)]
     pub locks: Option<ValueList>,
     /// How long to measure each point (`2`, `500ms`); default 2 s.
-    #[arg(long, short = 'd', conflicts_with = "ops", allow_hyphen_values = true)]
+    #[arg(long, short = 'd', conflicts_with = "ops", allow_hyphen_values = true, help_heading = heading::LOAD)]
     pub duration: Option<Duration>,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
-/// Options shared by `run` and `sweep`.
+/// Options shared by `run` and `sweep`, under the headings of [`heading`].
 #[derive(Debug, Args)]
 pub struct CommonArgs {
     /// A regular file, a block device, /dev/ngXnY, /dev/sgN, or `sim` / `sim:SIZE` (the
     /// simulated device, e.g. sim:64MiB); none: a temporary file.
     pub target: Option<PathBuf>,
-    /// Block size of each I/O and lock record (default: the target's logical block size).
-    #[arg(long, allow_hyphen_values = true)]
-    pub bs: Option<Bytes>,
-    /// Byte range to use, START..END (e.g. `0..64M`); nothing outside it is written.
-    #[arg(long)]
-    pub region: Option<RegionArg>,
+
+    // What to measure (after the command's own workload, qd, threads, contention).
+    /// `heartbeat`: time between one worker's heartbeats (VMFS beats every 3 s).
+    #[arg(long, default_value = "3s", allow_hyphen_values = true, help_heading = heading::MEASURE)]
+    pub heartbeat_interval: Duration,
+    /// Fraction of `compare` commands sent with a deliberately wrong image.
+    #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = real, help_heading = heading::MEASURE)]
+    pub miscompare_fraction: f64,
+    /// Skip verification of the ATS history and the final lock blocks.
+    #[arg(long, help_heading = heading::MEASURE)]
+    pub no_verify: bool,
+
+    // Load (after the command's --duration).
     /// Operations per point over all workers (I/Os; ATS attempts for ats and rmw).
-    #[arg(long, allow_hyphen_values = true, value_parser = count64)]
+    #[arg(long, allow_hyphen_values = true, value_parser = count64, help_heading = heading::LOAD)]
     pub ops: Option<u64>,
     /// Open loop: issue this many operations per second in all, with coordinated-omission
     /// correction (latency counts from the intended start).
-    #[arg(long, allow_hyphen_values = true, value_parser = real)]
+    #[arg(long, allow_hyphen_values = true, value_parser = real, help_heading = heading::LOAD)]
     pub rate: Option<f64>,
     /// Measure every point this many times; results keep each repeat's figures beside the
     /// merged ones (whose percentiles come from the merged histograms).
-    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count)]
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count, help_heading = heading::LOAD)]
     pub repeat: u32,
     /// With --repeat: measure round by round over all points (point 1, 2, ..., then again), so
     /// that drift of the device or machine does not line up with one point.
-    #[arg(long, requires = "repeat")]
+    #[arg(long, requires = "repeat", help_heading = heading::LOAD)]
     pub interleave: bool,
-    /// `heartbeat`: time between one worker's heartbeats (VMFS beats every 3 s).
-    #[arg(long, default_value = "3s", allow_hyphen_values = true)]
-    pub heartbeat_interval: Duration,
-    /// Skip verification of the ATS history and the final lock blocks.
-    #[arg(long)]
-    pub no_verify: bool,
-    /// Use a kernel submission thread (IORING_SETUP_SQPOLL).
-    #[arg(long)]
-    pub sqpoll: bool,
-    /// Poll for completions (IORING_SETUP_IOPOLL); the target must support polled I/O.
-    #[arg(long)]
-    pub iopoll: bool,
-    /// Write to a block device even if it holds a filesystem, partitions or is in use.
-    #[arg(long)]
-    pub force: bool,
-    /// Backend: file, block, nvme or scsi (default: chosen from the target's type).
-    #[arg(long, value_parser = named::<BackendKind>(&["file", "block", "nvme", "scsi"]))]
-    pub backend: Option<BackendKind>,
-    /// Fraction of `compare` commands sent with a deliberately wrong image.
-    #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = real)]
-    pub miscompare_fraction: f64,
     /// Seed of the workers' random numbers (default: random). With --hosts, required and
     /// the same on every host.
-    #[arg(long, allow_hyphen_values = true, value_parser = count64)]
+    #[arg(long, allow_hyphen_values = true, value_parser = count64, help_heading = heading::LOAD)]
     pub seed: Option<u64>,
+    /// Use a kernel submission thread (IORING_SETUP_SQPOLL).
+    #[arg(long, help_heading = heading::LOAD)]
+    pub sqpoll: bool,
+    /// Poll for completions (IORING_SETUP_IOPOLL); the target must support polled I/O.
+    #[arg(long, help_heading = heading::LOAD)]
+    pub iopoll: bool,
+
+    // Limits, timeouts and errors.
     /// ats: give up on a device-side ATS command not completed within MS milliseconds and
     /// retry it with the same images, as ESXi does; the late completion is counted.
-    #[arg(long, value_name = "MS", allow_hyphen_values = true, value_parser = count64)]
+    #[arg(long, value_name = "MS", allow_hyphen_values = true, value_parser = count64,
+          help_heading = heading::LIMITS)]
     pub timeout: Option<u64>,
-    /// Several hosts on one shared target: this many hosts run the same command at once, each
-    /// with its own --host-id and all with the same --seed; `atsbench merge` combines their
-    /// results.
-    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count)]
-    pub hosts: u32,
-    /// With --hosts N: this host's index, 0 to N-1.
-    #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = count)]
-    pub host_id: u32,
-    /// With --hosts: how long to wait for the other hosts at each rendezvous (`60`, `2m`).
-    #[arg(long, default_value = "60s", allow_hyphen_values = true)]
-    pub rendezvous_timeout: Duration,
+
+    // Target.
+    /// Block size of each I/O and lock record (default: the target's logical block size).
+    #[arg(long, allow_hyphen_values = true, help_heading = heading::TARGET)]
+    pub bs: Option<Bytes>,
+    /// Byte range to use, START..END (e.g. `0..64M`); nothing outside it is written.
+    #[arg(long, help_heading = heading::TARGET)]
+    pub region: Option<RegionArg>,
+    /// Backend: file, block, nvme or scsi (default: chosen from the target's type).
+    #[arg(long, value_parser = named::<BackendKind>(&["file", "block", "nvme", "scsi"]),
+          help_heading = heading::TARGET)]
+    pub backend: Option<BackendKind>,
+    /// Write to a block device even if it holds a filesystem, partitions or is in use.
+    #[arg(long, help_heading = heading::TARGET)]
+    pub force: bool,
+
+    // Output.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Write SVG plots of the results into DIR: latency percentiles, IOPS and miscompare rates
     /// against queue depth (and lock count), and a percentile spectrum per point.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = heading::OUTPUT)]
     pub plot: Option<PathBuf>,
     /// Write HdrHistogram interval logs to FILE as the run goes: one histogram per operation
     /// kind and interval, tagged with the kind (and the point, in a sweep).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = heading::OUTPUT)]
     pub hdr_log: Option<PathBuf>,
     /// Length of one --hdr-log interval (`1s`, `250ms`).
-    #[arg(long, default_value = "1s", requires = "hdr_log", allow_hyphen_values = true)]
+    #[arg(long, default_value = "1s", requires = "hdr_log", allow_hyphen_values = true,
+          help_heading = heading::OUTPUT)]
     pub hdr_interval: Duration,
+    /// Progress on stderr: none (`-q`); shown only when stderr is a terminal.
+    #[arg(long, short = 'q', help_heading = heading::OUTPUT)]
+    pub quiet: bool,
+
     #[command(flatten)]
     pub device: DeviceArgs,
     #[command(flatten)]
     pub sim: SimArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
+
+    // Several hosts.
+    /// Several hosts on one shared target: this many hosts run the same command at once, each
+    /// with its own --host-id and all with the same --seed; `atsbench merge` combines their
+    /// results.
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count, help_heading = heading::HOSTS)]
+    pub hosts: u32,
+    /// With --hosts N: this host's index, 0 to N-1.
+    #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = count, help_heading = heading::HOSTS)]
+    pub host_id: u32,
+    /// With --hosts: how long to wait for the other hosts at each rendezvous (`60`, `2m`).
+    #[arg(long, default_value = "60s", allow_hyphen_values = true, help_heading = heading::HOSTS)]
+    pub rendezvous_timeout: Duration,
 }
 
-/// Options of the device backends (NVMe, SCSI), shared by `run`, `sweep` and `probe`.
+/// Options of the device backends (SCSI, NVMe, and block devices and files), shared by `run`
+/// and `sweep`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DeviceArgs {
-    /// NVMe: try one real fused Compare+Write (FUSE first/second) on the first lock block.
-    /// Linux passthrough rejects fused commands, so this reports that and exits 7; without it
-    /// NVMe ATS is compare-then-write.
-    #[arg(long)]
-    pub fused: bool,
-    /// SCSI: how commands reach /dev/sgN: sg (async sg v3 driven by io_uring poll), bsg-uring
-    /// (io_uring passthrough, newer kernels), sg-sync (SG_IO ioctl, a baseline); default: the
-    /// best this kernel offers.
-    #[arg(long, value_parser = named::<Transport>(&["sg", "bsg-uring", "sg-sync"]))]
-    pub transport: Option<Transport>,
-    /// SCSI: blocks per COMPARE AND WRITE (1 to the device's MAXIMUM COMPARE AND WRITE LENGTH);
-    /// --bs defaults to (and must be) this many logical blocks.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
-    pub ats_blocks: Option<u8>,
-    /// SCSI: set DPO (disable page out) on COMPARE AND WRITE.
-    #[arg(long)]
-    pub dpo: bool,
-    /// SCSI: set FUA (force unit access) on COMPARE AND WRITE and WRITE(16).
-    #[arg(long)]
-    pub fua: bool,
     /// Block devices and files: where an ATS attempt takes its expected image: device (what
     /// the worker last wrote or read with O_DIRECT, the default) or cache (a buffered read of
     /// the lock block through the page cache before each attempt; may be stale).
-    #[arg(long, value_parser = named::<ExpectedFrom>(&["device", "cache"]))]
+    #[arg(long, value_parser = named::<ExpectedFrom>(&["device", "cache"]), help_heading = heading::TARGET)]
     pub expected_from: Option<ExpectedFrom>,
+    /// How commands reach /dev/sgN: sg (async sg v3 driven by io_uring poll), bsg-uring
+    /// (io_uring passthrough, newer kernels), sg-sync (SG_IO ioctl, a baseline); default: the
+    /// best this kernel offers.
+    #[arg(long, value_parser = named::<Transport>(&["sg", "bsg-uring", "sg-sync"]), help_heading = heading::SCSI)]
+    pub transport: Option<Transport>,
+    /// Blocks per COMPARE AND WRITE (1 to the device's MAXIMUM COMPARE AND WRITE LENGTH);
+    /// --bs defaults to (and must be) this many logical blocks.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..), help_heading = heading::SCSI)]
+    pub ats_blocks: Option<u8>,
+    /// Set DPO (disable page out) on COMPARE AND WRITE.
+    #[arg(long, help_heading = heading::SCSI)]
+    pub dpo: bool,
+    /// Set FUA (force unit access) on COMPARE AND WRITE and WRITE(16).
+    #[arg(long, help_heading = heading::SCSI)]
+    pub fua: bool,
+    /// Try one real fused Compare+Write (FUSE first/second) on the first lock block.
+    /// Linux passthrough rejects fused commands, so this reports that and exits 7; without it
+    /// NVMe ATS is compare-then-write.
+    #[arg(long, help_heading = heading::NVME)]
+    pub fused: bool,
 }
 
 /// Options of the simulated device (TARGET `sim`), shared by `run` and `sweep`.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = heading::SIM)]
 pub struct SimArgs {
-    /// sim: the command set: scsi (COMPARE AND WRITE, READ(16), WRITE(16): ATS mode device,
-    /// the default) or nvme (Compare, Read, Write: compare-then-write).
+    /// The command set: scsi (COMPARE AND WRITE, READ(16), WRITE(16): ATS mode device, the
+    /// default) or nvme (Compare, Read, Write: compare-then-write).
     #[arg(long, value_parser = named::<SimProtocol>(&["scsi", "nvme"]))]
     pub sim_protocol: Option<SimProtocol>,
-    /// sim: each command's service time: 0 (the default), fixed:20us, uniform:10us..50us or
+    /// Each command's service time: 0 (the default), fixed:20us, uniform:10us..50us or
     /// exp:30us (exponential, that mean).
     #[arg(long, value_name = "DIST")]
     pub sim_latency: Option<LatencyModel>,
-    /// sim: the device's command slots, shared by all workers (like an HBA's queue depth):
-    /// a command beyond them waits in the device until one frees.
+    /// The device's command slots, shared by all workers (like an HBA's queue depth): a
+    /// command beyond them waits in the device until one frees.
     #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = count)]
     pub sim_qd: Option<u32>,
-    /// sim: inject faults, KIND=RATE[,KIND=RATE...]: KIND false-miscompare, own-write,
+    /// Inject faults, KIND=RATE[,KIND=RATE...]: KIND false-miscompare, own-write,
     /// torn-write, lost-write, stale-read, latency-spike or foreign-write; RATE the fraction
     /// of the commands each could strike.
     #[arg(long, value_name = "KIND=RATE,...")]
@@ -307,13 +453,28 @@ impl SimArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = heading::OUTPUT)]
 pub struct OutputArgs {
-    /// Output format: table, json or csv.
-    #[arg(long, short = 'f', default_value = "table", value_parser = named::<Format>(&["table", "json", "csv"]))]
+    /// Output format: table (fits 100 columns), wide (every column), json or csv.
+    #[arg(long, short = 'f', default_value = "table",
+          value_parser = named::<Format>(&["table", "wide", "json", "csv"]))]
     pub format: Format,
     /// Write results to this file (rewritten after every point) instead of stdout.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    /// The table with every column (the same as --format wide).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+}
+
+impl OutputArgs {
+    /// The format asked for, `-v` making the table wide.
+    pub fn format(&self) -> Format {
+        match self.format {
+            Format::Table if self.verbose => Format::Wide,
+            f => f,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -321,12 +482,16 @@ pub struct ProbeArgs {
     /// The device or file to describe.
     pub target: PathBuf,
     /// Backend (default: chosen from the target's type).
-    #[arg(long, value_parser = named::<BackendKind>(&["file", "block", "nvme", "scsi"]))]
+    #[arg(long, value_parser = named::<BackendKind>(&["file", "block", "nvme", "scsi"]),
+          help_heading = heading::TARGET)]
     pub backend: Option<BackendKind>,
-    #[command(flatten)]
-    pub device: DeviceArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
+    /// Output format: table or json.
+    #[arg(long, short = 'f', default_value = "table", value_parser = named::<Format>(&["table", "json"]),
+          help_heading = heading::OUTPUT)]
+    pub format: Format,
+    /// Write the description to this file instead of stdout.
+    #[arg(long, short = 'o', help_heading = heading::OUTPUT)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -335,20 +500,21 @@ pub struct CompareArgs {
     pub base: PathBuf,
     /// The candidate results, compared with the base.
     pub candidate: PathBuf,
-    /// Output format: table, markdown, json or csv (one row per point and figure).
-    #[arg(long, short = 'f', default_value = "table",
-          value_parser = named::<crate::compare::Format>(&["table", "markdown", "json", "csv"]))]
-    pub format: crate::compare::Format,
-    /// Write the comparison to this file instead of stdout.
-    #[arg(long, short = 'o')]
-    pub output: Option<PathBuf>,
     /// Largest change that is not a regression, e.g. `iops=5%,p99=10%,miscompare=0.5pp`; keys
     /// iops, p50, p99, p99.9, latency (all three), miscompare [default:
     /// iops=5%,p50=10%,p99=10%,p99.9=20%,miscompare=0.5pp].
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, help_heading = heading::VERDICT)]
     pub max_regression: Option<crate::compare::Thresholds>,
+    /// Output format: table, markdown, json or csv (one row per point and figure).
+    #[arg(long, short = 'f', default_value = "table",
+          value_parser = named::<crate::compare::Format>(&["table", "markdown", "json", "csv"]),
+          help_heading = heading::OUTPUT)]
+    pub format: crate::compare::Format,
+    /// Write the comparison to this file instead of stdout.
+    #[arg(long, short = 'o', help_heading = heading::OUTPUT)]
+    pub output: Option<PathBuf>,
     /// Write SVG plots of base and candidate overlaid into this directory.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR", help_heading = heading::OUTPUT)]
     pub plot: Option<PathBuf>,
 }
 
@@ -359,15 +525,15 @@ pub struct ReportArgs {
     pub results: PathBuf,
     /// A base to compare them with: the comparison and its verdict go at the top.
     pub base: Option<PathBuf>,
+    /// Thresholds of the comparison with the base (as for `compare`).
+    #[arg(long, allow_hyphen_values = true, help_heading = heading::VERDICT)]
+    pub max_regression: Option<crate::compare::Thresholds>,
     /// Write one self-contained HTML file (inline SVG and CSS, no scripts, no network).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", help_heading = heading::OUTPUT)]
     pub html: Option<PathBuf>,
     /// Write the SVG plots into this directory.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR", help_heading = heading::OUTPUT)]
     pub plot: Option<PathBuf>,
-    /// Thresholds of the comparison with the base (as for `compare`).
-    #[arg(long, allow_hyphen_values = true)]
-    pub max_regression: Option<crate::compare::Thresholds>,
 }
 
 /// A clap error as the one line atsbench prints: what was wrong and where to look, or None
@@ -406,7 +572,7 @@ mod tests {
     fn sweep_parses_lists() {
         let c = Cli::try_parse_from(["atsbench", "sweep", "--qd", "1..8", "--workload", "ats,rmw", "--locks", "1,4"])
             .unwrap();
-        let Command::Sweep(s) = c.command else { panic!() };
+        let Some(Command::Sweep(s)) = c.command else { panic!() };
         assert_eq!(s.qd.map(|q| q.0), Some(vec![1, 2, 4, 8]));
         assert_eq!(s.workload, vec![Workload::Ats, Workload::Rmw]);
         assert_eq!(s.locks.map(|l| l.0), Some(vec![1, 4]));
@@ -441,7 +607,7 @@ mod tests {
     #[test]
     fn durations_take_units() {
         let c = Cli::try_parse_from(["atsbench", "run", "--duration", "500ms"]).unwrap();
-        let Command::Run(r) = c.command else { panic!() };
+        let Some(Command::Run(r)) = c.command else { panic!() };
         assert_eq!(r.duration.map(|d| d.0), Some(std::time::Duration::from_millis(500)));
     }
 }

@@ -3,11 +3,13 @@
 
 use super::hdr;
 use super::plan::{check_fused_kind, HostsPlan, Plan, PlanPoint, DEFAULT_TARGET_BYTES};
+use super::progress::{expected_time, Progress};
 use crate::backend::{self, scsi::Transport, AtsMode, Opened};
 use crate::device::{self, PointNeeds, Target};
+use crate::engine::StopAt;
 use crate::engine::{self, IntervalSink, MultiHost, Point, PointSpec};
 use crate::error::{Error, Result};
-use crate::report::{Config, Progress, Reporter};
+use crate::report::{Config, Reporter};
 use crate::spec::Region;
 use crate::sys::blk;
 use crate::workload::Workload;
@@ -40,8 +42,7 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
             h.timeout.as_secs_f64()
         );
     }
-    let progress =
-        (std::io::stderr().is_terminal() && (runs > 1 || plan.output.is_some())).then(|| Progress::new(runs));
+    let progress = progress(&plan, runs);
     let mut broken = Vec::new();
     let mut measured: Vec<Vec<Point>> = vec![Vec::new(); specs.len()];
     for (i, spec) in run_order(specs.len(), plan.repeat, plan.interleave) {
@@ -49,11 +50,15 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
             p.start(&specs[spec]);
         }
         let s = &specs[spec];
-        measured[spec].push(match hdr.as_mut() {
-            Some(h) => h.measure(hdr::tag_prefix(plan.command, s), s.threads() as usize, |sink| {
+        measured[spec].push(match (hdr.as_mut(), &progress) {
+            (Some(h), _) => h.measure(hdr::tag_prefix(plan.command, s), s.threads() as usize, |sink| {
                 measure(&target, s, &plan, stop, sink)
             })?,
-            None => measure(&target, s, &plan, stop, None)?,
+            // `run` shows its operations as they go, from the workers' interval snapshots.
+            (None, Some(p)) if plan.command == "run" => {
+                p.watch_run(s.workload, plan.stop, |sink| measure(&target, s, &plan, stop, sink))?
+            }
+            (None, _) => measure(&target, s, &plan, stop, None)?,
         });
         if let Some(p) = &progress {
             p.done_one();
@@ -69,7 +74,10 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
                 if let Some(why) = broke_atomicity(&point) {
                     broken.push(why);
                 }
-                reporter.point(point)?;
+                match &progress {
+                    Some(p) => p.suspend(|| reporter.point(point))?,
+                    None => reporter.point(point)?,
+                }
             }
         }
         if interrupted || i + 1 == runs {
@@ -96,6 +104,25 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The progress bar, when stderr is a terminal and `-q` was not given; a sweep says first how
+/// long it will measure (unless `-q`).
+fn progress(plan: &Plan, runs: usize) -> Option<Progress> {
+    if plan.quiet {
+        return None;
+    }
+    if plan.command == "sweep" {
+        eprintln!("{}", expected_time(plan.points.len(), plan.repeat, plan.stop));
+    }
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    Some(match (plan.command, plan.stop) {
+        ("run", stop) => Progress::run(stop),
+        (_, StopAt::Seconds(s)) => Progress::sweep(runs, Some(std::time::Duration::from_secs_f64(s))),
+        (_, StopAt::Ops(_)) => Progress::sweep(runs, None),
+    })
 }
 
 /// The order of the measurements: (run number, point index); each point's repeats in a row,

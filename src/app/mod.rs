@@ -6,11 +6,13 @@
 mod bench;
 mod compare;
 mod hdr;
+mod manual;
 mod merge;
 mod plan;
+mod progress;
 
 use crate::cli::{Cli, Command, ProbeArgs, ProfilesCommand};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 use std::sync::atomic::AtomicBool;
@@ -18,7 +20,11 @@ use std::sync::atomic::AtomicBool;
 /// Run the command; `matches` tells which flags were given on the command line (profiles
 /// fill the others).
 pub fn main(cli: Cli, matches: &ArgMatches, stop: &AtomicBool) -> Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        eprintln!("{}", crate::cli::FIRST_STEPS);
+        return Err(Error::Usage("no command given".into()));
+    };
+    match command {
         Command::Run(a) => bench::bench(plan::Plan::run(a)?, stop),
         Command::Sweep(a) => {
             let sub = matches.subcommand_matches("sweep");
@@ -29,6 +35,8 @@ pub fn main(cli: Cli, matches: &ArgMatches, stop: &AtomicBool) -> Result<()> {
         Command::Merge(a) => merge::merge(&a),
         Command::Compare(a) => compare::compare(&a),
         Command::Report(a) => compare::report(&a),
+        Command::Completions(a) => manual::completions(a.shell),
+        Command::Man(a) => manual::man(a.command.as_deref(), a.dir.as_deref()),
         Command::Profiles(p) => {
             let text = match p.show {
                 None => crate::profile::list()?,
@@ -45,5 +53,5 @@ fn probe(a: &ProbeArgs) -> Result<()> {
         Some(bytes) => crate::device::open_sim(bytes.map_err(crate::error::Error::usage)?),
         None => crate::device::open(&a.target, a.backend, false, false)?,
     };
-    crate::report::probe(&t.info, a.output.format, a.output.output.as_deref())
+    crate::report::probe(&t.info, a.format, a.output.as_deref())
 }

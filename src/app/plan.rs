@@ -65,6 +65,8 @@ pub struct Plan {
     pub device: DeviceOptions,
     pub format: Format,
     pub output: Option<PathBuf>,
+    /// `-q`: no progress on stderr.
+    pub quiet: bool,
     /// The profile the plan came from: (name, SHA-256 of its text).
     pub profile: Option<(String, String)>,
     /// `--plot DIR`: SVG plots of the results, written at the end.
@@ -187,8 +189,9 @@ impl Plan {
                 sim: sim_options,
                 expected: c.device.expected_from.unwrap_or_default(),
             },
-            format: c.output.format,
+            format: c.output.format(),
             output: c.output.output,
+            quiet: c.quiet,
             profile: None,
             plot: c.plot,
             hdr_log: c.hdr_log.map(|p| (p, hdr_interval_ns)),
@@ -453,8 +456,8 @@ mod tests {
         let mut all = vec!["atsbench"];
         all.extend_from_slice(args);
         match Cli::try_parse_from(all).expect("parses").command {
-            Command::Run(a) => Plan::run(a),
-            Command::Sweep(a) => Plan::sweep(a, &|_| false),
+            Some(Command::Run(a)) => Plan::run(a),
+            Some(Command::Sweep(a)) => Plan::sweep(a, &|_| false),
             _ => unreachable!(),
         }
     }

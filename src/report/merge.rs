@@ -90,7 +90,7 @@ pub struct HostFigures {
 pub fn write(m: &Merged, format: Format, path: Option<&Path>) -> Result<()> {
     let text = match format {
         Format::Json => serde_json::to_string_pretty(m).map_err(|e| Error::Internal(e.to_string()))? + "\n",
-        Format::Table | Format::Csv => table(m),
+        Format::Table | Format::Wide | Format::Csv => table(m),
     };
     let err = |p: &Path, e: std::io::Error| Error::from_io(p, "writing the merged results", &e);
     match path {

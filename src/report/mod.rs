@@ -25,7 +25,10 @@ pub const SCHEMA: &str = "atsbench/2";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
+    /// The table that fits 100 columns.
     Table,
+    /// The table with every column (`--format wide`, `-v`).
+    Wide,
     Json,
     Csv,
 }
@@ -36,9 +39,10 @@ impl std::str::FromStr for Format {
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         match s {
             "table" => Ok(Format::Table),
+            "wide" => Ok(Format::Wide),
             "json" => Ok(Format::Json),
             "csv" => Ok(Format::Csv),
-            _ => Err(format!("`{s}` is not a format; use table, json or csv")),
+            _ => Err(format!("`{s}` is not a format; use table, wide, json or csv")),
         }
     }
 }
@@ -171,10 +175,20 @@ enum Sink {
     Table {
         out: Box<dyn Write>,
         header_done: bool,
+        layout: table::Layout,
     },
     Csv(Box<csv::CsvWriter>),
     /// JSON is one document: rewritten whole after every point (to a file) or printed at the end.
     Json,
+}
+
+/// The default table: fitted to the terminal when stdout is one narrower than 100 columns,
+/// else the same 100 columns everywhere (files and pipes get the same table on every machine).
+fn narrow_layout(path: Option<&Path>) -> table::Layout {
+    match (path, terminal_size::terminal_size_of(std::io::stdout())) {
+        (None, Some((terminal_size::Width(w), _))) if w < 100 => table::Layout::Fit(usize::from(w)),
+        _ => table::Layout::Narrow,
+    }
 }
 
 /// Writes each point as it finishes.
@@ -198,7 +212,8 @@ impl Reporter {
             None => Box::new(std::io::stdout()),
         };
         let sink = match format {
-            Format::Table => Sink::Table { out, header_done: false },
+            Format::Table => Sink::Table { out, header_done: false, layout: narrow_layout(path) },
+            Format::Wide => Sink::Table { out, header_done: false, layout: table::Layout::Wide },
             Format::Csv => Sink::Csv(Box::new(csv::CsvWriter::new(out))),
             Format::Json => Sink::Json,
         };
@@ -209,12 +224,19 @@ impl Reporter {
     pub fn point(&mut self, p: Point) -> Result<()> {
         let out = self.path.clone().unwrap_or_else(|| PathBuf::from("stdout"));
         let r = match &mut self.sink {
-            Sink::Table { out, header_done } => {
+            Sink::Table { out, header_done, layout } => {
                 let first = !*header_done;
                 *header_done = true;
-                if first { table::header(out, &self.doc.target).and_then(|_| table::columns(out)) } else { Ok(()) }
-                    .and_then(|_| table::row(out, &p))
-                    .and_then(|_| out.flush())
+                let narrow = !layout.is_wide();
+                if first {
+                    table::header(out, &self.doc.target)
+                        .and_then(|_| if narrow { table::mode_line(out, &p) } else { Ok(()) })
+                        .and_then(|_| table::columns(out, *layout))
+                } else {
+                    Ok(())
+                }
+                .and_then(|_| table::row(out, &p, *layout))
+                .and_then(|_| out.flush())
             }
             Sink::Csv(w) => w.point(&p),
             Sink::Json => Ok(()),
@@ -278,7 +300,7 @@ fn replace_file(path: &Path, body: &[u8]) -> std::io::Result<()> {
 pub fn probe(info: &TargetInfo, format: Format, path: Option<&Path>) -> Result<()> {
     let text = match format {
         Format::Json => serde_json::to_string_pretty(info).map_err(|e| Error::Internal(e.to_string()))? + "\n",
-        Format::Table | Format::Csv => {
+        Format::Table | Format::Wide | Format::Csv => {
             let mut v = Vec::new();
             table::header(&mut v, info).map_err(|e| Error::Internal(e.to_string()))?;
             String::from_utf8_lossy(&v).into_owned()
@@ -290,37 +312,6 @@ pub fn probe(info: &TargetInfo, format: Format, path: Option<&Path>) -> Result<(
             print!("{text}");
             Ok(())
         }
-    }
-}
-
-/// The progress bar on stderr: drawn only when stderr is a terminal, never into results.
-pub struct Progress(indicatif::ProgressBar);
-
-impl Progress {
-    pub fn new(points: usize) -> Progress {
-        let bar = indicatif::ProgressBar::new(points as u64);
-        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        if let Ok(style) = indicatif::ProgressStyle::with_template("[{bar:20}] {pos}/{len} {msg} ({elapsed})") {
-            bar.set_style(style.progress_chars("#>."));
-        }
-        Progress(bar)
-    }
-
-    /// Show the point that starts now.
-    pub fn start(&self, s: &PointSpec) {
-        let locks = match s.lock_plan {
-            LockPlan::Contention(k) => format!("contention={k}"),
-            LockPlan::Locks(n) => format!("locks={n}"),
-        };
-        self.0.set_message(format!("{} qd={} threads={} {locks}", s.workload.name(), s.qd, s.threads()));
-    }
-
-    pub fn done_one(&self) {
-        self.0.inc(1);
-    }
-
-    pub fn finish(&self) {
-        self.0.finish_and_clear();
     }
 }
 

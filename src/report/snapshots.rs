@@ -160,9 +160,9 @@ fn spec() -> PointSpec {
 fn table() {
     let mut out = Vec::new();
     table::header(&mut out, &target()).unwrap();
-    table::columns(&mut out).unwrap();
-    table::row(&mut out, &ats_point()).unwrap();
-    table::row(&mut out, &read_point()).unwrap();
+    table::columns(&mut out, table::Layout::Wide).unwrap();
+    table::row(&mut out, &ats_point(), table::Layout::Wide).unwrap();
+    table::row(&mut out, &read_point(), table::Layout::Wide).unwrap();
     insta::assert_snapshot!(String::from_utf8(out).unwrap());
 }
 
@@ -214,8 +214,8 @@ fn timeouts_and_first_corrupt() {
     p.late_completions = 6;
     p.first_corrupt = Some(crate::engine::FirstCorrupt { lock: 2, at_s: 0.25, worker: 1 });
     let mut out = Vec::new();
-    table::columns(&mut out).unwrap();
-    table::row(&mut out, &p).unwrap();
+    table::columns(&mut out, table::Layout::Wide).unwrap();
+    table::row(&mut out, &p, table::Layout::Wide).unwrap();
     out.extend_from_slice(csv_text(&[p]).as_bytes());
     insta::assert_snapshot!(String::from_utf8(out).unwrap());
 }

@@ -35,7 +35,8 @@ pub fn header(w: &mut dyn Write, t: &TargetInfo) -> io::Result<()> {
     Ok(())
 }
 
-const COLUMNS: [(&str, usize); 19] = [
+/// Every column of the wide table (`--format wide`, `-v`): name and width.
+const WIDE: [(&str, usize); 19] = [
     ("workload", 8),
     ("ats_mode", 17),
     ("qd", 4),
@@ -57,19 +58,92 @@ const COLUMNS: [(&str, usize); 19] = [
     ("err", 5),
 ];
 
-pub fn columns(w: &mut dyn Write) -> io::Result<()> {
-    writeln!(w)?;
-    cells(w, COLUMNS.iter().map(|(name, _)| name.to_string()))
+/// The default table's columns, which fit 100 columns: the ATS mode goes above the table, the
+/// miscompare classes other than contention under a row when there are any.
+const NARROW: [(&str, usize); 13] = [
+    ("workload", 8),
+    ("qd", 4),
+    ("thr", 3),
+    ("locks", 5),
+    ("act/lk", 6),
+    ("iops", 9),
+    ("p50_us", 8),
+    ("p99_us", 8),
+    ("p99.9_us", 8),
+    ("acq_p99", 8),
+    ("miscmp%", 7),
+    ("viol/lost", 9),
+    ("err", 4),
+];
+
+/// The narrow table's columns dropped first, in this order, on a terminal too narrow for it.
+const DROPPED_FIRST: [&str; 4] = ["act/lk", "acq_p99", "p99.9_us", "thr"];
+
+/// Which table: every column, or the ones that fit 100 columns (or the terminal, if narrower).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    Narrow,
+    /// The narrow table on a terminal this many columns wide: the columns of [`DROPPED_FIRST`]
+    /// go until the rest fits.
+    Fit(usize),
+    Wide,
 }
 
-fn cells(w: &mut dyn Write, values: impl Iterator<Item = String>) -> io::Result<()> {
+fn line_width(columns: &[(&str, usize)]) -> usize {
+    columns.iter().map(|c| c.1).sum::<usize>() + columns.len().saturating_sub(1)
+}
+
+impl Layout {
+    fn columns(self) -> Vec<(&'static str, usize)> {
+        match self {
+            Layout::Narrow => NARROW.to_vec(),
+            Layout::Wide => WIDE.to_vec(),
+            Layout::Fit(width) => {
+                let mut cols = NARROW.to_vec();
+                for drop in DROPPED_FIRST {
+                    if line_width(&cols) <= width {
+                        break;
+                    }
+                    cols.retain(|c| c.0 != drop);
+                }
+                cols
+            }
+        }
+    }
+
+    pub fn is_wide(self) -> bool {
+        self == Layout::Wide
+    }
+}
+
+/// The line above a narrow table: the ATS mode of the first point, which the wide table has
+/// in a column.
+pub fn mode_line(w: &mut dyn Write, p: &Point) -> io::Result<()> {
+    match mode(p) {
+        Some(m) => writeln!(w, "ats mode {m}"),
+        None => Ok(()),
+    }
+}
+
+fn mode(p: &Point) -> Option<String> {
+    p.ats_mode.and_then(|m| serde_json::to_value(m).ok()).and_then(|v| v.as_str().map(String::from))
+}
+
+pub fn columns(w: &mut dyn Write, layout: Layout) -> io::Result<()> {
+    writeln!(w)?;
+    cells(w, layout, |name| name.to_string())
+}
+
+/// One line of cells: `value` gives each column's text, by the column's name.
+fn cells(w: &mut dyn Write, layout: Layout, value: impl Fn(&str) -> String) -> io::Result<()> {
     let mut line = String::new();
-    for (i, (v, (_, width))) in values.zip(COLUMNS).enumerate() {
+    for (i, (name, width)) in layout.columns().into_iter().enumerate() {
         if i > 0 {
             line.push(' ');
         }
+        let v = value(name);
         // Names left, numbers right.
-        if i <= 1 || i == 8 {
+        if matches!(name, "workload" | "ats_mode" | "latency") {
             line.push_str(&format!("{v:<width$}"));
         } else {
             line.push_str(&format!("{v:>width$}"));
@@ -82,7 +156,7 @@ fn us(ns: u64) -> String {
     format!("{:.1}", ns as f64 / 1000.0)
 }
 
-pub fn row(w: &mut dyn Write, p: &Point) -> io::Result<()> {
+pub fn row(w: &mut dyn Write, p: &Point, layout: Layout) -> io::Result<()> {
     let kind = match p.workload.name() {
         "ats" | "rmw" => "ats",
         other => other,
@@ -90,30 +164,49 @@ pub fn row(w: &mut dyn Write, p: &Point) -> io::Result<()> {
     let lat = p.latency_ns.get(kind);
     let acq = p.latency_ns.get("acquire");
     let m = &p.miscompares;
-    let verdict = p.verification.as_ref().map_or("-".into(), |v| format!("{}/{}", v.violations, v.lost_updates));
-    let mode = p.ats_mode.and_then(|m| serde_json::to_value(m).ok()).and_then(|v| v.as_str().map(String::from));
-    let values = [
-        p.workload.name().to_string(),
-        mode.unwrap_or_else(|| "-".into()),
-        p.qd.to_string(),
-        p.threads.to_string(),
-        p.locks.to_string(),
-        if p.locks > 0 { format!("{}", p.actors_per_lock) } else { "-".into() },
-        p.ops.to_string(),
-        format!("{}", p.iops),
-        kind.to_string(),
-        lat.map_or("-".into(), |l| us(l.p50)),
-        lat.map_or("-".into(), |l| us(l.p99)),
-        lat.map_or("-".into(), |l| us(l.p999)),
-        lat.map_or("-".into(), |l| us(l.max)),
-        acq.map_or("-".into(), |l| us(l.p50)),
-        acq.map_or("-".into(), |l| us(l.p99)),
-        format!("{:.2}", p.miscompare_rate * 100.0),
-        format!("{}/{}/{}/{}/{}", m.contention, m.own_write, m.corrupt, m.stale, m.false_),
-        verdict,
-        p.errors.to_string(),
-    ];
-    cells(w, values.into_iter())?;
+    let value = |column: &str| -> String {
+        let pick = |l: Option<&crate::stats::Summary>, f: fn(&crate::stats::Summary) -> u64| {
+            l.map_or("-".into(), |l| us(f(l)))
+        };
+        match column {
+            "workload" => p.workload.name().to_string(),
+            "ats_mode" => mode(p).unwrap_or_else(|| "-".into()),
+            "qd" => p.qd.to_string(),
+            "thr" => p.threads.to_string(),
+            "locks" => p.locks.to_string(),
+            "act/lk" => {
+                if p.locks > 0 {
+                    format!("{}", p.actors_per_lock)
+                } else {
+                    "-".into()
+                }
+            }
+            "ops" => p.ops.to_string(),
+            "iops" => format!("{}", p.iops),
+            "latency" => kind.to_string(),
+            "p50_us" => pick(lat, |l| l.p50),
+            "p99_us" => pick(lat, |l| l.p99),
+            "p99.9_us" => pick(lat, |l| l.p999),
+            "max_us" => pick(lat, |l| l.max),
+            "acq_p50" => pick(acq, |l| l.p50),
+            "acq_p99" => pick(acq, |l| l.p99),
+            "miscmp%" => format!("{:.2}", p.miscompare_rate * 100.0),
+            "cont/own/corr/stale/false" => {
+                format!("{}/{}/{}/{}/{}", m.contention, m.own_write, m.corrupt, m.stale, m.false_)
+            }
+            "viol/lost" => {
+                p.verification.as_ref().map_or("-".into(), |v| format!("{}/{}", v.violations, v.lost_updates))
+            }
+            "err" => p.errors.to_string(),
+            _ => String::new(),
+        }
+    };
+    cells(w, layout, value)?;
+    let odd = [(m.own_write, "own write"), (m.corrupt, "corrupt"), (m.stale, "stale"), (m.false_, "false")];
+    if !layout.is_wide() && odd.iter().any(|(n, _)| *n > 0) {
+        let odd: Vec<String> = odd.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
+        writeln!(w, "  miscompares: {} contention, {}", m.contention, odd.join(", "))?;
+    }
     if p.interrupted {
         writeln!(w, "  (interrupted)")?;
     }
