@@ -221,3 +221,66 @@ fn slugs_are_githubs() {
     assert_eq!(argv, &["atsbench", "man", "sweep"]);
     assert!(Cli::try_parse_from(["atsbench", "sweep", "--qd", "1..4", "-v", "-q"]).is_ok());
 }
+
+fn atsbench(args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atsbench")).args(args).output().unwrap();
+    assert!(out.status.success(), "atsbench {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(!out.stdout.is_empty(), "atsbench {args:?} printed nothing");
+    out.stdout
+}
+
+/// Feed `input` to `cmd args` and return its stderr; fails if it exits non-zero.
+fn pipe_into(input: &[u8], cmd: &str, args: &[&str]) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(cmd)
+        .args(args)
+        .env("MANWIDTH", "80")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd}: {e} (.ci/run installs man-db and groff-base)"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{cmd} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn completions_are_valid_scripts() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = atsbench(&["completions", shell]);
+        assert!(String::from_utf8_lossy(&script).contains("sweep"), "{shell}: no subcommands");
+    }
+    let errors = pipe_into(&atsbench(&["completions", "bash"]), "bash", &["-n"]);
+    assert!(errors.is_empty(), "bash -n: {errors}");
+}
+
+#[test]
+fn man_pages_render_without_warnings() {
+    let mut pages = vec![None];
+    pages.extend(Cli::command().get_subcommands().map(|s| Some(s.get_name().to_string())));
+    for page in pages {
+        let mut args = vec!["man"];
+        args.extend(page.as_deref());
+        let roff = atsbench(&args);
+        let warnings = pipe_into(&roff, "man", &["--warnings", "-l", "-"]);
+        assert!(warnings.is_empty(), "man page {page:?}: {warnings}");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atsbench")).args(["man", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn atsbench_alone_prints_the_first_commands() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atsbench")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stderr);
+    let tried: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("atsbench ")).collect();
+    assert!(tried.len() >= 3, "{text}");
+    for line in tried.iter().take(3) {
+        let argv: Vec<&str> = line.split("  ").find(|s| !s.is_empty()).unwrap().split_whitespace().collect();
+        Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("`{line}`: {e}"));
+    }
+}

@@ -100,12 +100,16 @@ impl Progress {
         let (len, template) = match stop {
             StopAt::Seconds(s) => (
                 (s * 1000.0).round() as u64,
-                format!("run [{{wide_bar}}] {{since}} of {}, {{msg}}", clock(Duration::from_secs_f64(s))),
+                format!("run [{{wide_bar}}] {{measured}} of {}, {{msg}}", clock(Duration::from_secs_f64(s))),
             ),
             StopAt::Ops(n) => (n, "run [{wide_bar}] {pos}/{len} ops, {since}, {msg}".to_string()),
         };
-        let style =
-            ProgressStyle::with_template(&template).map(|s| s.with_key("since", since_start).progress_chars("=> "));
+        // With a duration the position is the measured time in ms, as the workers report it.
+        let measured = |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&clock(Duration::from_millis(state.pos())));
+        };
+        let style = ProgressStyle::with_template(&template)
+            .map(|s| s.with_key("since", since_start).with_key("measured", measured).progress_chars("=> "));
         Progress::draw(ProgressBar::new(len), style, Arc::new(Mutex::new(Instant::now())))
     }
 
