@@ -16,7 +16,8 @@ mkdir -p target/assets/man target/assets/completions
 "$exe" completions bash > target/assets/completions/atsbench.bash
 "$exe" completions zsh > target/assets/completions/_atsbench
 "$exe" completions fish > target/assets/completions/atsbench.fish
-deb=$(cargo deb --no-build --quiet 2>/dev/null | tail -n 1)
+# Stripped: the release profile keeps line tables for perf, which a lab host does not need.
+deb=$(cargo deb --no-build --strip --quiet 2>/dev/null | tail -n 1)
 [[ -f $deb ]] || deb=$(ls -t target/debian/atsbench_*.deb | head -n 1)
 echo "$deb"
 
@@ -33,7 +34,12 @@ if [[ ${1:-} == --check ]]; then
     trap 'rm -rf "$root"' EXIT
     mkdir -p "$root/var/lib/dpkg/updates" "$root/var/lib/dpkg/info"
     touch "$root/var/lib/dpkg/status"
-    dpkg --root="$root" --force-depends --force-script-chrootless --install "$deb" >/dev/null
+    # The scratch root has no libc6 package registered: --force-depends, and dpkg's own words
+    # only when it fails.
+    if ! log=$(dpkg --root="$root" --force-depends --force-script-chrootless --install "$deb" 2>&1); then
+        echo "$log" >&2
+        exit 1
+    fi
     "$root/usr/bin/atsbench" --version
     bash -n "$root/usr/share/bash-completion/completions/atsbench"
     echo "deb.sh: $deb installs into a scratch root and runs"
