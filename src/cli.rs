@@ -55,76 +55,109 @@ pub const FIRST_STEPS: &str = "\
 Usage: atsbench <COMMAND> [OPTIONS]
 
 Try first:
-  atsbench sweep --qd 1..64                 a queue-depth sweep on a temporary file (no root)
-  atsbench run sim --qd 16 --contention 16  16 actors contending for one lock block
-  atsbench probe /dev/sg0                   what a device says about itself and its ATS support
+  atsbench sweep --qd 1..64                 QD 1..64 on a temporary file
+  atsbench run sim --qd 16 --contention 16  16 actors, one simulated lock block
+  atsbench probe /dev/sg0                   a device's identity and ATS support
 
-atsbench --help lists every command; atsbench COMMAND --help its options and examples.";
+More: atsbench --help; atsbench COMMAND --help for options and examples.";
 
 /// The exit codes, shown at the end of the top-level `--help` (the table is in `error.rs`).
 const EXIT_CODES: &str = "\
 Exit codes:
-  0 ok            1 compare found a regression   2 usage         3 target
-  4 permission    5 refused (data on the device) 6 system limit  7 unsupported
-  8 device error  9 verification failed          10 rendezvous (the other hosts not seen)
-  70 internal error (a bug)                      130 interrupted";
+  0 ok                            6 system limit
+  1 compare found a regression    7 unsupported
+  2 usage                         8 device error
+  3 target                        9 verification failed
+  4 permission                   10 rendezvous failed
+  5 refused: data on the device  70 internal error (a bug)
+                                130 interrupted";
 
 const RUN_EXAMPLES: &str = "\
 Examples:
-  atsbench run                                  ats at QD 1 on a temporary file, 5 s
-  atsbench run sim --qd 16 --contention 16      16 actors on one lock block of the simulated device
-  atsbench run /dev/sg3 --qd 32 --timeout 50    COMPARE AND WRITE on a LUN, retried after 50 ms as ESXi does
-  atsbench run sim --inject stale-read=0.01 --contention 4
-  atsbench run /dev/nullb0 -w read --qd 64 -t 2 -f json -o read.json";
+  ATS at QD 1 on a temporary file, 5 s:
+    atsbench run
+  16 actors on one lock block of the simulated device:
+    atsbench run sim --qd 16 --contention 16
+  COMPARE AND WRITE on a LUN, retried after 50 ms as ESXi does:
+    atsbench run /dev/sg3 --qd 32 --timeout 50
+  A simulated device that serves stale reads, to see the `stale` class:
+    atsbench run sim -w rmw --inject stale-read=0.05 --qd 8
+  Random reads on null_blk, two workers, results as JSON:
+    atsbench run /dev/nullb0 -w read --qd 64 -t 2 -f json";
 
 const SWEEP_EXAMPLES: &str = "\
 Examples:
-  atsbench sweep --qd 1..256                    queue depths 1, 2, 4 ... 256 on a temporary file
-  atsbench sweep /dev/sg3 --profile qualification -f json -o qual.json
-  atsbench sweep sim --qd 1..64 --contention 1,4,16 -w ats,rmw
-  atsbench sweep /dev/nullb0 --profile ci-nullblk -f json -o candidate.json
-  atsbench sweep --qd 1..64 --repeat 5 --interleave --plot plots/";
+  Queue depths 1, 2, 4 ... 256 on a temporary file:
+    atsbench sweep --qd 1..256
+  Qualify a LUN (360 measurements of 2 s: about 12 minutes):
+    atsbench sweep /dev/sg3 -p qualification -f json -o qual.json
+  ATS against unserialised read-modify-write, by contention:
+    atsbench sweep sim --qd 1..64 --contention 1,4,16 -w ats,rmw
+  The short CI sweep on null_blk:
+    atsbench sweep /dev/nullb0 -p ci-nullblk -f json -o new.json
+  Five interleaved repeats per point, with SVG plots:
+    atsbench sweep --qd 1..64 --repeat 5 --interleave --plot svg/";
 
 const PROBE_EXAMPLES: &str = "\
 Examples:
-  atsbench probe /dev/sg3                       vendor, firmware, MAXIMUM COMPARE AND WRITE LENGTH
-  atsbench probe /dev/ng0n1 -f json             NVMe Identify: ONCS compare, fused support, ACWU
-  atsbench probe sim:1G";
+  Vendor, firmware, MAXIMUM COMPARE AND WRITE LENGTH, other paths:
+    atsbench probe /dev/sg3
+  NVMe Identify: Compare in ONCS, fused support, ACWU:
+    atsbench probe /dev/ng0n1 -f json
+  The simulated device:
+    atsbench probe sim:1G";
 
 const COMPARE_EXAMPLES: &str = "\
 Examples:
-  atsbench compare base.json candidate.json
-  atsbench compare base.json candidate.json --max-regression iops=5%,p99=10%
-  atsbench compare base.json candidate.json -f markdown -o comparison.md
-  atsbench compare base.json candidate.json --plot plots/";
+  Point by point, with the default thresholds:
+    atsbench compare base.json new.json
+  Thresholds of your own:
+    atsbench compare base.json new.json --max-regression p99=10%
+  A markdown summary for a CI job:
+    atsbench compare base.json new.json -f markdown -o cmp.md
+  Base and candidate overlaid in SVG plots:
+    atsbench compare base.json new.json --plot svg/";
 
 const REPORT_EXAMPLES: &str = "\
 Examples:
-  atsbench report qual.json --html qual.html
-  atsbench report candidate.json base.json --html report.html --plot plots/";
+  One HTML page to attach to a ticket:
+    atsbench report qual.json --html qual.html
+  Against a base: the comparison and its verdict first:
+    atsbench report new.json base.json --html report.html";
 
 const PROFILES_EXAMPLES: &str = "\
 Examples:
-  atsbench profiles
-  atsbench profiles show qualification
-  atsbench sweep --profile lock-storm";
+  The shipped profiles:
+    atsbench profiles
+  One of them, as TOML to copy and edit:
+    atsbench profiles show qualification
+  A sweep from a profile:
+    atsbench sweep --profile lock-storm";
 
 const MERGE_EXAMPLES: &str = "\
 Examples:
-  atsbench merge host0.json host1.json
-  atsbench merge host0.json host1.json -f json -o merged.json";
+  Two hosts' results, verified together:
+    atsbench merge host0.json host1.json
+  The merged result as JSON:
+    atsbench merge host0.json host1.json -f json -o merged.json";
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
-  atsbench completions bash > /etc/bash_completion.d/atsbench
-  atsbench completions zsh > ~/.zfunc/_atsbench
-  atsbench completions fish > ~/.config/fish/completions/atsbench.fish";
+  bash:
+    atsbench completions bash > /etc/bash_completion.d/atsbench
+  zsh (a folder on $fpath):
+    atsbench completions zsh > ~/.zfunc/_atsbench
+  fish (into ~/.config/fish/completions/):
+    atsbench completions fish > atsbench.fish";
 
 const MAN_EXAMPLES: &str = "\
 Examples:
-  atsbench man | man -l -
-  atsbench man sweep | man -l -
-  atsbench man --dir man/                      every page, for packaging";
+  atsbench(1):
+    atsbench man | man -l -
+  atsbench-sweep(1):
+    atsbench man sweep | man -l -
+  Every page, for packaging:
+    atsbench man --dir man/";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -183,6 +183,8 @@ fn every_help_example_parses() {
         let Some(help) = sub.get_after_help() else { continue };
         for line in help.to_string().lines() {
             let Some(args) = line.trim_start().strip_prefix("atsbench ") else { continue };
+            // Within a man page's text on an 80-column terminal, so it is not wrapped there.
+            assert!(line.len() <= 66, "{} --help: an example of {} columns: {line}", sub.get_name(), line.len());
             // The description after two spaces or more is not part of the command.
             let args = args.split("  ").next().unwrap();
             let argv: Vec<&str> = std::iter::once("atsbench")
