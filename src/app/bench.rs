@@ -119,7 +119,8 @@ fn progress(plan: &Plan, runs: usize) -> Option<Progress> {
         return None;
     }
     Some(match (plan.command, plan.stop) {
-        ("run", stop) => Progress::run(stop),
+        // With --hdr-log the workers' snapshots go to the log: `run` shows time and ETA instead.
+        ("run", stop) if plan.hdr_log.is_none() => Progress::run(stop),
         (_, StopAt::Seconds(s)) => Progress::sweep(runs, Some(std::time::Duration::from_secs_f64(s))),
         (_, StopAt::Ops(_)) => Progress::sweep(runs, None),
     })

@@ -118,6 +118,8 @@ impl Progress {
         style: std::result::Result<ProgressStyle, indicatif::style::TemplateError>,
         started: Arc<Mutex<Instant>>,
     ) -> Progress {
+        // Cleared however the measurement ends, so that an error line is never glued to a bar.
+        let bar = bar.with_finish(indicatif::ProgressFinish::AndClear);
         bar.set_draw_target(ProgressDrawTarget::stderr());
         if let Ok(style) = style {
             bar.set_style(style);
