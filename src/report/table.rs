@@ -1,7 +1,7 @@
 //! The human-readable table: the target's identity, then one row per point.
 
 use crate::device::TargetInfo;
-use crate::engine::Point;
+use crate::results::Point;
 use std::io::{self, Write};
 
 fn opt(v: &Option<String>) -> &str {
