@@ -374,6 +374,17 @@ fn repeats_are_kept_beside_their_merge() {
     assert_eq!(one["points"][0]["repeats"].as_array().unwrap().len(), 1, "a single measurement is one repeat");
 }
 
+/// The table shows each point's IOPS interval from its intervals.
+#[test]
+fn the_table_shows_each_points_iops_interval() {
+    let o = run(&["run", "sim", "--seed", "1", "--qd", "4", "--duration", "0.5", "--interval", "20ms"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("iops_95%"), "{text}");
+    let row = text.lines().find(|l| l.starts_with("ats ")).expect("the point's row");
+    assert!(row.contains('±'), "{row}");
+}
+
 /// Every repeat records its intervals; together they hold every operation, and the point's
 /// merged percentiles are those of all the repeats' histograms added together.
 #[test]

@@ -197,10 +197,61 @@ impl Intervals {
         self.steady = trend.abs() <= TREND_PCT;
     }
 
+    /// The IOPS of the full-width intervals after the warm-up.
+    pub fn steady_iops(&self) -> Vec<f64> {
+        let v = self.full_iops();
+        v.get(self.warmup as usize..).unwrap_or(&[]).to_vec()
+    }
+
     /// A 95 % confidence interval of the steady IOPS (see [`iops_interval`]).
     pub fn iops_interval(&self) -> Option<(f64, f64)> {
-        let v = self.full_iops();
-        iops_interval(v.get(self.warmup as usize..).unwrap_or(&[]))
+        iops_interval(&self.steady_iops())
+    }
+}
+
+/// A 95 % confidence interval of a point's IOPS from the intervals of all its repeats: each
+/// repeat's steady intervals are cut into batches as in [`iops_interval`] (each repeat into
+/// up to [`BATCHES`] / repeats, at least 2 intervals per batch), and Student's t interval is
+/// taken over all the batch means together, so that the repeats' differences widen it. None
+/// with fewer than 3 batches in all.
+pub fn point_iops_interval<'a>(repeats: impl Iterator<Item = &'a Intervals>) -> Option<(f64, f64)> {
+    let series: Vec<Vec<f64>> = repeats.map(Intervals::steady_iops).collect();
+    let per = (BATCHES / series.len().max(1)).max(1);
+    let mut means = Vec::new();
+    for s in &series {
+        let batches = (s.len() / 2).min(per);
+        if batches == 0 {
+            continue;
+        }
+        let len = s.len() / batches;
+        means.extend((0..batches).map(|b| s[b * len..(b + 1) * len].iter().sum::<f64>() / len as f64));
+    }
+    t_interval(&means)
+}
+
+/// Student's t 95 % interval of the mean of `x` (None below 3 values).
+fn t_interval(x: &[f64]) -> Option<(f64, f64)> {
+    if x.len() < 3 {
+        return None;
+    }
+    let k = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / k;
+    let var = x.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (k - 1.0);
+    let half = t95(x.len() - 1) * (var / k).sqrt();
+    Some((mean - half, mean + half))
+}
+
+/// Student's t, two-sided 95 %, for `df` degrees of freedom (exact to 3 decimals up to 30,
+/// the normal quantile with a first-order correction beyond).
+fn t95(df: usize) -> f64 {
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::INFINITY,
+        1..=30 => T[df - 1],
+        _ => 1.96 + 2.4 / df as f64,
     }
 }
 
@@ -272,15 +323,8 @@ pub fn iops_interval(iops: &[f64]) -> Option<(f64, f64)> {
     }
     let len = iops.len() / batches;
     let means: Vec<f64> = (0..batches).map(|b| iops[b * len..(b + 1) * len].iter().sum::<f64>() / len as f64).collect();
-    let k = means.len() as f64;
-    let mean = means.iter().sum::<f64>() / k;
-    let var = means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (k - 1.0);
-    let half = T95[means.len() - 2] * (var / k).sqrt();
-    Some((mean - half, mean + half))
+    t_interval(&means)
 }
-
-/// Student's t, two-sided 95 %, for 1 ..= 9 degrees of freedom.
-const T95: [f64; 9] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262];
 
 #[cfg(test)]
 mod tests {
@@ -327,6 +371,17 @@ mod tests {
         let mut s = series(&v);
         s.settle();
         assert!(s.steady && s.trend_pct.abs() < 5.0, "{}", s.trend_pct);
+    }
+
+    #[test]
+    fn a_points_interval_pools_its_repeats_batches() {
+        let a = series(&[1000.0, 1100.0].repeat(10));
+        let b = series(&[1500.0, 1600.0].repeat(10));
+        let (lo, hi) = point_iops_interval([&a].into_iter()).unwrap();
+        assert!(lo <= 1050.0 && hi >= 1050.0 && hi - lo < 1.0, "batches of 2 average out: {lo} {hi}");
+        let (lo, hi) = point_iops_interval([&a, &b].into_iter()).unwrap();
+        assert!(lo < 1300.0 && hi > 1300.0 && hi - lo > 300.0, "repeats that differ widen it: {lo} {hi}");
+        assert_eq!(point_iops_interval([&series(&[1.0; 4])].into_iter()), None);
     }
 
     #[test]
