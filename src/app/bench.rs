@@ -221,7 +221,7 @@ fn measure(
     spec: &PointSpec,
     plan: &Plan,
     stop: &AtomicBool,
-    log: Option<hdr::IntervalLog<'_>>,
+    log: Option<hdr::LogSink<'_>>,
 ) -> Result<Measured> {
     let needs = PointNeeds {
         slots: spec.requests(),

@@ -44,17 +44,14 @@ pub fn tag_prefix(command: &str, s: &PointSpec) -> String {
     format!("{}-qd{}-t{}{axis}/", s.workload.name(), s.qd, s.threads())
 }
 
-pub use crate::engine::series::IntervalLog;
+pub use crate::engine::series::LogSink;
 
 impl HdrFile {
     /// Run one measurement (`run`, given the log its intervals go to) and write its intervals,
     /// tagged `prefix` + kind.
-    pub fn measure(
-        &mut self,
-        prefix: String,
-        run: impl FnOnce(IntervalLog<'_>) -> Result<Measured>,
-    ) -> Result<Measured> {
-        let mut w = LogWriter::new(&mut self.log, prefix, self.base_ns, self.every_ns);
+    pub fn measure(&mut self, prefix: String, run: impl FnOnce(LogSink<'_>) -> Result<Measured>) -> Result<Measured> {
+        let every_ns = self.every_ns;
+        let mut w = LogWriter::new(&mut self.log, prefix, self.base_ns, every_ns);
         // A failed write loses the log, not the point: it is kept and returned afterwards.
         let mut failed: Option<io::Error> = None;
         let measured = {
@@ -64,7 +61,7 @@ impl HdrFile {
                 }
                 Ok(())
             };
-            run(&mut log)?
+            run(LogSink { every_ns, log: &mut log })?
         };
         match failed {
             Some(e) => Err(write_error(&self.path, &e)),

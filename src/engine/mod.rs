@@ -165,15 +165,18 @@ impl PointSpec {
 }
 
 /// Run one point with one backend per worker, made by `factory` on the worker's thread, while
-/// a collector thread assembles its intervals of `every_ns` (`series`) into the results and,
-/// where given, hands each to `log` (`--hdr-log`). A failed log write fails the point.
+/// a collector thread assembles its intervals of `interval_ns` (`series`) into the results and,
+/// where given, hands intervals to `log` (`--hdr-log`; the workers then take their snapshots
+/// at the finer of the two widths).
 pub fn run_point<F: Factory>(
     spec: &PointSpec,
     factory: &F,
     stop: &AtomicBool,
-    every_ns: u64,
-    log: Option<series::IntervalLog<'_>>,
+    interval_ns: u64,
+    log: Option<series::LogSink<'_>>,
 ) -> Result<Measured> {
+    let every_ns = log.as_ref().map_or(interval_ns, |l| l.every_ns.min(interval_ns)).max(1);
+    let log = log.map(|l| l.log);
     let (tx, rx) = std::sync::mpsc::channel();
     let workers = spec.threads() as usize;
     let primary = match spec.workload {
@@ -183,7 +186,7 @@ pub fn run_point<F: Factory>(
         _ => crate::stats::Kind::Ats,
     };
     let (measured, (intervals, logged)) = std::thread::scope(|s| {
-        let collector = s.spawn(move || series::collect(rx, every_ns, workers, primary, log));
+        let collector = s.spawn(move || series::collect(rx, (every_ns, interval_ns), workers, primary, log));
         let sink = IntervalSink { every_ns, tx };
         let measured = run_workers(spec, factory, stop, Some(&sink));
         drop(sink); // the workers' senders are gone too: the collector's loop ends

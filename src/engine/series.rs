@@ -174,18 +174,25 @@ impl Assembler {
 /// Where completed intervals go besides the results: the `--hdr-log` writer.
 pub type IntervalLog<'a> = &'a mut (dyn FnMut(&Completed) -> io::Result<()> + Send);
 
-/// The collector's loop: every snapshot of one measurement into its [`Intervals`] (settled),
-/// and each completed interval to `log`. A failed log write is returned after the loop; the
-/// loop drains the channel to its end whatever happens, so that workers never wait.
+/// The `--hdr-log` writer and its own interval (`--hdr-interval`).
+pub struct LogSink<'a> {
+    pub every_ns: u64,
+    pub log: IntervalLog<'a>,
+}
+
+/// The collector's loop: every snapshot (taken each `every_ns`) of one measurement into its
+/// [`Intervals`] of `width_ns` (settled; finer snapshots are added up into them), and each
+/// completed interval to `log`. A failed log write is returned after the loop; the loop drains
+/// the channel to its end whatever happens, so that workers never wait.
 pub fn collect(
     rx: std::sync::mpsc::Receiver<Snapshot>,
-    every_ns: u64,
+    (every_ns, width_ns): (u64, u64),
     workers: usize,
     primary: Kind,
     mut log: Option<IntervalLog<'_>>,
 ) -> (Intervals, io::Result<()>) {
     let mut asm = Assembler::new(every_ns, workers);
-    let mut series = Intervals::new(every_ns);
+    let mut series = Intervals::new(width_ns);
     let mut failed: io::Result<()> = Ok(());
     let mut take = |done: Vec<Completed>, failed: &mut io::Result<()>| {
         for c in done {

@@ -1,9 +1,9 @@
 //! `--hdr-log`: the completed intervals of one measurement (`engine::series`) as lines of the
 //! HdrHistogram log (`stats::hdrlog`), one per operation kind.
 //!
-//! The log's own interval (`--hdr-interval`) may be longer than the results' (`--interval`):
-//! consecutive completed intervals are added together until one starts in the next log
-//! interval, so a line covers whole results intervals. What is kept is one log interval.
+//! The log's own interval (`--hdr-interval`) may be longer than the snapshots' (the finer of it
+//! and `--interval`): consecutive completed intervals are added together until one starts in
+//! the next log interval. What is kept is one log interval.
 
 use crate::engine::series::Completed;
 use crate::stats::hdrlog::HdrLog;
