@@ -397,7 +397,12 @@ pub struct CommonArgs {
     /// Progress on stderr: none (`-q`); shown only when stderr is a terminal.
     #[arg(long, short = 'q', help_heading = heading::OUTPUT)]
     pub quiet: bool,
-
+    /// Width of the intervals every repeat of every point records (`100ms`, `1s`, at least
+    /// 1ms): operations, errors, miscompares and a latency histogram per operation kind, kept
+    /// in the JSON results for the steady-state check and `compare`.
+    #[arg(long, value_name = "D", default_value = "100ms", allow_hyphen_values = true,
+          help_heading = heading::OUTPUT)]
+    pub interval: Duration,
     #[command(flatten)]
     pub device: DeviceArgs,
     #[command(flatten)]

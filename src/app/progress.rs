@@ -4,12 +4,13 @@
 //! go through [`Progress::suspend`], which clears the bar first and redraws it after, so a
 //! row is never glued to a bar at any terminal width.
 
-use crate::engine::{IntervalSink, LockPlan, Point, PointSpec, StopAt};
+use crate::engine::series::{Completed, LogSink};
+use crate::engine::{LockPlan, Measured, PointSpec, StopAt};
 use crate::error::Result;
 use crate::stats::Kind;
 use crate::workload::Workload;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often `run` asks its workers for their counts (the `--hdr-log` snapshots: a copy of
@@ -160,43 +161,30 @@ impl Progress {
         &self,
         workload: Workload,
         stop: StopAt,
-        measure: impl FnOnce(Option<&IntervalSink>) -> Result<Point>,
-    ) -> Result<Point> {
-        let (tx, rx) = mpsc::channel::<crate::engine::Snapshot>();
-        let sink = IntervalSink { every_ns: RUN_SNAPSHOT.as_nanos() as u64, tx };
+        measure: impl FnOnce(Option<LogSink<'_>>) -> Result<Measured>,
+    ) -> Result<Measured> {
         let counted = |k: Kind| match workload {
             Workload::Ats | Workload::Rmw => k == Kind::Ats,
             _ => matches!(k, Kind::Read | Kind::Write | Kind::Compare | Kind::Ats),
         };
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let mut per_worker: Vec<(u64, u64)> = Vec::new(); // (ops, at_ns) of each worker
-                for snap in rx {
-                    let w = snap.worker as usize;
-                    if per_worker.len() <= w {
-                        per_worker.resize(w + 1, (0, 0));
-                    }
-                    let ops = snap.kinds.iter().filter(|(k, _)| counted(*k)).map(|(_, h)| h.len()).sum();
-                    per_worker[w] = (ops, snap.at_ns);
-                    let ops: u64 = per_worker.iter().map(|p| p.0).sum();
-                    let at_ns = per_worker.iter().map(|p| p.1).max().unwrap_or(0);
-                    let iops = if at_ns > 0 { ops as f64 * 1e9 / at_ns as f64 } else { 0.0 };
-                    match stop {
-                        StopAt::Seconds(_) => {
-                            self.bar.set_position(at_ns / 1_000_000);
-                            self.bar.set_message(format!("{ops} ops, {iops:.0} IOPS"));
-                        }
-                        StopAt::Ops(_) => {
-                            self.bar.set_position(ops);
-                            self.bar.set_message(format!("{iops:.0} IOPS"));
-                        }
-                    }
+        let mut ops = 0u64;
+        let mut log = |c: &Completed| -> std::io::Result<()> {
+            ops += c.kinds.iter().filter(|(k, _)| counted(*k)).map(|(_, h)| h.len()).sum::<u64>();
+            let at_ns = c.start_ns + c.dur_ns;
+            let iops = if at_ns > 0 { ops as f64 * 1e9 / at_ns as f64 } else { 0.0 };
+            match stop {
+                StopAt::Seconds(_) => {
+                    self.bar.set_position(at_ns / 1_000_000);
+                    self.bar.set_message(format!("{ops} ops, {iops:.0} IOPS"));
                 }
-            });
-            let point = measure(Some(&sink));
-            drop(sink); // with the workers' senders gone, the watcher's loop ends
-            point
-        })
+                StopAt::Ops(_) => {
+                    self.bar.set_position(ops);
+                    self.bar.set_message(format!("{iops:.0} IOPS"));
+                }
+            }
+            Ok(())
+        };
+        measure(Some(LogSink { every_ns: RUN_SNAPSHOT.as_nanos() as u64, log: &mut log }))
     }
 }
 

@@ -147,7 +147,7 @@ impl PointComparison {
 fn shell(p: &ResultPoint, base: Option<&ResultPoint>, cand: Option<&ResultPoint>) -> PointComparison {
     let axis = p.axis();
     PointComparison {
-        workload: p.workload.clone(),
+        workload: p.workload.to_string(),
         qd: p.qd,
         threads: p.threads,
         contention: p.contention,
@@ -157,8 +157,8 @@ fn shell(p: &ResultPoint, base: Option<&ResultPoint>, cand: Option<&ResultPoint>
         },
         bs: p.bs,
         ats_mode: Pair {
-            base: base.and_then(|b| b.ats_mode.clone()),
-            candidate: cand.and_then(|c| c.ats_mode.clone()),
+            base: base.and_then(|b| b.ats_mode.map(mode_name)),
+            candidate: cand.and_then(|c| c.ats_mode.map(mode_name)),
         },
         repeats: Pair { base: base.map_or(0, |b| b.repeats().len()), candidate: cand.map_or(0, |c| c.repeats().len()) },
         verdict: Verdict::Ok,
@@ -192,7 +192,7 @@ pub fn judge(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds) -> PointCom
             c.metrics.push(continuous(name, Unit::Ns, merged, (of(&rb), of(&rc)), false, t.latency_pct(pct)));
         }
     }
-    let locks = matches!(base.workload.as_str(), "ats" | "rmw" | "compare");
+    let locks = matches!(base.workload.name(), "ats" | "rmw" | "compare");
     for class in CLASSES {
         let (xb, xc) = (base.miscompares.get(class), cand.miscompares.get(class));
         if xb + xc == 0 && !(locks && class == "total") {
@@ -209,9 +209,9 @@ pub fn judge(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds) -> PointCom
             for (name, xb, xc) in
                 [("violations", vb.violations, vc.violations), ("lost updates", vb.lost_updates, vc.lost_updates)]
             {
-                c.metrics.push(events(name, (xb, nb), (xc, nc), base.workload != "rmw"));
+                c.metrics.push(events(name, (xb, nb), (xc, nc), base.workload.name() != "rmw"));
             }
-            if base.workload == "rmw" {
+            if base.workload.name() == "rmw" {
                 c.notes.push("rmw loses updates by design: violations and lost updates are shown, not judged".into());
             }
         }
@@ -446,6 +446,11 @@ fn events(name: &str, base: (u64, u64), cand: (u64, u64), judged: bool) -> Metri
     }
 }
 
+/// An ATS mode as results spell it.
+fn mode_name(m: crate::backend::AtsMode) -> String {
+    m.name().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,12 +483,13 @@ mod tests {
                 miscompares: MiscompareCounts::default(),
                 errors: 0,
                 verification: None,
+                ..Default::default()
             })
             .collect();
         let mean = iops.iter().sum::<f64>() / iops.len() as f64;
         ResultPoint {
-            workload: "ats".into(),
-            ats_mode: Some("device".into()),
+            workload: crate::workload::Workload::Ats,
+            ats_mode: Some(crate::backend::AtsMode::Device),
             qd: 1,
             threads: 1,
             locks: 1,
@@ -500,9 +506,10 @@ mod tests {
             retries: 0,
             acquires: 1000,
             errors: 0,
-            verification: Some(VerificationDesc { checked: 1000, violations, lost_updates: 0, problems: vec![] }),
+            verification: Some(VerificationDesc { checked: 1000, violations, ..Default::default() }),
             repeats: if repeats.len() > 1 { repeats } else { vec![] },
             interrupted: false,
+            ..Default::default()
         }
     }
 
@@ -564,8 +571,8 @@ mod tests {
     fn rmw_losing_updates_is_not_judged() {
         let mut b = point(&[10000.], 0);
         let mut c = point(&[10000.], 0);
-        b.workload = "rmw".into();
-        c.workload = "rmw".into();
+        b.workload = crate::workload::Workload::Rmw;
+        c.workload = crate::workload::Workload::Rmw;
         c.verification.as_mut().unwrap().lost_updates = 40;
         let r = judge(&b, &c, &Thresholds::default(), 0.05);
         assert_eq!(r.verdict, Verdict::Ok);

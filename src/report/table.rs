@@ -1,7 +1,7 @@
 //! The human-readable table: the target's identity, then one row per point.
 
 use crate::device::TargetInfo;
-use crate::engine::Point;
+use crate::results::Point;
 use std::io::{self, Write};
 
 fn opt(v: &Option<String>) -> &str {
@@ -36,7 +36,7 @@ pub fn header(w: &mut dyn Write, t: &TargetInfo) -> io::Result<()> {
 }
 
 /// Every column of the wide table (`--format wide`, `-v`): name and width.
-const WIDE: [(&str, usize); 19] = [
+const WIDE: [(&str, usize); 20] = [
     ("workload", 8),
     ("ats_mode", 17),
     ("qd", 4),
@@ -45,6 +45,7 @@ const WIDE: [(&str, usize); 19] = [
     ("act/lk", 6),
     ("ops", 10),
     ("iops", 10),
+    ("iops_95%", 8),
     ("latency", 7),
     ("p50_us", 9),
     ("p99_us", 9),
@@ -59,7 +60,8 @@ const WIDE: [(&str, usize); 19] = [
 ];
 
 /// The default table's columns, which fit 100 columns: the ATS mode goes above the table, the
-/// miscompare classes other than contention under a row when there are any.
+/// miscompare classes other than contention under a row when there are any; the acquire
+/// latency only in the wide table.
 const NARROW: [(&str, usize); 13] = [
     ("workload", 8),
     ("qd", 4),
@@ -67,17 +69,17 @@ const NARROW: [(&str, usize); 13] = [
     ("locks", 5),
     ("act/lk", 6),
     ("iops", 9),
+    ("iops_95%", 8),
     ("p50_us", 8),
     ("p99_us", 8),
     ("p99.9_us", 8),
-    ("acq_p99", 8),
     ("miscmp%", 7),
     ("viol/lost", 9),
     ("err", 4),
 ];
 
 /// The narrow table's columns dropped first, in this order, on a terminal too narrow for it.
-const DROPPED_FIRST: [&str; 4] = ["act/lk", "acq_p99", "p99.9_us", "thr"];
+const DROPPED_FIRST: [&str; 4] = ["act/lk", "iops_95%", "p99.9_us", "thr"];
 
 /// Which table: every column, or the ones that fit 100 columns (or the terminal, if narrower).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +128,7 @@ pub fn mode_line(w: &mut dyn Write, p: &Point) -> io::Result<()> {
 }
 
 fn mode(p: &Point) -> Option<String> {
-    p.ats_mode.and_then(|m| serde_json::to_value(m).ok()).and_then(|v| v.as_str().map(String::from))
+    p.ats_mode.map(|m| m.name().to_string())
 }
 
 pub fn columns(w: &mut dyn Write, layout: Layout) -> io::Result<()> {
@@ -150,6 +152,14 @@ fn cells(w: &mut dyn Write, layout: Layout, value: impl Fn(&str) -> String) -> i
         }
     }
     writeln!(w, "{}", line.trim_end())
+}
+
+/// The half-width of the point's 95 % IOPS interval from its intervals, in % of its IOPS.
+fn iops_interval(p: &Point) -> String {
+    match crate::results::intervals::point_iops_interval(p.repeats.iter().map(|r| &r.intervals)) {
+        Some((lo, hi)) if p.iops > 0.0 => format!("±{:.1}", (hi - lo) / 2.0 / p.iops * 100.0),
+        _ => "-".into(),
+    }
 }
 
 fn us(ns: u64) -> String {
@@ -183,6 +193,7 @@ pub fn row(w: &mut dyn Write, p: &Point, layout: Layout) -> io::Result<()> {
             }
             "ops" => p.ops.to_string(),
             "iops" => format!("{}", p.iops),
+            "iops_95%" => iops_interval(p),
             "latency" => kind.to_string(),
             "p50_us" => pick(lat, |l| l.p50),
             "p99_us" => pick(lat, |l| l.p99),
@@ -209,6 +220,10 @@ pub fn row(w: &mut dyn Write, p: &Point, layout: Layout) -> io::Result<()> {
     }
     if p.interrupted {
         writeln!(w, "  (interrupted)")?;
+    }
+    for (i, r) in p.repeats.iter().enumerate().filter(|(_, r)| !r.intervals.steady) {
+        let which = if p.repeats.len() > 1 { format!(" (repeat {})", i + 1) } else { String::new() };
+        writeln!(w, "  not steady{which}: IOPS trend {:+.1} % from start to end", r.intervals.trend_pct)?;
     }
     if let (Some(i), Some(d), Some(u)) = (m.injected, m.detected, m.undetected) {
         writeln!(w, "  compare: {i} wrong images sent, {d} detected, {u} undetected; {} false miscompares", m.false_)?;
