@@ -42,7 +42,7 @@ fn real(s: &str) -> Result<f64, String> {
                   uses for locks and heartbeats) under load: latency percentiles and miscompare rates, \
                   classified and verified, across queue depth and contention.\n\n\
                   With no TARGET, atsbench uses a 64 MiB temporary file (no root needed).",
-    after_help = "Exit codes: 0 ok, 1 compare found a regression, 2 usage, 3 target, 4 permission, 5 refused \
+    after_help = "Exit codes: 0 ok, 1 compare found a regression, 2 usage, 3 target (compare: inconclusive), 4 permission, 5 refused \
                   (data on the device), 6 system limit, 7 unsupported, 8 device error, 9 verification failed, \
                   10 rendezvous (the other hosts not seen), 70 internal error, 130 interrupted."
 )]
@@ -60,7 +60,7 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Describe a target: model, firmware, block size, ATS support.
     Probe(ProbeArgs),
-    /// Compare two results files point by point; exit 1 on a significant regression.
+    /// Compare two results files point by point: exit 1 on a regression, 3 when inconclusive.
     Compare(CompareArgs),
     /// Write a self-contained HTML report (and SVG plots) of a results file, against a base.
     Report(ReportArgs),
@@ -330,6 +330,9 @@ pub struct ProbeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Exit codes: 0 ok or better (also inconclusive with --inconclusive ok), 1 regression, \
+                        2 usage (a file unreadable, not results, or nothing comparable), 3 inconclusive.\n\
+                        See docs/compare-verdicts.md for the rule.")]
 pub struct CompareArgs {
     /// The base (reference) results, written by `run` or `sweep` with --format json.
     pub base: PathBuf,
@@ -350,6 +353,24 @@ pub struct CompareArgs {
     /// Write SVG plots of base and candidate overlaid into this directory.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    // ---- verdicts (issue 17): the run noise of single runs, what inconclusive exits with ----
+    /// Run-to-run noise in percent (one standard deviation of a figure between identical runs),
+    /// for points measured once per side: their verdicts rest on it [default: the runs'
+    /// profile's run-noise, else 10].
+    #[arg(long, value_name = "PCT", value_parser = run_noise)]
+    pub run_noise: Option<f64>,
+    /// What an inconclusive comparison exits with: fail (exit 3) or ok (exit 0).
+    #[arg(long, default_value = "fail", value_name = "ok|fail",
+          value_parser = named::<crate::compare::InconclusiveAs>(&["ok", "fail"]))]
+    pub inconclusive: crate::compare::InconclusiveAs,
+}
+
+/// `--run-noise`: a percentage above 0 and below 100 (`5`, `5%`, `2.5`).
+fn run_noise(s: &str) -> Result<f64, String> {
+    match s.trim().trim_end_matches('%').parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 100.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a run noise; give a percentage above 0 and below 100, e.g. 5")),
+    }
 }
 
 #[derive(Debug, Args)]
