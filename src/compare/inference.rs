@@ -299,8 +299,16 @@ fn mean_var(x: &[f64]) -> (f64, f64) {
 /// values: Welch's interval when both sides have 2+ repeats; the one side's variance for both
 /// when only one has; with one repeat per side, a normal interval whose per-run standard
 /// deviation is `run_noise` (relative: 0.05 = 5 %, on the log scale for ratios, of the rate for
-/// rates, plus the binomial variance of the rate).
-pub fn random_effects(figure: &Figure, base: &Sample, cand: &Sample, a: f64, run_noise: f64) -> Option<TInterval> {
+/// rates, plus the binomial variance of the rate). `session_noise`: the run noise when stated
+/// (not the default), also a floor of the between-run variance of sides with repeats.
+pub fn random_effects(
+    figure: &Figure,
+    base: &Sample,
+    cand: &Sample,
+    a: f64,
+    run_noise: f64,
+    session_noise: Option<f64>,
+) -> Option<TInterval> {
     let (xb, xc) = (per_repeat(figure, base), per_repeat(figure, cand));
     if xb.is_empty() || xc.is_empty() {
         return None;
@@ -309,16 +317,25 @@ pub fn random_effects(figure: &Figure, base: &Sample, cand: &Sample, a: f64, run
     let (nb, nc) = (xb.len() as f64, xc.len() as f64);
     let sign = if *figure == Figure::Iops { -1.0 } else { 1.0 };
     let estimate = sign * (mc - mb);
+    // A stated run noise is also a floor for sides with repeats: repeats of one invocation share
+    // its session (the machine's state then), which their spread cannot show; the session's
+    // part of the run-to-run variance, what the stated noise has beyond the repeats' own
+    // variance, adds to the variance of the side's mean.
+    let session = |v: f64| match session_noise {
+        Some(noise) if figure.is_ratio() => ((1.0 + noise).ln().powi(2) - v).max(0.0),
+        _ => 0.0,
+    };
     let (se, q, spread) = match (xb.len() > 1, xc.len() > 1) {
         (true, true) => {
-            let (sb, sc) = (vb / nb, vc / nc);
+            let (sb, sc) = (vb / nb + session(vb), vc / nc + session(vc));
             let se2 = sb + sc;
             let df = if se2 > 0.0 { se2 * se2 / (sb * sb / (nb - 1.0) + sc * sc / (nc - 1.0)) } else { nb + nc - 2.0 };
             (se2.sqrt(), t_quantile(1.0 - a / 2.0, df), Spread::Repeats { df })
         }
         (true, false) | (false, true) => {
             let (v, df) = if xb.len() > 1 { (vb, nb - 1.0) } else { (vc, nc - 1.0) };
-            ((v * (1.0 / nb + 1.0 / nc)).sqrt(), t_quantile(1.0 - a / 2.0, df), Spread::Repeats { df })
+            let se2 = v * (1.0 / nb + 1.0 / nc) + 2.0 * session(v);
+            (se2.sqrt(), t_quantile(1.0 - a / 2.0, df), Spread::Repeats { df })
         }
         (false, false) => {
             let var = |x: f64, side: &Sample| -> f64 {

@@ -340,6 +340,23 @@ fn metric(name: String, unit: Unit, merged: (f64, f64), threshold: Option<f64>, 
     }
 }
 
+/// One repeat per side and no stated run noise: latency percentiles inform only (their
+/// run-to-run noise is unknown and larger than that of IOPS).
+pub fn inform_latency(c: &mut PointComparison) {
+    let mut any = false;
+    for m in c.metrics.iter_mut().filter(|m| m.unit == Unit::Ns && m.gated) {
+        m.gated = false;
+        any = true;
+    }
+    if any {
+        c.notes.push(
+            "one repeat per side and no stated run noise: latency percentiles inform, not gated (give --run-noise, \
+             or measure with --repeat 3 or more)"
+                .into(),
+        );
+    }
+}
+
 /// How `finish` estimates: the two-sided level of every interval, the seed, the run noise.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimation {
@@ -348,13 +365,17 @@ pub struct Estimation {
     pub seed: u64,
     /// The run-to-run noise in percent, for one repeat per side.
     pub run_noise_pct: f64,
+    /// Stated (`--run-noise`, a profile): also a floor of the between-run variance of repeats.
+    pub run_noise_stated: bool,
 }
 
 /// The margin of a figure on the effect's scale (worse positive).
 fn margin(m: &Metric) -> f64 {
     let t = m.threshold.unwrap_or(0.0);
     match m.unit {
-        Unit::OpsPerSec => -(1.0 - (t / 100.0).min(0.999)).ln(),
+        // A drop of 100 % or more: any drop is accepted.
+        Unit::OpsPerSec if t >= 100.0 => f64::INFINITY,
+        Unit::OpsPerSec => -(1.0 - t / 100.0).ln(),
         Unit::Ns => (1.0 + t / 100.0).ln(),
         Unit::Rate | Unit::Count => t / 100.0,
     }
@@ -424,7 +445,8 @@ pub fn finish(c: &mut PointComparison, base: &ResultPoint, cand: &ResultPoint, e
         }
         let seed = figure_seed(e.seed, &title, &m.name);
         let boot = inference::bootstrap(&figure, &sb, &sc, e.a, seed);
-        let re = inference::random_effects(&figure, &sb, &sc, e.a, e.run_noise_pct / 100.0);
+        let stated = e.run_noise_stated.then_some(e.run_noise_pct / 100.0);
+        let re = inference::random_effects(&figure, &sb, &sc, e.a, e.run_noise_pct / 100.0, stated);
         let Some(iv) = decide::wider(boot, re, e.run_noise_pct) else { continue };
         m.interval = Some(change_interval(m, iv.lo, iv.hi));
         m.basis = Some(iv.basis);
@@ -434,7 +456,12 @@ pub fn finish(c: &mut PointComparison, base: &ResultPoint, cand: &ResultPoint, e
         let mg = margin(m);
         m.verdict = decide::verdict(iv.lo, iv.hi, mg);
         if m.verdict == MetricVerdict::Inconclusive {
-            m.to_decide = Some(decide::to_decide(iv.lo, iv.hi, mg, nb.min(nc)));
+            m.to_decide = Some(match iv.basis {
+                Basis::RunNoise { .. } => "measure each side with --repeat 3 or more, or state the run noise \
+                                           (--run-noise, measured by A/A runs)"
+                    .into(),
+                _ => decide::to_decide(iv.lo, iv.hi, mg, nb.min(nc)),
+            });
         }
     }
     conclude(c);

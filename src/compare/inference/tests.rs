@@ -61,8 +61,9 @@ fn random_effects_is_welch_on_the_log() {
     let v = reference();
     let w = &v["welch_iops"];
     let nums = |k: &str| w[k].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect::<Vec<_>>();
-    let t = random_effects(&Figure::Iops, &side(&nums("base")), &side(&nums("cand")), w["a"].as_f64().unwrap(), 0.05)
-        .unwrap();
+    let t =
+        random_effects(&Figure::Iops, &side(&nums("base")), &side(&nums("cand")), w["a"].as_f64().unwrap(), 0.05, None)
+            .unwrap();
     close(t.estimate, w["estimate"].as_f64().unwrap(), 1e-9);
     close(t.lo, w["lo"].as_f64().unwrap(), 1e-9);
     close(t.hi, w["hi"].as_f64().unwrap(), 1e-9);
@@ -74,11 +75,20 @@ fn random_effects_is_welch_on_the_log() {
 
 #[test]
 fn one_repeat_per_side_rests_on_the_run_noise() {
-    let t = random_effects(&Figure::Iops, &side(&[10000.0]), &side(&[5000.0]), 0.1, 0.05).unwrap();
+    let t = random_effects(&Figure::Iops, &side(&[10000.0]), &side(&[5000.0]), 0.1, 0.05, None).unwrap();
     assert_eq!(t.spread, Spread::RunNoise);
     close(t.estimate, 2f64.ln(), 1e-12);
     let half = normal_quantile(0.95) * 2f64.sqrt() * 1.05f64.ln();
     close(t.hi - t.estimate, half, 1e-12);
+}
+
+#[test]
+fn a_stated_run_noise_floors_the_variance_of_repeats() {
+    let (b, c) = (side(&[10000., 10100., 9950.]), side(&[9000., 9100., 8950.]));
+    let plain = random_effects(&Figure::Iops, &b, &c, 0.1, 0.05, None).unwrap();
+    let floored = random_effects(&Figure::Iops, &b, &c, 0.1, 0.05, Some(0.05)).unwrap();
+    assert_eq!(plain.estimate, floored.estimate);
+    assert!(floored.hi - floored.lo > 3.0 * (plain.hi - plain.lo), "{plain:?} {floored:?}");
 }
 
 #[test]
