@@ -9,8 +9,8 @@
 # regression in at least 90 %). Cases, on each target:
 #   aa1     40 pairs of single 2 s runs of the same configuration
 #   aa3     20 pairs of --repeat 3 (1 s each)
-#   drop25  20 pairs, 1 repeat of 5 s per side, the candidate open loop at 75 % of the base's IOPS
-#   drop10  20 pairs, 5 repeats of 1 s per side, the candidate at 90 % of the base's IOPS
+#   drop25  20 pairs, 1 repeat of 5 s per side, the candidate 25 % slower (see measure())
+#   drop10  20 pairs, 5 repeats of 1 s per side, the candidate 10 % slower
 #   loaded  1 pair, 3+3 repeats of 1 s, four busy loops running during the candidate
 #   slow975 1 pair of single 2 s runs, the candidate at 2.5 % of the base's IOPS
 # Targets: `sim` with --sim-latency exp:500us at QD 4 (so runs vary, and the sim waits on its
@@ -19,7 +19,8 @@
 # shared machine other work otherwise sets the noise (a CPU-bound sim at QD 16, exp:100us, on
 # 2 CPUs at load 9-13 varied by 90 % between identical 2 s runs); the busy loops of the
 # loaded case run at the same nice level, so that they do load the run.
-# Environment: ATSBENCH (the binary, default target/release/atsbench), PAIRS_SCALE (divide
+# Environment: ATSBENCH (the binary, default target/release/atsbench), CASES (the cases to
+# measure, default all), EFFECT (latency or rate: how the drops are made), PAIRS_SCALE (divide
 # the pair counts, for a quick look), COMPARE_ARGS (extra compare options), PHASE (measure,
 # judge or both: measure with one build and judge with another).
 set -euo pipefail
@@ -40,8 +41,12 @@ run() {
     local out=$1
     shift
     [ -s "$out" ] && return 0
-    nice -n "$nice" "$bin" run "${target[@]}" "${common[@]}" --output "$out" "$@" >/dev/null 2>&1
+    local sim=()
+    [ "${target[0]}" = sim:64MiB ] && sim=(--sim-latency "exp:${lat:-500}us")
+    nice -n "$nice" "$bin" run "${target[@]}" "${sim[@]}" "${common[@]}" --output "$out" "$@" >/dev/null 2>&1
 }
+
+want() { [[ " ${CASES:-aa1 aa3 drop25 drop10 loaded slow975} " == *" $1 "* ]]; }
 
 busy() { for _ in 1 2 3 4; do nice -n "$nice" sh -c 'while :; do :; done' & done; }
 
@@ -49,33 +54,51 @@ measure() {
     local t=$1 n
     mkdir -p "$dir/$t"
     n=$((40 / scale))
+    want aa1 || n=0
     for i in $(seq 1 "$n"); do
         run "$dir/$t/aa1-$i-a.json" --duration 2
         run "$dir/$t/aa1-$i-b.json" --duration 2
     done
     n=$((20 / scale))
     for i in $(seq 1 "$n"); do
+        want aa3 || break
         run "$dir/$t/aa3-$i-a.json" --duration 1 --repeat 3
         run "$dir/$t/aa3-$i-b.json" --duration 1 --repeat 3
     done
+    # The known drops: on sim, closed loop with the service time raised by 1/0.75 and 1/0.9
+    # (EFFECT=latency, the default there: IOPS fall, latency rises by the same factor); else open
+    # loop at 75 % and 90 % of the base's IOPS (--rate; latency is then counted from each
+    # operation's intended start, so a candidate that cannot keep the rate also shows it there).
+    local effect=${EFFECT:-rate} r
+    [ "$t" = sim ] && effect=${EFFECT:-latency}
     for i in $(seq 1 "$n"); do
+        want drop25 || break
         run "$dir/$t/drop25-$i-a.json" --duration 5
-        local r
-        r=$(python3 -c "print(round($(iops "$dir/$t/drop25-$i-a.json") * 0.75))")
-        run "$dir/$t/drop25-$i-b.json" --duration 5 --rate "$r"
+        if [ "$effect" = latency ]; then
+            lat=667 run "$dir/$t/drop25-$i-b.json" --duration 5
+        else
+            r=$(python3 -c "print(round($(iops "$dir/$t/drop25-$i-a.json") * 0.75))")
+            run "$dir/$t/drop25-$i-b.json" --duration 5 --rate "$r"
+        fi
     done
     for i in $(seq 1 "$n"); do
+        want drop10 || break
         run "$dir/$t/drop10-$i-a.json" --duration 1 --repeat 5
-        r=$(python3 -c "print(round($(iops "$dir/$t/drop10-$i-a.json") * 0.90))")
-        run "$dir/$t/drop10-$i-b.json" --duration 1 --repeat 5 --rate "$r"
+        if [ "$effect" = latency ]; then
+            lat=556 run "$dir/$t/drop10-$i-b.json" --duration 1 --repeat 5
+        else
+            r=$(python3 -c "print(round($(iops "$dir/$t/drop10-$i-a.json") * 0.90))")
+            run "$dir/$t/drop10-$i-b.json" --duration 1 --repeat 5 --rate "$r"
+        fi
     done
-    run "$dir/$t/loaded-1-a.json" --duration 1 --repeat 3
-    if [ ! -s "$dir/$t/loaded-1-b.json" ]; then
+    want loaded && run "$dir/$t/loaded-1-a.json" --duration 1 --repeat 3
+    if want loaded && [ ! -s "$dir/$t/loaded-1-b.json" ]; then
         busy
         run "$dir/$t/loaded-1-b.json" --duration 1 --repeat 3 || true
         kill $(jobs -p) 2>/dev/null || true
         wait 2>/dev/null || true
     fi
+    want slow975 || return 0
     run "$dir/$t/slow975-1-a.json" --duration 2
     r=$(python3 -c "print(max(1, round($(iops "$dir/$t/slow975-1-a.json") * 0.025)))")
     run "$dir/$t/slow975-1-b.json" --duration 2 --rate "$r"
@@ -147,7 +170,7 @@ echo "calibrate-compare: $dir; nice $nice; $(nproc) CPUs, load $(cut -d' ' -f1-3
 for t in "${targets[@]}"; do
     loopdev=
     case $t in
-        sim) target=(sim:64MiB --sim-latency exp:500us) ;;
+        sim) target=(sim:64MiB) ;;
         loop)
             if [ "$(id -u)" != 0 ] || ! command -v losetup >/dev/null; then
                 echo "calibrate-compare: loop skipped (needs root and losetup)"

@@ -19,6 +19,7 @@ fn options(max_regression: Option<compare::Thresholds>, run_noise: Option<f64>, 
         o.run_noise_pct = pct;
         o.run_noise_source = "--run-noise".into();
         o.run_noise_stated = true;
+        o.run_noise_floor = true;
     } else if let Some((name, pct)) = runs.iter().find_map(|p| compare::noise::of_profile(p)) {
         o.run_noise_pct = pct;
         o.run_noise_source = format!("profile {name}");

@@ -365,8 +365,8 @@ pub struct Estimation {
     pub seed: u64,
     /// The run-to-run noise in percent, for one repeat per side.
     pub run_noise_pct: f64,
-    /// Stated (`--run-noise`, a profile): also a floor of the between-run variance of repeats.
-    pub run_noise_stated: bool,
+    /// Given with `--run-noise`: also a floor of the between-run variance of repeats.
+    pub run_noise_floor: bool,
 }
 
 /// The margin of a figure on the effect's scale (worse positive).
@@ -445,7 +445,7 @@ pub fn finish(c: &mut PointComparison, base: &ResultPoint, cand: &ResultPoint, e
         }
         let seed = figure_seed(e.seed, &title, &m.name);
         let boot = inference::bootstrap(&figure, &sb, &sc, e.a, seed);
-        let stated = e.run_noise_stated.then_some(e.run_noise_pct / 100.0);
+        let stated = e.run_noise_floor.then_some(e.run_noise_pct / 100.0);
         let re = inference::random_effects(&figure, &sb, &sc, e.a, e.run_noise_pct / 100.0, stated);
         let Some(iv) = decide::wider(boot, re, e.run_noise_pct) else { continue };
         m.interval = Some(change_interval(m, iv.lo, iv.hi));

@@ -65,6 +65,9 @@ pub struct CompareOptions {
     pub run_noise_source: String,
     /// Whether the noise was stated (`--run-noise`, a profile) rather than the default.
     pub run_noise_stated: bool,
+    /// Whether it also floors the between-run variance of sides with repeats (`--run-noise`
+    /// only: a profile's noise is for single runs).
+    pub run_noise_floor: bool,
     pub seed: u64,
 }
 
@@ -75,6 +78,7 @@ impl Default for CompareOptions {
             run_noise_pct: DEFAULT_RUN_NOISE_PCT,
             run_noise_source: "the default".into(),
             run_noise_stated: false,
+            run_noise_floor: false,
             seed: SEED,
         }
     }
@@ -262,7 +266,7 @@ pub fn compare_results(base: &Results, cand: &Results, opts: &CompareOptions) ->
         a: judge::level_for(gated),
         seed: opts.seed,
         run_noise_pct: opts.run_noise_pct,
-        run_noise_stated: opts.run_noise_stated,
+        run_noise_floor: opts.run_noise_floor,
     };
     for (p, &(i, j)) in points.iter_mut().zip(&pairs) {
         if let (Some(j), true) = (j, p.verdict != Verdict::NotComparable) {
