@@ -108,7 +108,7 @@ measure() {
 # profile's would be: the first 1 s repeat of each aa3 pair's two runs is a pair of single runs
 # in two sessions; the noise is the standard deviation of log(b/a) over those pairs, divided
 # by sqrt(2), as a percentage. These are not the pairs judged in aa1 (and 1 s runs are noisier
-# than aa1's 2 s and drop25's 5 s runs). Or $NOISE.
+# than aa1's 2 s and drop25's 5 s runs). Or $NOISE (a percentage, or `none`: plain compare).
 noise() {
     python3 - "$@" <<'PY'
 import json, math, statistics, sys
@@ -127,11 +127,16 @@ PY
 judge() {
     local t=$1 case a verdict noise_pct extra json
     noise_pct=${NOISE:-$(noise "$dir/$t"/aa3-*-a.json)}
-    echo "run noise: $noise_pct % (A/A: first repeats of the aa3 pairs), given to every compare as --run-noise"
+    if [ "$noise_pct" = none ]; then
+        echo "no --run-noise: plain compare (single runs on the default noise, repeats on their own variance)"
+    else
+        echo "run noise: $noise_pct % (A/A: first repeats of the aa3 pairs), given to every compare as --run-noise"
+    fi
     printf '%-6s %-8s %5s %10s %12s %4s %6s  %s\n' target case pairs regression inconclusive ok better want
     for case in aa1 aa3 drop25 drop10 loaded slow975; do
         local reg=0 inc=0 ok=0 bet=0 pairs=0
         extra="--run-noise $noise_pct"
+        [ "${NOISE:-}" = none ] && extra=
         for a in "$dir/$t/$case"-*-a.json; do
             [ -e "$a" ] || continue
             local b=${a%-a.json}-b.json
@@ -172,14 +177,18 @@ for t in "${targets[@]}"; do
     case $t in
         sim) target=(sim:64MiB) ;;
         loop)
-            if [ "$(id -u)" != 0 ] || ! command -v losetup >/dev/null; then
-                echo "calibrate-compare: loop skipped (needs root and losetup)"
-                continue
+            target=(loop)
+            [ "$phase" = judge ] && continue_judge=1 || continue_judge=0
+            if [ "$continue_judge" = 0 ]; then
+                if [ "$(id -u)" != 0 ] || ! command -v losetup >/dev/null; then
+                    echo "calibrate-compare: loop skipped (needs root and losetup)"
+                    continue
+                fi
+                img=/dev/shm/calibrate-compare-$$.img
+                truncate -s 256M "$img"
+                loopdev=$(losetup --find --show "$img")
+                target=("$loopdev" --force)
             fi
-            img=/dev/shm/calibrate-compare-$$.img
-            truncate -s 256M "$img"
-            loopdev=$(losetup --find --show "$img")
-            target=("$loopdev" --force)
             ;;
     esac
     if [ "$phase" != judge ]; then measure "$t"; fi
