@@ -345,8 +345,9 @@ pub struct CompareArgs {
     /// Write the comparison to this file instead of stdout.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
-    /// Largest change that is not a regression, e.g. `iops=5%,p99=10%,miscompare=0.5pp`; keys
-    /// iops, p50, p99, p99.9, latency (all three), miscompare [default:
+    /// The margins: a figure regresses when its whole interval lies beyond its margin, e.g.
+    /// `iops=5%,p99=10%,miscompare=0.5pp`; keys iops, p50, p99, p99.9, latency (all three),
+    /// miscompare; naming p50 or p99.9 also gates them [default:
     /// iops=5%,p50=10%,p99=10%,p99.9=20%,miscompare=0.5pp].
     #[arg(long, allow_hyphen_values = true)]
     pub max_regression: Option<crate::compare::Thresholds>,
@@ -354,9 +355,10 @@ pub struct CompareArgs {
     #[arg(long)]
     pub plot: Option<PathBuf>,
     // ---- verdicts (issue 17): the run noise of single runs, what inconclusive exits with ----
-    /// Run-to-run noise in percent (one standard deviation of a figure between identical runs),
-    /// for points measured once per side: their verdicts rest on it [default: the runs'
-    /// profile's run-noise, else 10].
+    /// Run-to-run noise in percent (one standard deviation of a figure between identical runs,
+    /// measured by A/A runs), for points measured once per side: their verdicts rest on it; it
+    /// also floors the between-run variance of repeats [default: the runs' profile's
+    /// run-noise, else 100, with latency percentiles of single runs then not gated].
     #[arg(long, value_name = "PCT", value_parser = run_noise)]
     pub run_noise: Option<f64>,
     /// What an inconclusive comparison exits with: fail (exit 3) or ok (exit 0).
