@@ -232,6 +232,12 @@ pub struct CommonArgs {
     /// Length of one --hdr-log interval (`1s`, `250ms`).
     #[arg(long, default_value = "1s", requires = "hdr_log", allow_hyphen_values = true)]
     pub hdr_interval: Duration,
+    // --- Intervals inside every point (results) ---
+    /// Width of the intervals every repeat of every point records (`100ms`, `1s`, at least
+    /// 1ms): operations, errors, miscompares and a latency histogram per operation kind, kept
+    /// in the JSON results for the steady-state check and `compare`.
+    #[arg(long, value_name = "D", default_value = "100ms", allow_hyphen_values = true)]
+    pub interval: Duration,
     #[command(flatten)]
     pub device: DeviceArgs,
     #[command(flatten)]

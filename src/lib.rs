@@ -18,6 +18,7 @@ pub mod plot;
 pub mod profile;
 pub mod proto;
 pub mod report;
+pub mod results;
 pub mod spec;
 pub mod stats;
 #[allow(unsafe_code)]

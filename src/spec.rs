@@ -132,7 +132,7 @@ impl FromStr for RegionArg {
 }
 
 /// The byte range a run may touch, resolved against the target and aligned to the block size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Region {
     pub start: u64,
     pub end: u64,

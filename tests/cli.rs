@@ -85,7 +85,7 @@ fn sweep_writes_every_point_as_valid_json() {
     let o = run(&["sweep", "--qd", "1..256", "--duration", "0.05", "-f", "json", "-o", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let doc: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    assert_eq!(doc["schema"], "atsbench/2");
+    assert_eq!(doc["schema"], "atsbench/3");
     let qds: Vec<u64> = doc["points"].as_array().unwrap().iter().map(|p| n(p, "qd")).collect();
     assert_eq!(qds, vec![1, 2, 4, 8, 16, 32, 64, 128, 256]);
     for key in
@@ -371,7 +371,51 @@ fn repeats_are_kept_beside_their_merge() {
         assert!((p["duration_s"].as_f64().unwrap() - duration).abs() < 1e-5);
     }
     let one = json(&["run", "--ops", "100", "-f", "json"]);
-    assert!(one["points"][0].get("repeats").is_none(), "a single measurement has no repeats list");
+    assert_eq!(one["points"][0]["repeats"].as_array().unwrap().len(), 1, "a single measurement is one repeat");
+}
+
+/// The table shows each point's IOPS interval from its intervals.
+#[test]
+fn the_table_shows_each_points_iops_interval() {
+    let o = run(&["run", "sim", "--seed", "1", "--qd", "4", "--duration", "0.5", "--interval", "20ms"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("iops_95%"), "{text}");
+    let row = text.lines().find(|l| l.starts_with("ats ")).expect("the point's row");
+    assert!(row.contains('±'), "{row}");
+}
+
+/// Every repeat records its intervals; together they hold every operation, and the point's
+/// merged percentiles are those of all the repeats' histograms added together.
+#[test]
+fn every_repeat_has_intervals_and_merged_percentiles_come_from_merged_histograms() {
+    let doc =
+        json(&["run", "sim", "--qd", "4", "--duration", "0.3", "--interval", "50ms", "--repeat", "2", "-f", "json"]);
+    assert_eq!(n(&doc["config"], "interval_ns"), 50_000_000);
+    let p = &doc["points"][0];
+    let mut all: Option<hdrhistogram::Histogram<u64>> = None;
+    for r in p["repeats"].as_array().unwrap() {
+        let iv = &r["intervals"];
+        assert_eq!(n(iv, "width_ns"), 50_000_000);
+        let series = iv["series"].as_array().unwrap();
+        assert!(series.len() >= 4, "{} intervals in 0.3 s", series.len());
+        let ops: u64 = series.iter().map(|i| n(i, "kinds.ats.ops")).sum();
+        assert_eq!(ops, n(r, "latency_ns.ats.count"), "the intervals hold every attempt");
+        assert!(iv["steady"].is_boolean() && iv["trend_pct"].is_number() && iv["warmup"].is_u64());
+        for i in series {
+            let h = atsbench::results::intervals::decode(i["kinds"]["ats"]["lat"].as_str().unwrap()).unwrap();
+            match all.as_mut() {
+                Some(a) => a.add(&h).unwrap(),
+                None => all = Some(h),
+            }
+        }
+    }
+    let all = all.unwrap();
+    assert_eq!(n(p, "latency_ns.ats.count"), all.len());
+    for (key, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
+        assert_eq!(n(p, &format!("latency_ns.ats.{key}")), all.value_at_quantile(q), "{key}");
+    }
+    assert_eq!(n(p, "latency_ns.ats.max"), all.max());
 }
 
 #[test]

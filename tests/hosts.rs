@@ -76,11 +76,22 @@ fn read_json(p: &Path) -> Value {
 
 /// The known answers common to ats and rmw on a shared file: each host ran its share, records
 /// of the other host were contention (never corrupt), and the merge reports lost updates.
+/// `doc` validates against the committed JSON Schema `schema/NAME` (generated from
+/// `src/results/`).
+fn assert_valid(name: &str, doc: &Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema").join(name);
+    let schema: Value = serde_json::from_slice(&std::fs::read(path).expect("the committed schema")).unwrap();
+    let v = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let errors: Vec<String> = v.iter_errors(doc).take(5).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    assert!(errors.is_empty(), "not valid against {name}: {errors:#?}");
+}
+
 fn check_shared_file(workload: &str) -> Value {
     let (dir, target) = shared_file();
     let files = two_hosts(dir.path(), &target, workload);
     for (i, f) in files.iter().enumerate() {
         let doc = read_json(f);
+        assert_valid("atsbench-3.schema.json", &doc);
         let c = &doc["config"];
         assert_eq!((n(c, "hosts"), n(c, "host_index"), n(c, "seed")), (2, i as u64, 4242));
         let p = &doc["points"][0];
@@ -94,6 +105,7 @@ fn check_shared_file(workload: &str) -> Value {
     let (doc, out) = merged_json(&files);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(doc["schema"], "atsbench-merge/1");
+    assert_valid("atsbench-merge-1.schema.json", &doc);
     assert_eq!(doc["hosts"].as_array().map(Vec::len), Some(2));
     let p = &doc["points"][0];
     let m = &p["total"]["miscompares"];

@@ -551,3 +551,52 @@ fn references_to_root_items_and_self_are_not_edges() {
     assert_eq!(edges, [("a".to_owned(), "b".to_owned()), ("b".to_owned(), "a".to_owned())]);
     assert_eq!(g.edges[&("b".to_owned(), "a".to_owned())].file, "src/b/c.rs");
 }
+
+/// The module graph of `src/`.
+fn crate_graph() -> Graph {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut g = Graph::default();
+    for f in &files {
+        let rel = f.strip_prefix(&src).expect("under src").to_string_lossy().replace('\\', "/");
+        g.add_file(&rel, &std::fs::read_to_string(f).expect("a source file"));
+    }
+    g.finish();
+    g
+}
+
+/// Issue 17: one definition of the results document, `results`, read by compare, merge,
+/// report and plot, and below everything that measures or renders.
+#[test]
+fn compare_merge_report_and_plot_read_the_one_results_module() {
+    let g = crate_graph();
+    for reader in ["compare", "report", "plot", "app"] {
+        assert!(g.edges.contains_key(&(reader.to_string(), "results".to_string())), "{reader} does not read results");
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for file in ["app/merge.rs", "compare/doc.rs", "plot/mod.rs", "report/mod.rs"] {
+        let text = std::fs::read_to_string(src.join(file)).expect("a source file");
+        let path = module_path(Path::new(file)).expect("a module");
+        assert!(references(&path, &text).iter().any(|r| r.module == "results"), "{file} does not read results");
+    }
+    let below: Vec<&(String, String)> = g
+        .edges
+        .keys()
+        .filter(|(from, to)| {
+            from == "results"
+                && ["app", "compare", "report", "plot", "engine", "backend", "device"].contains(&to.as_str())
+        })
+        .collect();
+    assert!(below.is_empty(), "results depends on {below:?}: it must stay below its writers and readers");
+    let mut files = Vec::new();
+    rust_files(&src.join("results"), &mut files);
+    for f in files {
+        let code = strip(&std::fs::read_to_string(&f).expect("a source file"));
+        assert!(
+            !code.contains("serde_json::Value") && !code.contains("Value::"),
+            "{}: an untyped JSON value",
+            f.display()
+        );
+    }
+}

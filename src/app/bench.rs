@@ -5,9 +5,9 @@ use super::hdr;
 use super::plan::{check_fused_kind, HostsPlan, Plan, PlanPoint, DEFAULT_TARGET_BYTES};
 use crate::backend::{self, scsi::Transport, AtsMode, Opened};
 use crate::device::{self, PointNeeds, Target};
-use crate::engine::{self, IntervalSink, MultiHost, Point, PointSpec};
+use crate::engine::{self, Measured, MultiHost, PointSpec};
 use crate::error::{Error, Result};
-use crate::report::{Config, Progress, Reporter};
+use crate::report::{Point, Progress, Reporter};
 use crate::spec::Region;
 use crate::sys::blk;
 use crate::workload::Workload;
@@ -22,7 +22,8 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     if plan.sim.is_none() {
         check_memlock(most)?; // the simulated device registers no buffers
     }
-    let mut config = Config::new(plan.command, &specs, plan.force, plan.repeat, plan.interleave);
+    let mut config =
+        crate::report::config(plan.command, &specs, plan.force, plan.repeat, plan.interleave, plan.interval_ns);
     config.profile = plan.profile.clone().map(|(name, sha256)| crate::report::ProfileRef { name, sha256 });
     let mut reporter = Reporter::new(plan.format, plan.output.as_deref(), config, target.info.clone())?;
     if let Some(dir) = &plan.plot {
@@ -43,16 +44,16 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     let progress =
         (std::io::stderr().is_terminal() && (runs > 1 || plan.output.is_some())).then(|| Progress::new(runs));
     let mut broken = Vec::new();
-    let mut measured: Vec<Vec<Point>> = vec![Vec::new(); specs.len()];
+    let mut measured: Vec<Vec<Measured>> = vec![Vec::new(); specs.len()];
     for (i, spec) in run_order(specs.len(), plan.repeat, plan.interleave) {
         if let Some(p) = &progress {
             p.start(&specs[spec]);
         }
         let s = &specs[spec];
         measured[spec].push(match hdr.as_mut() {
-            Some(h) => h.measure(hdr::tag_prefix(plan.command, s), s.threads() as usize, |sink| {
-                measure(&target, s, &plan, stop, sink)
-            })?,
+            Some(h) => {
+                h.measure(hdr::tag_prefix(plan.command, s), |log| measure(&target, s, &plan, stop, Some(log)))?
+            }
             None => measure(&target, s, &plan, stop, None)?,
         });
         if let Some(p) = &progress {
@@ -64,8 +65,7 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
             let mut order: Vec<usize> = if interrupted { (0..specs.len()).collect() } else { vec![spec] };
             order.retain(|&s| !measured[s].is_empty());
             for s in order {
-                let Some(mut point) = engine::merge_repeats(std::mem::take(&mut measured[s])) else { continue };
-                point.hist = None;
+                let Some(point) = engine::merge_repeats(std::mem::take(&mut measured[s])) else { continue };
                 if let Some(why) = broke_atomicity(&point) {
                     broken.push(why);
                 }
@@ -221,8 +221,8 @@ fn measure(
     spec: &PointSpec,
     plan: &Plan,
     stop: &AtomicBool,
-    sink: Option<&IntervalSink>,
-) -> Result<Point> {
+    log: Option<hdr::LogSink<'_>>,
+) -> Result<Measured> {
     let needs = PointNeeds {
         slots: spec.requests(),
         workers: spec.threads(),
@@ -234,15 +234,16 @@ fn measure(
         seed: spec.seed,
         device: plan.device,
     };
+    let every = plan.interval_ns;
     match backend::open(target.backend_options(&needs)?)? {
-        Opened::Block(f) => engine::run_point_logged(spec, &f, stop, sink),
-        Opened::Nvme(f) => engine::run_point_logged(spec, &f, stop, sink),
+        Opened::Block(f) => engine::run_point(spec, &f, stop, every, log),
+        Opened::Nvme(f) => engine::run_point(spec, &f, stop, every, log),
         Opened::Scsi(f) => match f.transport() {
-            Transport::Sg => engine::run_point_logged(spec, &f.sg(), stop, sink),
-            Transport::SgSync => engine::run_point_logged(spec, &f.sg_sync(), stop, sink),
-            Transport::BsgUring => engine::run_point_logged(spec, &f.bsg_uring(), stop, sink),
+            Transport::Sg => engine::run_point(spec, &f.sg(), stop, every, log),
+            Transport::SgSync => engine::run_point(spec, &f.sg_sync(), stop, every, log),
+            Transport::BsgUring => engine::run_point(spec, &f.bsg_uring(), stop, every, log),
         },
-        Opened::Sim(f) => engine::run_point_logged(spec, &f, stop, sink),
+        Opened::Sim(f) => engine::run_point(spec, &f, stop, every, log),
     }
 }
 

@@ -77,7 +77,7 @@ pub fn compare(a: &CompareArgs) -> Result<()> {
         }
     };
     if let Some(dir) = &a.plot {
-        let runs = [Run { label: "base", results: &base }, Run { label: "candidate", results: &cand }];
+        let runs = [Run { label: "base", points: &base.points }, Run { label: "candidate", points: &cand.points }];
         plot::write_plots(&runs, dir)?;
     }
     outcome(&report, &written_to, a.inconclusive)
@@ -88,8 +88,8 @@ pub fn report(a: &ReportArgs) -> Result<()> {
     let results = compare::load(&a.results)?;
     let base = a.base.as_deref().map(compare::load).transpose()?;
     let runs: Vec<Run> = match &base {
-        Some(b) => vec![Run { label: "base", results: b }, Run { label: "candidate", results: &results }],
-        None => vec![Run { label: "", results: &results }],
+        Some(b) => vec![Run { label: "base", points: &b.points }, Run { label: "candidate", points: &results.points }],
+        None => vec![Run { label: "", points: &results.points }],
     };
     if let Some(dir) = &a.plot {
         plot::write_plots(&runs, dir)?;

@@ -1,16 +1,15 @@
-//! `--hdr-log FILE`: the log is opened before the first point; each measurement runs with a
-//! collector thread that writes its intervals as they finish (`report::intervals`).
+//! `--hdr-log FILE`: the log is opened before the first point; each measurement's completed
+//! intervals are written to it as they finish (`report::intervals`).
 
-use crate::engine::{IntervalSink, LockPlan, Point, PointSpec};
+use crate::engine::{LockPlan, Measured, PointSpec};
 use crate::error::Result;
 use crate::plot::write_error;
-use crate::report::intervals::Collector;
+use crate::report::intervals::LogWriter;
 use crate::stats::hdrlog::HdrLog;
 use crate::sys::clock::monotonic_ns;
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::SystemTime;
 
 /// The open log.
@@ -45,39 +44,30 @@ pub fn tag_prefix(command: &str, s: &PointSpec) -> String {
     format!("{}-qd{}-t{}{axis}/", s.workload.name(), s.qd, s.threads())
 }
 
+pub use crate::engine::series::LogSink;
+
 impl HdrFile {
-    /// Run one measurement (`run`, given the sink its workers send to) while a collector
-    /// writes its intervals, tagged `prefix` + kind.
-    pub fn measure(
-        &mut self,
-        prefix: String,
-        workers: usize,
-        run: impl FnOnce(Option<&IntervalSink>) -> Result<Point>,
-    ) -> Result<Point> {
-        let (tx, rx) = mpsc::channel();
-        let sink = IntervalSink { every_ns: self.every_ns, tx };
-        let (log, base, every) = (&mut self.log, self.base_ns, self.every_ns);
-        let (point, written) = std::thread::scope(|s| {
-            let collector = s.spawn(move || {
-                let mut c = Collector::new(log, prefix, base, every, workers);
-                let mut failed = None;
-                for snap in rx {
-                    // After a failed write, keep draining so that the workers never wait.
-                    if failed.is_none() {
-                        failed = c.add(snap).err();
-                    }
+    /// Run one measurement (`run`, given the log its intervals go to) and write its intervals,
+    /// tagged `prefix` + kind.
+    pub fn measure(&mut self, prefix: String, run: impl FnOnce(LogSink<'_>) -> Result<Measured>) -> Result<Measured> {
+        let every_ns = self.every_ns;
+        let mut w = LogWriter::new(&mut self.log, prefix, self.base_ns, every_ns);
+        // A failed write loses the log, not the point: it is kept and returned afterwards.
+        let mut failed: Option<io::Error> = None;
+        let measured = {
+            let mut log = |c: &crate::engine::series::Completed| {
+                if failed.is_none() {
+                    failed = w.add(c).err();
                 }
-                failed.map_or_else(|| c.finish(), Err)
-            });
-            let point = run(Some(&sink));
-            drop(sink); // the workers' senders are gone too: the collector's loop ends
-            (point, collector.join())
-        });
-        let point = point?;
-        written
-            .unwrap_or_else(|_| Err(io::Error::other("the interval log writer panicked")))
-            .map_err(|e| write_error(&self.path, &e))?;
-        Ok(point)
+                Ok(())
+            };
+            run(LogSink { every_ns, log: &mut log })?
+        };
+        match failed {
+            Some(e) => Err(write_error(&self.path, &e)),
+            None => w.finish().map_err(|e| write_error(&self.path, &e)),
+        }?;
+        Ok(measured)
     }
 
     pub fn finish(self) -> Result<()> {

@@ -8,72 +8,16 @@
 
 use crate::backend::AtsMode;
 use crate::cli::MergeArgs;
-use crate::engine::Miscompares;
 use crate::error::{Error, Result};
-use crate::report::merge::{Figures, HostFigures, HostRef, Merged, MergedPoint, MERGE_SCHEMA};
-use crate::report::SCHEMA;
+use crate::results::{self, Document, Figures, HostFigures, HostRef, Merged, MergedPoint, Point, MERGE_SCHEMA, SCHEMA};
 use crate::verify::hosts::{verify_hosts, HostShare};
 use crate::workload::rendezvous::host_id;
 use crate::workload::Workload;
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
-
-/// What the merge reads of one host's results (the rest is ignored).
-#[derive(Deserialize)]
-struct HostDoc {
-    config: HostConfig,
-    #[serde(default)]
-    target: serde_json::Value,
-    points: Vec<HostPoint>,
-}
-
-#[derive(Deserialize)]
-struct HostConfig {
-    seed: u64,
-    #[serde(default)]
-    hosts: u32,
-    #[serde(default)]
-    host_index: u32,
-    rendezvous: Option<RendezvousIn>,
-}
-
-#[derive(Deserialize)]
-struct RendezvousIn {
-    tag: String,
-}
-
-#[derive(Deserialize)]
-struct HostPoint {
-    workload: Workload,
-    ats_mode: Option<AtsMode>,
-    qd: u32,
-    threads: u32,
-    locks: u32,
-    contention: Option<u32>,
-    bs: u32,
-    ops: u64,
-    duration_s: f64,
-    iops: f64,
-    acquires: u64,
-    retries: u64,
-    errors: u64,
-    miscompares: Miscompares,
-    miscompare_rate: f64,
-    verification: Option<VerificationIn>,
-    #[serde(default)]
-    interrupted: bool,
-    host_share: Option<HostShare>,
-}
-
-#[derive(Deserialize)]
-struct VerificationIn {
-    violations: u64,
-    lost_updates: u64,
-}
 
 struct Input {
     file: PathBuf,
-    doc: HostDoc,
+    doc: Document,
 }
 
 impl Input {
@@ -116,19 +60,14 @@ fn read(file: &Path) -> Result<Input> {
     let p = file.display();
     let fix = "give the JSON results the hosts wrote (-f json -o FILE on each)";
     let bytes = std::fs::read(file).map_err(|e| Error::Target(format!("{p}: cannot read it ({e}); {fix}")))?;
-    let v: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| Error::Target(format!("{p}: not JSON ({e}); {fix}")))?;
-    match v.get("schema").and_then(|s| s.as_str()) {
-        Some(SCHEMA) => {}
-        Some(other) => {
-            return Err(Error::Target(format!(
-                "{p}: schema {other}, but this atsbench merges {SCHEMA}; merge with the atsbench that wrote it"
-            )))
-        }
-        None => return Err(Error::Target(format!("{p}: not an atsbench result (no schema); {fix}"))),
+    let loaded = results::parse(file, &bytes).map_err(|e| Error::Target(format!("{e}; {fix}")))?;
+    if loaded.schema != SCHEMA {
+        return Err(Error::Target(format!(
+            "{p}: schema {}, but this atsbench merges {SCHEMA}; merge with the atsbench that wrote it",
+            loaded.schema
+        )));
     }
-    let doc: HostDoc = serde_json::from_value(v)
-        .map_err(|e| Error::Target(format!("{p}: not a whole atsbench result ({e}); {fix}")))?;
+    let doc = loaded.doc;
     if doc.config.hosts < 2 || doc.config.rendezvous.is_none() {
         return Err(Error::Target(format!(
             "{p}: the result of a single host; merge takes the results of the hosts of one run with --hosts N"
@@ -201,7 +140,7 @@ fn check_points(a: &Input, b: &Input) -> Result<()> {
                 shape(x)
             )));
         }
-        let session = |p: &HostPoint| p.host_share.as_ref().map(|s| s.session.clone()).unwrap_or_default();
+        let session = |p: &Point| p.host_share.as_ref().map(|s| s.session.clone()).unwrap_or_default();
         if session(x) != session(y) {
             return Err(Error::usage(format!(
                 "{}: point {k} is from another run (session {}, {}: {}); give the results of one run",
@@ -215,7 +154,7 @@ fn check_points(a: &Input, b: &Input) -> Result<()> {
     Ok(())
 }
 
-fn shape(p: &HostPoint) -> String {
+fn shape(p: &Point) -> String {
     let locks = p.contention.map_or(format!("locks {}", p.locks), |k| format!("contention {k}"));
     format!("{} qd {} threads {} {locks} bs {}", p.workload.name(), p.qd, p.threads, p.bs)
 }
@@ -235,12 +174,11 @@ fn combine(inputs: Vec<Input>) -> Merged {
         .collect();
     let target = inputs[0].doc.target.clone();
     let count = inputs[0].doc.points.len();
-    let mut columns: Vec<std::vec::IntoIter<HostPoint>> =
-        inputs.into_iter().map(|i| i.doc.points.into_iter()).collect();
+    let mut columns: Vec<std::vec::IntoIter<Point>> = inputs.into_iter().map(|i| i.doc.points.into_iter()).collect();
     let points = (0..count).map(|_| merge_point(columns.iter_mut().filter_map(Iterator::next).collect())).collect();
     Merged {
-        schema: MERGE_SCHEMA,
-        version: env!("CARGO_PKG_VERSION"),
+        schema: MERGE_SCHEMA.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
         seed,
         tag,
         session: session.unwrap_or_default(),
@@ -251,7 +189,7 @@ fn combine(inputs: Vec<Input>) -> Merged {
 }
 
 /// One point of every host (in host order).
-fn merge_point(pts: Vec<HostPoint>) -> MergedPoint {
+fn merge_point(pts: Vec<Point>) -> MergedPoint {
     let p0 = &pts[0];
     let (workload, ats_mode) = (p0.workload, p0.ats_mode);
     let (cross_host_atomic, atomicity) = atomicity(workload, ats_mode);
@@ -273,7 +211,7 @@ fn merge_point(pts: Vec<HostPoint>) -> MergedPoint {
         contention: p0.contention,
         bs: p0.bs,
         cross_host_atomic,
-        atomicity,
+        atomicity: atomicity.map(String::from),
         total: total(per_host.iter().map(|h| &h.figures)),
         per_host,
         verification: None,
@@ -310,7 +248,7 @@ fn atomicity(workload: Workload, mode: Option<AtsMode>) -> (Option<bool>, Option
     (Some(atomic), Some(why))
 }
 
-fn figures(p: &HostPoint) -> Figures {
+fn figures(p: &Point) -> Figures {
     Figures {
         ops: p.ops,
         duration_s: p.duration_s,
@@ -342,6 +280,7 @@ fn total<'a>(hosts: impl Iterator<Item = &'a Figures>) -> Figures {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::Miscompares;
 
     #[test]
     fn only_device_side_ats_is_atomic_across_hosts() {

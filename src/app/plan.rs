@@ -71,6 +71,8 @@ pub struct Plan {
     pub plot: Option<PathBuf>,
     /// `--hdr-log FILE` and its interval (`--hdr-interval`) in nanoseconds.
     pub hdr_log: Option<(PathBuf, u64)>,
+    /// `--interval`: the width of the intervals inside every repeat, in ns.
+    pub interval_ns: u64,
 }
 
 impl Plan {
@@ -151,6 +153,10 @@ impl Plan {
         if c.hdr_log.is_some() && hdr_interval_ns < 1_000_000 {
             return Err(Error::usage("--hdr-interval must be at least 1ms, e.g. 1s or 100ms"));
         }
+        let interval_ns = c.interval.0.as_nanos().min(u128::from(u64::MAX)) as u64;
+        if interval_ns < 1_000_000 {
+            return Err(Error::usage("--interval must be at least 1ms, e.g. 100ms or 1s"));
+        }
         check_device(&c.device, c.target.is_none(), c.backend, &points)?;
         let sim = c.target.as_deref().and_then(device::sim_size).transpose().map_err(Error::usage)?;
         let sim_options = sim_options(&c.sim, sim.is_some(), c.backend)?;
@@ -192,6 +198,7 @@ impl Plan {
             profile: None,
             plot: c.plot,
             hdr_log: c.hdr_log.map(|p| (p, hdr_interval_ns)),
+            interval_ns,
         })
     }
 

@@ -82,19 +82,7 @@ pub enum Outcome {
     Error(IoError),
 }
 
-/// How the `ats` workload is carried out on a backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AtsMode {
-    /// Read, compare in the host, write, serialised per lock block among this process's
-    /// workers (as LIO and SPDK emulate COMPARE AND WRITE).
-    HostEmulated,
-    /// A device-side compare followed by a write, serialised per lock block (NVMe without
-    /// fused commands).
-    CompareThenWrite,
-    /// One device-side atomic compare-and-write command (SCSI COMPARE AND WRITE).
-    Device,
-}
+pub use crate::results::AtsMode;
 
 /// What a backend can do, known when it is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,8 +105,8 @@ pub trait Factory: Sync {
 
     /// What the backend counted over all workers of the point, once they are done: the
     /// simulated device's commands, injected faults and queue waits (the point's `sim`).
-    fn totals(&self) -> serde_json::Value {
-        serde_json::Value::Null
+    fn totals(&self) -> Option<crate::results::SimReport> {
+        None
     }
 }
 
@@ -183,8 +171,8 @@ pub trait Backend: Send {
     fn complete(&mut self, cqe: &Self::Cqe, done: &mut dyn FnMut(u64, Outcome), push: &mut dyn FnMut(&Self::Sqe));
 
     /// What the backend used, for the results (transport, fixed buffers, ...).
-    fn report(&self) -> serde_json::Value {
-        serde_json::Value::Null
+    fn report(&self) -> Option<crate::results::BackendReport> {
+        None
     }
 }
 

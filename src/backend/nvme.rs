@@ -9,6 +9,7 @@
 use super::{AtsMode, Backend, Caps, Cause, Factory, IoError, IoReq, Op, Outcome, Unencodable, Via};
 use crate::error::{Error, Result};
 use crate::proto::nvme::{Completion, Fuse, NvmeCommand, NvmeStatus, NVME_URING_CMD_IO};
+use crate::results::BackendReport;
 use crate::sys::mem::Slab;
 use crate::sys::uring::{Ring, RingConfig, RingError};
 use io_uring::{cqueue, opcode, squeue, types};
@@ -190,16 +191,14 @@ impl Backend for NvmeBackend {
         done(ud, outcome(cqe.result()));
     }
 
-    fn report(&self) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "command_path": "io_uring URING_CMD",
-            "fixed_buffers": self.path.fixed_buffers,
-            "nsid": self.nsid,
-        });
-        if let Some(why) = &self.path.fixed_buffers_refused {
-            v["fixed_buffers_refused"] = why.clone().into();
-        }
-        v
+    fn report(&self) -> Option<BackendReport> {
+        Some(BackendReport {
+            command_path: Some("io_uring URING_CMD".into()),
+            fixed_buffers: Some(self.path.fixed_buffers),
+            nsid: Some(self.nsid),
+            fixed_buffers_refused: self.path.fixed_buffers_refused.clone(),
+            ..Default::default()
+        })
     }
 }
 
@@ -450,10 +449,10 @@ mod tests {
 
     #[test]
     fn report_names_the_path() {
-        let r = backend(false).report();
-        assert_eq!(r["command_path"], "io_uring URING_CMD");
-        assert_eq!(r["fixed_buffers"], false);
-        assert_eq!(r["nsid"], 1);
+        let r = backend(false).report().unwrap();
+        assert_eq!(r.command_path.as_deref(), Some("io_uring URING_CMD"));
+        assert_eq!(r.fixed_buffers, Some(false));
+        assert_eq!(r.nsid, Some(1));
     }
 
     #[test]

@@ -259,20 +259,15 @@ pub struct Shared {
 
 impl Shared {
     /// The common part of every transport's `report()`.
-    fn report(&self, transport: Transport, extra: serde_json::Value) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "transport": transport.name(),
-            "caw_blocks": self.caw_blocks,
-            "dpo": self.opts.dpo,
-            "fua": self.opts.fua,
-        });
-        if let Some(why) = &self.bsg_unavailable {
-            v["bsg_uring"] = format!("unavailable: {why}").into();
+    fn report(&self, transport: Transport, extra: crate::results::BackendReport) -> crate::results::BackendReport {
+        crate::results::BackendReport {
+            transport: Some(transport.name().into()),
+            caw_blocks: self.caw_blocks,
+            dpo: Some(self.opts.dpo),
+            fua: Some(self.opts.fua),
+            bsg_uring: self.bsg_unavailable.as_ref().map(|why| format!("unavailable: {why}")),
+            ..extra
         }
-        if let (Some(obj), serde_json::Value::Object(more)) = (v.as_object_mut(), extra) {
-            obj.extend(more);
-        }
-        v
     }
 }
 

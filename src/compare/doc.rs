@@ -1,31 +1,27 @@
-//! Reading results files: the JSON that `run` and `sweep` write with `--format json`.
-//!
-//! The reader is typed but lenient where the format is: unknown keys are ignored (newer
-//! writers add fields), and the keys that only some points or versions have (`contention`,
-//! `slat_ns`, `clat_ns`, `repeats`, a null `verification`) default. What the comparison needs
-//! (the point's identity, `ops`, `iops`, `latency_ns`, `miscompares`) must be there: a missing
-//! one is an error naming the file, the point and the key, never a silent zero.
-//!
-//! `atsbench/2` is the current schema; `atsbench/1` is read too (its points have `locks` and no
-//! contention axis; its `contention` object of in-flight counts is not the axis and is ignored).
+//! Reading results files for `compare` (and `report`, `--plot`): the document of the
+//! `results` module, with the views a comparison needs (a point's identity, its repeats).
+//! `results` reads every schema (`atsbench/1` and `/2` upgraded); this module only adapts.
 //!
 //! Errors: a file that cannot be read exits 3 (4 when permission is denied); a file that is
 //! not JSON, not atsbench results or of a schema this version does not read exits 2 (usage:
 //! the wrong file was given).
 
-use crate::error::{Error, Result};
-use serde::{Deserialize, Deserializer, Serialize};
+use crate::error::Result;
+pub use crate::results::{
+    Config as RunConfig, LatencySummary, Miscompares as MiscompareCounts, Point as ResultPoint, Point,
+    Repeat as RepeatDesc, StopAt as StopDesc, TargetInfo as TargetDesc, CLASSES, SCHEMAS,
+};
+pub use crate::spec::Region as RegionDesc;
+pub use crate::verify::history::Verification as VerificationDesc;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The results schemas this reader understands, newest first.
-pub const SCHEMAS: [&str; 2] = ["atsbench/2", "atsbench/1"];
-
-/// One results file.
-#[derive(Debug, Clone, Serialize)]
+/// One results file, upgraded to the current schema.
+#[derive(Debug, Clone)]
 pub struct Results {
     /// Where it was read from.
     pub file: PathBuf,
+    /// The schema the file had.
     pub schema: String,
     pub version: String,
     pub config: RunConfig,
@@ -33,181 +29,18 @@ pub struct Results {
     pub points: Vec<ResultPoint>,
 }
 
-/// The resolved options the run recorded (`config`). Every key defaults: they describe the run
-/// and are compared between runs, but no figure depends on them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RunConfig {
-    pub command: String,
-    pub workloads: Vec<String>,
-    pub qd: Vec<u32>,
-    pub threads: Vec<u32>,
-    pub locks: Vec<u32>,
-    pub contention: Vec<u32>,
-    pub bs: u32,
-    pub region: Option<RegionDesc>,
-    pub stop: Option<StopDesc>,
-    pub rate: Option<f64>,
-    pub verify: Option<bool>,
-    pub sqpoll: Option<bool>,
-    pub iopoll: Option<bool>,
-    pub miscompare_fraction: Option<f64>,
-    pub seed: Option<u64>,
-    pub host_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegionDesc {
-    pub start: u64,
-    pub end: u64,
-}
-
-/// When each point stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopDesc {
-    Seconds(f64),
-    Ops(u64),
-}
-
-/// The target as the run described it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TargetDesc {
-    pub path: String,
-    pub backend: String,
-    pub size_bytes: u64,
-    pub logical_block_size: u32,
-    pub model: Option<String>,
-    pub firmware: Option<String>,
-    pub serial: Option<String>,
-    pub driver: Option<String>,
-    pub kernel: String,
-    pub temporary: bool,
-    /// The device's own description (NVMe Identify, SCSI INQUIRY), shown as it is.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub probe: Option<serde_json::Value>,
-}
-
-/// Latency percentiles of one kind, in nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct LatencySummary {
-    pub count: u64,
-    pub mean: f64,
-    pub p50: u64,
-    pub p90: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub p9999: u64,
-    pub max: u64,
-}
-
-/// Miscompares by class.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MiscompareCounts {
-    pub total: u64,
-    pub contention: u64,
-    pub own_write: u64,
-    pub corrupt: u64,
-    pub stale: u64,
-    #[serde(rename = "false")]
-    pub false_: u64,
-}
-
-/// The miscompare classes, in the order reports list them.
-pub const CLASSES: [&str; 6] = ["total", "contention", "own_write", "corrupt", "stale", "false"];
-
-impl MiscompareCounts {
-    /// The count of `class` (one of [`CLASSES`]).
-    pub fn get(&self, class: &str) -> u64 {
-        match class {
-            "total" => self.total,
-            "contention" => self.contention,
-            "own_write" => self.own_write,
-            "corrupt" => self.corrupt,
-            "stale" => self.stale,
-            "false" => self.false_,
-            _ => unreachable!("miscompare class `{class}`"),
+impl From<crate::results::Loaded> for Results {
+    fn from(l: crate::results::Loaded) -> Results {
+        let d = l.doc;
+        Results {
+            file: l.file,
+            schema: l.schema,
+            version: d.version,
+            config: d.config,
+            target: d.target,
+            points: d.points,
         }
     }
-}
-
-/// The history check of a point.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct VerificationDesc {
-    #[serde(default)]
-    pub checked: u64,
-    pub violations: u64,
-    pub lost_updates: u64,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<String>,
-}
-
-/// One repeat of a point, as `--repeat` records it beside the merged figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RepeatDesc {
-    pub ops: u64,
-    pub duration_s: f64,
-    pub iops: f64,
-    pub latency_ns: BTreeMap<String, LatencySummary>,
-    pub miscompares: MiscompareCounts,
-    #[serde(default)]
-    pub errors: u64,
-    #[serde(default)]
-    pub verification: Option<RepeatVerification>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RepeatVerification {
-    pub violations: u64,
-    pub lost_updates: u64,
-}
-
-/// One measured point: the merged figures and, when the run repeated it, every repeat.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResultPoint {
-    pub workload: String,
-    #[serde(default)]
-    pub ats_mode: Option<String>,
-    pub qd: u32,
-    pub threads: u32,
-    #[serde(default)]
-    pub locks: u32,
-    /// Actors per lock block (`--contention`); None when `--locks` placed them, for read and
-    /// write, and in `atsbench/1` (whose `contention` was something else).
-    #[serde(default, deserialize_with = "axis_value")]
-    pub contention: Option<u32>,
-    pub bs: u32,
-    pub ops: u64,
-    pub duration_s: f64,
-    pub iops: f64,
-    pub latency_ns: BTreeMap<String, LatencySummary>,
-    #[serde(default)]
-    pub slat_ns: BTreeMap<String, LatencySummary>,
-    #[serde(default)]
-    pub clat_ns: BTreeMap<String, LatencySummary>,
-    pub miscompares: MiscompareCounts,
-    #[serde(default)]
-    pub miscompare_rate: f64,
-    #[serde(default)]
-    pub retries: u64,
-    #[serde(default)]
-    pub acquires: u64,
-    #[serde(default)]
-    pub errors: u64,
-    #[serde(default)]
-    pub verification: Option<VerificationDesc>,
-    /// Absent or empty: the point itself is its only repeat.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub repeats: Vec<RepeatDesc>,
-    #[serde(default)]
-    pub interrupted: bool,
-}
-
-/// `contention` as the lock axis: a number, or nothing (null, or atsbench/1's object).
-fn axis_value<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u32>, D::Error> {
-    let v = serde_json::Value::deserialize(d)?;
-    Ok(v.as_u64().and_then(|n| u32::try_from(n).ok()))
 }
 
 /// How the lock blocks of a point were chosen: the second half of a point's identity.
@@ -256,11 +89,19 @@ pub struct Repeat<'a> {
     pub iops: f64,
     pub latency_ns: &'a BTreeMap<String, LatencySummary>,
     pub miscompares: MiscompareCounts,
+    /// The repeat's intervals (None for a point without recorded repeats).
+    pub intervals: Option<&'a crate::results::Intervals>,
 }
 
-impl ResultPoint {
+impl Point {
     pub fn key(&self) -> PointKey {
-        PointKey { workload: self.workload.clone(), qd: self.qd, threads: self.threads, axis: self.axis(), bs: self.bs }
+        PointKey {
+            workload: self.workload.name().to_string(),
+            qd: self.qd,
+            threads: self.threads,
+            axis: self.axis(),
+            bs: self.bs,
+        }
     }
 
     pub fn axis(&self) -> LockAxis {
@@ -278,11 +119,18 @@ impl ResultPoint {
                 iops: self.iops,
                 latency_ns: &self.latency_ns,
                 miscompares: self.miscompares,
+                intervals: None,
             }];
         }
         self.repeats
             .iter()
-            .map(|r| Repeat { ops: r.ops, iops: r.iops, latency_ns: &r.latency_ns, miscompares: r.miscompares })
+            .map(|r| Repeat {
+                ops: r.ops,
+                iops: r.iops,
+                latency_ns: &r.latency_ns,
+                miscompares: r.miscompares,
+                intervals: Some(&r.intervals),
+            })
             .collect()
     }
 
@@ -295,69 +143,14 @@ impl ResultPoint {
     }
 }
 
-const HOW: &str = "give a results file written by `atsbench run` or `atsbench sweep` with --format json";
-
 /// Read and check one results file.
 pub fn load(path: &Path) -> Result<Results> {
-    let p = path.display();
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::Target(format!("{p}: no such file; {HOW}")),
-        std::io::ErrorKind::PermissionDenied => {
-            Error::Permission(format!("{p}: permission denied; give this user read access to it"))
-        }
-        _ if path.is_dir() => Error::Target(format!("{p}: is a directory; {HOW}")),
-        _ => Error::Target(format!("{p}: cannot be read ({e}); {HOW}")),
-    })?;
-    parse(path, &bytes)
+    crate::results::load(path).map(Results::from)
 }
 
 /// Check and read the bytes of a results file; `path` names it in errors.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Results> {
-    let p = path.display();
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Error::Usage(format!("{p}: not JSON ({e}); {HOW}")))?;
-    let Some(obj) = value.as_object() else {
-        return Err(Error::Usage(format!("{p}: not atsbench results (not a JSON object); {HOW}")));
-    };
-    let schema = match obj.get("schema").and_then(|s| s.as_str()) {
-        Some(s) => s.to_string(),
-        None => return Err(Error::Usage(format!("{p}: not atsbench results (no \"schema\" key); {HOW}"))),
-    };
-    if !SCHEMAS.contains(&schema.as_str()) {
-        let why = if schema.starts_with("atsbench-compare/") {
-            format!("is a compare report ({schema}), not results; give the results files it compared")
-        } else if schema.starts_with("atsbench/") {
-            format!(
-                "has schema {schema}, which this atsbench does not read (it reads {}); use the atsbench that wrote it",
-                SCHEMAS.join(", ")
-            )
-        } else {
-            format!("has schema `{schema}`, not atsbench results; {HOW}")
-        };
-        return Err(Error::Usage(format!("{p}: {why}")));
-    }
-    let field = |key: &str| -> Result<&serde_json::Value> {
-        obj.get(key).ok_or_else(|| Error::Usage(format!("{p}: no \"{key}\" key; the file is cut short or damaged")))
-    };
-    let bad = |what: &str, e: serde_json::Error| Error::Usage(format!("{p}: {what}: {e}; the file is damaged"));
-    let config = RunConfig::deserialize(field("config")?).map_err(|e| bad("config", e))?;
-    let target = TargetDesc::deserialize(field("target")?).map_err(|e| bad("target", e))?;
-    let Some(raw_points) = field("points")?.as_array() else {
-        return Err(Error::Usage(format!("{p}: \"points\" is not a list; the file is damaged")));
-    };
-    let points = raw_points
-        .iter()
-        .enumerate()
-        .map(|(i, v)| ResultPoint::deserialize(v).map_err(|e| bad(&format!("points[{i}]"), e)))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Results {
-        file: path.to_path_buf(),
-        version: obj.get("version").and_then(|v| v.as_str()).unwrap_or("").to_string(),
-        schema,
-        config,
-        target,
-        points,
-    })
+    crate::results::parse(path, bytes).map(Results::from)
 }
 
 #[cfg(test)]

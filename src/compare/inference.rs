@@ -51,20 +51,25 @@ impl Rng {
 /// the quantiles the file kept.
 #[derive(Debug, Clone)]
 pub enum Latency {
-    Histogram(Histogram<u64>),
+    /// The recorded values of a histogram and their counts, in increasing value: merging is
+    /// concatenating, which is what a resample does thousands of times.
+    Histogram(Vec<(u64, u64)>),
     /// Operations and their p50, p99 and p99.9 in ns.
-    Quantiles {
-        count: u64,
-        p50: f64,
-        p99: f64,
-        p999: f64,
-    },
+    Quantiles { count: u64, p50: f64, p99: f64, p999: f64 },
 }
 
 impl Latency {
+    /// A histogram's recorded values (each bucket at its highest equivalent value, as
+    /// HdrHistogram reports quantiles).
+    pub fn histogram(h: &Histogram<u64>) -> Latency {
+        Latency::Histogram(
+            h.iter_recorded().map(|v| (h.highest_equivalent(v.value_iterated_to()), v.count_at_value())).collect(),
+        )
+    }
+
     fn count(&self) -> u64 {
         match self {
-            Latency::Histogram(h) => h.len(),
+            Latency::Histogram(h) => h.iter().map(|(_, c)| c).sum(),
             Latency::Quantiles { count, .. } => *count,
         }
     }
@@ -122,20 +127,15 @@ impl Figure {
     }
 }
 
-/// The quantile `q` of the merged latencies. Histograms are merged; quantiles kept without
-/// histograms are averaged weighted by their operations (an approximation of the merged
-/// quantile, exact when the intervals agree).
+/// The quantile `q` of the merged latencies. Histograms are merged (their recorded values
+/// pooled); quantiles kept without histograms are averaged weighted by their operations (an
+/// approximation of the merged quantile, exact when the intervals agree).
 fn quantile<'a>(lat: impl Iterator<Item = &'a Latency>, q: f64) -> Option<f64> {
-    let mut merged: Option<Histogram<u64>> = None;
+    let mut pooled: Vec<(u64, u64)> = Vec::new();
     let (mut weighted, mut count) = (0.0, 0u64);
     for l in lat {
         match l {
-            Latency::Histogram(h) => match &mut merged {
-                Some(m) => {
-                    let _ = m.add(h);
-                }
-                None => merged = Some(h.clone()),
-            },
+            Latency::Histogram(h) => pooled.extend_from_slice(h),
             Latency::Quantiles { count: n, p50, p99, p999 } => {
                 let v = if q <= 0.5 {
                     *p50
@@ -149,10 +149,21 @@ fn quantile<'a>(lat: impl Iterator<Item = &'a Latency>, q: f64) -> Option<f64> {
             }
         }
     }
-    match merged {
-        Some(h) if !h.is_empty() => Some(h.value_at_quantile(q) as f64),
-        _ => (count > 0).then(|| weighted / count as f64),
+    if !pooled.is_empty() {
+        pooled.sort_unstable_by_key(|&(v, _)| v);
+        let total: u64 = pooled.iter().map(|&(_, c)| c).sum();
+        // HdrHistogram's rule: the smallest value with at least q of the count at or below it.
+        let want = ((q * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for &(v, c) in &pooled {
+            seen += c;
+            if seen >= want {
+                return Some(v as f64);
+            }
+        }
+        return pooled.last().map(|&(v, _)| v as f64);
     }
+    (count > 0).then(|| weighted / count as f64)
 }
 
 /// An effect: how much worse the candidate is, positive when worse. Ratios: the log of

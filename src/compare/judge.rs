@@ -151,7 +151,7 @@ impl PointComparison {
 fn shell(p: &ResultPoint, base: Option<&ResultPoint>, cand: Option<&ResultPoint>) -> PointComparison {
     let axis = p.axis();
     PointComparison {
-        workload: p.workload.clone(),
+        workload: p.workload.to_string(),
         qd: p.qd,
         threads: p.threads,
         contention: p.contention,
@@ -161,8 +161,8 @@ fn shell(p: &ResultPoint, base: Option<&ResultPoint>, cand: Option<&ResultPoint>
         },
         bs: p.bs,
         ats_mode: Pair {
-            base: base.and_then(|b| b.ats_mode.clone()),
-            candidate: cand.and_then(|c| c.ats_mode.clone()),
+            base: base.and_then(|b| b.ats_mode.map(mode_name)),
+            candidate: cand.and_then(|c| c.ats_mode.map(mode_name)),
         },
         repeats: Pair { base: base.map_or(0, |b| b.repeats().len()), candidate: cand.map_or(0, |c| c.repeats().len()) },
         verdict: Verdict::Ok,
@@ -176,50 +176,79 @@ fn shell(p: &ResultPoint, base: Option<&ResultPoint>, cand: Option<&ResultPoint>
 const VIOLATIONS: &str = "violations";
 const LOST_UPDATES: &str = "lost updates";
 
-/// A point's repeats as the statistics' plain input.
-///
-/// INTERVAL ADAPTER: results of today keep no time series inside a repeat, so each repeat is
-/// one interval (its operations, its duration, its percentiles). When the results module
-/// records the intervals of every repeat (`Intervals { series: Vec<Interval> }`, each with
-/// operations, miscompares by class and a latency histogram per kind), build one [`Obs`] per
-/// interval here, after dropping the warm-up ones, with `Latency::Histogram` decoded from the
-/// interval's V2-deflate histogram: the bootstrap then resamples blocks of intervals inside
-/// every repeat and merges their histograms for the percentiles.
+/// A point's repeats as the statistics' plain input: one [`Obs`] per interval of every repeat
+/// (the warm-up intervals dropped, when any remain after them), with the quantiles of the
+/// interval's latency histograms; a repeat without intervals (results of atsbench/1 and /2) is one interval of
+/// its operations, duration and percentiles. Violations and lost updates are counted per
+/// repeat, so they go with a repeat's first interval.
 pub fn sample_of(p: &ResultPoint) -> Sample {
     let repeats = p.repeats();
     let verification: Vec<Option<(u64, u64)>> = if p.repeats.is_empty() {
         vec![p.verification.as_ref().map(|v| (v.violations, v.lost_updates))]
     } else {
-        p.repeats.iter().map(|r| r.verification.map(|v| (v.violations, v.lost_updates))).collect()
+        p.repeats.iter().map(|r| r.verification.as_ref().map(|v| (v.violations, v.lost_updates))).collect()
     };
     let series = repeats
         .iter()
         .zip(verification)
         .map(|(r, v)| {
-            let mut events: BTreeMap<String, u64> =
-                CLASSES.iter().map(|c| (c.to_string(), r.miscompares.get(c))).collect();
-            if let Some((violations, lost)) = v {
-                events.insert(VIOLATIONS.into(), violations);
-                events.insert(LOST_UPDATES.into(), lost);
+            let mut series = match r.intervals.filter(|i| !i.series.is_empty()) {
+                Some(iv) => interval_obs(iv),
+                None => vec![repeat_obs(r)],
+            };
+            if let (Some((violations, lost)), Some(first)) = (v, series.first_mut()) {
+                first.events.insert(VIOLATIONS.into(), violations);
+                first.events.insert(LOST_UPDATES.into(), lost);
             }
-            let latency = r
-                .latency_ns
-                .iter()
-                .map(|(k, s)| {
-                    let q = Latency::Quantiles {
-                        count: s.count,
-                        p50: s.p50 as f64,
-                        p99: s.p99 as f64,
-                        p999: s.p999 as f64,
-                    };
-                    (k.clone(), q)
-                })
-                .collect();
-            let dur_s = if r.iops > 0.0 { r.ops as f64 / r.iops } else { 0.0 };
-            vec![Obs { dur_s, ops: r.ops, events, latency }]
+            series
         })
         .collect();
     Sample { repeats: series }
+}
+
+/// A repeat without intervals as one.
+fn repeat_obs(r: &super::doc::Repeat<'_>) -> Obs {
+    let events = CLASSES.iter().map(|c| (c.to_string(), r.miscompares.get(c))).collect();
+    let latency = r
+        .latency_ns
+        .iter()
+        .map(|(k, s)| {
+            let q = Latency::Quantiles { count: s.count, p50: s.p50 as f64, p99: s.p99 as f64, p999: s.p999 as f64 };
+            (k.clone(), q)
+        })
+        .collect();
+    let dur_s = if r.iops > 0.0 { r.ops as f64 / r.iops } else { 0.0 };
+    Obs { dur_s, ops: r.ops, events, latency }
+}
+
+/// A repeat's intervals after its warm-up (all of them when the warm-up would leave none).
+fn interval_obs(iv: &crate::results::Intervals) -> Vec<Obs> {
+    let skip = if (iv.warmup as usize) < iv.series.len() { iv.warmup as usize } else { 0 };
+    iv.series[skip..]
+        .iter()
+        .map(|i| {
+            let mut events: BTreeMap<String, u64> = CLASSES.iter().map(|c| (c.to_string(), 0)).collect();
+            let mut latency = BTreeMap::new();
+            for (kind, k) in &i.kinds {
+                for (class, n) in &k.miscompares {
+                    *events.entry(class.clone()).or_default() += n;
+                    if class != "total" && !i.kinds.values().any(|x| x.miscompares.contains_key("total")) {
+                        *events.entry("total".into()).or_default() += n;
+                    }
+                }
+                // The interval's own quantiles, averaged weighted by operations when pooled:
+                // merging the histograms in every resample (Latency::histogram) is exact but
+                // too slow for thousands of resamples over hundreds of intervals (minutes in a
+                // debug build for 3 x 20 intervals); see inference::quantile.
+                if let Some(h) = crate::results::intervals::decode(&k.lat).filter(|h| !h.is_empty()) {
+                    let q = |x: f64| h.value_at_quantile(x) as f64;
+                    let l = Latency::Quantiles { count: h.len(), p50: q(0.5), p99: q(0.99), p999: q(0.999) };
+                    latency.insert(kind.clone(), l);
+                }
+            }
+            Obs { dur_s: i.dur_ns as f64 / 1e9, ops: i.ops(), events, latency }
+        })
+        .collect()
 }
 
 /// Lay out the figures of two points with the same identity; their intervals and verdicts come
@@ -253,7 +282,7 @@ pub fn lay_out(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds) -> PointC
             ));
         }
     }
-    let locks = matches!(base.workload.as_str(), "ats" | "rmw" | "compare");
+    let locks = matches!(base.workload.name(), "ats" | "rmw" | "compare");
     for class in CLASSES {
         let (xb, xc) = (base.miscompares.get(class), cand.miscompares.get(class));
         if xb + xc == 0 && !(locks && class == "total") {
@@ -275,7 +304,7 @@ pub fn lay_out(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds) -> PointC
     }
     match (&base.verification, &cand.verification) {
         (Some(vb), Some(vc)) => {
-            let judged = base.workload != "rmw";
+            let judged = base.workload.name() != "rmw";
             for (name, xb, xc) in
                 [(VIOLATIONS, vb.violations, vc.violations), (LOST_UPDATES, vb.lost_updates, vc.lost_updates)]
             {
@@ -519,6 +548,11 @@ fn conclude(c: &mut PointComparison) {
 /// The family's level for `gated` figures: each interval is two-sided at 1 - 0.10 / gated.
 pub fn level_for(gated: usize) -> f64 {
     FAMILY_ALPHA / gated.max(1) as f64
+}
+
+/// An ATS mode as results spell it.
+fn mode_name(m: crate::backend::AtsMode) -> String {
+    m.name().to_string()
 }
 
 #[cfg(test)]

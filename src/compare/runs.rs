@@ -103,7 +103,7 @@ fn config(d: &mut Diffs, b: &RunConfig, c: &RunConfig) {
     );
     let region = |r: &Option<super::doc::RegionDesc>| r.map_or("-".into(), |r| format!("{}..{}", r.start, r.end));
     d.add(Level::Warning, "region", region(&b.region), region(&c.region), figures);
-    d.add(Level::Warning, "seed", opt(&b.seed), opt(&c.seed), "other random offsets and lock choices");
+    d.add(Level::Warning, "seed", b.seed.to_string(), c.seed.to_string(), "other random offsets and lock choices");
     let stop = |s: &Option<super::doc::StopDesc>| match s {
         Some(super::doc::StopDesc::Seconds(x)) => format!("{x} s"),
         Some(super::doc::StopDesc::Ops(n)) => format!("{n} ops"),
@@ -111,15 +111,27 @@ fn config(d: &mut Diffs, b: &RunConfig, c: &RunConfig) {
     };
     d.add(Level::Warning, "stop", stop(&b.stop), stop(&c.stop), "points measured for other times or counts");
     d.add(Level::Warning, "rate", opt(&b.rate), opt(&c.rate), "open loop against closed loop, or another rate");
-    d.add(Level::Warning, "verify", opt(&b.verify), opt(&c.verify), "violations compared only where both verified");
-    d.add(Level::Warning, "miscompare fraction", opt(&b.miscompare_fraction), opt(&c.miscompare_fraction), figures);
+    d.add(
+        Level::Warning,
+        "verify",
+        b.verify.to_string(),
+        c.verify.to_string(),
+        "violations compared only where both verified",
+    );
+    d.add(
+        Level::Warning,
+        "miscompare fraction",
+        b.miscompare_fraction.to_string(),
+        c.miscompare_fraction.to_string(),
+        figures,
+    );
     let points = "points in one run only are not comparable";
     d.add(Level::Info, "queue depths", list(&b.qd), list(&c.qd), points);
     d.add(Level::Info, "threads", list(&b.threads), list(&c.threads), points);
     d.add(Level::Info, "contention", list(&b.contention), list(&c.contention), points);
     d.add(Level::Info, "locks", list(&b.locks), list(&c.locks), points);
-    d.add(Level::Info, "sqpoll", opt(&b.sqpoll), opt(&c.sqpoll), "another submission path");
-    d.add(Level::Info, "iopoll", opt(&b.iopoll), opt(&c.iopoll), "another completion path");
+    d.add(Level::Info, "sqpoll", b.sqpoll.to_string(), c.sqpoll.to_string(), "another submission path");
+    d.add(Level::Info, "iopoll", b.iopoll.to_string(), c.iopoll.to_string(), "another completion path");
 }
 
 /// Everything that differs between the runs, most serious first (stable within a level).
@@ -128,7 +140,7 @@ pub fn differences(b: &Results, c: &Results) -> Vec<Difference> {
     d.add(Level::Info, "atsbench version", b.version.clone(), c.version.clone(), "another build of atsbench");
     target(&mut d, &b.target, &c.target);
     let modes = |r: &Results| {
-        let mut m: Vec<String> = r.points.iter().filter_map(|p| p.ats_mode.clone()).collect();
+        let mut m: Vec<String> = r.points.iter().filter_map(|p| p.ats_mode.map(|m| m.name().to_string())).collect();
         m.sort();
         m.dedup();
         list(&m)
@@ -150,7 +162,12 @@ mod tests {
             file: PathBuf::from("a.json"),
             schema: "atsbench/2".into(),
             version: "0.1.0".into(),
-            config: RunConfig { workloads: vec!["ats".into()], bs: 512, seed: Some(1), ..Default::default() },
+            config: RunConfig {
+                workloads: vec![crate::workload::Workload::Ats],
+                bs: 512,
+                seed: 1,
+                ..Default::default()
+            },
             target: TargetDesc { firmware: Some("A".into()), kernel: "6.12".into(), ..Default::default() },
             points: vec![],
         }
@@ -163,7 +180,7 @@ mod tests {
         assert!(differences(&b, &c).is_empty());
         c.target.firmware = Some("B".into());
         c.config.bs = 4096;
-        c.config.workloads = vec!["rmw".into()];
+        c.config.workloads = vec![crate::workload::Workload::Rmw];
         let d = differences(&b, &c);
         let levels: Vec<(Level, &str)> = d.iter().map(|x| (x.level, x.what.as_str())).collect();
         assert_eq!(

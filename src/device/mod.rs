@@ -66,39 +66,7 @@ impl std::str::FromStr for BackendKind {
     }
 }
 
-/// What the protocol probe found, by protocol (flattened into the results' `probe`).
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub enum Probe {
-    Nvme(nvme::NvmeProbe),
-    Scsi(scsi::ScsiProbe),
-}
-
-/// What results record about the target.
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct TargetInfo {
-    pub path: String,
-    pub backend: String,
-    pub size_bytes: u64,
-    pub logical_block_size: u32,
-    pub physical_block_size: Option<u32>,
-    pub model: Option<String>,
-    pub firmware: Option<String>,
-    pub serial: Option<String>,
-    pub driver: Option<String>,
-    pub kernel: String,
-    /// The filesystem holding a file target.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub filesystem: Option<String>,
-    /// The file behind a loop device.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backing_file: Option<String>,
-    /// True for the built-in temporary file.
-    pub temporary: bool,
-    /// Backend-specific probe results (NVMe Identify, SCSI INQUIRY and VPD).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub probe: Option<Probe>,
-}
+pub use crate::results::{Probe, TargetInfo};
 
 /// An opened target.
 pub struct Target {
@@ -107,6 +75,8 @@ pub struct Target {
     pub file: Option<File>,
     pub kind: BackendKind,
     pub info: TargetInfo,
+    /// SCSI: what the bsg io_uring probe found (for the backend; not in the results).
+    pub bsg: Option<crate::backend::scsi::BsgProbe>,
     /// The built-in default's file, removed when the target is dropped.
     _temp: Option<tempfile::TempPath>,
 }
@@ -150,7 +120,7 @@ pub struct DeviceOptions {
 impl Target {
     /// A target opened by a device backend.
     pub fn new(path: PathBuf, file: File, kind: BackendKind, info: TargetInfo) -> Target {
-        Target { path, file: Some(file), kind, info, _temp: None }
+        Target { path, file: Some(file), kind, info, bsg: None, _temp: None }
     }
 
     fn open_file(&self) -> Result<&File> {
@@ -210,7 +180,10 @@ impl Target {
                 backend::Options::Scsi(ScsiOptions {
                     path: self.path.clone(),
                     bsg_path: p.bsg_node.as_ref().map(PathBuf::from),
-                    bsg: p.bsg.clone(),
+                    bsg: self
+                        .bsg
+                        .clone()
+                        .unwrap_or_else(|| crate::backend::scsi::BsgProbe::Unavailable("not probed".into())),
                     transport: n.device.transport,
                     lbs: self.logical_block_size(),
                     bs: n.bs,
@@ -329,7 +302,7 @@ pub fn open_block_or_file(path: &Path, kind: BackendKind, writes: bool, force: b
             info.logical_block_size
         )));
     }
-    Ok(Target { path: path.to_path_buf(), file: Some(file), kind, info, _temp: None })
+    Ok(Target { path: path.to_path_buf(), file: Some(file), kind, info, bsg: None, _temp: None })
 }
 
 /// The size of the simulated device a TARGET names: `sim` (64 MiB) or `sim:SIZE` (`sim:1G`,
@@ -368,7 +341,7 @@ pub fn open_sim(bytes: u64) -> Target {
         kernel: blk::kernel_release(),
         ..Default::default()
     };
-    Target { path: PathBuf::from(path), file: None, kind: BackendKind::Sim, info, _temp: None }
+    Target { path: PathBuf::from(path), file: None, kind: BackendKind::Sim, info, bsg: None, _temp: None }
 }
 
 /// Create and open the built-in default target: a file of `bytes` zeros with a unique name in

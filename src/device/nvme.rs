@@ -11,9 +11,9 @@ use super::{safety, BackendKind, Probe, Target, TargetInfo};
 use crate::backend::nvme::Namespace;
 use crate::error::{Error, Result};
 use crate::proto::nvme::{IdentifyController, IdentifyNamespace};
+pub use crate::results::NvmeProbe;
 use crate::sys::blk;
 use crate::sys::nvme::{identify_controller, identify_namespace, nvme_ns_id, IdentifyError};
-use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
@@ -22,49 +22,6 @@ use std::path::{Path, PathBuf};
 /// How `fused_host_path` was decided.
 pub const FUSED_HOST_PATH_BASIS: &str =
     "known Linux behaviour: the nvme driver rejects passthrough commands with FUSE flags (EINVAL); run --fused to try";
-
-/// What atsbench knows about an NVMe namespace: the `probe` object of the results (flat: the
-/// table prints one line per key). Options are null where Identify was refused or sysfs lacks
-/// the value.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct NvmeProbe {
-    pub backend: String,
-    pub model: Option<String>,
-    pub serial: Option<String>,
-    pub firmware: Option<String>,
-    pub logical_block_size: u32,
-    pub size_bytes: u64,
-    pub nsid: u32,
-    /// The namespace's block device, e.g. /dev/nvme0n1 (checked for data before writing).
-    pub block_device: Option<String>,
-    /// ONCS bit 0: the controller implements Compare.
-    pub compare: Option<bool>,
-    /// FUSES bit 0: the controller claims fused Compare and Write.
-    pub fused_compare_write: Option<bool>,
-    /// Whether this host can send a fused pair: false on Linux (see `fused_host_path_basis`).
-    pub fused_host_path: bool,
-    pub fused_host_path_basis: String,
-    /// Identify Controller ACWU, raw (0's based; defined only with fused Compare and Write).
-    pub acwu: Option<u16>,
-    /// Identify Namespace NACWU, raw (0's based; 0 = use ACWU; valid when NSFEAT bit 1 is set).
-    pub nacwu: Option<u16>,
-    /// Atomic compare-and-write unit in blocks, from NACWU or else ACWU, where defined.
-    pub atomic_compare_write_blocks: Option<u32>,
-    /// Identify Controller MDTS (a power of two in minimum pages; 0 = no limit).
-    pub mdts: Option<u8>,
-    /// Largest transfer the kernel passes through, in bytes.
-    pub max_transfer_bytes: Option<u64>,
-    /// Metadata bytes per block of the current LBA format.
-    pub metadata_bytes: Option<u16>,
-    /// `nvme.poll_queues` (/sys/module/nvme/parameters/poll_queues).
-    pub poll_queues: Option<u32>,
-    /// The namespace queue's `io_poll` (the driver gave it poll queues).
-    pub io_poll: Option<bool>,
-    /// Why Identify failed, where it did.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub identify_error: Option<String>,
-    pub kernel: String,
-}
 
 impl NvmeProbe {
     /// Whether `--iopoll` can really poll: the driver has poll queues.

@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 use crate::proto::scsi::{
     self, BlockLimits, DeviceIdentification, Inquiry, ReadCapacity16, ScsiOutcome, Sense, KEY_ILLEGAL_REQUEST,
 };
+pub use crate::results::{DesignatorInfo, ScsiProbe};
 use crate::sys::sg::{self, DataBuf, SgIoHdr, SENSE_LEN};
-use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
@@ -172,19 +172,10 @@ pub fn bsg_node(sg_path: &Path) -> Option<PathBuf> {
     Some(PathBuf::from("/dev/bsg").join(name))
 }
 
-/// One designator of the Device Identification VPD page, for the results.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DesignatorInfo {
-    association: &'static str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    value: String,
-}
-
 fn designators(id: &DeviceIdentification) -> Vec<DesignatorInfo> {
     let info = |d: &scsi::Designator| DesignatorInfo {
-        association: d.association.name(),
-        kind: d.kind.name(),
+        association: d.association.name().into(),
+        kind: d.kind.name().into(),
         value: d.display(),
     };
     id.designators.iter().map(info).collect()
@@ -256,39 +247,6 @@ fn open_file(path: &Path, writes: bool) -> Result<(File, bool)> {
     }
 }
 
-/// What atsbench knows about a SCSI disk behind an sg node: the `probe` object of the results
-/// (flat: the table prints one line per key).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ScsiProbe {
-    pub backend: &'static str,
-    pub vendor: String,
-    pub product: String,
-    pub revision: String,
-    pub firmware: String,
-    pub serial: Option<String>,
-    /// The LUN's preferred logical-unit designator (VPD 0x83): the same on every path to it.
-    pub lu_name: Option<String>,
-    /// Other sg nodes of this system with the same `lu_name`: other paths to this LUN.
-    pub other_paths: Vec<String>,
-    pub device_identification: Vec<DesignatorInfo>,
-    pub logical_block_size: u32,
-    pub physical_block_size: u64,
-    pub size_bytes: u64,
-    pub blocks: u64,
-    pub max_compare_write_blocks: Option<u8>,
-    pub compare_and_write: String,
-    pub sg_version: String,
-    pub lld: Option<String>,
-    pub block_device: Option<String>,
-    pub bsg_node: Option<String>,
-    pub transports_available: Vec<&'static str>,
-    pub default_transport: &'static str,
-    pub bsg_uring: String,
-    /// What the bsg io_uring probe found (for the backend).
-    #[serde(skip)]
-    pub bsg: BsgProbe,
-}
-
 fn caw_status(file: &File, read_write: bool, limits: Option<BlockLimits>) -> String {
     let zero = limits.is_some_and(|l| !l.supports_compare_and_write());
     if !read_write {
@@ -347,7 +305,7 @@ pub fn open(path: &Path, writes: bool, force: bool) -> Result<Target> {
     let inq = &id.inquiry;
     let lu_name = id.devid.as_ref().and_then(DeviceIdentification::lu_name);
     let probe = ScsiProbe {
-        backend: "scsi",
+        backend: "scsi".into(),
         vendor: inq.vendor.clone(),
         product: inq.product.clone(),
         revision: inq.revision.clone(),
@@ -366,10 +324,9 @@ pub fn open(path: &Path, writes: bool, force: bool) -> Result<Target> {
         lld: lld.clone(),
         block_device: disk.as_ref().map(|d| format!("/dev/{d}")),
         bsg_node: bsg_path.map(|b| b.display().to_string()),
-        transports_available: available,
-        default_transport: default,
+        transports_available: available.into_iter().map(String::from).collect(),
+        default_transport: default.into(),
         bsg_uring,
-        bsg,
     };
     let info = TargetInfo {
         path: p.to_string(),
@@ -391,7 +348,9 @@ pub fn open(path: &Path, writes: bool, force: bool) -> Result<Target> {
     if info.size_bytes < u64::from(lbs) {
         return Err(Error::Target(format!("{p}: reports no capacity; give a device with at least one block")));
     }
-    Ok(Target::new(path.to_path_buf(), file, super::BackendKind::Scsi, info))
+    let mut target = Target::new(path.to_path_buf(), file, super::BackendKind::Scsi, info);
+    target.bsg = Some(bsg);
+    Ok(target)
 }
 
 #[cfg(test)]

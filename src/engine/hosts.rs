@@ -336,7 +336,7 @@ pub(super) fn verify_local(spec: &PointSpec, claims: &ClaimSet, finals: &[Vec<u8
         finals.iter().enumerate().map(|(l, b)| FinalBlock::from_block(l as u32, b)).collect();
     let others: Vec<u64> = m.ids.iter().copied().filter(|&id| id != m.id()).collect();
     let mut v = claims.verify_finals(&decoded, &others);
-    v.scope = Some(LOCAL_SCOPE);
+    v.scope = Some(LOCAL_SCOPE.into());
     v
 }
 

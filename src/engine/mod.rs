@@ -11,13 +11,13 @@
 mod hosts;
 mod locks;
 mod result;
+pub mod series;
 mod worker;
 
+pub use crate::results::StopAt;
 pub use hosts::{MultiHost, LOCAL_SCOPE};
 pub use locks::LockTable;
-pub use result::{
-    merge_repeats, DeviceMiscompares, FirstCorrupt, Histograms, LockReport, Miscompares, Point, Repeat, RingReport,
-};
+pub use result::{merge_repeats, Histograms, Measured};
 
 use crate::backend::block::ExpectedFrom;
 use crate::backend::{Factory, Op};
@@ -29,16 +29,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Barrier;
 pub use worker::{IntervalSink, Snapshot};
 use worker::{Shared, Worker, WorkerOutput};
-
-/// When a point ends.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopAt {
-    /// After this many seconds.
-    Seconds(f64),
-    /// After this many operations in all (I/Os, or ATS attempts for ats and rmw).
-    Ops(u64),
-}
 
 /// How actors are placed on lock blocks: the contention axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -174,19 +164,51 @@ impl PointSpec {
     }
 }
 
-/// Run one point with one backend per worker, made by `factory` on the worker's thread.
-pub fn run_point<F: Factory>(spec: &PointSpec, factory: &F, stop: &AtomicBool) -> Result<Point> {
-    run_point_logged(spec, factory, stop, None)
+/// Run one point with one backend per worker, made by `factory` on the worker's thread, while
+/// a collector thread assembles its intervals of `interval_ns` (`series`) into the results and,
+/// where given, hands intervals to `log` (`--hdr-log`; the workers then take their snapshots
+/// at the finer of the two widths).
+pub fn run_point<F: Factory>(
+    spec: &PointSpec,
+    factory: &F,
+    stop: &AtomicBool,
+    interval_ns: u64,
+    log: Option<series::LogSink<'_>>,
+) -> Result<Measured> {
+    let every_ns = log.as_ref().map_or(interval_ns, |l| l.every_ns.min(interval_ns)).max(1);
+    let log = log.map(|l| l.log);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let workers = spec.threads() as usize;
+    let primary = match spec.workload {
+        Workload::Read => crate::stats::Kind::Read,
+        Workload::Write => crate::stats::Kind::Write,
+        Workload::Compare => crate::stats::Kind::Compare,
+        _ => crate::stats::Kind::Ats,
+    };
+    let (measured, (intervals, logged)) = std::thread::scope(|s| {
+        let collector = s.spawn(move || series::collect(rx, (every_ns, interval_ns), workers, primary, log));
+        let sink = IntervalSink { every_ns, tx };
+        let measured = run_workers(spec, factory, stop, Some(&sink));
+        drop(sink); // the workers' senders are gone too: the collector's loop ends
+        let series = collector.join().unwrap_or_else(|_| {
+            (crate::results::Intervals::default(), Err(std::io::Error::other("the interval collector panicked")))
+        });
+        (measured, series)
+    });
+    let mut measured = measured?;
+    logged.map_err(|e| Error::Internal(format!("writing the interval log: {e}")))?;
+    if let Some(r) = measured.point.repeats.first_mut() {
+        r.intervals = intervals;
+    }
+    Ok(measured)
 }
 
-/// [`run_point`], with every worker sending its histograms to `intervals` at each interval
-/// boundary and at its end (`--hdr-log`).
-pub fn run_point_logged<F: Factory>(
+fn run_workers<F: Factory>(
     spec: &PointSpec,
     factory: &F,
     stop: &AtomicBool,
     intervals: Option<&IntervalSink>,
-) -> Result<Point> {
+) -> Result<Measured> {
     let caps = factory.caps();
     if spec.workload == Workload::Compare && !caps.compare {
         return Err(Error::Unsupported(
@@ -243,9 +265,9 @@ pub fn run_point_logged<F: Factory>(
         .into_iter()
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| Error::Internal("a worker stopped without a result".into()))?;
-    let mut point = result::merge(spec, caps.ats_mode, outputs, stop);
-    point.sim = factory.totals();
-    Ok(point)
+    let mut measured = result::merge(spec, caps.ats_mode, outputs, stop);
+    measured.point.sim = factory.totals();
+    Ok(measured)
 }
 
 /// The command an operation step sends, for latency kinds.

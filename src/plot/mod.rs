@@ -16,8 +16,9 @@ mod chart;
 
 pub use chart::{Chart, Marker, Series, XAxis, YAxis};
 
-use crate::compare::doc::{LatencySummary, LockAxis, ResultPoint, Results, CLASSES};
+use crate::compare::doc::{LatencySummary, LockAxis, ResultPoint, CLASSES};
 use crate::error::{Error, Result};
+use crate::results::Point;
 use chart::{BASE, CANDIDATE, MARKERS, PALETTE};
 use std::path::{Path, PathBuf};
 
@@ -25,7 +26,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy)]
 pub struct Run<'a> {
     pub label: &'a str,
-    pub results: &'a Results,
+    /// The run's points, as the results document has them.
+    pub points: &'a [Point],
 }
 
 /// What a plot shows, for grouping them in a report.
@@ -69,7 +71,7 @@ struct Group {
 
 impl Group {
     fn of(p: &ResultPoint) -> Group {
-        Group { workload: p.workload.clone(), threads: p.threads, axis: p.axis(), bs: p.bs }
+        Group { workload: p.workload.to_string(), threads: p.threads, axis: p.axis(), bs: p.bs }
     }
 
     fn slug(&self) -> String {
@@ -96,7 +98,7 @@ impl Group {
 fn groups(runs: &[Run]) -> Vec<Group> {
     let mut out: Vec<Group> = Vec::new();
     for r in runs {
-        for p in &r.results.points {
+        for p in r.points {
             let g = Group::of(p);
             if !out.contains(&g) {
                 out.push(g);
@@ -108,7 +110,7 @@ fn groups(runs: &[Run]) -> Vec<Group> {
 
 /// The points of a group in one run, by queue depth.
 fn members<'a>(run: &Run<'a>, g: &Group) -> Vec<&'a ResultPoint> {
-    let mut v: Vec<&ResultPoint> = run.results.points.iter().filter(|p| Group::of(p) == *g).collect();
+    let mut v: Vec<&ResultPoint> = run.points.iter().filter(|p| Group::of(p) == *g).collect();
     v.sort_by_key(|p| p.qd);
     v
 }
@@ -257,7 +259,7 @@ fn miscompare_chart(runs: &[Run], g: &Group, out: &mut Vec<(String, Section, Cha
 fn by_locks_charts(runs: &[Run], out: &mut Vec<(String, Section, Chart)>) {
     type Row = (String, u32, u32, u32, bool); // workload, threads, bs, qd, contention axis
     let row = |p: &ResultPoint| -> Row {
-        (p.workload.clone(), p.threads, p.bs, p.qd, matches!(p.axis(), LockAxis::Contention(_)))
+        (p.workload.to_string(), p.threads, p.bs, p.qd, matches!(p.axis(), LockAxis::Contention(_)))
     };
     let value = |p: &ResultPoint| match p.axis() {
         LockAxis::Contention(k) => k as f64,
@@ -265,7 +267,7 @@ fn by_locks_charts(runs: &[Run], out: &mut Vec<(String, Section, Chart)>) {
     };
     let mut rows: Vec<Row> = Vec::new();
     for r in runs {
-        for p in r.results.points.iter().filter(|p| p.axis() != LockAxis::Locks(0)) {
+        for p in r.points.iter().filter(|p| p.axis() != LockAxis::Locks(0)) {
             if !rows.contains(&row(p)) {
                 rows.push(row(p));
             }
@@ -275,7 +277,7 @@ fn by_locks_charts(runs: &[Run], out: &mut Vec<(String, Section, Chart)>) {
         let per_run: Vec<Vec<&ResultPoint>> = runs
             .iter()
             .map(|r| {
-                let mut v: Vec<&ResultPoint> = r.results.points.iter().filter(|p| row(p) == key).collect();
+                let mut v: Vec<&ResultPoint> = r.points.iter().filter(|p| row(p) == key).collect();
                 v.sort_by(|a, b| value(a).total_cmp(&value(b)));
                 v
             })
@@ -319,15 +321,14 @@ fn spectrum(s: &LatencySummary) -> Vec<(f64, f64)> {
 fn spectrum_charts(runs: &[Run], out: &mut Vec<(String, Section, Chart)>) {
     let mut keys = Vec::new();
     for r in runs {
-        for p in &r.results.points {
+        for p in r.points {
             if !keys.contains(&p.key()) {
                 keys.push(p.key());
             }
         }
     }
     for key in keys {
-        let pts: Vec<Option<&ResultPoint>> =
-            runs.iter().map(|r| r.results.points.iter().find(|p| p.key() == key)).collect();
+        let pts: Vec<Option<&ResultPoint>> = runs.iter().map(|r| r.points.iter().find(|p| p.key() == key)).collect();
         let mut kinds: Vec<&String> = pts.iter().flatten().flat_map(|p| p.latency_ns.keys()).collect();
         kinds.sort();
         kinds.dedup();
@@ -420,7 +421,7 @@ mod tests {
     use crate::compare::doc::parse;
     use chart::tests::has_text;
 
-    pub(crate) fn fixture(iops_scale: f64) -> Results {
+    pub(crate) fn fixture(iops_scale: f64) -> crate::compare::Results {
         let lat = |base: u64| {
             serde_json::json!({"count": 1000, "mean": base as f64, "p50": base, "p90": base * 2, "p99": base * 4,
                 "p999": base * 8, "p9999": base * 16, "max": base * 20})
@@ -447,7 +448,7 @@ mod tests {
     #[test]
     fn a_sweep_gives_every_kind_of_plot() {
         let r = fixture(1.0);
-        let p = plots(&[Run { label: "", results: &r }]).unwrap();
+        let p = plots(&[Run { label: "", points: &r.points }]).unwrap();
         let names: Vec<&str> = p.iter().map(|p| p.name.as_str()).collect();
         for want in [
             "iops-ats-t1-c1-bs512",
@@ -466,7 +467,7 @@ mod tests {
     #[test]
     fn a_comparison_overlays_both_runs_with_a_legend() {
         let (a, b) = (fixture(1.0), fixture(0.8));
-        let runs = [Run { label: "base", results: &a }, Run { label: "candidate", results: &b }];
+        let runs = [Run { label: "base", points: &a.points }, Run { label: "candidate", points: &b.points }];
         let p = plots(&runs).unwrap();
         let iops = p.iter().find(|p| p.name == "iops-ats-t1-c1-bs512").unwrap();
         assert!(has_text(&iops.svg, "base IOPS") && has_text(&iops.svg, "candidate IOPS"));

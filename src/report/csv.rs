@@ -2,7 +2,7 @@
 //! record. Latencies in nanoseconds; `slat`/`clat` are empty for kinds that are not commands
 //! (`acquire`, and `ats` where it is a host-side sequence of commands).
 
-use crate::engine::Point;
+use crate::results::Point;
 use crate::stats::Summary;
 use serde::Serialize;
 use std::io::{self, Write};

@@ -263,8 +263,8 @@ fn target_rows(t: &TargetDesc) -> Vec<(String, String)> {
         ("temporary file".into(), if t.temporary { "yes" } else { "no" }.into()),
     ];
     // The device's own description, one level deep (nested values shown as JSON).
-    if let Some(serde_json::Value::Object(probe)) = &t.probe {
-        for (k, v) in probe {
+    if let Some(serde_json::Value::Object(probe)) = t.probe.as_ref().and_then(|p| serde_json::to_value(p).ok()) {
+        for (k, v) in &probe {
             let v = match v {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
@@ -327,8 +327,8 @@ fn config_rows(r: &Results) -> Vec<(String, String)> {
         ("region".into(), c.region.map_or("-".into(), |g| format!("{}..{}", g.start, g.end))),
         ("stop".into(), stop),
         ("rate".into(), optf(c.rate.map(|x| format!("{x} ops/s")))),
-        ("verify".into(), optf(c.verify.map(|x| x.to_string()))),
-        ("seed".into(), optf(c.seed.map(|x| x.to_string()))),
+        ("verify".into(), c.verify.to_string()),
+        ("seed".into(), c.seed.to_string()),
         ("atsbench".into(), format!("{} ({})", esc(&r.version), esc(&r.schema))),
     ]
 }
@@ -395,8 +395,8 @@ fn results_section(h: &mut String, title: &str, r: &Results) {
                  <td class=\"n\" rowspan=\"{n}\">{:.3}%<br><small>{}/{}/{}/{}/{}</small></td>\
                  <td class=\"n\" rowspan=\"{n}\">{viol}</td><td class=\"n\" rowspan=\"{n}\">{lost}</td>\
                  <td class=\"n\" rowspan=\"{n}\">{}</td></tr>",
-                esc(&p.workload),
-                opt(&p.ats_mode),
+                esc(p.workload.name()),
+                opt(&p.ats_mode.map(|m| m.name().to_string())),
                 p.qd,
                 p.threads,
                 axis(p),

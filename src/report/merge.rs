@@ -4,87 +4,10 @@
 
 use super::Format;
 use crate::backend::AtsMode;
-use crate::engine::Miscompares;
 use crate::error::{Error, Result};
-use crate::verify::history::Verification;
-use crate::workload::Workload;
-use serde::Serialize;
+pub use crate::results::{Figures, HostFigures, HostRef, Merged, MergedPoint, MERGE_SCHEMA};
 use std::io::Write;
 use std::path::Path;
-
-pub const MERGE_SCHEMA: &str = "atsbench-merge/1";
-
-/// The merged document.
-#[derive(Debug, Serialize)]
-pub struct Merged {
-    pub schema: &'static str,
-    pub version: &'static str,
-    pub seed: u64,
-    /// The run tag (hex), from the seed.
-    pub tag: String,
-    /// Host 0's nonce of the run (hex): the same in every host's results.
-    pub session: String,
-    pub hosts: Vec<HostRef>,
-    /// Host 0's description of the target.
-    pub target: serde_json::Value,
-    pub points: Vec<MergedPoint>,
-}
-
-/// One host's results file.
-#[derive(Debug, Serialize)]
-pub struct HostRef {
-    pub index: u32,
-    /// The host id in its lock records (hex).
-    pub host_id: String,
-    pub file: String,
-}
-
-/// One point, as all hosts measured it.
-#[derive(Debug, Serialize)]
-pub struct MergedPoint {
-    pub workload: Workload,
-    pub ats_mode: Option<AtsMode>,
-    pub qd: u32,
-    pub threads: u32,
-    pub locks: u32,
-    pub contention: Option<u32>,
-    pub bs: u32,
-    /// Whether the compare-and-write is atomic across hosts (null: the workload does not
-    /// compare-and-write), and why.
-    pub cross_host_atomic: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub atomicity: Option<&'static str>,
-    /// Each host's own figures; its verification covers only its own claims.
-    pub per_host: Vec<HostFigures>,
-    /// All hosts together: counts add up, IOPS add up (the hosts measured at the same time).
-    pub total: Figures,
-    /// All hosts' histories and the final lock blocks, checked together.
-    pub verification: Option<Verification>,
-    pub interrupted: bool,
-}
-
-/// The figures of one host, or of all.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Figures {
-    pub ops: u64,
-    pub duration_s: f64,
-    pub iops: f64,
-    pub acquires: u64,
-    pub retries: u64,
-    pub errors: u64,
-    pub miscompares: Miscompares,
-    pub miscompare_rate: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HostFigures {
-    pub host: u32,
-    #[serde(flatten)]
-    pub figures: Figures,
-    /// The host's own (partial) verification: violations and lost updates it could see alone.
-    pub violations: u64,
-    pub lost_updates: u64,
-}
 
 /// Write the merged result.
 pub fn write(m: &Merged, format: Format, path: Option<&Path>) -> Result<()> {
@@ -108,7 +31,7 @@ fn table(m: &Merged) -> String {
         let mode = p.ats_mode.map(|a| format!(" ({})", mode_name(a))).unwrap_or_default();
         let locks = p.contention.map_or(format!("locks {}", p.locks), |k| format!("locks {} contention {k}", p.locks));
         let _ = writeln!(t, "\n{}{mode} qd {} threads {} {locks} bs {}", p.workload.name(), p.qd, p.threads, p.bs);
-        if let (Some(atomic), Some(why)) = (p.cross_host_atomic, p.atomicity) {
+        if let (Some(atomic), Some(why)) = (p.cross_host_atomic, &p.atomicity) {
             let _ = writeln!(t, "  cross-host atomic: {}: {why}", if atomic { "yes" } else { "no" });
         }
         let _ = writeln!(

@@ -10,16 +10,13 @@ pub mod merge;
 mod snapshots;
 mod table;
 
-use crate::device::TargetInfo;
-use crate::engine::{LockPlan, Point, PointSpec, StopAt};
+use crate::engine::{LockPlan, PointSpec};
 use crate::error::{Error, Result};
+pub use crate::results::{Config, Document, Point, ProfileRef, Rendezvous, TargetInfo, SCHEMA};
 use crate::spec::Region;
-use crate::workload::Workload;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-pub const SCHEMA: &str = "atsbench/2";
 
 /// How results are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -43,63 +40,6 @@ impl std::str::FromStr for Format {
     }
 }
 
-/// The resolved options of a run, recorded in every result: taken from the point specs.
-#[derive(Debug, Clone, Serialize)]
-pub struct Config {
-    pub command: String,
-    pub workloads: Vec<Workload>,
-    pub qd: Vec<u32>,
-    pub threads: Vec<u32>,
-    pub cpus: Vec<Vec<Option<usize>>>,
-    /// The contention axis (`--contention`, actors per lock block) or the explicit lock counts
-    /// (`--locks`): one of the two is empty.
-    pub contention: Vec<u32>,
-    pub locks: Vec<u32>,
-    pub bs: u32,
-    pub region: Option<Region>,
-    pub stop: Option<StopAt>,
-    pub rate: Option<f64>,
-    pub repeat: u32,
-    pub interleave: bool,
-    pub verify: bool,
-    pub sqpoll: bool,
-    pub iopoll: bool,
-    pub force: bool,
-    pub miscompare_fraction: f64,
-    pub seed: u64,
-    /// The host id in this host's lock records (hex): random for one host, derived from the
-    /// seed and `host_index` with `--hosts`.
-    pub host_id: String,
-    /// `--timeout` in milliseconds, where given.
-    pub timeout_ms: Option<u64>,
-    /// Hosts sharing the target (`--hosts`; 1: this host alone).
-    pub hosts: u32,
-    /// This host's index among them (`--host-id`).
-    pub host_index: u32,
-    /// With `--hosts` N >= 2: where the hosts meet and how long each waits.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rendezvous: Option<Rendezvous>,
-    /// The profile the run came from, with the SHA-256 of its text.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub profile: Option<ProfileRef>,
-}
-
-/// The rendezvous of a multi-host run, in its configuration.
-#[derive(Debug, Clone, Serialize)]
-pub struct Rendezvous {
-    /// The run tag (hex), from the seed: the same on every host.
-    pub tag: String,
-    /// Byte offset of the rendezvous blocks (one per host; the lock blocks follow them).
-    pub offset: u64,
-    pub timeout_s: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ProfileRef {
-    pub name: String,
-    pub sha256: String,
-}
-
 fn unique<T: PartialEq + Clone>(v: impl Iterator<Item = T>) -> Vec<T> {
     let mut out: Vec<T> = Vec::new();
     for x in v {
@@ -110,61 +50,56 @@ fn unique<T: PartialEq + Clone>(v: impl Iterator<Item = T>) -> Vec<T> {
     out
 }
 
-impl Config {
-    /// The configuration of `specs` (all points of one command); `force` is not part of a point.
-    pub fn new(command: &str, specs: &[PointSpec], force: bool, repeat: u32, interleave: bool) -> Config {
-        let first = specs.first();
-        let multi = first.and_then(|s| s.hosts.as_deref());
-        Config {
-            command: command.into(),
-            workloads: unique(specs.iter().map(|s| s.workload)),
-            qd: unique(specs.iter().map(|s| s.qd)),
-            threads: unique(specs.iter().map(|s| s.threads())),
-            cpus: unique(specs.iter().map(|s| s.cpus.clone())),
-            contention: unique(specs.iter().filter_map(|s| match s.lock_plan {
-                LockPlan::Contention(k) => Some(k),
-                LockPlan::Locks(_) => None,
-            })),
-            locks: unique(specs.iter().filter_map(|s| match s.lock_plan {
-                LockPlan::Locks(n) => Some(n),
-                LockPlan::Contention(_) => None,
-            })),
-            bs: first.map_or(0, |s| s.bs),
-            // With several hosts the rendezvous blocks precede the points' region.
-            region: first
-                .map(|s| s.hosts.as_deref().map_or(s.region, |m| Region { start: m.offset, end: s.region.end })),
-            stop: first.map(|s| s.stop),
-            rate: first.and_then(|s| s.rate),
-            repeat,
-            interleave,
-            verify: first.is_some_and(|s| s.verify),
-            sqpoll: first.is_some_and(|s| s.sqpoll),
-            iopoll: first.is_some_and(|s| s.iopoll),
-            force,
-            miscompare_fraction: first.map_or(0.0, |s| s.miscompare_fraction),
-            seed: first.map_or(0, |s| s.seed),
-            host_id: format!("{:016x}", first.map_or(0, |s| s.host)),
-            hosts: multi.map_or(1, |m| m.count),
-            host_index: multi.map_or(0, |m| m.index),
-            rendezvous: multi.map(|m| Rendezvous {
-                tag: format!("{:016x}", m.tag),
-                offset: m.offset,
-                timeout_s: m.timeout.as_secs_f64(),
-            }),
-            profile: None,
-            timeout_ms: first.and_then(|s| s.timeout_ns).map(|ns| ns / 1_000_000),
-        }
+/// The configuration of `specs` (all points of one command); `force` is not part of a point.
+pub fn config(
+    command: &str,
+    specs: &[PointSpec],
+    force: bool,
+    repeat: u32,
+    interleave: bool,
+    interval_ns: u64,
+) -> Config {
+    let first = specs.first();
+    let multi = first.and_then(|s| s.hosts.as_deref());
+    Config {
+        command: command.into(),
+        workloads: unique(specs.iter().map(|s| s.workload)),
+        qd: unique(specs.iter().map(|s| s.qd)),
+        threads: unique(specs.iter().map(|s| s.threads())),
+        cpus: unique(specs.iter().map(|s| s.cpus.clone())),
+        contention: unique(specs.iter().filter_map(|s| match s.lock_plan {
+            LockPlan::Contention(k) => Some(k),
+            LockPlan::Locks(_) => None,
+        })),
+        locks: unique(specs.iter().filter_map(|s| match s.lock_plan {
+            LockPlan::Locks(n) => Some(n),
+            LockPlan::Contention(_) => None,
+        })),
+        bs: first.map_or(0, |s| s.bs),
+        // With several hosts the rendezvous blocks precede the points' region.
+        region: first.map(|s| s.hosts.as_deref().map_or(s.region, |m| Region { start: m.offset, end: s.region.end })),
+        stop: first.map(|s| s.stop),
+        rate: first.and_then(|s| s.rate),
+        repeat,
+        interleave,
+        verify: first.is_some_and(|s| s.verify),
+        sqpoll: first.is_some_and(|s| s.sqpoll),
+        iopoll: first.is_some_and(|s| s.iopoll),
+        force,
+        miscompare_fraction: first.map_or(0.0, |s| s.miscompare_fraction),
+        seed: first.map_or(0, |s| s.seed),
+        host_id: format!("{:016x}", first.map_or(0, |s| s.host)),
+        hosts: multi.map_or(1, |m| m.count),
+        host_index: multi.map_or(0, |m| m.index),
+        rendezvous: multi.map(|m| Rendezvous {
+            tag: format!("{:016x}", m.tag),
+            offset: m.offset,
+            timeout_s: m.timeout.as_secs_f64(),
+        }),
+        profile: None,
+        timeout_ms: first.and_then(|s| s.timeout_ns).map(|ns| ns / 1_000_000),
+        interval_ns,
     }
-}
-
-/// The JSON document, `atsbench/2`.
-#[derive(Debug, Serialize)]
-pub struct Document {
-    pub schema: &'static str,
-    pub version: &'static str,
-    pub config: Config,
-    pub target: TargetInfo,
-    pub points: Vec<Point>,
 }
 
 enum Sink {
@@ -202,7 +137,7 @@ impl Reporter {
             Format::Csv => Sink::Csv(Box::new(csv::CsvWriter::new(out))),
             Format::Json => Sink::Json,
         };
-        let doc = Document { schema: SCHEMA, version: env!("CARGO_PKG_VERSION"), config, target, points: Vec::new() };
+        let doc = Document::new(config, target);
         Ok(Reporter { sink, path: path.map(Path::to_path_buf), doc })
     }
 
@@ -240,15 +175,12 @@ impl Reporter {
 }
 
 impl Reporter {
-    /// `--plot DIR`: draw the points written so far (the document as `compare` reads it).
+    /// `--plot DIR`: draw the points written so far.
     pub fn write_plots(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         if self.doc.points.is_empty() {
             return Ok(Vec::new());
         }
-        let body = serde_json::to_vec(&self.doc).map_err(|e| Error::Internal(e.to_string()))?;
-        let name = self.path.clone().unwrap_or_else(|| PathBuf::from("results"));
-        let results = crate::compare::doc::parse(&name, &body)?;
-        crate::plot::write_plots(&[crate::plot::Run { label: "", results: &results }], dir)
+        crate::plot::write_plots(&[crate::plot::Run { label: "", points: &self.doc.points }], dir)
     }
 }
 

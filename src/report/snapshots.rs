@@ -1,10 +1,11 @@
 //! Snapshot tests of the renderers on fixed input: the table, the JSON document and the CSV.
 //! A change in what users see shows up as a snapshot diff (`cargo insta review`).
 
-use super::{csv::CsvWriter, table, Config, Document, SCHEMA};
+use super::{csv::CsvWriter, table, Document, SCHEMA};
 use crate::backend::AtsMode;
 use crate::device::TargetInfo;
-use crate::engine::{DeviceMiscompares, LockPlan, LockReport, Miscompares, Point, PointSpec, RingReport, StopAt};
+use crate::engine::{LockPlan, PointSpec, StopAt};
+use crate::results::{DeviceMiscompares, LockReport, Miscompares, Point, RingReport};
 use crate::spec::Region;
 use crate::stats::Summary;
 use crate::verify::history::Verification;
@@ -42,12 +43,12 @@ fn target() -> TargetInfo {
 
 fn ats_point() -> Point {
     let mut lat = BTreeMap::new();
-    lat.insert("ats", summary(20_000));
-    lat.insert("acquire", summary(45_000));
+    lat.insert("ats".to_string(), summary(20_000));
+    lat.insert("acquire".to_string(), summary(45_000));
     let mut clat = BTreeMap::new();
-    clat.insert("ats", summary(18_000));
+    clat.insert("ats".to_string(), summary(18_000));
     let mut slat = BTreeMap::new();
-    slat.insert("ats", summary(900));
+    slat.insert("ats".to_string(), summary(900));
     Point {
         workload: Workload::Ats,
         ats_mode: Some(AtsMode::Device),
@@ -78,25 +79,24 @@ fn ats_point() -> Point {
         verification: Some(Verification { checked: 1001, violations: 0, lost_updates: 0, ..Default::default() }),
         per_lock: vec![LockReport { lock: 0, attempts: 16_000, successes: 1_000, miscompares: 15_000 }],
         ring: RingReport {
-            flags: vec!["single_issuer", "coop_taskrun"],
+            flags: vec!["single_issuer".into(), "coop_taskrun".into()],
             fixed_buffers: false,
             pinned: true,
             ..Default::default()
         },
         interrupted: false,
         repeats: vec![],
-        hist: None,
         timeouts: 0,
         late_completions: 0,
         first_corrupt: None,
-        sim: serde_json::Value::Null,
+        sim: None,
         host_share: None,
     }
 }
 
 fn read_point() -> Point {
     let mut lat = BTreeMap::new();
-    lat.insert("read", summary(7_000));
+    lat.insert("read".to_string(), summary(7_000));
     Point {
         workload: Workload::Read,
         ats_mode: None,
@@ -109,8 +109,8 @@ fn read_point() -> Point {
         ops: 500_000,
         duration_s: 2.0,
         iops: 250_000.0,
-        slat_ns: [("read", summary(300))].into_iter().collect(),
-        clat_ns: [("read", summary(6_500))].into_iter().collect(),
+        slat_ns: [("read".to_string(), summary(300))].into_iter().collect(),
+        clat_ns: [("read".to_string(), summary(6_500))].into_iter().collect(),
         latency_ns: lat,
         miscompares: Miscompares::default(),
         miscompare_rate: 0.0,
@@ -124,11 +124,10 @@ fn read_point() -> Point {
         ring: RingReport::default(),
         interrupted: true,
         repeats: vec![],
-        hist: None,
         timeouts: 0,
         late_completions: 0,
         first_corrupt: None,
-        sim: serde_json::Value::Null,
+        sim: None,
         host_share: None,
     }
 }
@@ -169,11 +168,16 @@ fn table() {
 #[test]
 fn json_document() {
     let doc = Document {
-        schema: SCHEMA,
-        version: "0.0.0-test",
-        config: Config::new("sweep", &[spec()], false, 3, true),
+        schema: SCHEMA.into(),
+        version: "0.0.0-test".into(),
+        config: super::config("sweep", &[spec()], false, 3, true, 100_000_000),
         target: target(),
-        points: vec![ats_point(), read_point()],
+        points: [ats_point(), read_point()]
+            .map(|mut p| {
+                p.repeats = vec![p.as_repeat()];
+                p
+            })
+            .into(),
     };
     insta::assert_json_snapshot!(doc);
 }
@@ -212,7 +216,7 @@ fn timeouts_and_first_corrupt() {
     let mut p = ats_point();
     p.timeouts = 7;
     p.late_completions = 6;
-    p.first_corrupt = Some(crate::engine::FirstCorrupt { lock: 2, at_s: 0.25, worker: 1 });
+    p.first_corrupt = Some(crate::results::FirstCorrupt { lock: 2, at_s: 0.25, worker: 1 });
     let mut out = Vec::new();
     table::columns(&mut out).unwrap();
     table::row(&mut out, &p).unwrap();

@@ -1,7 +1,7 @@
 //! The human-readable table: the target's identity, then one row per point.
 
 use crate::device::TargetInfo;
-use crate::engine::Point;
+use crate::results::Point;
 use std::io::{self, Write};
 
 fn opt(v: &Option<String>) -> &str {
@@ -35,7 +35,7 @@ pub fn header(w: &mut dyn Write, t: &TargetInfo) -> io::Result<()> {
     Ok(())
 }
 
-const COLUMNS: [(&str, usize); 19] = [
+const COLUMNS: [(&str, usize); 20] = [
     ("workload", 8),
     ("ats_mode", 17),
     ("qd", 4),
@@ -44,6 +44,7 @@ const COLUMNS: [(&str, usize); 19] = [
     ("act/lk", 6),
     ("ops", 10),
     ("iops", 10),
+    ("iops_95%", 8),
     ("latency", 7),
     ("p50_us", 9),
     ("p99_us", 9),
@@ -69,13 +70,22 @@ fn cells(w: &mut dyn Write, values: impl Iterator<Item = String>) -> io::Result<
             line.push(' ');
         }
         // Names left, numbers right.
-        if i <= 1 || i == 8 {
+        if i <= 1 || i == 9 {
             line.push_str(&format!("{v:<width$}"));
         } else {
             line.push_str(&format!("{v:>width$}"));
         }
     }
     writeln!(w, "{}", line.trim_end())
+}
+
+/// The half-width of the point's 95 % IOPS interval from its intervals, in percent of the
+/// point's IOPS (`results::intervals::point_iops_interval`); `-` when too short to tell.
+fn iops_interval(p: &Point) -> String {
+    match crate::results::intervals::point_iops_interval(p.repeats.iter().map(|r| &r.intervals)) {
+        Some((lo, hi)) if p.iops > 0.0 => format!("±{:.1}", (hi - lo) / 2.0 / p.iops * 100.0),
+        _ => "-".into(),
+    }
 }
 
 fn us(ns: u64) -> String {
@@ -91,7 +101,7 @@ pub fn row(w: &mut dyn Write, p: &Point) -> io::Result<()> {
     let acq = p.latency_ns.get("acquire");
     let m = &p.miscompares;
     let verdict = p.verification.as_ref().map_or("-".into(), |v| format!("{}/{}", v.violations, v.lost_updates));
-    let mode = p.ats_mode.and_then(|m| serde_json::to_value(m).ok()).and_then(|v| v.as_str().map(String::from));
+    let mode = p.ats_mode.map(|m| m.name().to_string());
     let values = [
         p.workload.name().to_string(),
         mode.unwrap_or_else(|| "-".into()),
@@ -101,6 +111,7 @@ pub fn row(w: &mut dyn Write, p: &Point) -> io::Result<()> {
         if p.locks > 0 { format!("{}", p.actors_per_lock) } else { "-".into() },
         p.ops.to_string(),
         format!("{}", p.iops),
+        iops_interval(p),
         kind.to_string(),
         lat.map_or("-".into(), |l| us(l.p50)),
         lat.map_or("-".into(), |l| us(l.p99)),
@@ -116,6 +127,10 @@ pub fn row(w: &mut dyn Write, p: &Point) -> io::Result<()> {
     cells(w, values.into_iter())?;
     if p.interrupted {
         writeln!(w, "  (interrupted)")?;
+    }
+    for (i, r) in p.repeats.iter().enumerate().filter(|(_, r)| !r.intervals.steady) {
+        let which = if p.repeats.len() > 1 { format!(" (repeat {})", i + 1) } else { String::new() };
+        writeln!(w, "  not steady{which}: IOPS trend {:+.1} % from start to end", r.intervals.trend_pct)?;
     }
     if let (Some(i), Some(d), Some(u)) = (m.injected, m.detected, m.undetected) {
         writeln!(w, "  compare: {i} wrong images sent, {d} detected, {u} undetected; {} false miscompares", m.false_)?;

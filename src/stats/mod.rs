@@ -9,7 +9,6 @@
 pub mod hdrlog;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Kinds of latency that are recorded.
@@ -173,27 +172,16 @@ impl Latencies {
     }
 
     /// Summaries of the kinds that recorded anything.
-    pub fn summary(&self) -> BTreeMap<&'static str, Summary> {
+    pub fn summary(&self) -> BTreeMap<String, Summary> {
         Kind::ALL
             .iter()
             .filter(|k| self.count(**k) > 0)
-            .map(|k| (k.name(), Summary::of(&self.h[*k as usize])))
+            .map(|k| (k.name().to_string(), Summary::of(&self.h[*k as usize])))
             .collect()
     }
 }
 
-/// Latency percentiles of one kind, in nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Summary {
-    pub count: u64,
-    pub mean: f64,
-    pub p50: u64,
-    pub p90: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub p9999: u64,
-    pub max: u64,
-}
+pub use crate::results::LatencySummary as Summary;
 
 impl Summary {
     fn of(h: &Histogram<u64>) -> Summary {

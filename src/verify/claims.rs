@@ -49,7 +49,9 @@ const MAX_SAMPLES: usize = 8;
 pub const MAINTAIN_EVERY: u64 = 1 << 16;
 
 /// Who made claims: one worker of one host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Claimant {
     pub host: u64,
     pub worker: u32,
@@ -62,7 +64,7 @@ impl From<Owner> for Claimant {
 }
 
 /// The highest claimed generations of a lock, `start..=end`, and who claimed `end`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub(super) struct Top {
     pub start: u64,
     pub end: u64,
@@ -396,7 +398,8 @@ impl fmt::Display for Side<'_> {
 }
 
 /// The serialised form: per lock with claims, its counts, top run and bitmap.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ClaimSet")]
 struct ClaimSetRepr {
     claimants: Vec<Claimant>,
     duplicates: u64,
@@ -405,7 +408,7 @@ struct ClaimSetRepr {
     locks: Vec<LockRepr>,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 struct LockRepr {
     lock: u32,
     successes: u64,
@@ -413,6 +416,17 @@ struct LockRepr {
     /// Generations below the top run: a portable Roaring 64-bit bitmap, base64.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     below: String,
+}
+
+/// The schema of the serialised form.
+impl schemars::JsonSchema for ClaimSet {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        ClaimSetRepr::schema_name()
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        ClaimSetRepr::json_schema(g)
+    }
 }
 
 impl serde::Serialize for ClaimSet {

@@ -34,7 +34,7 @@ pub struct Claim {
 }
 
 /// The outcome of the check, as reported in results.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Verification {
     /// Claims and lock blocks checked.
     pub checked: u64,
@@ -44,10 +44,10 @@ pub struct Verification {
     pub lost_updates: u64,
     /// What the check covered when it is not the whole history: one host of several checks
     /// only its own claims (`atsbench merge` checks them all).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<&'static str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     /// The first problems found, one line each.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
 }
 
@@ -63,7 +63,7 @@ impl Verification {
 
 /// A final lock block as read back, decoded: kept in results so that the histories of several
 /// hosts can be checked later (`atsbench merge`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct FinalBlock {
     /// The lock block.
     pub lock: u32,

@@ -14,7 +14,7 @@ use super::history::{FinalBlock, Verification};
 use serde::{Deserialize, Serialize};
 
 /// One host's share of a point of a multi-host run, in its results.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HostShare {
     /// This host's index (`--host-id`).
     pub host_index: u32,
@@ -70,7 +70,7 @@ pub fn verify_hosts(shares: Vec<HostShare>) -> Option<Verification> {
     for p in differ {
         v.problem(p);
     }
-    v.scope = Some("all hosts");
+    v.scope = Some("all hosts".into());
     Some(v)
 }
 
@@ -124,7 +124,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((v.checked, v.violations, v.lost_updates), (9, 0, 0), "{:?}", v.problems);
-        assert_eq!(v.scope, Some("all hosts"));
+        assert_eq!(v.scope.as_deref(), Some("all hosts"));
     }
 
     #[test]

@@ -4,7 +4,7 @@ pub mod record;
 pub mod rendezvous;
 
 /// What each worker slot does, `--workload`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Workload {
     /// Random block-aligned reads inside the region.
@@ -12,6 +12,7 @@ pub enum Workload {
     /// Random block-aligned writes inside the region.
     Write,
     /// Atomic compare-and-write on the lock blocks (device-side where the backend has it).
+    #[default]
     Ats,
     /// Read, compare in the host and write, unserialised: what a host without ATS does.
     Rmw,
@@ -20,6 +21,12 @@ pub enum Workload {
     /// VMFS-style heartbeats: slot 0 of each worker ATSes the worker's own heartbeat block at a
     /// fixed interval while the other slots do random reads and writes as background load.
     Heartbeat,
+}
+
+impl std::fmt::Display for Workload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl Workload {

@@ -29,7 +29,7 @@ pub const GENESIS_WORKER: u32 = u32::MAX;
 const PAD_MUL: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Who wrote a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Owner {
     pub host: u64,
     pub worker: u32,

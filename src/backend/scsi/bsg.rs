@@ -178,8 +178,9 @@ impl Backend for BsgBackend {
         done(ud, o);
     }
 
-    fn report(&self) -> serde_json::Value {
+    fn report(&self) -> Option<crate::results::BackendReport> {
         let node = self.shared.bsg_path.as_ref().map(|p| p.display().to_string());
-        self.shared.report(Transport::BsgUring, serde_json::json!({ "bsg_node": node }))
+        let extra = crate::results::BackendReport { bsg_node: node, ..Default::default() };
+        Some(self.shared.report(Transport::BsgUring, extra))
     }
 }

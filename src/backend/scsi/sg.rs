@@ -173,13 +173,14 @@ impl Backend for SgBackend {
         }
     }
 
-    fn report(&self) -> serde_json::Value {
-        let extra = serde_json::json!({
-            "sg_fds_per_worker": self.fds.len(),
-            "slots_per_sg_fd": self.per,
-            "poll": if self.multishot { "multishot" } else { "oneshot" },
-            "poll_rearms": self.rearms,
-        });
-        self.shared.report(Transport::Sg, extra)
+    fn report(&self) -> Option<crate::results::BackendReport> {
+        let extra = crate::results::BackendReport {
+            sg_fds_per_worker: Some(self.fds.len() as u64),
+            slots_per_sg_fd: Some(self.per as u64),
+            poll: Some(if self.multishot { "multishot" } else { "oneshot" }.into()),
+            poll_rearms: Some(self.rearms),
+            ..Default::default()
+        };
+        Some(self.shared.report(Transport::Sg, extra))
     }
 }

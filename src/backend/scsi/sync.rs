@@ -68,7 +68,8 @@ impl Backend for SyncBackend {
         }
     }
 
-    fn report(&self) -> serde_json::Value {
-        self.shared.report(Transport::SgSync, serde_json::json!({ "sg_fds_per_worker": 1 }))
+    fn report(&self) -> Option<crate::results::BackendReport> {
+        let extra = crate::results::BackendReport { sg_fds_per_worker: Some(1), ..Default::default() };
+        Some(self.shared.report(Transport::SgSync, extra))
     }
 }

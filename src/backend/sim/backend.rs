@@ -162,8 +162,12 @@ impl Backend for SimBackend {
         self.dice.on = on;
     }
 
-    fn report(&self) -> serde_json::Value {
-        serde_json::json!({ "device": "sim", "protocol": self.dev.options.protocol })
+    fn report(&self) -> Option<crate::results::BackendReport> {
+        Some(crate::results::BackendReport {
+            device: Some("sim".into()),
+            protocol: Some(self.dev.options.protocol.name().into()),
+            ..Default::default()
+        })
     }
 }
 

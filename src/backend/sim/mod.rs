@@ -32,6 +32,7 @@ pub use media::FOREIGN_PREFIX;
 
 use super::{AtsMode, Caps, Factory};
 use crate::error::{Error, Result};
+use crate::results::{FaultReport, ForeignWrite, SimReport};
 use latency::DeviceQueue;
 use media::Media;
 use serde::Serialize;
@@ -44,6 +45,15 @@ pub enum SimProtocol {
     #[default]
     Scsi,
     Nvme,
+}
+
+impl SimProtocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            SimProtocol::Scsi => "scsi",
+            SimProtocol::Nvme => "nvme",
+        }
+    }
 }
 
 impl std::str::FromStr for SimProtocol {
@@ -153,30 +163,29 @@ impl Factory for SimFactory {
         Ok(SimBackend::new(self.dev.clone(), worker, self.o.seed, self.o.slots))
     }
 
-    fn totals(&self) -> serde_json::Value {
+    fn totals(&self) -> Option<SimReport> {
         let t = self.dev.totals.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let opts = &self.o.options;
-        let faults: serde_json::Map<String, serde_json::Value> = opts
+        let faults = opts
             .inject
             .asked()
             .map(|(f, rate)| {
                 let s = t.struck[f as usize];
-                let v = serde_json::json!({ "rate": rate, "eligible": s.eligible, "injected": s.injected });
-                (f.name().to_string(), v)
+                (f.name().to_string(), FaultReport { rate, eligible: s.eligible, injected: s.injected })
             })
             .collect();
         let unit = u64::from(self.o.bs);
-        serde_json::json!({
-            "protocol": opts.protocol,
-            "latency": opts.latency.to_string(),
-            "queue_depth": opts.queue_depth,
-            "spike_ns": (opts.inject.rate(Fault::LatencySpike) > 0.0).then(|| opts.latency.spike_ns()),
-            "commands": t.commands,
-            "queued": t.queued,
-            "queue_wait_mean_ns": t.queue_wait_sum_ns.checked_div(t.queued).unwrap_or(0),
-            "queue_wait_max_ns": t.queue_wait_max_ns,
-            "faults": faults,
-            "first_foreign_write": t.first_foreign.map(|(u, _)| serde_json::json!({ "offset": u * unit })),
+        Some(SimReport {
+            protocol: opts.protocol.name().into(),
+            latency: opts.latency.to_string(),
+            queue_depth: opts.queue_depth,
+            spike_ns: (opts.inject.rate(Fault::LatencySpike) > 0.0).then(|| opts.latency.spike_ns()),
+            commands: t.commands,
+            queued: t.queued,
+            queue_wait_mean_ns: t.queue_wait_sum_ns.checked_div(t.queued).unwrap_or(0),
+            queue_wait_max_ns: t.queue_wait_max_ns,
+            faults,
+            first_foreign_write: t.first_foreign.map(|(u, _)| ForeignWrite { offset: u * unit }),
         })
     }
 }

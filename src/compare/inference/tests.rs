@@ -136,7 +136,7 @@ fn histograms_merge_for_quantiles() {
     let obs = |h: Histogram<u64>| Obs {
         dur_s: 1.0,
         ops: h.len(),
-        latency: BTreeMap::from([("ats".to_string(), Latency::Histogram(h))]),
+        latency: BTreeMap::from([("ats".to_string(), Latency::histogram(&h))]),
         ..Default::default()
     };
     let (a, b) = (obs(h1), obs(h2));

@@ -30,12 +30,13 @@ fn point(iops: &[f64], violations: u64) -> ResultPoint {
             miscompares: MiscompareCounts::default(),
             errors: 0,
             verification: None,
+            ..Default::default()
         })
         .collect();
     let mean = iops.iter().sum::<f64>() / iops.len() as f64;
     ResultPoint {
-        workload: "ats".into(),
-        ats_mode: Some("device".into()),
+        workload: crate::workload::Workload::Ats,
+        ats_mode: Some(crate::backend::AtsMode::Device),
         qd: 1,
         threads: 1,
         locks: 1,
@@ -52,9 +53,10 @@ fn point(iops: &[f64], violations: u64) -> ResultPoint {
         retries: 0,
         acquires: 1000,
         errors: 0,
-        verification: Some(VerificationDesc { checked: 1000, violations, lost_updates: 0, problems: vec![] }),
+        verification: Some(VerificationDesc { checked: 1000, violations, ..Default::default() }),
         repeats: if repeats.len() > 1 { repeats } else { vec![] },
         interrupted: false,
+        ..Default::default()
     }
 }
 
@@ -131,8 +133,8 @@ fn one_violation_is_a_regression_whatever_the_repeats() {
 fn rmw_losing_updates_is_not_judged() {
     let mut b = point(&[10000., 10010., 9990., 10005., 9995.], 0);
     let mut c = point(&[10000., 10010., 9990., 10005., 9995.], 0);
-    b.workload = "rmw".into();
-    c.workload = "rmw".into();
+    b.workload = crate::workload::Workload::Rmw;
+    c.workload = crate::workload::Workload::Rmw;
     c.verification.as_mut().unwrap().lost_updates = 40;
     let r = judge(&b, &c, &Thresholds::default());
     assert_eq!(r.verdict, Verdict::Ok, "{r:#?}");

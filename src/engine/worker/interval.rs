@@ -1,9 +1,10 @@
-//! `--hdr-log`: at every interval boundary a worker sends a copy of its cumulative latency
-//! histograms (the kinds that recorded anything) to the log's collector, which subtracts the
-//! previous copy to get the interval's histogram and merges the workers (`stats::hdrlog`).
+//! Intervals: at every interval boundary a worker sends a copy of its cumulative latency
+//! histograms (the kinds that recorded anything) and event counters to the point's collector
+//! (`engine::series`), which subtracts the previous copy to get the interval's figures, merges
+//! the workers, and keeps the series in the results (and writes `--hdr-log` lines).
 //!
 //! Off the per-I/O path: the measurement loop compares its clock with the next boundary once
-//! per pass (u64::MAX when no log is asked for, so the branch is never taken), and the copy is
+//! per pass (u64::MAX when no sink is given, so the branch is never taken), and the copy is
 //! made at most once per interval. Memory is flat: nothing is kept between boundaries.
 
 use super::Worker;
@@ -30,6 +31,9 @@ pub struct Snapshot {
     /// The worker's last snapshot: its measurement is over.
     pub last: bool,
     pub kinds: Vec<(Kind, Histogram<u64>)>,
+    /// The worker's errors and miscompares by class so far (cumulative, like the histograms).
+    pub errors: u64,
+    pub miscompares: [u64; 5],
 }
 
 /// When the next snapshot is due.
@@ -67,6 +71,8 @@ impl<B: Backend> Worker<'_, B> {
             at_ns: self.now,
             last,
             kinds: copy(&self.tally.lat),
+            errors: self.tally.counters.errors,
+            miscompares: self.tally.counters.miscompares,
         };
         // A collector that has gone (it failed to write) loses the log, not the point.
         let _ = sink.tx.send(snap);

@@ -26,10 +26,11 @@ mod timeout;
 pub use interval::{IntervalSink, Snapshot};
 pub use tally::{Counters, ErrorSample, LockCounters};
 
-use super::{op_kind, LockTable, PointSpec, RingReport};
+use super::{op_kind, LockTable, PointSpec};
 use crate::backend::{AtsMode, Backend, Factory, IoError, IoReq, Op, Outcome};
-use crate::engine::result::DeviceMiscompares;
 use crate::error::{Error, Result};
+use crate::results::DeviceMiscompares;
+use crate::results::RingReport;
 use crate::stats::Latencies;
 use crate::sys::clock::monotonic_ns;
 use crate::sys::mem::Slab;
@@ -316,7 +317,7 @@ impl<'a, B: Backend> Worker<'a, B> {
         WorkerOutput {
             elapsed_s: self.now as f64 / 1e9,
             ring: RingReport {
-                flags: self.io.ring.flags().to_vec(),
+                flags: self.io.ring.flags().iter().map(|f| f.to_string()).collect(),
                 fixed_buffers: self.io.ring.fixed_buffers(),
                 pinned: self.pinned,
                 backend: self.io.backend.report(),

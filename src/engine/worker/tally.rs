@@ -3,7 +3,7 @@
 
 use super::Step;
 use crate::backend::IoError;
-use crate::engine::result::{DeviceMiscompares, LockReport};
+use crate::results::{DeviceMiscompares, LockReport};
 use crate::stats::Recorder;
 use crate::verify::claims::ClaimSet;
 use std::fmt;
