@@ -64,13 +64,14 @@ More: atsbench --help; atsbench COMMAND --help for options and examples.";
 /// The exit codes, shown at the end of the top-level `--help` (the table is in `error.rs`).
 const EXIT_CODES: &str = "\
 Exit codes:
-  0 ok                            6 system limit
-  1 compare found a regression    7 unsupported
-  2 usage                         8 device error
-  3 target                        9 verification failed
-  4 permission                   10 rendezvous failed
-  5 refused: data on the device  70 internal error (a bug)
-                                130 interrupted";
+  0 ok                              7 unsupported
+  1 compare found a regression      8 device error
+  2 usage                           9 verification failed
+  3 target; compare: inconclusive  10 rendezvous failed
+  4 permission                     11 the device returned errors
+  5 refused: data on the device    12 a conformance check failed
+  6 system limit                   70 internal error (a bug)
+                                  130 interrupted";
 
 const RUN_EXAMPLES: &str = "\
 Examples:
@@ -188,7 +189,7 @@ pub enum Command {
     /// Describe a target: model, firmware, block size, ATS support.
     #[command(after_help = PROBE_EXAMPLES)]
     Probe(ProbeArgs),
-    /// Compare two results files point by point; exit 1 on a significant regression.
+    /// Compare two results files point by point: exit 1 on a regression, 3 when inconclusive.
     #[command(after_help = COMPARE_EXAMPLES)]
     Compare(CompareArgs),
     /// Write a self-contained HTML report (and SVG plots) of a results file, against a base.
@@ -533,13 +534,17 @@ pub struct ProbeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Exit codes: 0 ok or better (also inconclusive with --inconclusive ok), 1 regression, \
+                        2 usage (a file unreadable, not results, or nothing comparable), 3 inconclusive.\n\
+                        See docs/compare-verdicts.md for the rule.")]
 pub struct CompareArgs {
     /// The base (reference) results, written by `run` or `sweep` with --format json.
     pub base: PathBuf,
     /// The candidate results, compared with the base.
     pub candidate: PathBuf,
-    /// Largest change that is not a regression, e.g. `iops=5%,p99=10%,miscompare=0.5pp`; keys
-    /// iops, p50, p99, p99.9, latency (all three), miscompare [default:
+    /// The margins: a figure regresses when its whole interval lies beyond its margin, e.g.
+    /// `iops=5%,p99=10%,miscompare=0.5pp`; keys iops, p50, p99, p99.9, latency (all three),
+    /// miscompare; naming p50 or p99.9 also gates them [default:
     /// iops=5%,p50=10%,p99=10%,p99.9=20%,miscompare=0.5pp].
     #[arg(long, allow_hyphen_values = true, help_heading = heading::VERDICT)]
     pub max_regression: Option<crate::compare::Thresholds>,
@@ -554,6 +559,25 @@ pub struct CompareArgs {
     /// Write SVG plots of base and candidate overlaid into this directory.
     #[arg(long, value_name = "DIR", help_heading = heading::OUTPUT)]
     pub plot: Option<PathBuf>,
+    // ---- verdicts (issue 17): the run noise of single runs, what inconclusive exits with ----
+    /// Run-to-run noise in percent (one standard deviation of a figure between identical runs,
+    /// measured by A/A runs), for points measured once per side: their verdicts rest on it; it
+    /// also floors the between-run variance of repeats [default: the runs' profile's
+    /// run-noise, else 100, with latency percentiles of single runs then not gated].
+    #[arg(long, value_name = "PCT", value_parser = run_noise, help_heading = heading::VERDICT)]
+    pub run_noise: Option<f64>,
+    /// What an inconclusive comparison exits with: fail (exit 3) or ok (exit 0).
+    #[arg(long, default_value = "fail", value_name = "ok|fail",
+          value_parser = named::<crate::compare::InconclusiveAs>(&["ok", "fail"]))]
+    pub inconclusive: crate::compare::InconclusiveAs,
+}
+
+/// `--run-noise`: a percentage above 0, at most 1000 (`5`, `5%`, `2.5`, `150`).
+fn run_noise(s: &str) -> Result<f64, String> {
+    match s.trim().trim_end_matches('%').parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1000.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a run noise; give a percentage above 0 and at most 1000, e.g. 5")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -3,9 +3,9 @@
 //! | code | meaning |
 //! |------|---------|
 //! | 0    | success (also when `rmw` loses updates: that is the known answer) |
-//! | 1    | `compare` found a significant regression beyond a threshold (the report says where) |
-//! | 2    | usage: an option or value is invalid; a file given to `compare`/`report` is not atsbench results, or nothing in it is comparable |
-//! | 3    | target: missing, a directory, unsupported type, too small, region outside it; a results file is missing |
+//! | 1    | `compare`: a regression, the change's interval wholly beyond the margin (the report says where) |
+//! | 2    | usage: an option or value is invalid; a file given to `compare`/`report` is not atsbench results, unreadable (`compare`), or nothing in it is comparable |
+//! | 3    | target: missing, a directory, unsupported type, too small, region outside it; a results file is missing (`report`). `compare` alone: inconclusive |
 //! | 4    | permission: access denied or a missing privilege |
 //! | 5    | refused: the device holds a filesystem, partitions or is mounted (`--force`) |
 //! | 6    | system limit: RLIMIT_MEMLOCK too low, io_uring disabled |
@@ -24,6 +24,9 @@ pub enum Error {
     /// `compare`: the candidate regressed; the report has been written.
     #[error("{0}")]
     Regression(String),
+    /// `compare`: a figure's interval straddles its margin; the report has been written.
+    #[error("{0}")]
+    Inconclusive(String),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -54,6 +57,8 @@ impl Error {
         match self {
             Error::Internal(_) => 70,
             Error::Regression(_) => 1,
+            // `compare` alone returns it; its own unreadable files are usage errors there.
+            Error::Inconclusive(_) => 3,
             Error::Usage(_) => 2,
             Error::Target(_) => 3,
             Error::Permission(_) => 4,
@@ -121,6 +126,8 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), all.len());
+        // compare's own 3, which compare never uses for a target (its unreadable files exit 2).
+        assert_eq!(Error::Inconclusive(String::new()).exit_code(), 3);
     }
 
     #[test]

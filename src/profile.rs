@@ -34,6 +34,9 @@ pub struct Settings {
     pub interleave: Option<bool>,
     pub heartbeat_interval: Option<String>,
     pub verify: Option<bool>,
+    /// `compare`: the run-to-run noise in percent of one run of this profile (one standard
+    /// deviation between identical runs, measured by A/A runs), for points measured once.
+    pub run_noise: Option<f64>,
 }
 
 /// A loaded profile: its name, where it came from, its checksum and its settings.

@@ -1,60 +1,68 @@
 //! `compare` and `report`: read results files, compare them, write the comparison, plots and
 //! the HTML report. The verdict becomes the exit code here: a regression is
-//! [`Error::Regression`] (exit 1) once the report is written; nothing comparable is a usage
-//! error (exit 2).
+//! [`Error::Regression`] (exit 1) once the report is written, an inconclusive comparison
+//! [`Error::Inconclusive`] (exit 3, or 0 with `--inconclusive ok`); nothing comparable, and a
+//! results file that cannot be read, are usage errors (exit 2), so that 3 means inconclusive.
 
 use crate::cli::{CompareArgs, ReportArgs};
-use crate::compare::{self, CompareOptions, CompareReport, Verdict};
+use crate::compare::{self, CompareOptions, CompareReport, InconclusiveAs, Results, Verdict};
 use crate::error::{Error, Result};
 use crate::plot::{self, Run};
 use std::io::Write;
 use std::path::Path;
 
-fn options(max_regression: Option<compare::Thresholds>) -> CompareOptions {
-    CompareOptions { thresholds: max_regression.unwrap_or_default(), ..Default::default() }
+/// The options of the comparison: margins, and the run noise of single runs with its source
+/// (`--run-noise`, else the runs' profile's `run-noise`, else the default).
+fn options(max_regression: Option<compare::Thresholds>, run_noise: Option<f64>, runs: [&Path; 2]) -> CompareOptions {
+    let mut o = CompareOptions { thresholds: max_regression.unwrap_or_default(), ..Default::default() };
+    if let Some(pct) = run_noise {
+        o.run_noise_pct = pct;
+        o.run_noise_source = "--run-noise".into();
+        o.run_noise_stated = true;
+        o.run_noise_floor = true;
+    } else if let Some((name, pct)) = runs.iter().find_map(|p| compare::noise::of_profile(p)) {
+        o.run_noise_pct = pct;
+        o.run_noise_source = format!("profile {name}");
+        o.run_noise_stated = true;
+    }
+    o
 }
 
 /// The verdict as the command's result.
-fn outcome(report: &CompareReport, written_to: &str) -> Result<()> {
+fn outcome(report: &CompareReport, written_to: &str, inconclusive: InconclusiveAs) -> Result<()> {
     match report.verdict {
         Verdict::Regression => Err(Error::Regression(format!(
             "regression: {}; {written_to} says which figures and why",
-            report.regression_summary()
+            report.summary(Verdict::Regression)
+        ))),
+        Verdict::Inconclusive if inconclusive == InconclusiveAs::Fail => Err(Error::Inconclusive(format!(
+            "inconclusive: {}; {written_to} says which figures and what would decide them (--inconclusive ok to \
+             pass)",
+            report.summary(Verdict::Inconclusive)
         ))),
         Verdict::NotComparable => Err(Error::Usage(format!(
             "nothing comparable: no point of {} matches one of {} in workload, queue depth, threads, contention or \
              locks, and block size; compare results of the same sweep",
             report.candidate.file, report.base.file
         ))),
-        Verdict::Ok | Verdict::Better => Ok(()),
+        Verdict::Inconclusive | Verdict::Ok | Verdict::Better => Ok(()),
     }
 }
 
-/// A warning on stderr when some compared points have too few repeats for the rank test to
-/// reach significance: their IOPS and latency cannot be judged, whatever they show.
-fn warn_underpowered(r: &CompareReport) {
-    let few = r
-        .points
-        .iter()
-        .filter(|p| p.verdict != Verdict::NotComparable)
-        .map(|p| (p.repeats.base, p.repeats.candidate))
-        .find(|&(b, c)| compare::stats::smallest_p(b, c) >= r.alpha);
-    if let Some((b, c)) = few {
-        let need = (1..200).find(|&n| compare::stats::smallest_p(n, n) < r.alpha).unwrap_or(200);
-        eprintln!(
-            "atsbench: warning: {b} (base) and {c} (candidate) repeats cannot reach p < {} in a rank test (smallest \
-             p {:.3}), so IOPS and latency are not judged; measure both with --repeat {need} or more",
-            r.alpha,
-            compare::stats::smallest_p(b, c)
-        );
-    }
+/// Read a results file for `compare`: a file it cannot read is a usage error (exit 2), so
+/// that exit 3 means inconclusive.
+fn load(path: &Path) -> Result<Results> {
+    compare::load(path).map_err(|e| match e {
+        Error::Target(m) | Error::Permission(m) => Error::Usage(m),
+        other => other,
+    })
 }
 
 pub fn compare(a: &CompareArgs) -> Result<()> {
-    let base = compare::load(&a.base)?;
-    let cand = compare::load(&a.candidate)?;
-    let report = compare::compare_results(&base, &cand, &options(a.max_regression));
-    warn_underpowered(&report);
+    let base = load(&a.base)?;
+    let cand = load(&a.candidate)?;
+    let report =
+        compare::compare_results(&base, &cand, &options(a.max_regression, a.run_noise, [&a.base, &a.candidate]));
     let mut text = Vec::new();
     compare::render(&report, a.format, &mut text).map_err(|e| Error::Internal(e.to_string()))?;
     let written_to = match &a.output {
@@ -72,7 +80,7 @@ pub fn compare(a: &CompareArgs) -> Result<()> {
         let runs = [Run { label: "base", points: &base.points }, Run { label: "candidate", points: &cand.points }];
         plot::write_plots(&runs, dir)?;
     }
-    outcome(&report, &written_to)
+    outcome(&report, &written_to, a.inconclusive)
 }
 
 /// `report`: the HTML page and/or the plots. Exits 0 whatever the verdict (`compare` is the gate).
@@ -87,7 +95,9 @@ pub fn report(a: &ReportArgs) -> Result<()> {
         plot::write_plots(&runs, dir)?;
     }
     if let Some(path) = &a.html {
-        let comparison = base.as_ref().map(|b| compare::compare_results(b, &results, &options(a.max_regression)));
+        let comparison = base.as_ref().map(|b| {
+            compare::compare_results(b, &results, &options(a.max_regression, None, [b.file.as_path(), &a.results]))
+        });
         let plots = plot::plots(&runs)?;
         let page = crate::report::html::page(&results, base.as_ref(), comparison.as_ref(), &plots);
         std::fs::write(path, page).map_err(|e| plot::write_error(path, &e))?;

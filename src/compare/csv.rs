@@ -1,7 +1,8 @@
 //! The comparison as CSV: flat, one row per point and figure (a point without figures, one
 //! not comparable, has one row with the figure columns empty), with a header, written by the
 //! csv crate from a serde record. Values are raw numbers in the figure's unit (ops/s, ns, a
-//! fraction of operations, a count); `change` is percent, or percentage points for rates.
+//! fraction of operations, a count); `change`, its interval `change_lo`..`change_hi` and
+//! `margin` are percent, or percentage points for rates.
 //! The comparison's verdict and thresholds repeat on every row so that each row stands alone
 //! in a spreadsheet; each figure has its own verdict, so the point's reasons (which name those
 //! figures) are only written on the row of a point without figures.
@@ -32,12 +33,21 @@ struct Row<'a> {
     base: Option<f64>,
     candidate: Option<f64>,
     change: Option<f64>,
-    threshold: Option<f64>,
-    test: Option<&'static str>,
-    statistic: Option<f64>,
-    p: Option<f64>,
-    q: Option<f64>,
+    change_lo: Option<f64>,
+    change_hi: Option<f64>,
+    margin: Option<f64>,
+    basis: Option<String>,
+    gated: Option<bool>,
+    spread_base_min: Option<f64>,
+    spread_base_max: Option<f64>,
+    spread_candidate_min: Option<f64>,
+    spread_candidate_max: Option<f64>,
+    upper_95_base: Option<f64>,
+    upper_95_candidate: Option<f64>,
+    rank_test: Option<&'static str>,
+    rank_p: Option<f64>,
     figure_verdict: Option<&'static str>,
+    to_decide: Option<&'a str>,
     /// Why a point without figures was not compared (`; `-separated).
     reason: String,
 }
@@ -77,12 +87,21 @@ fn row<'a>(r: &'a CompareReport, thresholds: &'a str, p: &'a PointComparison, m:
         base: m.map(|m| m.base),
         candidate: m.map(|m| m.candidate),
         change: m.and_then(|m| m.change),
-        threshold: m.and_then(|m| m.threshold),
-        test: m.map(|m| short_test(&m.test)).filter(|t| *t != "-"),
-        statistic: test.map(|t| t.statistic),
-        p: test.map(|t| t.p),
-        q: test.map(|t| t.q),
+        change_lo: m.and_then(|m| m.interval).map(|i| i[0]),
+        change_hi: m.and_then(|m| m.interval).map(|i| i[1]),
+        margin: m.and_then(|m| m.threshold.or((m.unit == super::judge::Unit::Count).then_some(0.0))),
+        basis: m.and_then(|m| m.basis).map(|b| b.short()),
+        gated: m.map(|m| m.gated),
+        spread_base_min: m.and_then(|m| m.spread).map(|s| s.base[0]),
+        spread_base_max: m.and_then(|m| m.spread).map(|s| s.base[1]),
+        spread_candidate_min: m.and_then(|m| m.spread).map(|s| s.candidate[0]),
+        spread_candidate_max: m.and_then(|m| m.spread).map(|s| s.candidate[1]),
+        upper_95_base: m.and_then(|m| m.upper_95).map(|u| u.base),
+        upper_95_candidate: m.and_then(|m| m.upper_95).map(|u| u.candidate),
+        rank_test: m.map(|m| short_test(&m.test)).filter(|t| *t != "-"),
+        rank_p: test.map(|t| t.p),
         figure_verdict: m.map(|m| metric_verdict(m.verdict)),
+        to_decide: m.and_then(|m| m.to_decide.as_deref()),
         reason,
     }
 }

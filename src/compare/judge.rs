@@ -1,21 +1,24 @@
 //! One point of the base against the same point of the candidate: every figure side by side,
-//! its change, its test and its verdict.
+//! its change with an interval, its margin and its verdict.
 //!
-//! Two steps: [`judge`] lays the figures side by side and runs their tests; once the p-values
-//! of every point are adjusted together (Benjamini-Hochberg, in `compare_results`), [`finish`]
-//! gives each figure and the point their verdicts.
+//! Two steps: [`lay_out`] puts the figures side by side and says which are gated; once the
+//! number of gated figures of the whole comparison is known (it widens every interval),
+//! [`finish`] estimates each figure's interval (`inference`) and gives the figures and the
+//! point their verdicts (`decide`).
 //!
-//! A figure counts as a regression only when its test is significant (adjusted p, `q`, below
-//! alpha) in the worse direction AND its change is beyond the threshold; `better` is the same in
-//! the other direction. Violations and lost updates are the exception: any in the candidate
-//! where the base has none is a regression whatever the thresholds and the repeats (except for
-//! `rmw`, which loses updates by design and is not judged on them).
+//! Gated by default: IOPS, the p99 of every operation kind, the miscompare rate of every class
+//! (not the total, their sum), violations and lost updates (not for `rmw`, which loses updates
+//! by design). p50 and p99.9 are gated when `--max-regression` names them; every other figure
+//! is shown with its interval and informs.
 
+use super::decide::{self, Basis, FAMILY_ALPHA};
 use super::doc::{ResultPoint, CLASSES};
-use super::stats::{mann_whitney_u, smallest_p, two_proportion_z, Method};
+use super::inference::{self, Figure, Latency, Obs, Sample};
+use super::stats::{mann_whitney_u, Method};
 use super::thresholds::Thresholds;
 use super::{Pair, Verdict};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// The unit of a figure; changes are in percent, except rates (percentage points) and counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -32,41 +35,19 @@ pub enum Unit {
     Count,
 }
 
-/// The test behind a verdict.
+/// The rank test over the repeats, shown for information where both sides have 4+ repeats.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TestResult {
-    /// `mann-whitney-u` or `two-proportion-z`.
+    /// `mann-whitney-u`.
     pub name: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<Method>,
-    /// U of the base's repeats, or z (positive when the candidate's proportion is higher).
+    /// U of the base's repeats.
     pub statistic: f64,
     /// Two-sided p-value.
     pub p: f64,
-    /// The p-value adjusted for every test of the comparison (Benjamini-Hochberg): the figure
-    /// is significant when q < alpha.
-    pub q: f64,
-    /// Values on each side (repeats for a rank test, operations for a proportion).
-    #[serde(skip)]
-    pub n: (u64, u64),
-    /// +1 when the candidate's values tend higher, -1 lower, 0 neither.
-    #[serde(skip)]
-    pub candidate_higher: f64,
-    /// Nothing to test: no events on either side, or every value tied; p = 1 whatever.
-    #[serde(skip)]
-    pub degenerate: bool,
-}
-
-impl TestResult {
-    /// Whether any data of these sizes could make this test significant at `alpha`: tests that
-    /// cannot are left out of the adjustment, where they would only dilute the others.
-    pub fn can_reject(&self, alpha: f64) -> bool {
-        !self.degenerate && (self.name != MANN_WHITNEY || smallest_p(self.n.0 as usize, self.n.1 as usize) < alpha)
-    }
 }
 
 pub const MANN_WHITNEY: &str = "mann-whitney-u";
-pub const TWO_PROPORTION: &str = "two-proportion-z";
 
 /// The verdict on one figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -75,7 +56,7 @@ pub enum MetricVerdict {
     Ok,
     Better,
     Regression,
-    /// Worse beyond the threshold, but not significantly: too few repeats, or too much noise.
+    /// The interval straddles the margin: could be worse by more than it, or not.
     Inconclusive,
 }
 
@@ -85,22 +66,40 @@ pub struct Metric {
     /// `iops`, `<kind> p50|p99|p99.9`, `miscompares <class>`, `violations`, `lost updates`.
     pub name: String,
     pub unit: Unit,
+    /// The merged figures (percentiles from the merged histograms).
     pub base: f64,
     pub candidate: f64,
     /// Percent for IOPS and latency, percentage points for rates; None for counts and when the
     /// base is zero.
     pub change: Option<f64>,
-    /// The largest change in the worse direction that is not a regression, in the unit of
-    /// `change`; None where any worsening counts (violations, lost updates).
+    /// The interval of the change, in its unit (candidate against base, not signed by worse).
+    pub interval: Option<[f64; 2]>,
+    /// The margin: the largest change in the worse direction that is not a regression, in the
+    /// unit of `change`; None where any worsening counts (violations, lost updates).
     pub threshold: Option<f64>,
-    pub test: Option<TestResult>,
+    /// What the interval rests on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<Basis>,
+    /// Gated figures decide the verdict; the others inform.
+    pub gated: bool,
     pub verdict: MetricVerdict,
+    /// An inconclusive figure: what would likely decide it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_decide: Option<String>,
+    /// The smallest and largest per-repeat value on each side (2+ repeats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spread: Option<Pair<[f64; 2]>>,
+    /// Rates and counts: the one-sided 95 % Clopper-Pearson upper bound of each side's rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upper_95: Option<Pair<f64>>,
+    /// Information only: the rank test over the repeats (4+ per side).
+    pub test: Option<TestResult>,
     /// Higher is better (IOPS); lower is better for every other figure.
     #[serde(skip)]
     pub higher_is_better: bool,
-    /// False: shown, never judged (rmw's lost updates).
+    /// The statistic behind the interval.
     #[serde(skip)]
-    pub judged: bool,
+    pub figure: Option<Figure>,
 }
 
 /// One point compared.
@@ -142,6 +141,11 @@ impl PointComparison {
         c.reasons.push(reason);
         c
     }
+
+    /// The gated figures of the point.
+    pub fn gated(&self) -> usize {
+        self.metrics.iter().filter(|m| m.gated).count()
+    }
 }
 
 fn shell(p: &ResultPoint, base: Option<&ResultPoint>, cand: Option<&ResultPoint>) -> PointComparison {
@@ -168,28 +172,114 @@ fn shell(p: &ResultPoint, base: Option<&ResultPoint>, cand: Option<&ResultPoint>
     }
 }
 
-/// Compare two points with the same identity.
-/// Lay out and test the figures of two points with the same identity; their verdicts come from
-/// [`finish`], once every p-value of the comparison is known.
-pub fn judge(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds) -> PointComparison {
+/// The event class of violations and lost updates in a [`Sample`].
+const VIOLATIONS: &str = "violations";
+const LOST_UPDATES: &str = "lost updates";
+
+/// A point's repeats as the statistics' plain input: one [`Obs`] per interval of every repeat
+/// (the warm-up intervals dropped, when any remain after them), with the quantiles of the
+/// interval's latency histograms; a repeat without intervals (results of atsbench/1 and /2) is one interval of
+/// its operations, duration and percentiles. Violations and lost updates are counted per
+/// repeat, so they go with a repeat's first interval.
+pub fn sample_of(p: &ResultPoint) -> Sample {
+    let repeats = p.repeats();
+    let verification: Vec<Option<(u64, u64)>> = if p.repeats.is_empty() {
+        vec![p.verification.as_ref().map(|v| (v.violations, v.lost_updates))]
+    } else {
+        p.repeats.iter().map(|r| r.verification.as_ref().map(|v| (v.violations, v.lost_updates))).collect()
+    };
+    let series = repeats
+        .iter()
+        .zip(verification)
+        .map(|(r, v)| {
+            let mut series = match r.intervals.filter(|i| !i.series.is_empty()) {
+                Some(iv) => interval_obs(iv),
+                None => vec![repeat_obs(r)],
+            };
+            if let (Some((violations, lost)), Some(first)) = (v, series.first_mut()) {
+                first.events.insert(VIOLATIONS.into(), violations);
+                first.events.insert(LOST_UPDATES.into(), lost);
+            }
+            series
+        })
+        .collect();
+    Sample { repeats: series }
+}
+
+/// A repeat without intervals as one.
+fn repeat_obs(r: &super::doc::Repeat<'_>) -> Obs {
+    let events = CLASSES.iter().map(|c| (c.to_string(), r.miscompares.get(c))).collect();
+    let latency = r
+        .latency_ns
+        .iter()
+        .map(|(k, s)| {
+            let q = Latency::Quantiles { count: s.count, p50: s.p50 as f64, p99: s.p99 as f64, p999: s.p999 as f64 };
+            (k.clone(), q)
+        })
+        .collect();
+    let dur_s = if r.iops > 0.0 { r.ops as f64 / r.iops } else { 0.0 };
+    Obs { dur_s, ops: r.ops, events, latency }
+}
+
+/// A repeat's intervals after its warm-up (all of them when the warm-up would leave none).
+fn interval_obs(iv: &crate::results::Intervals) -> Vec<Obs> {
+    let skip = if (iv.warmup as usize) < iv.series.len() { iv.warmup as usize } else { 0 };
+    iv.series[skip..]
+        .iter()
+        .map(|i| {
+            let mut events: BTreeMap<String, u64> = CLASSES.iter().map(|c| (c.to_string(), 0)).collect();
+            let mut latency = BTreeMap::new();
+            for (kind, k) in &i.kinds {
+                for (class, n) in &k.miscompares {
+                    *events.entry(class.clone()).or_default() += n;
+                    if class != "total" && !i.kinds.values().any(|x| x.miscompares.contains_key("total")) {
+                        *events.entry("total".into()).or_default() += n;
+                    }
+                }
+                // The interval's own quantiles, averaged weighted by operations when pooled:
+                // merging the histograms in every resample (Latency::histogram) is exact but
+                // too slow for thousands of resamples over hundreds of intervals (minutes in a
+                // debug build for 3 x 20 intervals); see inference::quantile.
+                if let Some(h) = crate::results::intervals::decode(&k.lat).filter(|h| !h.is_empty()) {
+                    let q = |x: f64| h.value_at_quantile(x) as f64;
+                    let l = Latency::Quantiles { count: h.len(), p50: q(0.5), p99: q(0.99), p999: q(0.999) };
+                    latency.insert(kind.clone(), l);
+                }
+            }
+            Obs { dur_s: i.dur_ns as f64 / 1e9, ops: i.ops(), events, latency }
+        })
+        .collect()
+}
+
+/// Lay out the figures of two points with the same identity; their intervals and verdicts come
+/// from [`finish`], once the number of gated figures of the comparison is known.
+pub fn lay_out(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds) -> PointComparison {
     let mut c = shell(base, Some(base), Some(cand));
-    let (rb, rc) = (base.repeats(), cand.repeats());
-    let iops = (rb.iter().map(|r| r.iops).collect::<Vec<_>>(), rc.iter().map(|r| r.iops).collect::<Vec<_>>());
-    c.metrics.push(continuous("iops".into(), Unit::OpsPerSec, (base.iops, cand.iops), iops, true, t.iops_pct));
+    c.metrics.push(metric(
+        "iops".into(),
+        Unit::OpsPerSec,
+        (base.iops, cand.iops),
+        Some(t.iops_pct),
+        true,
+        Figure::Iops,
+    ));
     for (kind, sb) in &base.latency_ns {
         let Some(sc) = cand.latency_ns.get(kind) else { continue };
-        for (label, pct) in [("p50", "p50"), ("p99", "p99"), ("p99.9", "p999")] {
-            let pick = |s: &super::doc::LatencySummary| match pct {
-                "p50" => s.p50,
-                "p99" => s.p99,
-                _ => s.p999,
-            } as f64;
-            let of = |rs: &[super::doc::Repeat]| -> Vec<f64> {
-                rs.iter().filter_map(|r| r.latency_ns.get(kind)).map(pick).collect()
-            };
-            let merged = (pick(sb), pick(sc));
-            let name = format!("{kind} {label}");
-            c.metrics.push(continuous(name, Unit::Ns, merged, (of(&rb), of(&rc)), false, t.latency_pct(pct)));
+        for (label, q, merged) in
+            [("p50", 0.5, (sb.p50, sc.p50)), ("p99", 0.99, (sb.p99, sc.p99)), ("p99.9", 0.999, (sb.p999, sc.p999))]
+        {
+            let key = if label == "p99.9" { "p999" } else { label };
+            let gated = label == "p99" || t.names(key);
+            let figure = Figure::Quantile { kind: kind.clone(), q };
+            let merged = (merged.0 as f64, merged.1 as f64);
+            c.metrics.push(metric(
+                format!("{kind} {label}"),
+                Unit::Ns,
+                merged,
+                Some(t.latency_pct(key)),
+                gated,
+                figure,
+            ));
         }
     }
     let locks = matches!(base.workload.name(), "ats" | "rmw" | "compare");
@@ -198,20 +288,33 @@ pub fn judge(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds) -> PointCom
         if xb + xc == 0 && !(locks && class == "total") {
             continue;
         }
-        c.metrics.push(rate(format!("miscompares {class}"), (xb, base.ops), (xc, cand.ops), t.miscompare_pp));
+        let frac = |x: u64, n: u64| if n > 0 { x as f64 / n as f64 } else { 0.0 };
+        let (b, c2) = (frac(xb, base.ops), frac(xc, cand.ops));
+        let mut m = metric(
+            format!("miscompares {class}"),
+            Unit::Rate,
+            (b, c2),
+            Some(t.miscompare_pp),
+            class != "total",
+            Figure::Rate { class: class.into() },
+        );
+        m.change = Some((c2 - b) * 100.0);
+        m.upper_95 = Some(upper((xb, base.ops), (xc, cand.ops)));
+        c.metrics.push(m);
     }
     match (&base.verification, &cand.verification) {
         (Some(vb), Some(vc)) => {
-            let (nb, nc) = (
-                if vb.checked > 0 { vb.checked } else { base.ops },
-                if vc.checked > 0 { vc.checked } else { cand.ops },
-            );
+            let judged = base.workload.name() != "rmw";
             for (name, xb, xc) in
-                [("violations", vb.violations, vc.violations), ("lost updates", vb.lost_updates, vc.lost_updates)]
+                [(VIOLATIONS, vb.violations, vc.violations), (LOST_UPDATES, vb.lost_updates, vc.lost_updates)]
             {
-                c.metrics.push(events(name, (xb, nb), (xc, nc), base.workload.name() != "rmw"));
+                let figure = Figure::Rate { class: name.into() };
+                let mut m = metric(name.into(), Unit::Count, (xb as f64, xc as f64), None, judged, figure);
+                m.change = None;
+                m.upper_95 = Some(upper((xb, base.ops), (xc, cand.ops)));
+                c.metrics.push(m);
             }
-            if base.workload.name() == "rmw" {
+            if !judged {
                 c.notes.push("rmw loses updates by design: violations and lost updates are shown, not judged".into());
             }
         }
@@ -237,213 +340,214 @@ pub fn judge(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds) -> PointCom
     c
 }
 
-/// Judge a point whose tests have their adjusted p-values (`q`): every figure, then the point.
-pub fn finish(c: &mut PointComparison, alpha: f64) {
-    for m in &mut c.metrics {
-        m.verdict = verdict(m, alpha);
-    }
-    decide(c);
-}
-
-/// The verdict on one figure (see the module's documentation).
-fn verdict(m: &Metric, alpha: f64) -> MetricVerdict {
-    let Some(t) = m.test else { return MetricVerdict::Ok };
-    if !m.judged {
-        return MetricVerdict::Ok;
-    }
-    if m.unit == Unit::Count && m.base == 0.0 && m.candidate > 0.0 {
-        return MetricVerdict::Regression; // a violation where the base had none
-    }
-    let significant = t.q < alpha;
-    let worse_side = if m.higher_is_better { -1.0 } else { 1.0 };
-    let ranks_worse = t.candidate_higher == worse_side;
-    let ranks_better = t.candidate_higher == -worse_side;
-    // How far the change goes the worse way, in the threshold's unit; counts have no threshold.
-    let worse = m.change.map_or(0.0, |x| x * worse_side);
-    let threshold = m.threshold.unwrap_or(0.0);
-    let beyond = m.threshold.is_none() || worse > threshold;
-    let beyond_better = m.threshold.is_none() || -worse > threshold;
-    if significant && ranks_worse && beyond {
-        MetricVerdict::Regression
-    } else if significant && ranks_better && beyond_better {
-        MetricVerdict::Better
-    } else if m.threshold.is_some() && worse > threshold {
-        MetricVerdict::Inconclusive
-    } else {
-        MetricVerdict::Ok
+fn upper(b: (u64, u64), c: (u64, u64)) -> Pair<f64> {
+    Pair {
+        base: inference::clopper_pearson_upper(b.0, b.1, 0.95),
+        candidate: inference::clopper_pearson_upper(c.0, c.1, 0.95),
     }
 }
 
-/// The point's verdict and its reasons, from its figures.
-fn decide(c: &mut PointComparison) {
-    for m in &c.metrics {
-        let why = |what: &str| -> String {
-            let change = match (m.change, m.unit) {
-                (Some(x), Unit::Rate) => format!(" {x:+.2}pp"),
-                (Some(x), _) => format!(" {x:+.1}%"),
-                (None, _) => format!(" {} -> {}", m.base, m.candidate),
-            };
-            let test =
-                m.test.map_or(String::new(), |t| format!(", {} p={} q={}", test_name(&t), p_value(t.p), p_value(t.q)));
-            format!("{}{change}{what}{test}", m.name)
-        };
-        match m.verdict {
-            MetricVerdict::Regression if m.unit == Unit::Count && m.base == 0.0 => {
-                c.reasons.push(why(" where the base had none (always a regression)"))
-            }
-            MetricVerdict::Regression => c.reasons.push(why(&threshold_words(m, "beyond"))),
-            MetricVerdict::Better => c.reasons.push(why(&threshold_words(m, "better than"))),
-            MetricVerdict::Inconclusive => {}
-            MetricVerdict::Ok => {}
-        }
-    }
-    let inconclusive: Vec<String> = c
-        .metrics
-        .iter()
-        .filter(|m| m.verdict == MetricVerdict::Inconclusive)
-        .map(|m| format!("{} {}", m.name, super::render::change(m)))
-        .collect();
-    if !inconclusive.is_empty() {
-        c.notes.push(format!(
-            "inconclusive with {}+{} repeats (worse beyond the threshold, not significant): {}",
-            c.repeats.base,
-            c.repeats.candidate,
-            inconclusive.join(", ")
-        ));
-    }
-    let has = |v: MetricVerdict| c.metrics.iter().any(|m| m.verdict == v);
-    c.verdict = if has(MetricVerdict::Regression) {
-        Verdict::Regression
-    } else if has(MetricVerdict::Better) {
-        Verdict::Better
-    } else {
-        Verdict::Ok
-    };
-    // Regressions first among the reasons.
-    if c.verdict == Verdict::Regression {
-        let better: Vec<String> =
-            c.metrics.iter().filter(|m| m.verdict == MetricVerdict::Better).map(|m| m.name.clone()).collect();
-        c.reasons.retain(|r| !better.iter().any(|b| r.starts_with(&format!("{b} "))));
-        if !better.is_empty() {
-            c.notes.push(format!("better: {}", better.join(", ")));
-        }
-    }
-}
-
-fn threshold_words(m: &Metric, how: &str) -> String {
-    match (m.threshold, m.unit) {
-        (Some(t), Unit::Rate) => format!(" ({how} {t}pp)"),
-        (Some(t), _) => format!(" ({how} {t}%)"),
-        (None, _) => String::new(),
-    }
-}
-
-/// `Mann-Whitney U (exact)`, `two-proportion z`.
-pub fn test_name(t: &TestResult) -> String {
-    match (t.name, t.method) {
-        (MANN_WHITNEY, Some(Method::Exact)) => "Mann-Whitney U (exact)".into(),
-        (MANN_WHITNEY, _) => "Mann-Whitney U (normal approx.)".into(),
-        _ => "two-proportion z".into(),
-    }
-}
-
-/// A p-value for people: three decimals, or `<0.001`.
-pub fn p_value(p: f64) -> String {
-    if p < 0.001 {
-        "<0.001".into()
-    } else {
-        format!("{p:.3}")
-    }
-}
-
-/// A figure measured per repeat (IOPS, a latency percentile): Mann-Whitney U over the repeats,
-/// the change between the merged figures.
-fn continuous(
-    name: String,
-    unit: Unit,
-    merged: (f64, f64),
-    repeats: (Vec<f64>, Vec<f64>),
-    higher_is_better: bool,
-    threshold: f64,
-) -> Metric {
+fn metric(name: String, unit: Unit, merged: (f64, f64), threshold: Option<f64>, gated: bool, figure: Figure) -> Metric {
     let (b, c) = merged;
-    let test = mann_whitney_u(&repeats.0, &repeats.1).map(|t| TestResult {
-        name: MANN_WHITNEY,
-        method: Some(t.method),
-        statistic: t.u,
-        p: t.p,
-        q: t.p,
-        n: (t.n1 as u64, t.n2 as u64),
-        // U counts base-above-candidate pairs: direction +1 means the candidate tends lower.
-        candidate_higher: -t.direction(),
-        degenerate: repeats.0.iter().chain(&repeats.1).all(|v| *v == repeats.0[0]),
-    });
     Metric {
         name,
         unit,
         base: b,
         candidate: c,
         change: (b > 0.0).then(|| (c - b) / b * 100.0),
-        threshold: Some(threshold),
-        test,
+        interval: None,
+        threshold,
+        basis: None,
+        gated,
         verdict: MetricVerdict::Ok,
-        higher_is_better,
-        judged: true,
+        to_decide: None,
+        spread: None,
+        upper_95: None,
+        test: None,
+        higher_is_better: unit == Unit::OpsPerSec,
+        figure: Some(figure),
     }
 }
 
-fn proportion_test(base: (u64, u64), cand: (u64, u64)) -> Option<TestResult> {
-    two_proportion_z(base.0, base.1, cand.0, cand.1).map(|t| TestResult {
-        name: TWO_PROPORTION,
-        method: None,
-        statistic: t.z,
-        p: t.p,
-        q: t.p,
-        n: (base.1, cand.1),
-        candidate_higher: if t.z > 0.0 {
-            1.0
-        } else if t.z < 0.0 {
-            -1.0
-        } else {
-            0.0
-        },
-        degenerate: base.0 + cand.0 == 0 || (base.0 == base.1 && cand.0 == cand.1),
-    })
-}
-
-/// A miscompare rate: events out of operations over all repeats, two-proportion z-test.
-fn rate(name: String, base: (u64, u64), cand: (u64, u64), threshold_pp: f64) -> Metric {
-    let frac = |(x, n): (u64, u64)| if n > 0 { x as f64 / n as f64 } else { 0.0 };
-    let (b, c) = (frac(base), frac(cand));
-    Metric {
-        name,
-        unit: Unit::Rate,
-        base: b,
-        candidate: c,
-        change: Some((c - b) * 100.0),
-        threshold: Some(threshold_pp),
-        test: proportion_test(base, cand),
-        verdict: MetricVerdict::Ok,
-        higher_is_better: false,
-        judged: true,
+/// One repeat per side and no stated run noise: latency percentiles inform only (their
+/// run-to-run noise is unknown and larger than that of IOPS).
+pub fn inform_latency(c: &mut PointComparison) {
+    let mut any = false;
+    for m in c.metrics.iter_mut().filter(|m| m.unit == Unit::Ns && m.gated) {
+        m.gated = false;
+        any = true;
+    }
+    if any {
+        c.notes.push(
+            "one repeat per side and no stated run noise: latency percentiles inform, not gated (give --run-noise, \
+             or measure with --repeat 3 or more)"
+                .into(),
+        );
     }
 }
 
-/// Violations or lost updates out of the operations checked: one in the candidate where the
-/// base had none is a regression; otherwise a two-proportion z-test decides.
-fn events(name: &str, base: (u64, u64), cand: (u64, u64), judged: bool) -> Metric {
-    Metric {
-        name: name.into(),
-        unit: Unit::Count,
-        base: base.0 as f64,
-        candidate: cand.0 as f64,
-        change: None,
-        threshold: None,
-        test: proportion_test(base, cand),
-        verdict: MetricVerdict::Ok,
-        higher_is_better: false,
-        judged,
+/// How `finish` estimates: the two-sided level of every interval, the seed, the run noise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimation {
+    /// 1 - level of each interval: FAMILY_ALPHA / gated figures.
+    pub a: f64,
+    pub seed: u64,
+    /// The run-to-run noise in percent, for one repeat per side.
+    pub run_noise_pct: f64,
+    /// Given with `--run-noise`: also a floor of the between-run variance of repeats.
+    pub run_noise_floor: bool,
+}
+
+/// The margin of a figure on the effect's scale (worse positive).
+fn margin(m: &Metric) -> f64 {
+    let t = m.threshold.unwrap_or(0.0);
+    match m.unit {
+        // A drop of 100 % or more: any drop is accepted.
+        Unit::OpsPerSec if t >= 100.0 => f64::INFINITY,
+        Unit::OpsPerSec => -(1.0 - t / 100.0).ln(),
+        Unit::Ns => (1.0 + t / 100.0).ln(),
+        Unit::Rate | Unit::Count => t / 100.0,
     }
+}
+
+/// An effect interval (worse positive) as the change interval the reports show.
+fn change_interval(m: &Metric, lo: f64, hi: f64) -> [f64; 2] {
+    match m.unit {
+        Unit::OpsPerSec => [((-hi).exp() - 1.0) * 100.0, ((-lo).exp() - 1.0) * 100.0],
+        Unit::Ns => [(lo.exp() - 1.0) * 100.0, (hi.exp() - 1.0) * 100.0],
+        Unit::Rate | Unit::Count => [lo * 100.0, hi * 100.0],
+    }
+}
+
+/// A seed per figure: the comparison's seed mixed with the figure's name and the point.
+fn figure_seed(seed: u64, point: &str, name: &str) -> u64 {
+    point
+        .bytes()
+        .chain([0])
+        .chain(name.bytes())
+        .fold(seed ^ 0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Estimate every figure's interval and give the figures and the point their verdicts.
+pub fn finish(c: &mut PointComparison, base: &ResultPoint, cand: &ResultPoint, e: &Estimation) {
+    let (sb, sc) = (sample_of(base), sample_of(cand));
+    let (nb, nc) = (sb.repeats.len(), sc.repeats.len());
+    let title = c.title();
+    for m in &mut c.metrics {
+        let Some(figure) = m.figure.clone() else { continue };
+        let per = |s: &Sample| -> Vec<f64> { s.repeats.iter().filter_map(|r| figure.of(r.iter())).collect() };
+        let (pb, pc) = (per(&sb), per(&sc));
+        if nb > 1 || nc > 1 {
+            let range = |v: &[f64]| {
+                [v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(f64::NEG_INFINITY, f64::max)]
+            };
+            if !pb.is_empty() && !pc.is_empty() {
+                m.spread = Some(Pair { base: range(&pb), candidate: range(&pc) });
+            }
+        }
+        if nb >= 4 && nc >= 4 && figure.is_ratio() {
+            m.test = mann_whitney_u(&pb, &pc).map(|t| TestResult {
+                name: MANN_WHITNEY,
+                method: Some(t.method),
+                statistic: t.u,
+                p: t.p,
+            });
+        }
+        if let Figure::Rate { class } = &figure {
+            // A new failure mode: events of a class the base never had (the merged counts).
+            if m.gated && m.base == 0.0 && m.candidate > 0.0 {
+                m.verdict = MetricVerdict::Regression;
+                let show = |v: f64| super::render::value(v, m.unit, "us");
+                c.reasons.push(format!(
+                    "{} {} -> {}: the base had none (always a regression)",
+                    m.name,
+                    show(m.base),
+                    show(m.candidate)
+                ));
+                continue;
+            }
+            // Nothing to estimate: zero on both sides, or the repeats do not carry the events.
+            let (eb, ec) = (inference::events_of(&sb, class), inference::events_of(&sc, class));
+            if eb + ec == 0 {
+                continue;
+            }
+        }
+        let seed = figure_seed(e.seed, &title, &m.name);
+        let boot = inference::bootstrap(&figure, &sb, &sc, e.a, seed);
+        let stated = e.run_noise_floor.then_some(e.run_noise_pct / 100.0);
+        let re = inference::random_effects(&figure, &sb, &sc, e.a, e.run_noise_pct / 100.0, stated);
+        let Some(iv) = decide::wider(boot, re, e.run_noise_pct) else { continue };
+        m.interval = Some(change_interval(m, iv.lo, iv.hi));
+        m.basis = Some(iv.basis);
+        if !m.gated {
+            continue;
+        }
+        let mg = margin(m);
+        m.verdict = decide::verdict(iv.lo, iv.hi, mg);
+        if m.verdict == MetricVerdict::Inconclusive {
+            m.to_decide = Some(match iv.basis {
+                Basis::RunNoise { .. } => "measure each side with --repeat 3 or more, or state the run noise \
+                                           (--run-noise, measured by A/A runs)"
+                    .into(),
+                _ => decide::to_decide(iv.lo, iv.hi, mg, nb.min(nc)),
+            });
+        }
+    }
+    conclude(c);
+}
+
+/// The point's verdict and its reasons, from its gated figures.
+fn conclude(c: &mut PointComparison) {
+    for m in c.metrics.iter().filter(|m| m.gated) {
+        let words = match m.verdict {
+            MetricVerdict::Regression if m.interval.is_none() => continue, // reason given already
+            MetricVerdict::Regression => "beyond the margin",
+            MetricVerdict::Better => "better beyond the margin",
+            MetricVerdict::Inconclusive => "straddles the margin",
+            MetricVerdict::Ok => continue,
+        };
+        let mut line = format!("{} {} {words} {}", m.name, super::render::change(m), super::render::margin(m));
+        if let Some(b) = &m.basis {
+            line.push_str(&format!(", {}", b.short()));
+        }
+        if let Some(d) = &m.to_decide {
+            line.push_str(&format!("; {d}"));
+        }
+        c.reasons.push(line);
+    }
+    let has = |v: MetricVerdict| c.metrics.iter().any(|m| m.gated && m.verdict == v);
+    c.verdict = if has(MetricVerdict::Regression) {
+        Verdict::Regression
+    } else if has(MetricVerdict::Inconclusive) {
+        Verdict::Inconclusive
+    } else if has(MetricVerdict::Better) {
+        Verdict::Better
+    } else {
+        Verdict::Ok
+    };
+    // The reasons of the verdict first.
+    let first = |r: &String| match c.verdict {
+        Verdict::Regression => !r.contains(" beyond the margin") || r.contains("better"),
+        Verdict::Inconclusive => !r.contains("straddles"),
+        _ => false,
+    };
+    c.reasons.sort_by_key(first);
+    if c.metrics.iter().any(|m| matches!(m.basis, Some(Basis::RunNoise { .. }))) {
+        let pct = c.metrics.iter().find_map(|m| match m.basis {
+            Some(Basis::RunNoise { pct }) => Some(pct),
+            _ => None,
+        });
+        c.notes.push(format!(
+            "one repeat per side: the intervals rest on a stated run-to-run noise of {}% (--run-noise or the profile), \
+             not on a measured one; measure with --repeat 3 or more to measure it",
+            pct.unwrap_or(0.0)
+        ));
+    }
+}
+
+/// The family's level for `gated` figures: each interval is two-sided at 1 - 0.10 / gated.
+pub fn level_for(gated: usize) -> f64 {
+    FAMILY_ALPHA / gated.max(1) as f64
 }
 
 /// An ATS mode as results spell it.
@@ -452,146 +556,4 @@ fn mode_name(m: crate::backend::AtsMode) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::compare::doc::{LatencySummary, MiscompareCounts, RepeatDesc, VerificationDesc};
-    use std::collections::BTreeMap;
-
-    fn lat(p50: u64) -> BTreeMap<String, LatencySummary> {
-        let s = LatencySummary {
-            count: 1000,
-            mean: p50 as f64,
-            p50,
-            p90: p50 * 2,
-            p99: p50 * 3,
-            p999: p50 * 4,
-            p9999: p50 * 5,
-            max: p50 * 6,
-        };
-        BTreeMap::from([("ats".to_string(), s)])
-    }
-
-    /// An ats point with one repeat per entry of `iops` (latency inversely proportional).
-    fn point(iops: &[f64], violations: u64) -> ResultPoint {
-        let repeats: Vec<RepeatDesc> = iops
-            .iter()
-            .map(|&i| RepeatDesc {
-                ops: 1000,
-                duration_s: 1.0,
-                iops: i,
-                latency_ns: lat((1e9 / i) as u64),
-                miscompares: MiscompareCounts::default(),
-                errors: 0,
-                verification: None,
-                ..Default::default()
-            })
-            .collect();
-        let mean = iops.iter().sum::<f64>() / iops.len() as f64;
-        ResultPoint {
-            workload: crate::workload::Workload::Ats,
-            ats_mode: Some(crate::backend::AtsMode::Device),
-            qd: 1,
-            threads: 1,
-            locks: 1,
-            contention: Some(1),
-            bs: 512,
-            ops: 1000 * iops.len() as u64,
-            duration_s: iops.len() as f64,
-            iops: mean,
-            latency_ns: lat((1e9 / mean) as u64),
-            slat_ns: BTreeMap::new(),
-            clat_ns: BTreeMap::new(),
-            miscompares: MiscompareCounts::default(),
-            miscompare_rate: 0.0,
-            retries: 0,
-            acquires: 1000,
-            errors: 0,
-            verification: Some(VerificationDesc { checked: 1000, violations, ..Default::default() }),
-            repeats: if repeats.len() > 1 { repeats } else { vec![] },
-            interrupted: false,
-            ..Default::default()
-        }
-    }
-
-    /// One point judged alone: no other tests to adjust for.
-    fn judge(b: &ResultPoint, c: &ResultPoint, t: &Thresholds, alpha: f64) -> PointComparison {
-        let mut r = super::judge(b, c, t);
-        finish(&mut r, alpha);
-        r
-    }
-
-    fn verdict_of<'a>(c: &'a PointComparison, name: &str) -> &'a Metric {
-        c.metrics.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("{name} missing"))
-    }
-
-    #[test]
-    fn a_clear_drop_over_five_repeats_is_a_regression() {
-        let b = point(&[10000., 10100., 9950., 10050., 10020.], 0);
-        let c = point(&[8000., 8100., 7950., 8050., 8020.], 0);
-        let r = judge(&b, &c, &Thresholds::default(), 0.05);
-        assert_eq!(r.verdict, Verdict::Regression, "{r:#?}");
-        let m = verdict_of(&r, "iops");
-        assert_eq!(m.verdict, MetricVerdict::Regression);
-        assert!((m.test.unwrap().p - 0.007936507936507936).abs() < 1e-12);
-        assert_eq!(verdict_of(&r, "ats p99").verdict, MetricVerdict::Regression, "latency rose by 25%");
-        assert!(
-            r.reasons[0].starts_with("iops -20.0% (beyond 5%), Mann-Whitney U (exact) p=0.008 q=0.008"),
-            "{:?}",
-            r.reasons
-        );
-        // The other way round it is better.
-        assert_eq!(judge(&c, &b, &Thresholds::default(), 0.05).verdict, Verdict::Better);
-    }
-
-    #[test]
-    fn a_small_significant_change_within_the_threshold_is_ok() {
-        let b = point(&[10000., 10100., 9950., 10050., 10020.], 0);
-        let c = point(&[9800., 9900., 9750., 9850., 9820.], 0);
-        let r = judge(&b, &c, &Thresholds::default(), 0.05);
-        assert_eq!(verdict_of(&r, "iops").verdict, MetricVerdict::Ok);
-        assert_eq!(r.verdict, Verdict::Ok);
-    }
-
-    #[test]
-    fn one_repeat_cannot_be_significant_and_says_so() {
-        let r = judge(&point(&[10000.], 0), &point(&[5000.], 0), &Thresholds::default(), 0.05);
-        assert_eq!(r.verdict, Verdict::Ok);
-        assert_eq!(verdict_of(&r, "iops").verdict, MetricVerdict::Inconclusive);
-        assert!(r.notes.iter().any(|n| n.contains("1+1 repeats") && n.contains("iops -50.0%")), "{:?}", r.notes);
-    }
-
-    #[test]
-    fn one_violation_is_a_regression_whatever_the_repeats() {
-        let r = judge(&point(&[10000.], 0), &point(&[10000.], 1), &Thresholds::default(), 0.05);
-        assert_eq!(r.verdict, Verdict::Regression);
-        assert!(r.reasons.iter().any(|x| x.contains("violations") && x.contains("always a regression")), "{r:#?}");
-    }
-
-    #[test]
-    fn rmw_losing_updates_is_not_judged() {
-        let mut b = point(&[10000.], 0);
-        let mut c = point(&[10000.], 0);
-        b.workload = crate::workload::Workload::Rmw;
-        c.workload = crate::workload::Workload::Rmw;
-        c.verification.as_mut().unwrap().lost_updates = 40;
-        let r = judge(&b, &c, &Thresholds::default(), 0.05);
-        assert_eq!(r.verdict, Verdict::Ok);
-        assert_eq!(verdict_of(&r, "lost updates").candidate, 40.0);
-    }
-
-    #[test]
-    fn miscompare_rates_need_significance_and_the_threshold() {
-        let mut b = point(&[10000.], 0);
-        let mut c = point(&[10000.], 0);
-        b.miscompares = MiscompareCounts { total: 10, stale: 10, ..Default::default() };
-        c.miscompares = MiscompareCounts { total: 40, stale: 40, ..Default::default() };
-        // 1.0% -> 4.0% of 1000 operations: significant and 3pp beyond 0.5pp.
-        let r = judge(&b, &c, &Thresholds::default(), 0.05);
-        let m = verdict_of(&r, "miscompares stale");
-        assert_eq!(m.verdict, MetricVerdict::Regression);
-        assert!((m.change.unwrap() - 3.0).abs() < 1e-9);
-        let loose: Thresholds = "miscompare=5pp".parse().unwrap();
-        assert_eq!(verdict_of(&judge(&b, &c, &loose, 0.05), "miscompares stale").verdict, MetricVerdict::Ok);
-        assert!(r.metrics.iter().all(|m| m.name != "miscompares corrupt"), "zero on both sides: left out");
-    }
-}
+mod tests;

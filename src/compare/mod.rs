@@ -4,29 +4,24 @@
 //! block size); a point whose counterpart differs only in block size is paired and marked not
 //! comparable; a point in one run only is not comparable. For each pair: IOPS, p50/p99/p99.9
 //! of every operation kind, the miscompare rate of every class, violations and lost updates,
-//! side by side, each with its change, test, p-value and verdict (see `judge`). The report
-//! also says what differs between the runs (see `runs`).
+//! side by side, each with its change, the change's interval, its margin and its verdict (see
+//! `judge`, `decide` and `inference`). The report also says what differs between the runs
+//! (see `runs`).
 //!
-//! Verdict of the comparison: `regression` when any point regressed (the CLI exits 1), `not
-//! comparable` when no point could be compared (the CLI exits 2), else `ok`.
+//! Verdict of the comparison: `regression` when any point regressed (the CLI exits 1), else
+//! `inconclusive` when any point is (exit 3, or 0 with `--inconclusive ok`), else `ok` (exit
+//! 0); `not comparable` when no point could be compared (exit 2).
 //!
-//! Significance: a comparison runs dozens of tests (every percentile of every kind of every
-//! point), so at 0.05 each, two runs of the same configuration would often show a "significant"
-//! difference somewhere by chance. The p-values of all the tests of one comparison are
-//! therefore adjusted together (Benjamini-Hochberg): a figure is significant when its adjusted
-//! p-value, q, is below alpha = 0.05. This keeps the expected share of false regressions among
-//! those reported at 5% (and the chance of any false regression at 5% when nothing changed),
-//! while a change that shows in many figures, as a real slowdown does, still comes out. A
-//! regression also needs a change beyond its threshold.
-//!
-//! A rank test over n1 and n2 repeats cannot give p below 2 / C(n1+n2, n1): with 1, 2 or 3
-//! repeats per side never below 0.05, so IOPS and latency are then shown but not judged
-//! (`inconclusive` where the change is beyond the threshold); the count-based tests
-//! (miscompares, violations) do not depend on repeats.
+//! Every gated figure's interval is two-sided at 1 - 0.10/m for the m gated figures of the
+//! whole comparison (Bonferroni): when nothing changed, the chance that any figure is called
+//! a regression is at most 5 %.
 
 mod csv;
+mod decide;
 pub mod doc;
+pub mod inference;
 mod judge;
+pub mod noise;
 mod render;
 mod runs;
 #[cfg(test)]
@@ -34,10 +29,12 @@ mod snapshots;
 pub mod stats;
 mod thresholds;
 
+pub use decide::Basis;
 pub use doc::{load, Results};
-pub use judge::{p_value, Metric, MetricVerdict, PointComparison, TestResult, Unit};
+pub use judge::{Metric, MetricVerdict, PointComparison, TestResult, Unit};
 pub use render::{
-    change as render_change, identity, metric_verdict, render, short_test, tally_line, value as render_value, Format,
+    change as render_change, change_with_interval, identity, margin as render_margin, metric_verdict, p_value, render,
+    short_test, tally_line, value as render_value, Format,
 };
 pub use runs::{Difference, Level};
 pub use thresholds::Thresholds;
@@ -47,21 +44,65 @@ use serde::Serialize;
 use std::path::Path;
 
 /// The schema of the JSON report.
-pub const SCHEMA: &str = "atsbench-compare/1";
+pub const SCHEMA: &str = "atsbench-compare/2";
 
-/// The significance level of every test.
-pub const ALPHA: f64 = 0.05;
+/// The run-to-run noise (percent) assumed for one repeat per side when neither `--run-noise`
+/// nor the runs' profile states one: deliberately large (identical single runs may differ
+/// two-fold on a loaded machine: 3.5x in IOPS on the 2-CPU machine of the calibration), so
+/// that only changes far beyond any run-to-run noise are called. Latency percentiles, which
+/// vary more still, are then not gated (docs/compare-verdicts.md).
+pub const DEFAULT_RUN_NOISE_PCT: f64 = 100.0;
+
+/// The bootstrap's seed: fixed, so that the same files always give the same verdict.
+pub const SEED: u64 = 0x00A7_5BE7_C4E0_0017;
 
 /// What `compare` is asked.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CompareOptions {
     pub thresholds: Thresholds,
-    pub alpha: f64,
+    /// The run-to-run noise in percent for one repeat per side, and where it came from.
+    pub run_noise_pct: f64,
+    pub run_noise_source: String,
+    /// Whether the noise was stated (`--run-noise`, a profile) rather than the default.
+    pub run_noise_stated: bool,
+    /// Whether it also floors the between-run variance of sides with repeats (`--run-noise`
+    /// only: a profile's noise is for single runs).
+    pub run_noise_floor: bool,
+    pub seed: u64,
 }
 
 impl Default for CompareOptions {
     fn default() -> Self {
-        CompareOptions { thresholds: Thresholds::default(), alpha: ALPHA }
+        CompareOptions {
+            thresholds: Thresholds::default(),
+            run_noise_pct: DEFAULT_RUN_NOISE_PCT,
+            run_noise_source: "the default".into(),
+            run_noise_stated: false,
+            run_noise_floor: false,
+            seed: SEED,
+        }
+    }
+}
+
+/// What an inconclusive comparison exits with (`--inconclusive`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InconclusiveAs {
+    /// Exit 0: only a regression fails.
+    Ok,
+    /// Exit 3.
+    #[default]
+    Fail,
+}
+
+impl std::str::FromStr for InconclusiveAs {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "ok" => Ok(InconclusiveAs::Ok),
+            "fail" => Ok(InconclusiveAs::Fail),
+            _ => Err(format!("`{s}` is not ok or fail")),
+        }
     }
 }
 
@@ -74,6 +115,8 @@ pub enum Verdict {
     Better,
     #[serde(rename = "regression")]
     Regression,
+    #[serde(rename = "inconclusive")]
+    Inconclusive,
     #[serde(rename = "not comparable")]
     NotComparable,
 }
@@ -84,6 +127,7 @@ impl Verdict {
             Verdict::Ok => "ok",
             Verdict::Better => "better",
             Verdict::Regression => "regression",
+            Verdict::Inconclusive => "inconclusive",
             Verdict::NotComparable => "not comparable",
         }
     }
@@ -125,6 +169,7 @@ impl Side {
 pub struct Tally {
     pub regression: usize,
     pub better: usize,
+    pub inconclusive: usize,
     pub ok: usize,
     pub not_comparable: usize,
 }
@@ -134,27 +179,32 @@ pub struct Tally {
 pub struct CompareReport {
     pub schema: &'static str,
     pub verdict: Verdict,
+    /// The family's two-sided level is 1 - alpha (0.10); each interval's is 1 - alpha / gated.
     pub alpha: f64,
+    /// Gated figures in the comparison.
+    pub gated: usize,
     pub thresholds: Thresholds,
+    /// The run-to-run noise one-repeat intervals rest on (percent), and its source.
+    pub run_noise_pct: f64,
+    pub run_noise_source: String,
     pub tally: Tally,
     pub base: Side,
     pub candidate: Side,
     pub differences: Vec<Difference>,
-    /// How many tests could be significant and were adjusted together.
-    pub tests: usize,
-    /// What the reader must know to read the verdicts (too few repeats, points left out).
+    /// What the reader must know to read the verdicts (the intervals' level, single runs,
+    /// points left out).
     pub notes: Vec<String>,
     pub points: Vec<PointComparison>,
 }
 
 impl CompareReport {
-    /// One line for stderr when the verdict is a regression: which points.
-    pub fn regression_summary(&self) -> String {
-        let names: Vec<String> =
-            self.points.iter().filter(|p| p.verdict == Verdict::Regression).map(|p| p.title()).collect();
+    /// One line for stderr when the verdict is `v` (regression, inconclusive): which points.
+    pub fn summary(&self, v: Verdict) -> String {
+        let names: Vec<String> = self.points.iter().filter(|p| p.verdict == v).map(|p| p.title()).collect();
         let shown = names.iter().take(3).cloned().collect::<Vec<_>>().join("; ");
         let more = if names.len() > 3 { format!("; and {} more", names.len() - 3) } else { String::new() };
-        format!("{} of {} points regressed ({shown}{more})", names.len(), self.points.len())
+        let what = if v == Verdict::Regression { "regressed" } else { "inconclusive" };
+        format!("{} of {} points {what} ({shown}{more})", names.len(), self.points.len())
     }
 }
 
@@ -194,7 +244,13 @@ pub fn compare_results(base: &Results, cand: &Results, opts: &CompareOptions) ->
         .map(|&(i, j)| {
             let b = &base.points[i];
             match j.map(|j| &cand.points[j]) {
-                Some(c) if c.bs == b.bs => judge::judge(b, c, &opts.thresholds),
+                Some(c) if c.bs == b.bs => {
+                    let mut p = judge::lay_out(b, c, &opts.thresholds);
+                    if !opts.run_noise_stated && p.repeats.base.max(p.repeats.candidate) == 1 {
+                        judge::inform_latency(&mut p);
+                    }
+                    p
+                }
                 Some(c) => PointComparison::not_comparable(
                     Some(b),
                     Some(c),
@@ -204,29 +260,28 @@ pub fn compare_results(base: &Results, cand: &Results, opts: &CompareOptions) ->
             }
         })
         .collect();
+    // Every interval is widened for the gated figures of the whole comparison.
+    let gated: usize = points.iter().filter(|p| p.verdict != Verdict::NotComparable).map(|p| p.gated()).sum();
+    let estimation = judge::Estimation {
+        a: judge::level_for(gated),
+        seed: opts.seed,
+        run_noise_pct: opts.run_noise_pct,
+        run_noise_floor: opts.run_noise_floor,
+    };
+    for (p, &(i, j)) in points.iter_mut().zip(&pairs) {
+        if let (Some(j), true) = (j, p.verdict != Verdict::NotComparable) {
+            judge::finish(p, &base.points[i], &cand.points[j], &estimation);
+        }
+    }
     for (_, c) in cand.points.iter().enumerate().filter(|(j, _)| !used[*j]) {
         points.push(PointComparison::not_comparable(None, Some(c), "measured in the candidate only".into()));
-    }
-    // Adjust the p-values of the comparison together (the tests that could be significant;
-    // the others keep q = p, which is at least alpha), then judge.
-    let family = |t: &TestResult| t.can_reject(opts.alpha);
-    let p: Vec<f64> =
-        points.iter().flat_map(|c| c.metrics.iter().filter_map(|m| m.test.filter(family).map(|t| t.p))).collect();
-    let tests = p.len();
-    let mut q = stats::benjamini_hochberg(&p).into_iter();
-    for c in &mut points {
-        for t in c.metrics.iter_mut().filter_map(|m| m.test.as_mut()).filter(|t| family(t)) {
-            t.q = q.next().unwrap_or(1.0);
-        }
-        if c.verdict != Verdict::NotComparable {
-            judge::finish(c, opts.alpha);
-        }
     }
     let mut tally = Tally::default();
     for p in &points {
         match p.verdict {
             Verdict::Regression => tally.regression += 1,
             Verdict::Better => tally.better += 1,
+            Verdict::Inconclusive => tally.inconclusive += 1,
             Verdict::Ok => tally.ok += 1,
             Verdict::NotComparable => tally.not_comparable += 1,
         }
@@ -235,60 +290,51 @@ pub fn compare_results(base: &Results, cand: &Results, opts: &CompareOptions) ->
         Verdict::Regression
     } else if tally.not_comparable == points.len() {
         Verdict::NotComparable
+    } else if tally.inconclusive > 0 {
+        Verdict::Inconclusive
+    } else if tally.better > 0 && tally.ok == 0 {
+        Verdict::Better
     } else {
         Verdict::Ok
     };
     CompareReport {
         schema: SCHEMA,
         verdict,
-        alpha: opts.alpha,
+        alpha: decide::FAMILY_ALPHA,
+        gated,
         thresholds: opts.thresholds,
+        run_noise_pct: opts.run_noise_pct,
+        run_noise_source: opts.run_noise_source.clone(),
         tally,
         base: Side::of(base),
         candidate: Side::of(cand),
         differences: runs::differences(base, cand),
-        tests,
-        notes: notes(&points, &tally, opts.alpha, tests),
+        notes: notes(&points, &tally, gated),
         points,
     }
 }
 
-/// What the reader must know: repeats too few for the rank test, points not compared.
-fn notes(points: &[PointComparison], tally: &Tally, alpha: f64, tests: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut sizes: Vec<(usize, usize, usize)> = Vec::new(); // (n1, n2, points)
-    for p in points.iter().filter(|p| p.verdict != Verdict::NotComparable) {
-        let (n1, n2) = (p.repeats.base, p.repeats.candidate);
-        match sizes.iter_mut().find(|f| (f.0, f.1) == (n1, n2)) {
-            Some(f) => f.2 += 1,
-            None => sizes.push((n1, n2, 1)),
-        }
-    }
-    // A change in one figure alone must reach p < alpha / tests after the adjustment.
-    let lone = alpha / tests.max(1) as f64;
-    let need = |bar: f64| (1..200).find(|&n| stats::smallest_p(n, n) < bar).unwrap_or(200);
-    for (n1, n2, count) in sizes {
-        let sides = if n1 == n2 {
-            format!("{n1} repeat{} per side", if n1 == 1 { "" } else { "s" })
-        } else {
-            format!("{n1} (base) and {n2} (candidate) repeats")
-        };
-        let points = format!("{count} point{}", if count == 1 { "" } else { "s" });
-        let smallest = stats::smallest_p(n1, n2);
-        if smallest >= alpha {
-            out.push(format!(
-                "{sides} ({points}): a rank test cannot reach p < {alpha} (its smallest p is {smallest:.3}), so IOPS \
-                 and latency are shown but not judged; use --repeat {} or more",
-                need(alpha)
-            ));
-        } else if smallest >= lone {
-            out.push(format!(
-                "{sides} ({points}): the rank test's smallest p is {smallest:.4}; a change in a single figure must \
-                 reach p < {lone:.2e} after adjusting for the {tests} tests, so only changes seen in many figures \
-                 can show; use --repeat {} or more to see a change in one",
-                need(lone)
-            ));
-        }
+/// What the reader must know: the level of the intervals, single runs, points not compared.
+fn notes(points: &[PointComparison], tally: &Tally, gated: usize) -> Vec<String> {
+    let mut out = vec![format!(
+        "{gated} gated figure{}: each interval is two-sided {:.2}% (90% for the family, Bonferroni), so a false \
+         regression anywhere has at most a 5% chance when nothing changed",
+        if gated == 1 { "" } else { "s" },
+        100.0 * (1.0 - judge::level_for(gated))
+    )];
+    let single = points
+        .iter()
+        .filter(|p| p.verdict != Verdict::NotComparable && p.repeats.base.max(p.repeats.candidate) == 1)
+        .count();
+    if single > 0 {
+        out.push(format!(
+            "{single} point{} measured once per side: {} verdict{} rest{} on the stated run-to-run noise, not a \
+             measured one",
+            if single == 1 { "" } else { "s" },
+            if single == 1 { "its" } else { "their" },
+            if single == 1 { "" } else { "s" },
+            if single == 1 { "s" } else { "" },
+        ));
     }
     if tally.not_comparable > 0 {
         out.push(format!(

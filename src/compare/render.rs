@@ -1,8 +1,10 @@
 //! The comparison as a table (terminal), Markdown (a CI summary, a pull request), JSON
-//! (`atsbench-compare/1`) or CSV (one row per point and figure, see `csv.rs`). Each names the test and the p-value behind every figure.
+//! (`atsbench-compare/2`) or CSV (one row per point and figure, see `csv.rs`). Each shows per
+//! figure: base, candidate, the change with its interval (`-12.3% [-15.1, -9.4]`), the margin,
+//! what the interval rests on, the per-repeat spread, and the verdict.
 
 use super::doc::TargetDesc;
-use super::judge::{p_value, Metric, MetricVerdict, PointComparison, TestResult, Unit, MANN_WHITNEY};
+use super::judge::{Metric, MetricVerdict, PointComparison, TestResult, Unit, MANN_WHITNEY};
 use super::stats::Method;
 use super::{CompareReport, Side, Verdict};
 use serde::Serialize;
@@ -45,9 +47,20 @@ pub fn render(report: &CompareReport, format: Format, w: &mut dyn Write) -> io::
     }
 }
 
-const TESTS: &str = "MWU = Mann-Whitney U over the repeats (exact, or normal approx. with ties); \
-                     z = two-proportion z-test over all operations; p two-sided; q = p adjusted for all the \
-                     tests of this comparison (Benjamini-Hochberg), significant when q < alpha";
+const RULE: &str = "change [interval]: the interval is the wider of a hierarchical bootstrap (repeats, then \
+                    blocks of intervals) and a random-effects t interval (between-repeat variance; with one \
+                    repeat per side, the stated run noise); regression when it lies wholly beyond the margin, \
+                    ok when wholly short of it, better when wholly beyond it on the good side, else \
+                    inconclusive; * = gated; MWU p: rank test over 4+ repeats, for information only";
+
+/// A p-value for people: three decimals, or `<0.001`.
+pub fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        "<0.001".into()
+    } else {
+        format!("{p:.3}")
+    }
+}
 
 /// Nanoseconds for people: ns, us (or µs), ms, s.
 pub fn duration(ns: f64, micro: &str) -> String {
@@ -81,13 +94,57 @@ pub fn change(m: &Metric) -> String {
     }
 }
 
-/// The test in a few letters: `MWU exact`, `MWU approx`, `z`.
+/// The change and its interval: `-12.3% [-15.1, -9.4]`, `+0.20pp [+0.05, +0.31]`.
+pub fn change_with_interval(m: &Metric) -> String {
+    let c = change(m);
+    match (m.interval, m.unit) {
+        (Some([lo, hi]), Unit::Rate | Unit::Count) => format!("{c} [{lo:+.2}, {hi:+.2}]"),
+        (Some([lo, hi]), _) => format!("{c} [{lo:+.1}, {hi:+.1}]"),
+        (None, _) => c,
+    }
+}
+
+/// The margin: `5%` (IOPS: a drop of), `0.5pp`, `0` for counts.
+pub fn margin(m: &Metric) -> String {
+    match (m.threshold, m.unit) {
+        (Some(t), Unit::Rate) => format!("{t}pp"),
+        (Some(t), _) => format!("{t}%"),
+        (None, _) => "0".into(),
+    }
+}
+
+/// The per-repeat spread: `9.8k..10.3k / 8.1k..8.4k` (base / candidate).
+pub fn spread(m: &Metric, micro: &str) -> String {
+    match m.spread {
+        Some(s) => {
+            let r = |x: [f64; 2]| format!("{}..{}", value(x[0], m.unit, micro), value(x[1], m.unit, micro));
+            format!("{} / {}", r(s.base), r(s.candidate))
+        }
+        None => "-".into(),
+    }
+}
+
+/// The rank test in a few letters: `MWU exact`, `MWU approx`.
 pub fn short_test(t: &Option<TestResult>) -> &'static str {
     match t {
         Some(TestResult { name: MANN_WHITNEY, method: Some(Method::Exact), .. }) => "MWU exact",
-        Some(TestResult { name: MANN_WHITNEY, .. }) => "MWU approx",
-        Some(_) => "z",
+        Some(_) => "MWU approx",
         None => "-",
+    }
+}
+
+/// `*ok` for a gated figure, `(ok)` for one that only informs.
+fn verdict_cell(m: &Metric, regression: &str) -> String {
+    let v = match m.verdict {
+        MetricVerdict::Regression => regression,
+        other => metric_verdict(other),
+    };
+    if m.gated {
+        format!("*{v}")
+    } else if m.interval.is_some() {
+        "(info)".into()
+    } else {
+        "-".into()
     }
 }
 
@@ -134,8 +191,9 @@ fn mode(p: &PointComparison) -> String {
 pub fn tally_line(r: &CompareReport) -> String {
     let t = &r.tally;
     format!(
-        "{} regression, {} better, {} ok, {} not comparable, of {} points",
+        "{} regression, {} inconclusive, {} better, {} ok, {} not comparable, of {} points",
         t.regression,
+        t.inconclusive,
         t.better,
         t.ok,
         t.not_comparable,
@@ -147,8 +205,12 @@ fn table(r: &CompareReport, w: &mut dyn Write) -> io::Result<()> {
     writeln!(w, "atsbench compare: {} ({})", r.verdict.name().to_uppercase(), tally_line(r))?;
     writeln!(w, "base        {}", side_line(&r.base))?;
     writeln!(w, "candidate   {}", side_line(&r.candidate))?;
-    writeln!(w, "thresholds  {}; alpha {} on q, over {} tests", r.thresholds, r.alpha, r.tests)?;
-    writeln!(w, "tests       {TESTS}")?;
+    writeln!(
+        w,
+        "margins     {}; {} gated figures; run noise {}% ({})",
+        r.thresholds, r.gated, r.run_noise_pct, r.run_noise_source
+    )?;
+    writeln!(w, "rule        {RULE}")?;
     if !r.differences.is_empty() {
         writeln!(w, "\ndiffers")?;
         for d in &r.differences {
@@ -172,23 +234,43 @@ fn table(r: &CompareReport, w: &mut dyn Write) -> io::Result<()> {
         if !p.metrics.is_empty() {
             writeln!(
                 w,
-                "  {:<24} {:>12} {:>12} {:>9}  {:<10} {:>7} {:>7}  verdict",
-                "figure", "base", "candidate", "change", "test", "p", "q"
+                "  {:<24} {:>11} {:>11} {:>28} {:>7} {:<12} {:<14} {:<27} {:>6}",
+                "figure",
+                "base",
+                "candidate",
+                "change [interval]",
+                "margin",
+                "basis",
+                "verdict",
+                "repeats base / cand",
+                "MWU p"
             )?;
         }
         for m in &p.metrics {
             writeln!(
                 w,
-                "  {:<24} {:>12} {:>12} {:>9}  {:<10} {:>7} {:>7}  {}",
+                "  {:<24} {:>11} {:>11} {:>28} {:>7} {:<12} {:<14} {:<27} {:>6}",
                 m.name,
                 value(m.base, m.unit, "us"),
                 value(m.candidate, m.unit, "us"),
-                change(m),
-                short_test(&m.test),
+                change_with_interval(m),
+                margin(m),
+                m.basis.map_or("-".into(), |b| b.short()),
+                verdict_cell(m, "REGRESSION"),
+                spread(m, "us"),
                 m.test.map_or("-".into(), |t| p_value(t.p)),
-                m.test.map_or("-".into(), |t| p_value(t.q)),
-                metric_verdict(m.verdict)
             )?;
+            if let Some(u) = m.upper_95 {
+                if m.gated && (m.base > 0.0 || m.candidate > 0.0) {
+                    writeln!(
+                        w,
+                        "  {:<24} 95% upper bound of the rate: {:.4}% (base), {:.4}% (candidate)",
+                        "",
+                        u.base * 100.0,
+                        u.candidate * 100.0
+                    )?;
+                }
+            }
         }
         let label = if p.verdict == Verdict::Better { "better" } else { "reason" };
         for x in &p.reasons {
@@ -225,7 +307,11 @@ fn markdown(r: &CompareReport, w: &mut dyn Write) -> io::Result<()> {
     for (k, x, y) in rows {
         writeln!(w, "| {k} | {} | {} |", md(&x), md(&y))?;
     }
-    writeln!(w, "\nThresholds `{}`; alpha {} on q, over {} tests. Tests: {TESTS}.", r.thresholds, r.alpha, r.tests)?;
+    writeln!(
+        w,
+        "\nMargins `{}`; {} gated figures; run noise {}% ({}). Rule: {RULE}.",
+        r.thresholds, r.gated, r.run_noise_pct, r.run_noise_source
+    )?;
     if !r.differences.is_empty() {
         writeln!(w, "\n## What differs\n\n| level | what | base | candidate | meaning |\n|---|---|---|---|---|")?;
         for d in &r.differences {
@@ -249,24 +335,22 @@ fn markdown(r: &CompareReport, w: &mut dyn Write) -> io::Result<()> {
         writeln!(w, "\n### {}{}: {}\n", p.title(), mode(p), p.verdict.name())?;
         writeln!(w, "Repeats: {} (base), {} (candidate).", p.repeats.base, p.repeats.candidate)?;
         if !p.metrics.is_empty() {
-            writeln!(w, "\n| figure | base | candidate | change | test | p | q | verdict |")?;
-            writeln!(w, "|---|--:|--:|--:|---|--:|--:|---|")?;
+            writeln!(w, "\n| figure | base | candidate | change [interval] | margin | basis | verdict | repeats base / candidate | MWU p |")?;
+            writeln!(w, "|---|--:|--:|--:|--:|---|---|---|--:|")?;
         }
         for m in &p.metrics {
-            let v = match m.verdict {
-                MetricVerdict::Regression => "**regression**",
-                other => metric_verdict(other),
-            };
             writeln!(
                 w,
-                "| {} | {} | {} | {} | {} | {} | {} | {v} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 m.name,
                 value(m.base, m.unit, "µs"),
                 value(m.candidate, m.unit, "µs"),
-                change(m),
-                short_test(&m.test),
+                change_with_interval(m),
+                margin(m),
+                m.basis.map_or("-".into(), |b| b.short()),
+                verdict_cell(m, "**regression**"),
+                spread(m, "µs"),
                 m.test.map_or("-".into(), |t| p_value(t.p)),
-                m.test.map_or("-".into(), |t| p_value(t.q)),
             )?;
         }
         if !(p.reasons.is_empty() && p.notes.is_empty()) {

@@ -85,7 +85,10 @@ fn markdown() {
 fn json() {
     let text = report_in(Format::Json);
     let v: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["schema"], "atsbench-compare/1");
+    assert_eq!(v["schema"], "atsbench-compare/2");
+    let iops = &v["points"][0]["metrics"][0];
+    assert_eq!(iops["verdict"], "regression");
+    assert!(iops["interval"][1].as_f64().unwrap() < -5.0, "the whole interval beyond the margin: {iops}");
     assert_eq!(v["verdict"], "regression");
     insta::assert_snapshot!(text);
 }

@@ -1,4 +1,5 @@
-//! `--max-regression`: how large a significant change must be to count as a regression.
+//! `--max-regression`: the margins, how large a change must surely be to count as a regression;
+//! naming p50 or p99.9 also gates them.
 
 use serde::Serialize;
 use std::fmt;
@@ -13,13 +14,30 @@ pub struct Thresholds {
     pub p99_pct: f64,
     pub p999_pct: f64,
     pub miscompare_pp: f64,
+    /// Which of the figures gated only when named (p50, p99.9) `--max-regression` named.
+    #[serde(skip)]
+    pub named: Named,
+}
+
+/// The optional gates `--max-regression` turned on by naming them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Named {
+    pub p50: bool,
+    pub p999: bool,
 }
 
 /// The defaults: `iops=5%,p50=10%,p99=10%,p99.9=20%,miscompare=0.5pp`. The tail percentile
 /// moves most from run to run, so it gets the widest margin.
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds { iops_pct: 5.0, p50_pct: 10.0, p99_pct: 10.0, p999_pct: 20.0, miscompare_pp: 0.5 }
+        Thresholds {
+            iops_pct: 5.0,
+            p50_pct: 10.0,
+            p99_pct: 10.0,
+            p999_pct: 20.0,
+            miscompare_pp: 0.5,
+            named: Named::default(),
+        }
     }
 }
 
@@ -63,10 +81,13 @@ impl FromStr for Thresholds {
             };
             match key {
                 "iops" => t.iops_pct = v,
-                "p50" => t.p50_pct = v,
+                "p50" => (t.p50_pct, t.named.p50) = (v, true),
                 "p99" => t.p99_pct = v,
-                "p99.9" | "p999" => t.p999_pct = v,
-                "latency" => (t.p50_pct, t.p99_pct, t.p999_pct) = (v, v, v),
+                "p99.9" | "p999" => (t.p999_pct, t.named.p999) = (v, true),
+                "latency" => {
+                    (t.p50_pct, t.p99_pct, t.p999_pct) = (v, v, v);
+                    t.named = Named { p50: true, p999: true };
+                }
                 "miscompare" => t.miscompare_pp = v,
                 _ => {
                     return Err(format!(
@@ -80,6 +101,16 @@ impl FromStr for Thresholds {
 }
 
 impl Thresholds {
+    /// Whether `--max-regression` named this latency percentile (`p50`, `p999`), which makes
+    /// it gated; p99 always is.
+    pub fn names(&self, percentile: &str) -> bool {
+        match percentile {
+            "p50" => self.named.p50,
+            "p999" => self.named.p999,
+            _ => true,
+        }
+    }
+
     /// The threshold in percent of a latency percentile (`p50`, `p99`, `p999`).
     pub fn latency_pct(&self, percentile: &str) -> f64 {
         match percentile {
@@ -102,7 +133,11 @@ mod tests {
         assert_eq!((t.iops_pct, t.p999_pct, t.p50_pct), (2.5, 50.0, 10.0));
         let t: Thresholds = "latency=15%".parse().unwrap();
         assert_eq!((t.p50_pct, t.p99_pct, t.p999_pct), (15.0, 15.0, 15.0));
-        assert_eq!(Thresholds::default().to_string().parse::<Thresholds>().unwrap(), Thresholds::default());
+        let round = Thresholds::default().to_string().parse::<Thresholds>().unwrap();
+        assert_eq!(round, Thresholds { named: Named { p50: true, p999: true }, ..Thresholds::default() });
+        assert!(t.names("p50") && t.names("p999"), "latency names all three");
+        let t: Thresholds = "p99.9=30%".parse().unwrap();
+        assert!(t.names("p999") && !t.names("p50") && t.names("p99"));
     }
 
     #[test]

@@ -104,6 +104,7 @@ fn verdict_class(v: Verdict) -> &'static str {
         Verdict::Ok => "t-ok",
         Verdict::Better => "t-better",
         Verdict::Regression => "t-regression",
+        Verdict::Inconclusive => "t-inconclusive",
         Verdict::NotComparable => "t-not",
     }
 }
@@ -123,14 +124,15 @@ fn comparison_section(h: &mut String, base: &Results, c: &CompareReport) {
     );
     let _ = writeln!(
         h,
-        "<p>Thresholds <code>{}</code>; alpha {} on q, over {} tests. A figure regresses when its test is significant \
-         and its change is beyond its threshold. Tests: Mann-Whitney U over the repeats for IOPS and latency \
-         (MWU), two-proportion z-test for miscompare rates, violations and lost updates (z); p two-sided, q the \
-         p-value adjusted for all the tests of the comparison (Benjamini-Hochberg), significant when q &lt; alpha; \
-         a violation in the candidate where the base had none is always a regression.</p>",
+        "<p>Margins <code>{}</code>; {} gated figures; run noise {}% ({}). Each figure shows its change with \
+         an interval: the wider of a hierarchical bootstrap and a random-effects t interval, two-sided at 90% for \
+         the family of gated figures (Bonferroni). A gated figure regresses when its interval lies wholly beyond \
+         its margin, is ok when wholly short of it, inconclusive when it straddles it; a miscompare class, \
+         violation or lost update the base never had is always a regression.</p>",
         esc(&c.thresholds.to_string()),
-        c.alpha,
-        c.tests
+        c.gated,
+        c.run_noise_pct,
+        esc(&c.run_noise_source)
     );
     if !c.notes.is_empty() {
         h.push_str("<ul class=\"notes\">");
@@ -208,7 +210,8 @@ fn point_details(h: &mut String, p: &PointComparison) {
     let _ = writeln!(
         h,
         "<details><summary>{}: <span class=\"{}\">{}</span></summary>\n<table><tr><th>figure</th><th>base</th>\
-         <th>candidate</th><th>change</th><th>test</th><th>p</th><th>q</th><th>verdict</th></tr>",
+         <th>candidate</th><th>change [interval]</th><th>margin</th><th>basis</th><th>gated</th><th>verdict</th>\
+         <th>MWU p</th></tr>",
         esc(&p.title()),
         verdict_class(p.verdict),
         esc(p.verdict.name())
@@ -222,16 +225,17 @@ fn point_details(h: &mut String, p: &PointComparison) {
         };
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{class}\">{}</td></tr>",
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td class=\"n\">{}</td></tr>",
             esc(&m.name),
             crate::compare::render_value(m.base, m.unit, "µs"),
             crate::compare::render_value(m.candidate, m.unit, "µs"),
-            crate::compare::render_change(m),
-            crate::compare::short_test(&m.test),
+            esc(&crate::compare::change_with_interval(m)),
+            esc(&crate::compare::render_margin(m)),
+            m.basis.map_or("-".into(), |b| esc(&b.short())),
+            if m.gated { "yes" } else { "no" },
+            crate::compare::metric_verdict(m.verdict).to_lowercase(),
             m.test.map_or("-".into(), |t| crate::compare::p_value(t.p)),
-            m.test.map_or("-".into(), |t| crate::compare::p_value(t.q)),
-            crate::compare::metric_verdict(m.verdict).to_lowercase()
         );
     }
     h.push_str("</table>");
