@@ -232,6 +232,15 @@ pub struct CommonArgs {
     /// Length of one --hdr-log interval (`1s`, `250ms`).
     #[arg(long, default_value = "1s", requires = "hdr_log", allow_hyphen_values = true)]
     pub hdr_interval: Duration,
+    // ----- faults: bounded points and device errors (docs/faults-and-errors.md) -----
+    /// With --ops: end the point after this long even if its operations are not done
+    /// (`60`, `10m`); the results say `ended_by: max_duration` [default: 60s]
+    #[arg(long, allow_hyphen_values = true)]
+    pub max_duration: Option<Duration>,
+    /// Exit 11 ("the device returned errors") when a point's I/O errors over its operations
+    /// plus errors exceed this fraction; 0 (the default): any error
+    #[arg(long, value_name = "FRACTION", default_value = "0", allow_hyphen_values = true, value_parser = real)]
+    pub max_error_rate: f64,
     #[command(flatten)]
     pub device: DeviceArgs,
     #[command(flatten)]

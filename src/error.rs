@@ -13,6 +13,7 @@
 //! | 8    | device: an I/O error during measurement |
 //! | 9    | verification failed: a device-side or serialised ATS broke atomicity |
 //! | 10   | rendezvous: the other hosts of a multi-host run were not seen in time, or one left |
+//! | 11   | the device returned errors: a point's I/O error rate passed `--max-error-rate` (default 0: any error); results were written |
 //! | 70   | internal error (a bug: please report it) |
 //! | 130  | interrupted (SIGINT or SIGTERM); the points measured so far were written |
 
@@ -42,6 +43,9 @@ pub enum Error {
     Verification(String),
     #[error("{0}")]
     Rendezvous(String),
+    /// The device returned I/O errors past `--max-error-rate`; the results have been written.
+    #[error("{0}")]
+    DeviceErrors(String),
     #[error("interrupted; the points measured so far were written")]
     Interrupted,
     #[error("internal error: {0} (this is a bug in atsbench; please report it)")]
@@ -63,6 +67,7 @@ impl Error {
             Error::Device(_) => 8,
             Error::Verification(_) => 9,
             Error::Rendezvous(_) => 10,
+            Error::DeviceErrors(_) => 11,
             Error::Interrupted => 130,
         }
     }
@@ -115,12 +120,14 @@ mod tests {
             Error::Device(String::new()),
             Error::Verification(String::new()),
             Error::Rendezvous(String::new()),
+            Error::DeviceErrors(String::new()),
             Error::Interrupted,
         ];
         let mut codes: Vec<i32> = all.iter().map(Error::exit_code).collect();
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), all.len());
+        assert_eq!(Error::DeviceErrors(String::new()).exit_code(), 11, "documented in docs/faults-and-errors.md");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use super::hdr;
 use super::plan::{check_fused_kind, HostsPlan, Plan, PlanPoint, DEFAULT_TARGET_BYTES};
 use crate::backend::{self, scsi::Transport, AtsMode, Opened};
 use crate::device::{self, PointNeeds, Target};
+use crate::engine::faults::EndedBy;
 use crate::engine::{self, IntervalSink, MultiHost, Point, PointSpec};
 use crate::error::{Error, Result};
 use crate::report::{Config, Progress, Reporter};
@@ -43,6 +44,7 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     let progress =
         (std::io::stderr().is_terminal() && (runs > 1 || plan.output.is_some())).then(|| Progress::new(runs));
     let mut broken = Vec::new();
+    let mut erring = Vec::new();
     let mut measured: Vec<Vec<Point>> = vec![Vec::new(); specs.len()];
     for (i, spec) in run_order(specs.len(), plan.repeat, plan.interleave) {
         if let Some(p) = &progress {
@@ -68,6 +70,10 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
                 point.hist = None;
                 if let Some(why) = broke_atomicity(&point) {
                     broken.push(why);
+                }
+                warn_ending(&point);
+                if point.faults.error_rate > plan.max_error_rate {
+                    erring.push(error_summary(&point));
                 }
                 reporter.point(point)?;
             }
@@ -95,7 +101,46 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
             broken.join("; ")
         )));
     }
+    if !erring.is_empty() {
+        return Err(Error::DeviceErrors(format!(
+            "the device returned errors ({}); the results list them by kind under `faults`; check the device and \
+             its paths, or allow some with --max-error-rate",
+            erring.join("; ")
+        )));
+    }
     Ok(())
+}
+
+/// One line on stderr for a point that did not end as asked: its `--ops` not done within
+/// `--max-duration`, or commands abandoned after the drain's grace.
+fn warn_ending(p: &Point) {
+    let f = &p.faults;
+    if f.ended_by == EndedBy::MaxDuration {
+        eprintln!(
+            "atsbench: {} qd {}: --ops not done within --max-duration {} s ({} done); the point ends there",
+            p.workload.name(),
+            p.qd,
+            f.max_duration_s.unwrap_or(0.0),
+            p.ops
+        );
+    }
+    if f.abandoned > 0 {
+        eprintln!(
+            "atsbench: {} qd {}: {} commands still out after the {} s grace were abandoned to the kernel; the lock \
+             blocks were not verified",
+            p.workload.name(),
+            p.qd,
+            f.abandoned,
+            f.grace_s
+        );
+    }
+}
+
+/// A point's errors in a few words: how many, the rate, the commonest kind.
+fn error_summary(p: &Point) -> String {
+    let f = &p.faults;
+    let kind = f.commonest().map_or(String::new(), |(k, _)| format!(", most {k}"));
+    format!("{} qd {}: {} errors, rate {:.4}{kind}", p.workload.name(), p.qd, p.errors, f.error_rate)
 }
 
 /// The order of the measurements: (run number, point index); each point's repeats in a row,
@@ -183,6 +228,7 @@ fn spec_of(
         bs,
         region,
         stop: plan.stop,
+        max_duration_s: plan.max_duration_s,
         rate: plan.rate,
         verify: plan.verify,
         sqpoll: plan.sqpoll,

@@ -60,6 +60,10 @@ pub struct Plan {
     pub seed: Option<u64>,
     /// `--timeout`: give up on a device-side ATS command after this many milliseconds.
     pub timeout_ms: Option<u64>,
+    /// `--max-duration` of an `--ops` point, in seconds.
+    pub max_duration_s: f64,
+    /// `--max-error-rate`.
+    pub max_error_rate: f64,
     /// Several hosts on one target; None for one host.
     pub hosts: Option<HostsPlan>,
     pub device: DeviceOptions,
@@ -144,6 +148,17 @@ impl Plan {
                 )));
             }
         }
+        if !(0.0..=1.0).contains(&c.max_error_rate) {
+            return Err(Error::usage(format!(
+                "--max-error-rate {}: give a fraction between 0 and 1 of operations that may fail, e.g. 0.01",
+                c.max_error_rate
+            )));
+        }
+        if c.max_duration.is_some() && c.ops.is_none() {
+            return Err(Error::usage(
+                "--max-duration bounds an --ops point; with a time limit give --duration instead (or add --ops N)",
+            ));
+        }
         if c.repeat == 0 {
             return Err(Error::usage("--repeat 0: measure each point at least once"));
         }
@@ -177,6 +192,8 @@ impl Plan {
             miscompare_fraction: c.miscompare_fraction,
             seed: c.seed,
             timeout_ms: c.timeout,
+            max_duration_s: c.max_duration.map_or(crate::engine::DEFAULT_MAX_DURATION_S, |d| d.secs()),
+            max_error_rate: c.max_error_rate,
             hosts,
             device: DeviceOptions {
                 fused: c.device.fused,

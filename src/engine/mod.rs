@@ -8,6 +8,7 @@
 //! default: nobody shares, so a queue-depth sweep measures the device), `Locks(N)` lets every
 //! attempt pick one of N lock blocks at random.
 
+pub mod faults;
 mod hosts;
 mod locks;
 mod result;
@@ -25,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::spec::Region;
 use crate::workload::Workload;
 use serde::Serialize;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 pub use worker::{IntervalSink, Snapshot};
 use worker::{Shared, Worker, WorkerOutput};
@@ -39,6 +40,11 @@ pub enum StopAt {
     /// After this many operations in all (I/Os, or ATS attempts for ats and rmw).
     Ops(u64),
 }
+
+/// The shortest drain at the end of a point (see [`PointSpec::grace_ns`]).
+pub const GRACE_MIN_NS: u64 = 1_000_000_000;
+/// The default `--max-duration` of a point measured by `--ops`, in seconds.
+pub const DEFAULT_MAX_DURATION_S: f64 = 60.0;
 
 /// How actors are placed on lock blocks: the contention axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,6 +67,10 @@ pub struct PointSpec {
     pub bs: u32,
     pub region: Region,
     pub stop: StopAt,
+    /// With `StopAt::Ops`: the point ends after this many seconds even if its operations are
+    /// not done (`--max-duration`).
+    #[serde(skip)]
+    pub max_duration_s: f64,
     /// Open-loop rate in operations per second over all workers.
     pub rate: Option<f64>,
     pub verify: bool,
@@ -146,6 +156,12 @@ impl PointSpec {
         }
     }
 
+    /// How long commands still out at the end of the point are waited for before they are
+    /// abandoned to the kernel: the larger of 1 s and `--timeout`.
+    pub fn grace_ns(&self) -> u64 {
+        self.timeout_ns.unwrap_or(0).max(GRACE_MIN_NS)
+    }
+
     /// Request lanes per slot: 2 when ATS commands may be given up (the retry goes out on
     /// the other lane while the abandoned command still owns its buffers and user_data).
     pub fn lanes(&self) -> u32 {
@@ -210,7 +226,7 @@ pub fn run_point_logged<F: Factory>(
     }
     let threads = spec.threads() as usize;
     let locks = LockTable::new(if spec.locks_shared() { spec.locks() } else { 0 });
-    let abort = AtomicBool::new(false);
+    let (abort, abandoned) = (AtomicBool::new(false), AtomicBool::new(false));
     let (ready, finished) = (Barrier::new(threads), Barrier::new(threads));
     let shared = Shared {
         spec,
@@ -218,6 +234,7 @@ pub fn run_point_logged<F: Factory>(
         locks: &locks,
         stop,
         abort: &abort,
+        abandoned: &abandoned,
         ready: &ready,
         finished: &finished,
         intervals,
@@ -243,7 +260,7 @@ pub fn run_point_logged<F: Factory>(
         .into_iter()
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| Error::Internal("a worker stopped without a result".into()))?;
-    let mut point = result::merge(spec, caps.ats_mode, outputs, stop);
+    let mut point = result::merge(spec, caps.ats_mode, outputs, stop, abandoned.load(Ordering::Relaxed));
     point.sim = factory.totals();
     Ok(point)
 }
@@ -272,6 +289,7 @@ mod tests {
             bs: 512,
             region: Region { start: 0, end: 1 << 20 },
             stop: StopAt::Ops(1),
+            max_duration_s: DEFAULT_MAX_DURATION_S,
             rate: None,
             verify: true,
             sqpoll: false,

@@ -1,0 +1,374 @@
+//! Faults as data: how a point ended (its stop, the bounded drain, the commands abandoned to
+//! the kernel) and the I/O errors the device returned, by operation kind and decoded kind,
+//! with a few samples. An error is never a miscompare and never reaches the classifier.
+//!
+//! Workers keep an [`ErrorTable`] each: fixed capacity, filled without allocating on the
+//! per-error path; the names of the kinds are made only when the point is merged into its
+//! [`Faults`], the one field of `Point` this file adds.
+
+use crate::backend::{Cause, IoError};
+use crate::proto::nvme::NvmeStatus;
+use crate::proto::scsi::Sense;
+use crate::stats::Kind;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How a point ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedBy {
+    /// Its `--duration` ran out.
+    #[default]
+    Duration,
+    /// Its `--ops` were done.
+    Ops,
+    /// `--ops` were not done within `--max-duration`.
+    MaxDuration,
+    /// SIGINT or SIGTERM.
+    Interrupted,
+    /// A worker failed (the run ends with that error).
+    Failed,
+}
+
+/// What one point's faults amounted to: the `faults` object of a point in the results.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Faults {
+    pub ended_by: EndedBy,
+    /// With `--ops`: the time limit of the point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration_s: Option<f64>,
+    /// How long the drain could last: commands still out at the stop were waited for this
+    /// long at most (the larger of 1 s and `--timeout`).
+    pub grace_s: f64,
+    /// How long the drain lasted (the longest over the workers).
+    pub drain_s: f64,
+    /// Commands still out when the grace ran out, left to the kernel (over all kinds).
+    pub abandoned: u64,
+    /// Errors over completed operations plus errors (what `--max-error-rate` is held to).
+    pub error_rate: f64,
+    /// Per command kind (read, write, compare, ats): the errors and what became of commands.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_op: BTreeMap<String, OpFaults>,
+}
+
+/// The faults of one command kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpFaults {
+    pub errors: u64,
+    /// Errors by decoded kind: SCSI status and sense key/ASC/ASCQ, NVMe SCT/SC, or errno.
+    pub by_kind: BTreeMap<String, u64>,
+    /// The first few errors.
+    pub samples: Vec<ErrorSample>,
+    /// Commands sent again: after a `--timeout` (the same images), or an ATS attempt started
+    /// again after its command failed.
+    pub retried: u64,
+    /// Still out when the drain's grace ran out.
+    pub abandoned: u64,
+    /// Errors that say the command was aborted or timed out by the host or device (SCSI
+    /// TASK ABORTED, DID_ABORT/DID_TIME_OUT/DID_RESET, NVMe Command Abort Requested,
+    /// ECANCELED, ETIMEDOUT).
+    pub aborted: u64,
+}
+
+/// One error as kept for the results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorSample {
+    /// Seconds since the worker began measuring.
+    pub at_s: f64,
+    pub worker: u32,
+    /// The command's first logical block (of the point's block size).
+    pub lba: u64,
+    pub status: String,
+}
+
+impl Faults {
+    /// The commonest error kind over all command kinds, with its count.
+    pub fn commonest(&self) -> Option<(&str, u64)> {
+        let mut all: BTreeMap<&str, u64> = BTreeMap::new();
+        for o in self.by_op.values() {
+            for (k, n) in &o.by_kind {
+                *all.entry(k.as_str()).or_default() += n;
+            }
+        }
+        all.into_iter().max_by_key(|&(k, n)| (n, std::cmp::Reverse(k)))
+    }
+
+    /// Add another repeat's faults: counts add up, the ending is the most telling one.
+    pub fn add(&mut self, o: &Faults) {
+        if o.ended_by != EndedBy::Duration && o.ended_by != EndedBy::Ops {
+            self.ended_by = o.ended_by;
+        }
+        self.drain_s = self.drain_s.max(o.drain_s);
+        self.abandoned += o.abandoned;
+        for (k, b) in &o.by_op {
+            let a = self.by_op.entry(k.clone()).or_default();
+            a.errors += b.errors;
+            for (kind, n) in &b.by_kind {
+                *a.by_kind.entry(kind.clone()).or_default() += n;
+            }
+            a.samples.extend(b.samples.iter().cloned());
+            a.samples.truncate(SAMPLES);
+            a.retried += b.retried;
+            a.abandoned += b.abandoned;
+            a.aborted += b.aborted;
+        }
+    }
+
+    /// Errors over all command kinds.
+    pub fn errors(&self) -> u64 {
+        self.by_op.values().map(|o| o.errors).sum()
+    }
+}
+
+/// An error's kind, decoded from what the device or host returned: small and `Copy`, so
+/// that counting it costs no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Scsi { status: u8, host: u16, sense: Option<(u8, u8, u8)> },
+    Nvme { sct: u8, sc: u8 },
+    Errno(i32),
+    ShortTransfer,
+    Unencodable,
+    UnexpectedMiscompare,
+}
+
+impl ErrorKind {
+    pub fn of(e: &IoError) -> Self {
+        match e.cause {
+            Cause::Host { errno, .. } => ErrorKind::Errno(errno),
+            Cause::ShortTransfer { .. } => ErrorKind::ShortTransfer,
+            Cause::Nvme { status } => {
+                let s = NvmeStatus::from_raw(status);
+                ErrorKind::Nvme { sct: s.sct, sc: s.sc }
+            }
+            Cause::Scsi(s) => ErrorKind::Scsi {
+                status: s.status,
+                host: s.host_status,
+                sense: Sense::parse(s.sense()).ok().map(|x| (x.key, x.asc, x.ascq)),
+            },
+            Cause::Unencodable(_) => ErrorKind::Unencodable,
+            Cause::UnexpectedMiscompare { .. } => ErrorKind::UnexpectedMiscompare,
+        }
+    }
+
+    /// Whether the host or device aborted the command (or timed it out).
+    pub fn aborted(&self) -> bool {
+        match *self {
+            ErrorKind::Scsi { status, host, .. } => status & 0x7e == 0x40 || matches!(host, 0x03 | 0x05 | 0x08),
+            ErrorKind::Nvme { sct, sc } => sct == 0 && sc == 0x07,
+            ErrorKind::Errno(e) => e == libc::ECANCELED || e == libc::ETIMEDOUT,
+            _ => false,
+        }
+    }
+
+    /// The kind as one short line, e.g. `SCSI CHECK CONDITION, MEDIUM ERROR 11/00 (...)`.
+    pub fn name(&self) -> String {
+        use crate::proto::scsi::{host_status_name, sense_key_name, status_name};
+        match *self {
+            ErrorKind::Scsi { status, host, sense } => {
+                let mut s = format!("SCSI {}", status_name(status).unwrap_or("reserved status"));
+                if host != 0 {
+                    s.push_str(&format!(", {}", host_status_name(host).unwrap_or("unknown host status")));
+                }
+                if let Some((key, asc, ascq)) = sense {
+                    s.push_str(&format!(", {} {asc:02X}/{ascq:02X}", sense_key_name(key)));
+                    if let Some(d) = crate::proto::scsi::asc_description(asc, ascq) {
+                        s.push_str(&format!(" ({d})"));
+                    }
+                }
+                s
+            }
+            ErrorKind::Nvme { sct, sc } => {
+                let st = NvmeStatus { sct, sc, crd: 0, more: false, dnr: false };
+                format!("NVMe SCT {sct:X}h SC {sc:02X}h ({})", st.name().unwrap_or("unknown status"))
+            }
+            ErrorKind::Errno(e) => format!("errno {} ({})", errno_name(e), std::io::Error::from_raw_os_error(e)),
+            ErrorKind::ShortTransfer => "short transfer".into(),
+            ErrorKind::Unencodable => "not encodable".into(),
+            ErrorKind::UnexpectedMiscompare => "miscompare status on a command that does not compare".into(),
+        }
+    }
+}
+
+fn errno_name(e: i32) -> &'static str {
+    match e {
+        libc::EIO => "EIO",
+        libc::ENODEV => "ENODEV",
+        libc::ENXIO => "ENXIO",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::ECANCELED => "ECANCELED",
+        libc::EILSEQ => "EILSEQ",
+        libc::ENOLINK => "ENOLINK",
+        libc::ENOSPC => "ENOSPC",
+        libc::EAGAIN => "EAGAIN",
+        libc::EBADE => "EBADE",
+        libc::ENODATA => "ENODATA",
+        libc::EREMOTEIO => "EREMOTEIO",
+        libc::EINVAL => "EINVAL",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EPERM => "EPERM",
+        libc::EACCES => "EACCES",
+        _ => "E?",
+    }
+}
+
+/// Samples kept per command kind.
+pub const SAMPLES: usize = 4;
+/// Distinct error kinds a worker tells apart per command kind; more fall into the last.
+const KINDS: usize = 8;
+/// The command kinds with errors of their own (`Kind::Acquire` is no command).
+const OPS: [Kind; 4] = [Kind::Read, Kind::Write, Kind::Compare, Kind::Ats];
+
+fn op_index(k: Kind) -> usize {
+    match k {
+        Kind::Read => 0,
+        Kind::Write => 1,
+        Kind::Compare => 2,
+        _ => 3,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    at_ns: u64,
+    lba: u64,
+    error: IoError,
+}
+
+#[derive(Debug, Clone, Default)]
+struct OpTable {
+    errors: u64,
+    kinds: Vec<(ErrorKind, u64)>,
+    samples: Vec<Kept>,
+    retried: u64,
+    abandoned: u64,
+    aborted: u64,
+}
+
+/// One worker's errors and command fates, by command kind.
+#[derive(Debug, Clone)]
+pub struct ErrorTable {
+    ops: [OpTable; 4],
+}
+
+impl Default for ErrorTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ErrorTable {
+    pub fn new() -> Self {
+        let table =
+            || OpTable { kinds: Vec::with_capacity(KINDS), samples: Vec::with_capacity(SAMPLES), ..Default::default() };
+        ErrorTable { ops: [table(), table(), table(), table()] }
+    }
+
+    /// A command of kind `op` on block `lba` failed at `at_ns` with `e`.
+    pub fn error(&mut self, op: Kind, at_ns: u64, lba: u64, e: IoError) {
+        let t = &mut self.ops[op_index(op)];
+        t.errors += 1;
+        let kind = ErrorKind::of(&e);
+        t.aborted += u64::from(kind.aborted());
+        match t.kinds.iter().position(|(k, _)| *k == kind) {
+            Some(i) => t.kinds[i].1 += 1,
+            None if t.kinds.len() < KINDS => t.kinds.push((kind, 1)),
+            None => t.kinds[KINDS - 1].1 += 1,
+        }
+        if t.samples.len() < SAMPLES {
+            t.samples.push(Kept { at_ns, lba, error: e });
+        }
+    }
+
+    pub fn retried(&mut self, op: Kind) {
+        self.ops[op_index(op)].retried += 1;
+    }
+
+    pub fn abandoned(&mut self, op: Kind) {
+        self.ops[op_index(op)].abandoned += 1;
+    }
+
+    /// Add this worker's (number `worker`) table into the point's `by_op`.
+    pub fn merge_into(&self, worker: u32, by_op: &mut BTreeMap<String, OpFaults>) {
+        for (k, t) in OPS.iter().zip(&self.ops) {
+            if t.errors + t.retried + t.abandoned == 0 {
+                continue;
+            }
+            let o = by_op.entry(k.name().to_string()).or_default();
+            o.errors += t.errors;
+            o.retried += t.retried;
+            o.abandoned += t.abandoned;
+            o.aborted += t.aborted;
+            for (kind, n) in &t.kinds {
+                *o.by_kind.entry(kind.name()).or_default() += n;
+            }
+            for s in &t.samples {
+                if o.samples.len() < SAMPLES {
+                    o.samples.push(ErrorSample {
+                        at_s: s.at_ns as f64 / 1e9,
+                        worker,
+                        lba: s.lba,
+                        status: s.error.to_string(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{Op, ScsiStatus, Via};
+    use crate::proto::scsi::fixed_sense;
+
+    fn medium_error() -> IoError {
+        let sense = fixed_sense(0x3, 0x11, 0x00, None);
+        IoError { code: 2, cause: Cause::Scsi(ScsiStatus::new(Op::Read, 2, 0, 8, &sense)) }
+    }
+
+    #[test]
+    fn errors_are_counted_by_decoded_kind() {
+        let mut t = ErrorTable::new();
+        for i in 0..5 {
+            t.error(Kind::Read, i * 1000, i, medium_error());
+        }
+        t.error(Kind::Ats, 7, 3, IoError::host(libc::ETIMEDOUT, Via::Io));
+        t.retried(Kind::Ats);
+        t.abandoned(Kind::Ats);
+        let mut by_op = BTreeMap::new();
+        t.merge_into(1, &mut by_op);
+        let read = &by_op["read"];
+        assert_eq!((read.errors, read.samples.len(), read.aborted), (5, SAMPLES, 0));
+        let (kind, n) = read.by_kind.iter().next().unwrap();
+        assert_eq!(*n, 5);
+        assert!(kind.contains("MEDIUM ERROR 11/00"), "{kind}");
+        assert_eq!((read.samples[2].lba, read.samples[2].worker), (2, 1));
+        let ats = &by_op["ats"];
+        assert_eq!((ats.errors, ats.aborted, ats.retried, ats.abandoned), (1, 1, 1, 1));
+        assert!(ats.by_kind.keys().next().unwrap().starts_with("errno ETIMEDOUT"));
+        let f = Faults { by_op, ..Default::default() };
+        assert_eq!(f.commonest().map(|(_, n)| n), Some(5));
+        assert_eq!(f.errors(), 6);
+    }
+
+    #[test]
+    fn nvme_status_and_abort_are_decoded() {
+        let k = ErrorKind::Nvme { sct: 0, sc: 0x07 };
+        assert!(k.aborted());
+        let k = ErrorKind::Nvme { sct: 2, sc: 0x81 };
+        assert!(!k.aborted() && k.name().starts_with("NVMe SCT 2h SC 81h"), "{}", k.name());
+    }
+
+    #[test]
+    fn kinds_past_the_capacity_fall_into_the_last() {
+        let mut t = ErrorTable::new();
+        for e in 1..=20 {
+            t.error(Kind::Write, 0, 0, IoError::host(e, Via::Io));
+        }
+        let mut by_op = BTreeMap::new();
+        t.merge_into(0, &mut by_op);
+        assert_eq!(by_op["write"].by_kind.values().sum::<u64>(), 20);
+        assert_eq!(by_op["write"].by_kind.len(), KINDS);
+    }
+}
