@@ -295,8 +295,8 @@ pub struct SimArgs {
     #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = count)]
     pub sim_qd: Option<u32>,
     /// sim: inject faults, KIND=RATE[,KIND=RATE...]: KIND false-miscompare, own-write,
-    /// torn-write, lost-write, stale-read, latency-spike or foreign-write; RATE the fraction
-    /// of the commands each could strike.
+    /// torn-write, lost-write, stale-read, latency-spike, foreign-write, medium-error or
+    /// no-answer; RATE the fraction of the commands each could strike.
     #[arg(long, value_name = "KIND=RATE,...")]
     pub inject: Option<Injections>,
 }

@@ -140,7 +140,8 @@ fn warn_ending(p: &Point) {
 fn error_summary(p: &Point) -> String {
     let f = &p.faults;
     let kind = f.commonest().map_or(String::new(), |(k, _)| format!(", most {k}"));
-    format!("{} qd {}: {} errors, rate {:.4}{kind}", p.workload.name(), p.qd, p.errors, f.error_rate)
+    let abandoned = if f.abandoned > 0 { format!(", {} abandoned unanswered", f.abandoned) } else { String::new() };
+    format!("{} qd {}: {} errors{abandoned}, rate {:.4}{kind}", p.workload.name(), p.qd, p.errors, f.error_rate)
 }
 
 /// The order of the measurements: (run number, point index); each point's repeats in a row,

@@ -44,7 +44,8 @@ pub struct Faults {
     pub drain_s: f64,
     /// Commands still out when the grace ran out, left to the kernel (over all kinds).
     pub abandoned: u64,
-    /// Errors over completed operations plus errors (what `--max-error-rate` is held to).
+    /// Failed commands (errors and abandoned commands) over completed operations plus failed
+    /// commands: what `--max-error-rate` is held to.
     pub error_rate: f64,
     /// Per command kind (read, write, compare, ats): the errors and what became of commands.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -112,6 +113,13 @@ impl Faults {
             a.abandoned += b.abandoned;
             a.aborted += b.aborted;
         }
+    }
+
+    /// The commonest error kind in a few words, for a table cell: `MEDIUM ERROR 11/00`,
+    /// `NVMe 2h/81h`, `EIO`.
+    pub fn commonest_short(&self) -> Option<String> {
+        let (name, _) = self.commonest()?;
+        Some(short_kind(name))
     }
 
     /// Errors over all command kinds.
@@ -187,6 +195,22 @@ impl ErrorKind {
             ErrorKind::Unencodable => "not encodable".into(),
             ErrorKind::UnexpectedMiscompare => "miscompare status on a command that does not compare".into(),
         }
+    }
+}
+
+/// A kind's name (`ErrorKind::name`) in a few words.
+fn short_kind(name: &str) -> String {
+    let head = name.split(" (").next().unwrap_or(name);
+    if let Some(rest) = head.strip_prefix("errno ") {
+        return rest.to_string();
+    }
+    if let Some(rest) = head.strip_prefix("NVMe SCT ") {
+        // "2h SC 81h"
+        return format!("NVMe {}", rest.replace(" SC ", "/"));
+    }
+    match head.rsplit_once(", ") {
+        Some((_, last)) => last.to_string(),
+        None => head.trim_start_matches("SCSI ").to_string(),
     }
 }
 
@@ -349,6 +373,13 @@ mod tests {
         assert!(ats.by_kind.keys().next().unwrap().starts_with("errno ETIMEDOUT"));
         let f = Faults { by_op, ..Default::default() };
         assert_eq!(f.commonest().map(|(_, n)| n), Some(5));
+        assert_eq!(f.commonest_short().as_deref(), Some("MEDIUM ERROR 11/00"));
+        assert_eq!(short_kind(&ErrorKind::Nvme { sct: 2, sc: 0x81 }.name()), "NVMe 2h/81h");
+        assert_eq!(short_kind(&ErrorKind::Errno(libc::EIO).name()), "EIO");
+        let busy = ErrorKind::Scsi { status: 0x08, host: 0, sense: None };
+        assert_eq!(short_kind(&busy.name()), "BUSY");
+        let reset = ErrorKind::Scsi { status: 0, host: 0x08, sense: None };
+        assert_eq!(short_kind(&reset.name()), "DID_RESET");
         assert_eq!(f.errors(), 6);
     }
 

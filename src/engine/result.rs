@@ -283,7 +283,7 @@ pub fn merge_repeats(mut runs: Vec<Point>) -> Option<Point> {
     m.iops = if m.duration_s > 0.0 { (m.ops as f64 / m.duration_s).round() } else { 0.0 };
     let attempts = if m.workload == Workload::Heartbeat { m.acquires + m.miscompares.total } else { m.ops };
     m.miscompare_rate = if attempts > 0 { m.miscompares.total as f64 / attempts as f64 } else { 0.0 };
-    m.faults.error_rate = error_rate(m.errors, m.ops);
+    m.faults.error_rate = error_rate(m.errors + m.faults.abandoned, m.ops);
     m.repeats = repeats;
     Some(m)
 }
@@ -291,7 +291,8 @@ pub fn merge_repeats(mut runs: Vec<Point>) -> Option<Point> {
 /// Error samples kept per point.
 const SAMPLES: usize = 8;
 
-/// Errors over completed operations plus errors.
+/// Failed commands (errors, and commands abandoned unanswered) over completed operations plus
+/// failed commands.
 fn error_rate(errors: u64, ops: u64) -> f64 {
     if errors == 0 {
         0.0
@@ -343,7 +344,7 @@ pub(super) fn merge(
         samples.extend(o.error_samples.iter().take(SAMPLES).map(|s| s.to_string()));
     }
     samples.truncate(SAMPLES);
-    faults.error_rate = error_rate(c.errors, c.ops);
+    faults.error_rate = error_rate(c.errors + faults.abandoned, c.ops);
     // Abandoned commands may still land: the final blocks are unknown, nothing is verified.
     let verification = (spec.verify && spec.workload.uses_locks() && !abandoned).then(|| match spec.workload {
         Workload::Compare => Verification { checked: c.ops, violations: c.undetected, ..Default::default() },

@@ -54,7 +54,7 @@ const COLUMNS: [(&str, usize); 19] = [
     ("miscmp%", 7),
     ("cont/own/corr/stale/false", 25),
     ("viol/lost", 9),
-    ("err", 5),
+    ("errors", 6),
 ];
 
 pub fn columns(w: &mut dyn Write) -> io::Result<()> {
@@ -69,7 +69,7 @@ fn cells(w: &mut dyn Write, values: impl Iterator<Item = String>) -> io::Result<
             line.push(' ');
         }
         // Names left, numbers right.
-        if i <= 1 || i == 8 {
+        if i <= 1 || i == 8 || i == COLUMNS.len() - 1 {
             line.push_str(&format!("{v:<width$}"));
         } else {
             line.push_str(&format!("{v:>width$}"));
@@ -111,7 +111,10 @@ pub fn row(w: &mut dyn Write, p: &Point) -> io::Result<()> {
         format!("{:.2}", p.miscompare_rate * 100.0),
         format!("{}/{}/{}/{}/{}", m.contention, m.own_write, m.corrupt, m.stale, m.false_),
         verdict,
-        p.errors.to_string(),
+        match p.faults.commonest_short() {
+            Some(kind) => format!("{} {kind}", p.errors),
+            None => p.errors.to_string(),
+        },
     ];
     cells(w, values.into_iter())?;
     if p.interrupted {
@@ -122,6 +125,17 @@ pub fn row(w: &mut dyn Write, p: &Point) -> io::Result<()> {
     }
     if p.timeouts + p.late_completions > 0 {
         writeln!(w, "  timeouts: {} commands given up, {} completed late", p.timeouts, p.late_completions)?;
+    }
+    let f = &p.faults;
+    if let Some((kind, n)) = f.commonest() {
+        writeln!(w, "  errors: {} (rate {:.4}), commonest {kind}: {n}", p.errors, f.error_rate)?;
+    }
+    if f.abandoned > 0 {
+        writeln!(
+            w,
+            "  abandoned: {} commands still out after the {} s grace, left to the kernel",
+            f.abandoned, f.grace_s
+        )?;
     }
     if let Some(f) = &p.first_corrupt {
         writeln!(w, "  first corrupt: lock {} at {:.3} s (worker {})", f.lock, f.at_s, f.worker)?;
