@@ -260,8 +260,9 @@ fn timeouts_with_latency_spikes_give_own_write() {
 #[test]
 fn a_small_device_queue_with_a_timeout_gives_own_write() {
     // 16 commands behind a device queue of 1 at 100 us each wait about 1.6 ms, beyond the
-    // 1 ms timeout: every command times out and lands late. Kept to 100 operations: each one
-    // takes many timed-out rounds (a timeout storm, which is the point).
+    // 1 ms timeout: every command times out and lands late. Half a second: each operation
+    // takes many timed-out rounds (a timeout storm, which is the point), and retries stop at
+    // the end of the point, so the own writes must show within it.
     let (doc, code) = run(&[
         "run",
         "sim",
@@ -273,8 +274,8 @@ fn a_small_device_queue_with_a_timeout_gives_own_write() {
         "16",
         "--timeout",
         "1",
-        "--ops",
-        "100",
+        "--duration",
+        "0.5",
         "--seed",
         "18",
     ]);
