@@ -22,11 +22,40 @@ where
 
 /// A whole number of 0 or more, with a one-line error (negative numbers included).
 fn count(s: &str) -> Result<u32, String> {
-    s.trim().parse::<u32>().map_err(|_| format!("`{s}` is not a whole number; give 0 or more, e.g. 8"))
+    s.trim().parse::<u32>().map_err(|_| not_a_count(s, u64::from(u32::MAX), "8"))
 }
 
 fn count64(s: &str) -> Result<u64, String> {
-    s.trim().parse::<u64>().map_err(|_| format!("`{s}` is not a whole number; give 0 or more, e.g. 1000"))
+    s.trim().parse::<u64>().map_err(|_| not_a_count(s, u64::MAX, "1000"))
+}
+
+/// Why `s` is not a whole number up to `max`: too large, or not a number at all.
+fn not_a_count(s: &str, max: u64, example: &str) -> String {
+    let t = s.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        format!("`{s}` is too large; at most {max}")
+    } else {
+        format!("`{s}` is not a whole number; give 0 or more, e.g. {example}")
+    }
+}
+
+/// `run --qd`: one queue depth, within io_uring's limit (ranges and lists belong to `sweep`).
+fn qd(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    if t.contains("..") || t.contains(',') {
+        return Err(format!(
+            "`{s}` is several queue depths; run measures one (e.g. --qd 8), `atsbench sweep --qd {t}` measures each"
+        ));
+    }
+    let limit = crate::spec::MAX_QD;
+    match t.parse::<u64>() {
+        Ok(n) if n > u64::from(limit) => Err(format!(
+            "`{s}` is too large: the limit is {limit} per worker (io_uring entries per ring); lower it or add workers \
+             (--threads)"
+        )),
+        Ok(n) => Ok(n as u32),
+        Err(_) => Err(not_a_count(s, u64::from(limit), "8")),
+    }
 }
 
 fn real(s: &str) -> Result<f64, String> {
@@ -44,7 +73,8 @@ fn real(s: &str) -> Result<f64, String> {
                   With no TARGET, atsbench uses a 64 MiB temporary file (no root needed).",
     after_help = "Exit codes: 0 ok, 1 compare found a regression, 2 usage, 3 target, 4 permission, 5 refused \
                   (data on the device), 6 system limit, 7 unsupported, 8 device error, 9 verification failed, \
-                  10 rendezvous (the other hosts not seen), 70 internal error, 130 interrupted."
+                  10 rendezvous (the other hosts not seen), 11 the device returned errors (--max-error-rate), \
+                  70 internal error, 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -104,7 +134,7 @@ pub struct RunArgs {
     #[arg(long, short = 'w', default_value = "ats", value_parser = named::<Workload>(&Workload::NAMES))]
     pub workload: Workload,
     /// Queue depth per worker: each slot is one actor with one operation at a time.
-    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count)]
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = qd)]
     pub qd: u32,
     /// Number of workers, pinned to the first CPUs this process may use.
     #[arg(long, short = 't', conflicts_with = "cpus", allow_hyphen_values = true, value_parser = count)]

@@ -76,12 +76,40 @@ impl Error {
         Error::Usage(msg.to_string())
     }
 
+    /// An output file (`-o`, `--plot`) that cannot be written: named as the option's value,
+    /// with the fix.
+    pub fn from_output(flag: &str, path: &std::path::Path, e: &std::io::Error) -> Self {
+        let p = path.display();
+        let folder =
+            path.parent().filter(|f| !f.as_os_str().is_empty()).map_or(".".into(), |f| f.display().to_string());
+        match e.raw_os_error() {
+            Some(libc::ENOENT) => Error::Usage(format!(
+                "{flag} {p}: the folder {folder} does not exist; create it (mkdir -p {folder}) or give another path"
+            )),
+            Some(libc::EISDIR) => Error::Usage(format!(
+                "{flag} {p}: is a directory; give a file path for the results, e.g. {flag} {}",
+                path.join("results.json").display()
+            )),
+            Some(libc::ENOTDIR) => {
+                Error::Usage(format!("{flag} {p}: a part of the path is not a folder; give another path"))
+            }
+            Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => {
+                Error::Permission(format!("{flag} {p}: cannot write there ({e}); give a path this user may write"))
+            }
+            _ => Error::Device(format!("{flag} {p}: writing the results failed: {e}")),
+        }
+    }
+
     /// Map an OS error met while opening or using `path` to the right class and fix.
     pub fn from_io(path: &std::path::Path, what: &str, e: &std::io::Error) -> Self {
         let p = path.display();
         match e.raw_os_error() {
-            Some(libc::ENOENT) | Some(libc::ENXIO) | Some(libc::ENODEV) => Error::Target(format!(
-                "{p}: no such file or device; check the path, or omit TARGET to use a temporary file"
+            Some(libc::ENOENT) | Some(libc::ENXIO) | Some(libc::ENODEV) => {
+                Error::Target(format!("{p}: no such file or device; check the path"))
+            }
+            Some(libc::EPERM) | Some(libc::EACCES) if nix::unistd::geteuid().is_root() => Error::Permission(format!(
+                "{p}: not permitted while {what}, even as root; is it immutable or append-only (lsattr; chattr -i -a), \
+                 or refused by a security policy (SELinux, AppArmor, a container)?"
             )),
             Some(libc::EACCES) | Some(libc::EPERM) => Error::Permission(format!(
                 "{p}: permission denied while {what}; run as root or give this user read-write access to it"
@@ -138,6 +166,15 @@ mod tests {
         let e = std::io::Error::from_raw_os_error(libc::EACCES);
         let err = Error::from_io(p, "opening", &e);
         assert_eq!(err.exit_code(), 4);
-        assert!(err.to_string().contains("run as root"));
+        let root = nix::unistd::geteuid().is_root();
+        assert_eq!(err.to_string().contains("run as root"), !root, "{err}");
+        assert_eq!(err.to_string().contains("immutable"), root, "{err}");
+        let e = std::io::Error::from_raw_os_error(libc::EISDIR);
+        let err = Error::from_output("-o", std::path::Path::new("/tmp"), &e);
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("-o /tmp: is a directory") && err.to_string().contains("/tmp/results.json"));
+        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
+        let err = Error::from_output("-o", std::path::Path::new("/no/dir/x.json"), &e);
+        assert!(err.to_string().contains("folder /no/dir does not exist"), "{err}");
     }
 }

@@ -155,9 +155,11 @@ fn run_order(points: usize, repeat: u32, interleave: bool) -> impl Iterator<Item
 fn open_target(plan: &Plan) -> Result<Target> {
     if let Some(bytes) = plan.sim {
         check_fused_kind(plan.device.fused, device::BackendKind::Sim)?;
+        check_scsi_options(plan, device::BackendKind::Sim)?;
         return Ok(device::open_sim(bytes));
     }
     let Some(path) = &plan.target else {
+        check_scsi_options(plan, device::BackendKind::File)?;
         let t = device::open_default(DEFAULT_TARGET_BYTES)?;
         eprintln!(
             "atsbench: no TARGET given: using a {} MiB temporary file, {} (removed at exit)",
@@ -166,12 +168,42 @@ fn open_target(plan: &Plan) -> Result<Target> {
         );
         return Ok(t);
     };
+    if std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+        return Err(Error::Target(format!(
+            "{}: no such file or device; check the path, or omit TARGET to use a temporary file",
+            path.display()
+        )));
+    }
     let kind = match plan.backend {
         Some(k) => k,
         None => device::detect_kind(path)?,
     };
     check_fused_kind(plan.device.fused, kind)?;
+    check_scsi_options(plan, kind)?;
     device::open(path, plan.backend, plan.writes(), plan.force)
+}
+
+/// `--transport`, `--ats-blocks`, `--dpo` and `--fua` shape SCSI commands: on any other
+/// target they would be silently ignored, so they are usage errors there.
+fn check_scsi_options(plan: &Plan, kind: device::BackendKind) -> Result<()> {
+    if kind == device::BackendKind::Scsi {
+        return Ok(());
+    }
+    let d = &plan.device;
+    let given = [
+        (d.transport.is_some(), "--transport"),
+        (d.ats_blocks.is_some(), "--ats-blocks"),
+        (d.dpo, "--dpo"),
+        (d.fua, "--fua"),
+    ];
+    match given.iter().find(|(on, _)| *on) {
+        Some((_, flag)) => Err(Error::usage(format!(
+            "{flag} applies to SCSI generic targets (/dev/sgN) only, and this target is {}; drop {flag} or give a \
+             /dev/sgN TARGET",
+            kind.name()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Resolve the plan's points against the target: block size, region, lock blocks, seeds.
@@ -250,13 +282,21 @@ fn spec_of(
     }
     if locks > room {
         let fix = match p.lock_plan {
-            crate::engine::LockPlan::Contention(k) => {
-                format!("(--contention {k} with {} actors) raise --contention, lower --qd/--threads", spec.actors())
-            }
-            crate::engine::LockPlan::Locks(_) => "lower --locks".into(),
+            crate::engine::LockPlan::Contention(k) => (
+                format!(
+                    " (--contention {k} with {} actors: {} x --qd {})",
+                    spec.actors(),
+                    workers(spec.threads()),
+                    spec.qd
+                ),
+                "raise --contention or lower --qd or --threads",
+            ),
+            crate::engine::LockPlan::Locks(n) => (format!(" (--locks {n})"), "lower --locks"),
         };
+        let (fix, advice) = fix;
         return Err(Error::usage(format!(
-            "{locks} lock blocks {fix} or widen --region: the region holds {room} blocks of {bs} bytes"
+            "{locks} lock blocks are needed{fix}, and the region holds {room} blocks of {bs} bytes; widen --region \
+             or use a larger target, or {advice}"
         )));
     }
     Ok(spec)
@@ -305,6 +345,15 @@ fn broke_atomicity(p: &Point) -> Option<String> {
             p.qd, p.threads, p.locks, v.violations, v.lost_updates
         )
     })
+}
+
+/// "1 worker", "2 workers".
+pub(super) fn workers(n: u32) -> String {
+    if n == 1 {
+        "1 worker".into()
+    } else {
+        format!("{n} workers")
+    }
 }
 
 fn check_memlock(bytes: u64) -> Result<()> {

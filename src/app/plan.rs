@@ -82,6 +82,17 @@ impl Plan {
         let cpus = resolve_cpus(a.threads.unwrap_or(1), a.cpus.map(|l| l.0))?;
         let lock_plan = lock_plan(a.contention, a.locks)?;
         check_qd(a.qd).map_err(Error::usage)?;
+        let actors = u64::from(a.qd) * cpus.len() as u64;
+        if let (LockPlan::Contention(k), true) = (lock_plan, a.workload.has_lock_axis()) {
+            if u64::from(k) > actors {
+                return Err(Error::usage(format!(
+                    "--contention {k} is more than the {actors} actors ({} x --qd {}), which would all share one \
+                     block; give --contention {actors} or less, or raise --qd or --threads",
+                    super::bench::workers(cpus.len() as u32),
+                    a.qd
+                )));
+            }
+        }
         let point = PlanPoint { workload: a.workload, cpus, qd: a.qd, lock_plan };
         Plan::new("run", a.common, vec![point], a.duration.map(|d| d.secs()), 5.0)
     }

@@ -28,6 +28,11 @@ impl<B: Backend> Worker<'_, B> {
             }
             let verb = if op == Op::Read { "reading back" } else { "initialising" };
             self.await_sync(|w, slot, o| match o {
+                // A command the target cannot take at all (polled I/O on a device without poll
+                // queues) is a missing feature, as during the measurement.
+                Outcome::Error(e) if e.code == -i64::from(libc::EOPNOTSUPP) => {
+                    Err(Error::Unsupported(format!("{verb} lock block {}: {e}", first + slot as u32)))
+                }
                 Outcome::Error(e) => Err(Error::Device(format!("{verb} lock block {}: {e}", first + slot as u32))),
                 _ => {
                     each(w, slot, first + slot as u32);
