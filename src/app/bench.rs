@@ -160,6 +160,14 @@ fn open_target(plan: &Plan) -> Result<Target> {
     }
     let Some(path) = &plan.target else {
         check_scsi_options(plan, device::BackendKind::File)?;
+        if plan.points.iter().any(|p| p.workload == Workload::Compare) {
+            // Said before a temporary file is made for nothing.
+            return Err(Error::Unsupported(
+                "--workload compare needs a device-side compare (an NVMe namespace), and the default target is a \
+                 file; give an NVMe TARGET (/dev/ngXnY) or sim --sim-protocol nvme"
+                    .into(),
+            ));
+        }
         let t = device::open_default(DEFAULT_TARGET_BYTES)?;
         eprintln!(
             "atsbench: no TARGET given: using a {} MiB temporary file, {} (removed at exit)",
