@@ -264,7 +264,7 @@ pub struct CommonArgs {
     pub hdr_interval: Duration,
     // ----- faults: bounded points and device errors (docs/faults-and-errors.md) -----
     /// With --ops: end the point after this long even if its operations are not done
-    /// (`60`, `10m`); the results say `ended_by: max_duration` [default: 60s]
+    /// (`60`, `10m`); the results say `ended_by: max_duration` [default: 5m]
     #[arg(long, allow_hyphen_values = true)]
     pub max_duration: Option<Duration>,
     /// Exit 11 ("the device returned errors") when a point's I/O errors over its operations

@@ -72,7 +72,7 @@ fn ops_points_that_finish_say_so() {
     assert!(out.status.success());
     let p = point(&out);
     assert_eq!((p["ops"].as_u64(), p["faults"]["ended_by"].as_str()), (Some(500), Some("ops")));
-    assert_eq!(p["faults"]["max_duration_s"], 60.0, "the documented default");
+    assert_eq!(p["faults"]["max_duration_s"], 300.0, "the documented default");
 }
 
 fn spawn(args: &[&str], out: &Path) -> Child {

@@ -342,7 +342,10 @@ fn one_worker_with_a_seed_is_deterministic() {
 #[test]
 fn a_million_clean_ats_find_only_contention() {
     let t0 = std::time::Instant::now();
-    let (doc, code) = run(&["run", "sim", "--threads", "2", "--qd", "16", "--contention", "2", "--ops", "1000000"]);
+    // No time limit short of an hour: a debug build on a busy machine takes minutes.
+    let args =
+        ["run", "sim", "--threads", "2", "--qd", "16", "--contention", "2", "--ops", "1000000", "--max-duration", "1h"];
+    let (doc, code) = run(&args);
     eprintln!("10^6 ATS on sim: {:.1} s", t0.elapsed().as_secs_f64());
     let p = point(&doc);
     assert_eq!(n(p, "ops"), 1_000_000);

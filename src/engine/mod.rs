@@ -44,7 +44,7 @@ pub enum StopAt {
 /// The shortest drain at the end of a point (see [`PointSpec::grace_ns`]).
 pub const GRACE_MIN_NS: u64 = 1_000_000_000;
 /// The default `--max-duration` of a point measured by `--ops`, in seconds.
-pub const DEFAULT_MAX_DURATION_S: f64 = 60.0;
+pub const DEFAULT_MAX_DURATION_S: f64 = 300.0;
 
 /// How actors are placed on lock blocks: the contention axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
