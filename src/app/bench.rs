@@ -103,8 +103,9 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     }
     if !erring.is_empty() {
         return Err(Error::DeviceErrors(format!(
-            "the device returned errors ({}); the results list them by kind under `faults`; check the device and \
-             its paths, or allow some with --max-error-rate",
+            "{}: the device returned errors ({}); the results list them by kind under `faults`; check the device \
+             and its paths, or allow some with --max-error-rate",
+            target.info.path,
             erring.join("; ")
         )));
     }
