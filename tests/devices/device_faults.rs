@@ -14,6 +14,7 @@ pub fn tests() -> Vec<DeviceTest> {
     vec![
         (Need::Sg, "scsi_debug_medium_errors_are_counted_by_kind_and_the_run_ends_on_time", medium_errors),
         (Need::Sg, "scsi_debug_ignored_commands_are_abandoned_and_the_run_ends_on_time", ignored_commands),
+        (Need::Nullb, "nullb_badblocks_are_counted_as_eio_and_the_run_ends_on_time", nullb_badblocks),
     ]
 }
 
@@ -105,4 +106,87 @@ fn ignored_commands() -> TestResult {
         check(p["verification"].is_null(), || "blocks that may still change were verified".into())?;
     }
     check(u(&p, "miscompares.contention") + u(&p, "miscompares.corrupt") == 0, || faults_line(&p))
+}
+
+const NULLB_CONFIG: &str = "/sys/kernel/config/nullb";
+
+/// A null_blk device made through configfs for one test (memory-backed, 512 B blocks), powered
+/// off and removed on drop.
+struct ConfigNullb {
+    dir: std::path::PathBuf,
+    dev: String,
+}
+
+impl ConfigNullb {
+    fn new(name: &str, size_mb: u32, badblocks: &str) -> Result<ConfigNullb, String> {
+        if !std::path::Path::new(NULLB_CONFIG).is_dir() {
+            return Err(format!("{NULLB_CONFIG} is missing: configfs is not mounted or null_blk has no configfs"));
+        }
+        let dir = std::path::Path::new(NULLB_CONFIG).join(name);
+        std::fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+        let mut n = ConfigNullb { dir, dev: String::new() };
+        for (attr, v) in [("size", size_mb.to_string()), ("blocksize", "512".into()), ("memory_backed", "1".into())] {
+            n.write(attr, &v)?;
+        }
+        n.write("badblocks", badblocks)?;
+        n.write("power", "1")?;
+        let index = std::fs::read_to_string(n.dir.join("index")).map_err(|e| format!("index: {e}"))?;
+        n.dev = format!("/dev/nullb{}", index.trim());
+        Ok(n)
+    }
+
+    fn write(&self, attr: &str, v: &str) -> Result<(), String> {
+        let p = self.dir.join(attr);
+        std::fs::write(&p, v).map_err(|e| format!("writing {v} to {}: {e}", p.display()))
+    }
+}
+
+impl Drop for ConfigNullb {
+    fn drop(&mut self) {
+        let _ = self.write("power", "0");
+        if let Err(e) = std::fs::remove_dir(&self.dir) {
+            eprintln!("could not remove {}: {e}", self.dir.display());
+        }
+    }
+}
+
+/// null_blk's configfs `badblocks`: I/O touching sectors 2048-2063 fails with EIO (reads and
+/// writes alike, so no lock block may lie there: their set-up would fail, exit 8). Random 512 B
+/// reads, then writes, of the first 2 MiB meet them about once in 256: counted as EIO under their
+/// command kind, the run goes on and ends on time, exit 11.
+fn nullb_badblocks() -> TestResult {
+    let n = ConfigNullb::new("atsb-badblocks", 16, "+2048-2063")?;
+    let mut seen = Vec::new();
+    for workload in ["read", "write"] {
+        seen.push(timed_point(&[
+            "run",
+            &n.dev,
+            "--workload",
+            workload,
+            "--qd",
+            "4",
+            "--bs",
+            "512",
+            "--region",
+            "0..2M",
+            "--duration",
+            "3",
+            "--seed",
+            "5",
+            "--force",
+            "--format",
+            "json",
+        ]));
+    }
+    drop(n);
+    for (workload, r) in ["read", "write"].into_iter().zip(seen) {
+        let (code, p, secs) = r?;
+        println!("null_blk badblocks 2048-2063, {workload} 3 s: exit {code:?} in {secs:.1} s: {}", faults_line(&p));
+        check(code == Some(11), || format!("{workload}: exit {code:?}, documented 11"))?;
+        check(secs < 3.0 + 1.0 + SLACK_S, || format!("{workload}: took {secs:.1} s"))?;
+        check(u(&p, "errors") > 0 && u(&p, "ops") > 0, || faults_line(&p))?;
+        let kinds = p["faults"]["by_op"][workload]["by_kind"].as_object().cloned().unwrap_or_default();
+        check(kinds.keys().any(|k| k.starts_with("errno EIO")), || format!("{workload}: kinds {kinds:?}"))?;
+    }
+    Ok(())
 }
