@@ -132,6 +132,14 @@ impl ConfigNullb {
         n.write("power", "1")?;
         let index = std::fs::read_to_string(n.dir.join("index")).map_err(|e| format!("index: {e}"))?;
         n.dev = format!("/dev/nullb{}", index.trim());
+        // The node appears once udev-less devtmpfs has made it.
+        let t0 = Instant::now();
+        while !std::path::Path::new(&n.dev).exists() {
+            if t0.elapsed() > Duration::from_secs(20) {
+                return Err(format!("{} did not appear within 20 s of power=1", n.dev));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         Ok(n)
     }
 
