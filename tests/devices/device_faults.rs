@@ -131,16 +131,19 @@ impl ConfigNullb {
         n.write("badblocks", badblocks)?;
         n.write("power", "1")?;
         let index = std::fs::read_to_string(n.dir.join("index")).map_err(|e| format!("index: {e}"))?;
-        n.dev = format!("/dev/nullb{}", index.trim());
-        // The node appears once udev-less devtmpfs has made it.
+        // Newer kernels name the disk after the configfs item, older ones nullb<index>.
+        let names = [format!("/dev/{name}"), format!("/dev/nullb{}", index.trim())];
         let t0 = Instant::now();
-        while !std::path::Path::new(&n.dev).exists() {
+        loop {
+            if let Some(dev) = names.iter().find(|d| std::path::Path::new(d).exists()) {
+                n.dev = dev.clone();
+                return Ok(n);
+            }
             if t0.elapsed() > Duration::from_secs(20) {
-                return Err(format!("{} did not appear within 20 s of power=1", n.dev));
+                return Err(format!("neither of {names:?} appeared within 20 s of power=1"));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Ok(n)
     }
 
     fn write(&self, attr: &str, v: &str) -> Result<(), String> {
