@@ -75,7 +75,8 @@ done
     awk -F'\t' 'NR > 1 && $2 != "" { if (!first && $1 >= 60) { first = 1; print "RSS at ~1 min (" $1 " s): ats " $2 " KiB, heartbeat " $3 " KiB" } last = $0 }
         END { split(last, f, "\t"); print "RSS at the end (" f[1] " s): ats " f[2] " KiB, heartbeat " f[3] " KiB" }' "$out/rss.tsv"
     for k in ats hb; do
-        awk -F'\t' -v k=$k 'NR > 1 { n[$1]++; row[$1, n[$1]] = $0 }
+        # Whole windows only (the last interval of a run may open a window of a few seconds).
+        awk -F'\t' -v k=$k 'NR > 1 && $3 >= 270 { n[$1]++; row[$1, n[$1]] = $0 }
             END { for (t in n) { split(row[t, 1], a, "\t"); split(row[t, n[t]], b, "\t");
                 printf "%s %-8s first 5 min: %s ops/s, p99 %s us | last 5 min (from %s s): %s ops/s, p99 %s us\n",
                     k, t, a[5], a[7], b[2], b[5], b[7] } }' "$out/windows-$k.tsv"
