@@ -112,6 +112,7 @@ fn engine(c: &mut Criterion) {
             bs: 4096,
             region: Region { start: 0, end: 64 << 20 },
             stop: StopAt::Ops(ops),
+            max_duration_s: 600.0,
             rate: None,
             verify: true,
             sqpoll: false,

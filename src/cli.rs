@@ -22,11 +22,40 @@ where
 
 /// A whole number of 0 or more, with a one-line error (negative numbers included).
 fn count(s: &str) -> Result<u32, String> {
-    s.trim().parse::<u32>().map_err(|_| format!("`{s}` is not a whole number; give 0 or more, e.g. 8"))
+    s.trim().parse::<u32>().map_err(|_| not_a_count(s, u64::from(u32::MAX), "8"))
 }
 
 fn count64(s: &str) -> Result<u64, String> {
-    s.trim().parse::<u64>().map_err(|_| format!("`{s}` is not a whole number; give 0 or more, e.g. 1000"))
+    s.trim().parse::<u64>().map_err(|_| not_a_count(s, u64::MAX, "1000"))
+}
+
+/// Why `s` is not a whole number up to `max`: too large, or not a number at all.
+fn not_a_count(s: &str, max: u64, example: &str) -> String {
+    let t = s.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        format!("`{s}` is too large; at most {max}")
+    } else {
+        format!("`{s}` is not a whole number; give 0 or more, e.g. {example}")
+    }
+}
+
+/// `run --qd`: one queue depth, within io_uring's limit (ranges and lists belong to `sweep`).
+fn qd(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    if t.contains("..") || t.contains(',') {
+        return Err(format!(
+            "`{s}` is several queue depths; run measures one (e.g. --qd 8), `atsbench sweep --qd {t}` measures each"
+        ));
+    }
+    let limit = crate::spec::MAX_QD;
+    match t.parse::<u64>() {
+        Ok(n) if n > u64::from(limit) => Err(format!(
+            "`{s}` is too large: the limit is {limit} per worker (io_uring entries per ring); lower it or add workers \
+             (--threads)"
+        )),
+        Ok(n) => Ok(n as u32),
+        Err(_) => Err(not_a_count(s, u64::from(limit), "8")),
+    }
 }
 
 fn real(s: &str) -> Result<f64, String> {
@@ -259,7 +288,7 @@ pub struct RunArgs {
           help_heading = heading::MEASURE)]
     pub workload: Workload,
     /// Queue depth per worker: each slot is one actor with one operation at a time.
-    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count, help_heading = heading::MEASURE)]
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = qd, help_heading = heading::MEASURE)]
     pub qd: u32,
     /// Number of workers, pinned to the first CPUs this process may use.
     #[arg(long, short = 't', conflicts_with = "cpus", allow_hyphen_values = true, value_parser = count,
@@ -404,6 +433,15 @@ pub struct CommonArgs {
     #[arg(long, value_name = "D", default_value = "100ms", allow_hyphen_values = true,
           help_heading = heading::OUTPUT)]
     pub interval: Duration,
+    /// With --ops: end the point after this long even if its operations are not done
+    /// (`60`, `10m`); the results say `ended_by: max_duration` [default: 5m]
+    #[arg(long, allow_hyphen_values = true, help_heading = heading::LIMITS)]
+    pub max_duration: Option<Duration>,
+    /// Exit 11 ("the device returned errors") when a point's I/O errors over its operations
+    /// plus errors exceed this fraction; 0 (the default): any error
+    #[arg(long, value_name = "FRACTION", default_value = "0", allow_hyphen_values = true, value_parser = real,
+          help_heading = heading::LIMITS)]
+    pub max_error_rate: f64,
     #[command(flatten)]
     pub device: DeviceArgs,
     #[command(flatten)]
@@ -471,8 +509,8 @@ pub struct SimArgs {
     #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = count)]
     pub sim_qd: Option<u32>,
     /// Inject faults, KIND=RATE[,KIND=RATE...]: KIND false-miscompare, own-write,
-    /// torn-write, lost-write, stale-read, latency-spike or foreign-write; RATE the fraction
-    /// of the commands each could strike.
+    /// torn-write, lost-write, stale-read, latency-spike, foreign-write, medium-error or
+    /// no-answer; RATE the fraction of the commands each could strike.
     #[arg(long, value_name = "KIND=RATE,...")]
     pub inject: Option<Injections>,
 }

@@ -13,6 +13,7 @@
 //! | 8    | device: an I/O error during measurement |
 //! | 9    | verification failed: a device-side or serialised ATS broke atomicity |
 //! | 10   | rendezvous: the other hosts of a multi-host run were not seen in time, or one left |
+//! | 11   | the device returned errors: a point's I/O error rate passed `--max-error-rate` (default 0: any error); results were written |
 //! | 70   | internal error (a bug: please report it) |
 //! | 130  | interrupted (SIGINT or SIGTERM); the points measured so far were written |
 
@@ -45,6 +46,9 @@ pub enum Error {
     Verification(String),
     #[error("{0}")]
     Rendezvous(String),
+    /// The device returned I/O errors past `--max-error-rate`; the results have been written.
+    #[error("{0}")]
+    DeviceErrors(String),
     #[error("interrupted; the points measured so far were written")]
     Interrupted,
     #[error("internal error: {0} (this is a bug in atsbench; please report it)")]
@@ -68,6 +72,7 @@ impl Error {
             Error::Device(_) => 8,
             Error::Verification(_) => 9,
             Error::Rendezvous(_) => 10,
+            Error::DeviceErrors(_) => 11,
             Error::Interrupted => 130,
         }
     }
@@ -76,12 +81,40 @@ impl Error {
         Error::Usage(msg.to_string())
     }
 
+    /// An output file (`-o`, `--plot`) that cannot be written: named as the option's value,
+    /// with the fix.
+    pub fn from_output(flag: &str, path: &std::path::Path, e: &std::io::Error) -> Self {
+        let p = path.display();
+        let folder =
+            path.parent().filter(|f| !f.as_os_str().is_empty()).map_or(".".into(), |f| f.display().to_string());
+        match e.raw_os_error() {
+            Some(libc::ENOENT) => Error::Usage(format!(
+                "{flag} {p}: the folder {folder} does not exist; create it (mkdir -p {folder}) or give another path"
+            )),
+            Some(libc::EISDIR) => Error::Usage(format!(
+                "{flag} {p}: is a directory; give a file path for the results, e.g. {flag} {}",
+                path.join("results.json").display()
+            )),
+            Some(libc::ENOTDIR) => {
+                Error::Usage(format!("{flag} {p}: a part of the path is not a folder; give another path"))
+            }
+            Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => {
+                Error::Permission(format!("{flag} {p}: cannot write there ({e}); give a path this user may write"))
+            }
+            _ => Error::Device(format!("{flag} {p}: writing the results failed: {e}")),
+        }
+    }
+
     /// Map an OS error met while opening or using `path` to the right class and fix.
     pub fn from_io(path: &std::path::Path, what: &str, e: &std::io::Error) -> Self {
         let p = path.display();
         match e.raw_os_error() {
-            Some(libc::ENOENT) | Some(libc::ENXIO) | Some(libc::ENODEV) => Error::Target(format!(
-                "{p}: no such file or device; check the path, or omit TARGET to use a temporary file"
+            Some(libc::ENOENT) | Some(libc::ENXIO) | Some(libc::ENODEV) => {
+                Error::Target(format!("{p}: no such file or device; check the path"))
+            }
+            Some(libc::EPERM) | Some(libc::EACCES) if nix::unistd::geteuid().is_root() => Error::Permission(format!(
+                "{p}: not permitted while {what}, even as root; is it immutable or append-only (lsattr; chattr -i -a), \
+                 or refused by a security policy (SELinux, AppArmor, a container)?"
             )),
             Some(libc::EACCES) | Some(libc::EPERM) => Error::Permission(format!(
                 "{p}: permission denied while {what}; run as root or give this user read-write access to it"
@@ -120,6 +153,7 @@ mod tests {
             Error::Device(String::new()),
             Error::Verification(String::new()),
             Error::Rendezvous(String::new()),
+            Error::DeviceErrors(String::new()),
             Error::Interrupted,
         ];
         let mut codes: Vec<i32> = all.iter().map(Error::exit_code).collect();
@@ -128,6 +162,7 @@ mod tests {
         assert_eq!(codes.len(), all.len());
         // compare's own 3, which compare never uses for a target (its unreadable files exit 2).
         assert_eq!(Error::Inconclusive(String::new()).exit_code(), 3);
+        assert_eq!(Error::DeviceErrors(String::new()).exit_code(), 11, "documented in docs/faults-and-errors.md");
     }
 
     #[test]
@@ -138,6 +173,15 @@ mod tests {
         let e = std::io::Error::from_raw_os_error(libc::EACCES);
         let err = Error::from_io(p, "opening", &e);
         assert_eq!(err.exit_code(), 4);
-        assert!(err.to_string().contains("run as root"));
+        let root = nix::unistd::geteuid().is_root();
+        assert_eq!(err.to_string().contains("run as root"), !root, "{err}");
+        assert_eq!(err.to_string().contains("immutable"), root, "{err}");
+        let e = std::io::Error::from_raw_os_error(libc::EISDIR);
+        let err = Error::from_output("-o", std::path::Path::new("/tmp"), &e);
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("-o /tmp: is a directory") && err.to_string().contains("/tmp/results.json"));
+        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
+        let err = Error::from_output("-o", std::path::Path::new("/no/dir/x.json"), &e);
+        assert!(err.to_string().contains("folder /no/dir does not exist"), "{err}");
     }
 }

@@ -232,7 +232,11 @@ fn user_errors_get_one_line_and_their_exit_code() {
     expect_error(&["run", fs, "--backend", "nvme"], 2, &["does not fit"]);
     expect_error(&["run", fs, "--miscompare-fraction", "2"], 2, &["between 0 and 1"]);
     expect_error(&["sweep", "--qd", "3..9"], 2, &["powers of two"]);
-    expect_error(&["run", fs, "-o", "/nonexistent/dir/out.json", "-f", "json"], 3, &["out.json"]);
+    expect_error(
+        &["run", fs, "-o", "/nonexistent/dir/out.json", "-f", "json"],
+        2,
+        &["-o /nonexistent/dir/out.json", "does not exist"],
+    );
 }
 
 #[test]

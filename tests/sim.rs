@@ -260,8 +260,9 @@ fn timeouts_with_latency_spikes_give_own_write() {
 #[test]
 fn a_small_device_queue_with_a_timeout_gives_own_write() {
     // 16 commands behind a device queue of 1 at 100 us each wait about 1.6 ms, beyond the
-    // 1 ms timeout: every command times out and lands late. Kept to 100 operations: each one
-    // takes many timed-out rounds (a timeout storm, which is the point).
+    // 1 ms timeout: every command times out and lands late. Half a second: each operation
+    // takes many timed-out rounds (a timeout storm, which is the point), and retries stop at
+    // the end of the point, so the own writes must show within it.
     let (doc, code) = run(&[
         "run",
         "sim",
@@ -273,8 +274,8 @@ fn a_small_device_queue_with_a_timeout_gives_own_write() {
         "16",
         "--timeout",
         "1",
-        "--ops",
-        "100",
+        "--duration",
+        "0.5",
         "--seed",
         "18",
     ]);
@@ -341,7 +342,10 @@ fn one_worker_with_a_seed_is_deterministic() {
 #[test]
 fn a_million_clean_ats_find_only_contention() {
     let t0 = std::time::Instant::now();
-    let (doc, code) = run(&["run", "sim", "--threads", "2", "--qd", "16", "--contention", "2", "--ops", "1000000"]);
+    // No time limit short of an hour: a debug build on a busy machine takes minutes.
+    let args =
+        ["run", "sim", "--threads", "2", "--qd", "16", "--contention", "2", "--ops", "1000000", "--max-duration", "1h"];
+    let (doc, code) = run(&args);
     eprintln!("10^6 ATS on sim: {:.1} s", t0.elapsed().as_secs_f64());
     let p = point(&doc);
     assert_eq!(n(p, "ops"), 1_000_000);

@@ -6,6 +6,7 @@ use super::plan::{check_fused_kind, HostsPlan, Plan, PlanPoint, DEFAULT_TARGET_B
 use super::progress::{expected_time, Progress};
 use crate::backend::{self, scsi::Transport, AtsMode, Opened};
 use crate::device::{self, PointNeeds, Target};
+use crate::engine::faults::EndedBy;
 use crate::engine::StopAt;
 use crate::engine::{self, Measured, MultiHost, PointSpec};
 use crate::error::{Error, Result};
@@ -45,6 +46,7 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     }
     let progress = progress(&plan, runs);
     let mut broken = Vec::new();
+    let mut erring = Vec::new();
     let mut measured: Vec<Vec<Measured>> = vec![Vec::new(); specs.len()];
     for (i, spec) in run_order(specs.len(), plan.repeat, plan.interleave) {
         if let Some(p) = &progress {
@@ -74,9 +76,18 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
                 if let Some(why) = broke_atomicity(&point) {
                     broken.push(why);
                 }
+                if point.faults.error_rate > plan.max_error_rate {
+                    erring.push(error_summary(&point));
+                }
                 match &progress {
-                    Some(p) => p.suspend(|| reporter.point(point))?,
-                    None => reporter.point(point)?,
+                    Some(p) => p.suspend(|| {
+                        warn_ending(&point);
+                        reporter.point(point)
+                    })?,
+                    None => {
+                        warn_ending(&point);
+                        reporter.point(point)?
+                    }
                 }
             }
         }
@@ -103,6 +114,14 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
             broken.join("; ")
         )));
     }
+    if !erring.is_empty() {
+        return Err(Error::DeviceErrors(format!(
+            "{}: the device returned errors ({}); the results list them by kind under `faults`; check the device \
+             and its paths, or allow some with --max-error-rate",
+            target.info.path,
+            erring.join("; ")
+        )));
+    }
     Ok(())
 }
 
@@ -126,6 +145,39 @@ fn progress(plan: &Plan, runs: usize) -> Option<Progress> {
     })
 }
 
+/// One line on stderr for a point that did not end as asked: its `--ops` not done within
+/// `--max-duration`, or commands abandoned after the drain's grace.
+fn warn_ending(p: &Point) {
+    let f = &p.faults;
+    if f.ended_by == EndedBy::MaxDuration {
+        eprintln!(
+            "atsbench: {} qd {}: --ops not done within --max-duration {} s ({} done); the point ends there",
+            p.workload.name(),
+            p.qd,
+            f.max_duration_s.unwrap_or(0.0),
+            p.ops
+        );
+    }
+    if f.abandoned > 0 {
+        eprintln!(
+            "atsbench: {} qd {}: {} commands still out after the {} s grace were abandoned to the kernel; the lock \
+             blocks were not verified",
+            p.workload.name(),
+            p.qd,
+            f.abandoned,
+            f.grace_s
+        );
+    }
+}
+
+/// A point's errors in a few words: how many, the rate, the commonest kind.
+fn error_summary(p: &Point) -> String {
+    let f = &p.faults;
+    let kind = f.commonest().map_or(String::new(), |(k, _)| format!(", most {k}"));
+    let abandoned = if f.abandoned > 0 { format!(", {} abandoned unanswered", f.abandoned) } else { String::new() };
+    format!("{} qd {}: {} errors{abandoned}, rate {:.4}{kind}", p.workload.name(), p.qd, p.errors, f.error_rate)
+}
+
 /// The order of the measurements: (run number, point index); each point's repeats in a row,
 /// or round by round over all points when interleaved.
 fn run_order(points: usize, repeat: u32, interleave: bool) -> impl Iterator<Item = (usize, usize)> {
@@ -137,9 +189,19 @@ fn run_order(points: usize, repeat: u32, interleave: bool) -> impl Iterator<Item
 fn open_target(plan: &Plan) -> Result<Target> {
     if let Some(bytes) = plan.sim {
         check_fused_kind(plan.device.fused, device::BackendKind::Sim)?;
+        check_scsi_options(plan, device::BackendKind::Sim)?;
         return Ok(device::open_sim(bytes));
     }
     let Some(path) = &plan.target else {
+        check_scsi_options(plan, device::BackendKind::File)?;
+        if plan.points.iter().any(|p| p.workload == Workload::Compare) {
+            // Said before a temporary file is made for nothing.
+            return Err(Error::Unsupported(
+                "--workload compare needs a device-side compare (an NVMe namespace), and the default target is a \
+                 file; give an NVMe TARGET (/dev/ngXnY) or sim --sim-protocol nvme"
+                    .into(),
+            ));
+        }
         let t = device::open_default(DEFAULT_TARGET_BYTES)?;
         eprintln!(
             "atsbench: no TARGET given: using a {} MiB temporary file, {} (removed at exit)",
@@ -148,12 +210,42 @@ fn open_target(plan: &Plan) -> Result<Target> {
         );
         return Ok(t);
     };
+    if std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+        return Err(Error::Target(format!(
+            "{}: no such file or device; check the path, or omit TARGET to use a temporary file",
+            path.display()
+        )));
+    }
     let kind = match plan.backend {
         Some(k) => k,
         None => device::detect_kind(path)?,
     };
     check_fused_kind(plan.device.fused, kind)?;
+    check_scsi_options(plan, kind)?;
     device::open(path, plan.backend, plan.writes(), plan.force)
+}
+
+/// `--transport`, `--ats-blocks`, `--dpo` and `--fua` shape SCSI commands: on any other
+/// target they would be silently ignored, so they are usage errors there.
+fn check_scsi_options(plan: &Plan, kind: device::BackendKind) -> Result<()> {
+    if kind == device::BackendKind::Scsi {
+        return Ok(());
+    }
+    let d = &plan.device;
+    let given = [
+        (d.transport.is_some(), "--transport"),
+        (d.ats_blocks.is_some(), "--ats-blocks"),
+        (d.dpo, "--dpo"),
+        (d.fua, "--fua"),
+    ];
+    match given.iter().find(|(on, _)| *on) {
+        Some((_, flag)) => Err(Error::usage(format!(
+            "{flag} applies to SCSI generic targets (/dev/sgN) only, and this target is {}; drop {flag} or give a \
+             /dev/sgN TARGET",
+            kind.name()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Resolve the plan's points against the target: block size, region, lock blocks, seeds.
@@ -211,6 +303,7 @@ fn spec_of(
         bs,
         region,
         stop: plan.stop,
+        max_duration_s: plan.max_duration_s,
         rate: plan.rate,
         verify: plan.verify,
         sqpoll: plan.sqpoll,
@@ -231,13 +324,21 @@ fn spec_of(
     }
     if locks > room {
         let fix = match p.lock_plan {
-            crate::engine::LockPlan::Contention(k) => {
-                format!("(--contention {k} with {} actors) raise --contention, lower --qd/--threads", spec.actors())
-            }
-            crate::engine::LockPlan::Locks(_) => "lower --locks".into(),
+            crate::engine::LockPlan::Contention(k) => (
+                format!(
+                    " (--contention {k} with {} actors: {} x --qd {})",
+                    spec.actors(),
+                    workers(spec.threads()),
+                    spec.qd
+                ),
+                "raise --contention or lower --qd or --threads",
+            ),
+            crate::engine::LockPlan::Locks(n) => (format!(" (--locks {n})"), "lower --locks"),
         };
+        let (fix, advice) = fix;
         return Err(Error::usage(format!(
-            "{locks} lock blocks {fix} or widen --region: the region holds {room} blocks of {bs} bytes"
+            "{locks} lock blocks are needed{fix}, and the region holds {room} blocks of {bs} bytes; widen --region \
+             or use a larger target, or {advice}"
         )));
     }
     Ok(spec)
@@ -287,6 +388,15 @@ fn broke_atomicity(p: &Point) -> Option<String> {
             p.qd, p.threads, p.locks, v.violations, v.lost_updates
         )
     })
+}
+
+/// "1 worker", "2 workers".
+pub(super) fn workers(n: u32) -> String {
+    if n == 1 {
+        "1 worker".into()
+    } else {
+        format!("{n} workers")
+    }
 }
 
 fn check_memlock(bytes: u64) -> Result<()> {

@@ -60,6 +60,10 @@ pub struct Plan {
     pub seed: Option<u64>,
     /// `--timeout`: give up on a device-side ATS command after this many milliseconds.
     pub timeout_ms: Option<u64>,
+    /// `--max-duration` of an `--ops` point, in seconds.
+    pub max_duration_s: f64,
+    /// `--max-error-rate`.
+    pub max_error_rate: f64,
     /// Several hosts on one target; None for one host.
     pub hosts: Option<HostsPlan>,
     pub device: DeviceOptions,
@@ -82,6 +86,17 @@ impl Plan {
         let cpus = resolve_cpus(a.threads.unwrap_or(1), a.cpus.map(|l| l.0))?;
         let lock_plan = lock_plan(a.contention, a.locks)?;
         check_qd(a.qd).map_err(Error::usage)?;
+        let actors = u64::from(a.qd) * cpus.len() as u64;
+        if let (LockPlan::Contention(k), true) = (lock_plan, a.workload.has_lock_axis()) {
+            if u64::from(k) > actors {
+                return Err(Error::usage(format!(
+                    "--contention {k} is more than the {actors} actors ({} x --qd {}), which would all share one \
+                     block; give --contention {actors} or less, or raise --qd or --threads",
+                    super::bench::workers(cpus.len() as u32),
+                    a.qd
+                )));
+            }
+        }
         let point = PlanPoint { workload: a.workload, cpus, qd: a.qd, lock_plan };
         Plan::new("run", a.common, vec![point], a.duration.map(|d| d.secs()), 5.0)
     }
@@ -148,6 +163,17 @@ impl Plan {
                 )));
             }
         }
+        if !(0.0..=1.0).contains(&c.max_error_rate) {
+            return Err(Error::usage(format!(
+                "--max-error-rate {}: give a fraction between 0 and 1 of operations that may fail, e.g. 0.01",
+                c.max_error_rate
+            )));
+        }
+        if c.max_duration.is_some() && c.ops.is_none() {
+            return Err(Error::usage(
+                "--max-duration bounds an --ops point; with a time limit give --duration instead (or add --ops N)",
+            ));
+        }
         if c.repeat == 0 {
             return Err(Error::usage("--repeat 0: measure each point at least once"));
         }
@@ -185,6 +211,8 @@ impl Plan {
             miscompare_fraction: c.miscompare_fraction,
             seed: c.seed,
             timeout_ms: c.timeout,
+            max_duration_s: c.max_duration.map_or(crate::engine::DEFAULT_MAX_DURATION_S, |d| d.secs()),
+            max_error_rate: c.max_error_rate,
             hosts,
             device: DeviceOptions {
                 fused: c.device.fused,

@@ -8,6 +8,7 @@
 //! default: nobody shares, so a queue-depth sweep measures the device), `Locks(N)` lets every
 //! attempt pick one of N lock blocks at random.
 
+pub mod faults;
 mod hosts;
 mod locks;
 mod result;
@@ -25,10 +26,15 @@ use crate::error::{Error, Result};
 use crate::spec::Region;
 use crate::workload::Workload;
 use serde::Serialize;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 pub use worker::{IntervalSink, Snapshot};
 use worker::{Shared, Worker, WorkerOutput};
+
+/// The shortest drain at the end of a point (see [`PointSpec::grace_ns`]).
+pub const GRACE_MIN_NS: u64 = 1_000_000_000;
+/// The default `--max-duration` of a point measured by `--ops`, in seconds.
+pub const DEFAULT_MAX_DURATION_S: f64 = 300.0;
 
 /// How actors are placed on lock blocks: the contention axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -51,6 +57,10 @@ pub struct PointSpec {
     pub bs: u32,
     pub region: Region,
     pub stop: StopAt,
+    /// With `StopAt::Ops`: the point ends after this many seconds even if its operations are
+    /// not done (`--max-duration`).
+    #[serde(skip)]
+    pub max_duration_s: f64,
     /// Open-loop rate in operations per second over all workers.
     pub rate: Option<f64>,
     pub verify: bool,
@@ -134,6 +144,12 @@ impl PointSpec {
             LockPlan::Contention(k) => k > 1 && self.actors() > 1,
             LockPlan::Locks(_) => self.actors() > 1,
         }
+    }
+
+    /// How long commands still out at the end of the point are waited for before they are
+    /// abandoned to the kernel: the larger of 1 s and `--timeout`.
+    pub fn grace_ns(&self) -> u64 {
+        self.timeout_ns.unwrap_or(0).max(GRACE_MIN_NS)
     }
 
     /// Request lanes per slot: 2 when ATS commands may be given up (the retry goes out on
@@ -232,7 +248,7 @@ fn run_workers<F: Factory>(
     }
     let threads = spec.threads() as usize;
     let locks = LockTable::new(if spec.locks_shared() { spec.locks() } else { 0 });
-    let abort = AtomicBool::new(false);
+    let (abort, abandoned) = (AtomicBool::new(false), AtomicBool::new(false));
     let (ready, finished) = (Barrier::new(threads), Barrier::new(threads));
     let shared = Shared {
         spec,
@@ -240,6 +256,7 @@ fn run_workers<F: Factory>(
         locks: &locks,
         stop,
         abort: &abort,
+        abandoned: &abandoned,
         ready: &ready,
         finished: &finished,
         intervals,
@@ -265,7 +282,7 @@ fn run_workers<F: Factory>(
         .into_iter()
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| Error::Internal("a worker stopped without a result".into()))?;
-    let mut measured = result::merge(spec, caps.ats_mode, outputs, stop);
+    let mut measured = result::merge(spec, caps.ats_mode, outputs, stop, abandoned.load(Ordering::Relaxed));
     measured.point.sim = factory.totals();
     Ok(measured)
 }
@@ -294,6 +311,7 @@ mod tests {
             bs: 512,
             region: Region { start: 0, end: 1 << 20 },
             stop: StopAt::Ops(1),
+            max_duration_s: DEFAULT_MAX_DURATION_S,
             rate: None,
             verify: true,
             sqpoll: false,

@@ -1,5 +1,6 @@
 //! The result of one point, merged from the workers' tallies at the end of the point.
 
+use super::faults::{EndedBy, Faults};
 use super::worker::{Counters, LockCounters, WorkerOutput};
 use super::{LockPlan, PointSpec};
 use crate::backend::AtsMode;
@@ -50,6 +51,7 @@ pub fn merge_repeats(runs: Vec<Measured>) -> Option<Point> {
         m.late_completions += p.late_completions;
         m.first_corrupt = m.first_corrupt.or(p.first_corrupt);
         m.interrupted |= p.interrupted;
+        m.faults.add(&p.faults);
         m.miscompares.add(&p.miscompares);
         m.device_miscompares = match (m.device_miscompares, p.device_miscompares) {
             (Some(mut x), Some(y)) => {
@@ -83,6 +85,7 @@ pub fn merge_repeats(runs: Vec<Measured>) -> Option<Point> {
     m.iops = if m.duration_s > 0.0 { (m.ops as f64 / m.duration_s).round() } else { 0.0 };
     let attempts = if m.workload == Workload::Heartbeat { m.acquires + m.miscompares.total } else { m.ops };
     m.miscompare_rate = if attempts > 0 { m.miscompares.total as f64 / attempts as f64 } else { 0.0 };
+    m.faults.error_rate = error_rate(m.errors + m.faults.abandoned, m.ops);
     m.repeats = repeats;
     Some(m)
 }
@@ -90,7 +93,23 @@ pub fn merge_repeats(runs: Vec<Measured>) -> Option<Point> {
 /// Error samples kept per point.
 const SAMPLES: usize = 8;
 
-pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutput>, stop: &AtomicBool) -> Measured {
+/// Failed commands (errors, and commands abandoned unanswered) over completed operations plus
+/// failed commands.
+fn error_rate(errors: u64, ops: u64) -> f64 {
+    if errors == 0 {
+        0.0
+    } else {
+        errors as f64 / (errors + ops) as f64
+    }
+}
+
+pub(super) fn merge(
+    spec: &PointSpec,
+    ats_mode: AtsMode,
+    outputs: Vec<WorkerOutput>,
+    stop: &AtomicBool,
+    abandoned: bool,
+) -> Measured {
     let (mut lat, mut slat, mut clat) = (Latencies::new(), Latencies::new(), Latencies::new());
     let mut c = Counters::default();
     let mut claims = ClaimSet::new(spec.locks());
@@ -98,7 +117,18 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
     let mut device = DeviceMiscompares::default();
     let (mut ring, mut finals, mut duration_s, mut samples) = (RingReport::default(), Vec::new(), 0f64, Vec::new());
     let first_corrupt = earliest_corrupt(&outputs);
+    let mut faults = Faults {
+        grace_s: spec.grace_ns() as f64 / 1e9,
+        max_duration_s: matches!(spec.stop, super::StopAt::Ops(_)).then_some(spec.max_duration_s),
+        ..Default::default()
+    };
     for (i, o) in outputs.into_iter().enumerate() {
+        o.faults.merge_into(i as u32, &mut faults.by_op);
+        faults.abandoned += o.abandoned;
+        faults.drain_s = faults.drain_s.max((o.drain_s * 1e6).round() / 1e6);
+        if o.ended_by != EndedBy::Duration && faults.ended_by != EndedBy::Interrupted {
+            faults.ended_by = o.ended_by;
+        }
         lat.merge(&o.lat);
         slat.merge(&o.slat);
         clat.merge(&o.clat);
@@ -116,7 +146,9 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
         samples.extend(o.error_samples.iter().take(SAMPLES).map(|s| s.to_string()));
     }
     samples.truncate(SAMPLES);
-    let verification = (spec.verify && spec.workload.uses_locks()).then(|| match spec.workload {
+    faults.error_rate = error_rate(c.errors + faults.abandoned, c.ops);
+    // Abandoned commands may still land: the final blocks are unknown, nothing is verified.
+    let verification = (spec.verify && spec.workload.uses_locks() && !abandoned).then(|| match spec.workload {
         Workload::Compare => Verification { checked: c.ops, violations: c.undetected, ..Default::default() },
         _ => super::hosts::verify_local(spec, &claims, &finals),
     });
@@ -175,6 +207,7 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
         ring,
         sim: None,
         interrupted: stop.load(Ordering::Relaxed),
+        faults,
         repeats: Vec::new(),
         latency_ns: lat.summary(),
         slat_ns: slat.summary(),

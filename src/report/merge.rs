@@ -15,7 +15,7 @@ pub fn write(m: &Merged, format: Format, path: Option<&Path>) -> Result<()> {
         Format::Json => serde_json::to_string_pretty(m).map_err(|e| Error::Internal(e.to_string()))? + "\n",
         Format::Table | Format::Wide | Format::Csv => table(m),
     };
-    let err = |p: &Path, e: std::io::Error| Error::from_io(p, "writing the merged results", &e);
+    let err = |p: &Path, e: std::io::Error| Error::from_output("-o", p, &e);
     match path {
         Some(p) => std::fs::write(p, text).map_err(|e| err(p, e)),
         None => std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| err(Path::new("stdout"), e)),

@@ -134,7 +134,7 @@ pub struct Reporter {
 }
 
 fn write_error(path: &Path, e: std::io::Error) -> Error {
-    Error::from_io(path, "writing the results", &e)
+    Error::from_output("-o", path, &e)
 }
 
 impl Reporter {

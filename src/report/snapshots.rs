@@ -85,6 +85,7 @@ fn ats_point() -> Point {
             ..Default::default()
         },
         interrupted: false,
+        faults: Default::default(),
         repeats: vec![],
         timeouts: 0,
         late_completions: 0,
@@ -123,6 +124,7 @@ fn read_point() -> Point {
         per_lock: vec![],
         ring: RingReport::default(),
         interrupted: true,
+        faults: Default::default(),
         repeats: vec![],
         timeouts: 0,
         late_completions: 0,
@@ -141,6 +143,7 @@ fn spec() -> PointSpec {
         bs: 512,
         region: Region { start: 0, end: 64 << 20 },
         stop: StopAt::Seconds(2.0),
+        max_duration_s: 60.0,
         rate: None,
         verify: true,
         sqpoll: false,

@@ -56,7 +56,7 @@ const WIDE: [(&str, usize); 20] = [
     ("miscmp%", 7),
     ("cont/own/corr/stale/false", 25),
     ("viol/lost", 9),
-    ("err", 5),
+    ("errors", 6),
 ];
 
 /// The default table's columns, which fit 100 columns: the ATS mode goes above the table, the
@@ -145,7 +145,7 @@ fn cells(w: &mut dyn Write, layout: Layout, value: impl Fn(&str) -> String) -> i
         }
         let v = value(name);
         // Names left, numbers right.
-        if matches!(name, "workload" | "ats_mode" | "latency") {
+        if matches!(name, "workload" | "ats_mode" | "latency" | "err" | "errors") {
             line.push_str(&format!("{v:<width$}"));
         } else {
             line.push_str(&format!("{v:>width$}"));
@@ -208,7 +208,11 @@ pub fn row(w: &mut dyn Write, p: &Point, layout: Layout) -> io::Result<()> {
             "viol/lost" => {
                 p.verification.as_ref().map_or("-".into(), |v| format!("{}/{}", v.violations, v.lost_updates))
             }
-            "err" => p.errors.to_string(),
+            // The count and the commonest kind (`180 MEDIUM ERROR 11/00`).
+            "err" | "errors" => match p.faults.commonest_short() {
+                Some(kind) => format!("{} {kind}", p.errors),
+                None => p.errors.to_string(),
+            },
             _ => String::new(),
         }
     };
@@ -230,6 +234,17 @@ pub fn row(w: &mut dyn Write, p: &Point, layout: Layout) -> io::Result<()> {
     }
     if p.timeouts + p.late_completions > 0 {
         writeln!(w, "  timeouts: {} commands given up, {} completed late", p.timeouts, p.late_completions)?;
+    }
+    let f = &p.faults;
+    if let Some((kind, n)) = f.commonest() {
+        writeln!(w, "  errors: {} (rate {:.4}), commonest {kind}: {n}", p.errors, f.error_rate)?;
+    }
+    if f.abandoned > 0 {
+        writeln!(
+            w,
+            "  abandoned: {} commands still out after the {} s grace, left to the kernel",
+            f.abandoned, f.grace_s
+        )?;
     }
     if let Some(f) = &p.first_corrupt {
         writeln!(w, "  first corrupt: lock {} at {:.3} s (worker {})", f.lock, f.at_s, f.worker)?;

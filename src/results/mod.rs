@@ -8,6 +8,7 @@
 //! histograms) is not part of it: the engine keeps it beside a [`Point`] until the repeats are
 //! merged. `docs/results-schema.md` describes the document.
 
+pub mod faults;
 pub mod intervals;
 mod legacy;
 pub mod merged;

@@ -314,6 +314,9 @@ pub struct Point {
     pub sim: Option<SimReport>,
     /// True when the point ended early (interrupt).
     pub interrupted: bool,
+    /// How the point ended (drain, abandoned commands) and its I/O errors by kind.
+    #[serde(default)]
+    pub faults: super::faults::Faults,
     /// Every repeat's figures, in the order measured: one for a point measured once.
     pub repeats: Vec<Repeat>,
     /// One host of several (`--hosts`): its claims and the final lock blocks, for the merge.

@@ -14,6 +14,16 @@ use std::os::fd::{AsRawFd, RawFd};
 // linux/io_uring.h
 const IORING_ENTER_GETEVENTS: u32 = 1;
 const IORING_ENTER_REGISTERED_RING: u32 = 1 << 4;
+const IORING_ENTER_EXT_ARG: u32 = 1 << 3;
+
+/// `struct io_uring_getevents_arg`: a wait's timeout (no signal mask).
+#[repr(C)]
+struct GetEventsArg {
+    sigmask: u64,
+    sigmask_sz: u32,
+    min_wait_usec: u32,
+    ts: u64,
+}
 const IORING_REGISTER_RING_FDS: u32 = 20;
 
 /// `struct io_uring_rsrc_update` of linux/io_uring.h.
@@ -230,10 +240,13 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
     /// QD 32 (7 of 8 slower), where the completions keep coming from the other CPU and the
     /// yield is one more syscall per wait. Where nothing else is runnable here the yield
     /// returns at once (issue 9).
-    pub fn submit_and_wait_one(&mut self, inflight: u32) -> io::Result<usize> {
+    ///
+    /// The wait ends after `within_ns` at the latest (returning 0), so that a worker whose
+    /// device stopped answering still sees its stop flags and the end of its point.
+    pub fn submit_and_wait_one(&mut self, inflight: u32, within_ns: u64) -> io::Result<usize> {
         if self.sqpoll {
             // The kernel thread submits: the crate's path knows when it needs waking.
-            return self.submit_and_wait(1);
+            return self.submit_and_wait_for(within_ns);
         }
         if (self.split_wait || inflight > 1) && !self.iopoll {
             self.enter(0)?;
@@ -245,7 +258,39 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
                 std::thread::yield_now();
             }
         }
-        self.enter(1)
+        self.enter_within(within_ns)
+    }
+
+    /// One io_uring_enter that submits what is queued and waits for one completion or until
+    /// `ns` pass (then 0), through the registered ring index like `enter`.
+    fn enter_within(&mut self, ns: u64) -> io::Result<usize> {
+        let to_submit = self.ring.submission().len() as u32;
+        let ts = libc::timespec { tv_sec: (ns / 1_000_000_000) as libc::time_t, tv_nsec: (ns % 1_000_000_000) as _ };
+        let arg = GetEventsArg { sigmask: 0, sigmask_sz: 0, min_wait_usec: 0, ts: &ts as *const libc::timespec as u64 };
+        let flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG | self.enter_flags;
+        // SAFETY: io_uring_enter on this ring with an extended argument: `arg` and the
+        // timespec it points to live on this stack frame for the whole call, which only reads
+        // them; the rings are as in `enter_raw`.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_io_uring_enter,
+                self.enter_fd,
+                to_submit,
+                1u32,
+                flags,
+                &arg as *const GetEventsArg,
+                std::mem::size_of::<GetEventsArg>(),
+            )
+        };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        match io::Error::last_os_error() {
+            // Timed out, interrupted by a signal, or the completion queue is full: the caller
+            // reaps and looks at its flags.
+            e if matches!(e.raw_os_error(), Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY)) => Ok(0),
+            e => Err(e),
+        }
     }
 
     /// One io_uring_enter that submits what is queued and waits for `want` completions.

@@ -24,19 +24,19 @@ const PARAMS: &str = "/sys/bus/pseudo/drivers/scsi_debug";
 
 /// A sysfs value set for the test's duration; the old value is written back on drop (in
 /// reverse order of setting when several are held).
-struct Knob {
+pub struct Knob {
     path: PathBuf,
     old: String,
 }
 
 impl Knob {
-    fn set(path: PathBuf, v: &str) -> Result<Knob, String> {
+    pub fn set(path: PathBuf, v: &str) -> Result<Knob, String> {
         let old = std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
         std::fs::write(&path, v).map_err(|e| format!("writing {v} to {}: {e}", path.display()))?;
         Ok(Knob { path, old: old.trim().to_string() })
     }
 
-    fn param(name: &str, v: &str) -> Result<Knob, String> {
+    pub fn param(name: &str, v: &str) -> Result<Knob, String> {
         Knob::set(PathBuf::from(PARAMS).join(name), v)
     }
 }

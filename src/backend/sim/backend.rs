@@ -22,6 +22,11 @@ struct Pending {
     delayed: bool,
 }
 
+/// How far ahead a command struck by `no-answer` is due: never, for any point.
+const NO_ANSWER_NS: u64 = 24 * 3600 * 1_000_000_000;
+/// SCSI sense key MEDIUM ERROR.
+const KEY_MEDIUM_ERROR: u8 = 0x3;
+
 pub struct SimBackend {
     dev: Arc<Device>,
     cmd: CmdOptions,
@@ -79,6 +84,29 @@ impl SimBackend {
         }
     }
 
+    /// The answer of a command struck by `medium-error`, as the protocol gives it.
+    fn medium_error(&self, req: &IoReq) -> Outcome {
+        let writes = req.op == crate::backend::Op::Write;
+        match self.dev.options.protocol {
+            SimProtocol::Scsi => {
+                let (asc, ascq) = if writes { (0x0C, 0x00) } else { (0x11, 0x00) };
+                let sense = crate::proto::scsi::fixed_sense(KEY_MEDIUM_ERROR, asc, ascq, None);
+                scsi::outcome(
+                    req.op,
+                    crate::proto::scsi::STATUS_CHECK_CONDITION,
+                    0,
+                    crate::proto::scsi::DRIVER_SENSE,
+                    &sense,
+                )
+            }
+            SimProtocol::Nvme => {
+                let sc = if writes { 0x80 } else { 0x81 };
+                let raw = crate::proto::nvme::NvmeStatus { sct: 2, sc, crd: 0, more: false, dnr: false }.raw();
+                nvme::outcome(i32::from(raw))
+            }
+        }
+    }
+
     /// When a command that arrived at `arrival` completes: after its wait for a device slot,
     /// its service time and any latency spike. Returns 0 for "at once".
     fn due_at(&mut self) -> u64 {
@@ -125,9 +153,16 @@ impl Backend for SimBackend {
     #[inline]
     fn execute(&mut self, req: &IoReq, data: &mut [u8]) {
         self.commands += 1;
-        let outcome = self.run(req, data);
-        let due = self.due_at();
         let ud = req.user_data as usize;
+        if self.dice.hit(Fault::NoAnswer) {
+            // Never run, and due so far ahead that nothing waits for it.
+            let due = monotonic_ns() + NO_ANSWER_NS;
+            self.pending[ud] = Pending { outcome: None, delayed: true };
+            self.due[ud] = types::Timespec::new().sec(due / 1_000_000_000).nsec((due % 1_000_000_000) as u32);
+            return;
+        }
+        let outcome = if self.dice.hit(Fault::MediumError) { self.medium_error(req) } else { self.run(req, data) };
+        let due = self.due_at();
         self.pending[ud] = Pending { outcome: Some(outcome), delayed: due > 0 };
         self.due[ud] = types::Timespec::new().sec(due / 1_000_000_000).nsec((due % 1_000_000_000) as u32);
     }

@@ -32,10 +32,18 @@ pub enum Fault {
     /// (COMPARE AND WRITE, NVMe Compare) reaches it: lines `outside write #<16 hex digits>`,
     /// a new number for every write.
     ForeignWrite,
+    /// The command fails with a medium error and moves no data: SCSI CHECK CONDITION, MEDIUM
+    /// ERROR, 11/00 (unrecovered read error) for reads and compares, 0C/00 (write error) for
+    /// writes; NVMe SCT 2h SC 81h (Unrecovered Read Error) or 80h (Write Fault).
+    MediumError,
+    /// The device ignores the command: it is never executed and never answered (as
+    /// scsi_debug's `opts` timeout does); only `--timeout` or the end of the point's drain
+    /// lets go of it.
+    NoAnswer,
 }
 
 impl Fault {
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 9;
     pub const ALL: [Fault; Fault::COUNT] = [
         Fault::FalseMiscompare,
         Fault::OwnWrite,
@@ -44,6 +52,8 @@ impl Fault {
         Fault::StaleRead,
         Fault::LatencySpike,
         Fault::ForeignWrite,
+        Fault::MediumError,
+        Fault::NoAnswer,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +65,8 @@ impl Fault {
             Fault::StaleRead => "stale-read",
             Fault::LatencySpike => "latency-spike",
             Fault::ForeignWrite => "foreign-write",
+            Fault::MediumError => "medium-error",
+            Fault::NoAnswer => "no-answer",
         }
     }
 

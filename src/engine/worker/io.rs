@@ -12,9 +12,16 @@
 //!   ring) that returned its completion.
 //!
 //! slat = submitted - queued, clat = reaped - submitted, lat = reaped - queued (fio's terms).
+//!
+//! Commands abandoned at the end of a point (`Worker::measure`: still out when the drain's
+//! grace ran out) keep their buffers and user_data: an `Io` dropped with commands still in
+//! flight leaves its ring, slab and backend to the kernel for the life of the process (they
+//! are leaked, never freed or reused), so that a late completion can only ever land in memory
+//! that is still its own.
 
-use crate::backend::{Backend, IoReq, Outcome};
+use crate::backend::{Backend, IoReq, Op, Outcome};
 use crate::sys::uring::Ring;
+use std::mem::ManuallyDrop;
 
 /// When a slot's current command was queued and submitted.
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,13 +31,16 @@ pub(super) struct Stamp {
 }
 
 pub(super) struct Io<B: Backend> {
-    pub ring: Ring<B::Sqe, B::Cqe>,
-    pub backend: B,
+    /// Dropped only when nothing is in flight (see the module doc).
+    pub ring: ManuallyDrop<Ring<B::Sqe, B::Cqe>>,
+    pub backend: ManuallyDrop<B>,
     /// Requests the last completion finished: (user_data, outcome).
     pub events: Vec<(u64, Outcome)>,
     /// Slots whose command was queued since the last submission.
     unsubmitted: Vec<u32>,
     pub stamps: Vec<Stamp>,
+    /// The command each user_data has out, if any.
+    out: Vec<Option<Op>>,
     pub inflight: u32,
     /// The submission queue overflowed (a bug: the ring has room for every slot).
     pub overflowed: bool,
@@ -40,11 +50,12 @@ pub(super) struct Io<B: Backend> {
 impl<B: Backend> Io<B> {
     pub fn new(ring: Ring<B::Sqe, B::Cqe>, backend: B, slots: usize, sqpoll: bool) -> Self {
         Io {
-            ring,
-            backend,
+            ring: ManuallyDrop::new(ring),
+            backend: ManuallyDrop::new(backend),
             events: Vec::with_capacity(slots * 2),
             unsubmitted: Vec::with_capacity(slots),
             stamps: vec![Stamp::default(); slots],
+            out: vec![None; slots],
             inflight: 0,
             overflowed: false,
             sqpoll,
@@ -75,6 +86,7 @@ impl<B: Backend> Io<B> {
             }
         });
         let slot = req.user_data as usize;
+        self.out[slot] = Some(req.op);
         self.inflight += 1;
         self.stamps[slot].queued = now;
         if self.sqpoll {
@@ -113,6 +125,31 @@ impl<B: Backend> Io<B> {
             }
         });
         self.inflight -= self.events.len() as u32;
+        for &(ud, _) in &self.events {
+            self.out[ud as usize] = None;
+        }
         true
+    }
+
+    /// The commands still out.
+    pub fn still_out(&self) -> impl Iterator<Item = Op> + '_ {
+        self.out.iter().flatten().copied()
+    }
+}
+
+impl<B: Backend> Drop for Io<B> {
+    #[allow(unsafe_code)] // ManuallyDrop::drop, once, of fields never used again.
+    fn drop(&mut self) {
+        if self.inflight > 0 {
+            // Abandoned commands may still read or write the slab and the backend's memory
+            // (sense buffers, headers): leave them all to the kernel (see the module doc).
+            return;
+        }
+        // SAFETY: this is the one place the two fields are dropped, in `Io`'s own drop, after
+        // which they are never touched; nothing is in flight, so no command still uses them.
+        unsafe {
+            ManuallyDrop::drop(&mut self.ring);
+            ManuallyDrop::drop(&mut self.backend);
+        }
     }
 }

@@ -28,6 +28,7 @@ pub use tally::{Counters, ErrorSample, LockCounters};
 
 use super::{op_kind, LockTable, PointSpec};
 use crate::backend::{AtsMode, Backend, Factory, IoError, IoReq, Op, Outcome};
+use crate::engine::faults::EndedBy;
 use crate::error::{Error, Result};
 use crate::results::DeviceMiscompares;
 use crate::results::RingReport;
@@ -55,6 +56,9 @@ pub struct Shared<'a> {
     pub stop: &'a AtomicBool,
     /// Set by a worker that failed: the others stop too.
     pub abort: &'a AtomicBool,
+    /// Set by a worker that abandoned commands: the lock blocks may still change, so they are
+    /// not read back (nor verified).
+    pub abandoned: &'a AtomicBool,
     pub ready: &'a Barrier,
     pub finished: &'a Barrier,
     /// `--hdr-log`: where interval snapshots go (`interval.rs`).
@@ -77,6 +81,12 @@ pub struct WorkerOutput {
     pub error_samples: Vec<ErrorSample>,
     /// The first `corrupt` miscompare: ns since measuring began, and the lock.
     pub first_corrupt: Option<(u64, u32)>,
+    /// Errors and command fates by kind; how the worker's point ended, how long its drain
+    /// took, and how many commands it abandoned.
+    pub faults: crate::engine::faults::ErrorTable,
+    pub ended_by: crate::engine::faults::EndedBy,
+    pub drain_s: f64,
+    pub abandoned: u64,
 }
 
 /// Where a slot's current command is in its operation.
@@ -129,6 +139,8 @@ struct Slot {
     /// Sequence number of the last image this slot claimed (a late completion and the retry
     /// of the same attempt may both report the same image written).
     claimed_seq: u64,
+    /// The byte offset of the current command (for error samples).
+    offset: u64,
 }
 
 const IDLE_SLOT: Slot = Slot {
@@ -147,6 +159,7 @@ const IDLE_SLOT: Slot = Slot {
     deadline: 0,
     awaiting_lane: false,
     claimed_seq: 0,
+    offset: 0,
 };
 
 /// What the worker knows of each lock block: the last record it saw and the highest
@@ -164,6 +177,10 @@ const LOCK_SPINS: u32 = 256;
 
 /// A worker gives up when its first commands all fail.
 const FAIL_FAST_ERRORS: u64 = 8;
+
+/// The longest a worker waits for completions before it looks at its stop flags again: a
+/// device that stops answering still lets a point end on time and a signal act.
+const STOP_POLL_NS: u64 = 100_000_000;
 
 pub struct Worker<'a, B: Backend> {
     id: u32,
@@ -193,6 +210,8 @@ pub struct Worker<'a, B: Backend> {
     to: Option<Timeouts>,
     /// The next `--hdr-log` interval boundary (never, without a log).
     iv: interval::IntervalClock,
+    /// Commands still out when the drain's grace ran out.
+    abandoned: u64,
 }
 
 fn ring_error(e: RingError) -> Error {
@@ -302,6 +321,7 @@ impl<'a, B: Backend> Worker<'a, B> {
             pinned,
             to: spec.timeout_ns.filter(|_| spec.lanes() == 2).map(|ns| Timeouts::new(ns, requests)),
             iv: interval::IntervalClock::new(sh.intervals),
+            abandoned: 0,
         };
         if spec.workload == Workload::Write {
             for s in 0..qd {
@@ -332,6 +352,10 @@ impl<'a, B: Backend> Worker<'a, B> {
             finals,
             error_samples,
             first_corrupt: self.tally.first_corrupt,
+            ended_by: self.pace.ended_by,
+            drain_s: self.now.saturating_sub(self.pace.stopped_at) as f64 / 1e9,
+            abandoned: self.abandoned,
+            faults: self.tally.faults,
         }
     }
 
@@ -361,6 +385,10 @@ impl<'a, B: Backend> Worker<'a, B> {
             if self.io.inflight == 0 && self.waits.waiting == 0 && idle {
                 break;
             }
+            if self.pace.stopping && self.now >= self.pace.drain_until() {
+                self.abandon();
+                break;
+            }
             let waited = if self.io.inflight == 0 {
                 self.pause();
                 Ok(0)
@@ -370,9 +398,10 @@ impl<'a, B: Backend> Worker<'a, B> {
                     let t = self.clock();
                     self.io.stamp_submitted(t);
                 }
+                let cap = self.poll_in();
                 match self.wake_in() {
-                    Some(ns) => self.io.ring.submit_and_wait_for(ns),
-                    None => self.io.ring.submit_and_wait_one(self.io.inflight),
+                    Some(ns) if ns < cap => self.io.ring.submit_and_wait_for(ns),
+                    _ => self.io.ring.submit_and_wait_one(self.io.inflight, cap),
                 }
             };
             if let Err(e) = waited {
@@ -431,14 +460,46 @@ impl<'a, B: Backend> Worker<'a, B> {
         if self.pace.stopping {
             return;
         }
-        let signalled = self.sh.stop.load(Ordering::Relaxed) || self.sh.abort.load(Ordering::Relaxed);
-        if signalled || self.pace.should_stop(self.now, self.tally.counters.ops) {
-            self.pace.stopping = true;
-            // Slots queued for a lock give up their attempt.
-            for s in self.waits.drain() {
-                self.end_attempt(s as usize);
-            }
+        let why = if self.sh.stop.load(Ordering::Relaxed) {
+            Some(EndedBy::Interrupted)
+        } else if self.sh.abort.load(Ordering::Relaxed) {
+            Some(EndedBy::Failed)
+        } else {
+            self.pace.limit(self.now, self.tally.counters.ops)
+        };
+        if let Some(why) = why {
+            self.stop(why);
         }
+    }
+
+    /// Start no more operations (nor retries); the commands still out get the drain's grace.
+    fn stop(&mut self, why: EndedBy) {
+        self.pace.stop(self.now, why);
+        // Slots queued for a lock give up their attempt.
+        for s in self.waits.drain() {
+            self.end_attempt(s as usize);
+        }
+    }
+
+    /// The longest the next wait for completions may last: until the drain gives up, or the
+    /// next look at the stop flags.
+    fn poll_in(&self) -> u64 {
+        if self.pace.stopping {
+            self.pace.drain_until().saturating_sub(self.now).clamp(1, STOP_POLL_NS)
+        } else {
+            STOP_POLL_NS
+        }
+    }
+
+    /// The drain's grace ran out: the commands still out are counted and left to the kernel
+    /// with their buffers and user_data (see `io.rs`); the worker sends nothing more.
+    fn abandon(&mut self) {
+        self.abandoned = u64::from(self.io.inflight);
+        let out: Vec<Op> = self.io.still_out().collect();
+        for op in out {
+            self.tally.faults.abandoned(op_kind(op));
+        }
+        self.sh.abandoned.store(true, Ordering::Relaxed);
     }
 
     /// Handle the completions posted by the time reaping begins (right after the clock read),
@@ -467,7 +528,9 @@ impl<'a, B: Backend> Worker<'a, B> {
         if self.fatal.is_none() {
             self.fatal = Some(e);
         }
-        self.pace.stopping = true;
+        if !self.pace.stopping {
+            self.stop(EndedBy::Failed);
+        }
     }
 
     // ----- slots -----
@@ -498,6 +561,7 @@ impl<'a, B: Backend> Worker<'a, B> {
         let slot = &mut self.slots[s];
         slot.step = step;
         slot.op = op;
+        slot.offset = offset;
         if step != Step::Sync {
             self.track(s, ud);
         }
@@ -640,6 +704,7 @@ impl<'a, B: Backend> Worker<'a, B> {
         let slot = self.slots[s];
         let lock = (slot.step != Step::Plain).then_some(slot.lock);
         self.tally.error(ErrorSample { step: slot.step, lock, error: e });
+        self.tally.faults.error(op_kind(slot.op), self.now, slot.offset / self.bs as u64, e);
         if e.code == -i64::from(libc::EOPNOTSUPP) || e.code == -i64::from(libc::EINVAL) && self.good_ios == 0 {
             self.fail(Error::Unsupported(format!("the target refused the command: {e}")));
         } else if self.good_ios == 0 && self.tally.counters.errors >= FAIL_FAST_ERRORS {
@@ -648,6 +713,9 @@ impl<'a, B: Backend> Worker<'a, B> {
         }
         if self.spec.workload.is_ats_like() && slot.step != Step::Plain {
             self.end_attempt(s);
+            if self.pace.may_start() {
+                self.tally.faults.retried(op_kind(slot.op));
+            }
         }
         self.begin(s);
     }

@@ -1,6 +1,8 @@
 //! When a worker starts operations and when it stops: the open-loop schedule (`--rate`), the
-//! exact operation count (`--ops`) and the time limit.
+//! exact operation count (`--ops`, within `--max-duration`), the time limit, and the bounded
+//! drain after the stop.
 
+use crate::engine::faults::EndedBy;
 use crate::engine::{PointSpec, StopAt};
 
 pub(super) struct Pacing {
@@ -15,6 +17,11 @@ pub(super) struct Pacing {
     pub ops_target: u64,
     end_ns: u64,
     pub stopping: bool,
+    /// When the worker stopped starting operations (ns since measuring began), why, and how
+    /// long commands still out are waited for after that.
+    pub stopped_at: u64,
+    pub ended_by: EndedBy,
+    grace_ns: u64,
     /// `heartbeat`: the interval, when the next beat is due, and whether slot 0 waits for it.
     beat_ns: u64,
     beat_due: u64,
@@ -30,7 +37,7 @@ impl Pacing {
         };
         let end_ns = match spec.stop {
             StopAt::Seconds(s) => (s * 1e9) as u64,
-            StopAt::Ops(_) => u64::MAX,
+            StopAt::Ops(_) => (spec.max_duration_s * 1e9) as u64,
         };
         Pacing {
             interval_ns: spec.rate.map_or(0, |r| (threads as f64 * 1e9 / r).max(1.0) as u64),
@@ -40,6 +47,9 @@ impl Pacing {
             ops_target,
             end_ns,
             stopping: false,
+            stopped_at: 0,
+            ended_by: EndedBy::Duration,
+            grace_ns: spec.grace_ns(),
             beat_ns: spec.heartbeat_ns,
             beat_due: 0,
             // The first beat is due at once.
@@ -103,10 +113,30 @@ impl Pacing {
         self.beat_waiting && !self.stopping
     }
 
-    /// The point is over for this worker: time is up or its operations are done.
+    /// Why the point is over at `now` after `ops` operations, if it is: its operations are
+    /// done, or its time is up (for an `--ops` point, `--max-duration`).
     #[inline]
-    pub fn should_stop(&self, now: u64, ops: u64) -> bool {
-        now >= self.end_ns || ops >= self.ops_target
+    pub fn limit(&self, now: u64, ops: u64) -> Option<EndedBy> {
+        if ops >= self.ops_target {
+            Some(EndedBy::Ops)
+        } else if now >= self.end_ns {
+            Some(if self.ops_target == u64::MAX { EndedBy::Duration } else { EndedBy::MaxDuration })
+        } else {
+            None
+        }
+    }
+
+    /// Stop starting operations at `now`, for `why`.
+    pub fn stop(&mut self, now: u64, why: EndedBy) {
+        self.stopping = true;
+        self.stopped_at = now;
+        self.ended_by = why;
+    }
+
+    /// When the drain gives up on the commands still out (ns since measuring began).
+    #[inline]
+    pub fn drain_until(&self) -> u64 {
+        self.stopped_at.saturating_add(self.grace_ns)
     }
 }
 
@@ -126,6 +156,7 @@ mod tests {
             bs: 512,
             region: Region { start: 0, end: 1 << 20 },
             stop,
+            max_duration_s: crate::engine::DEFAULT_MAX_DURATION_S,
             rate,
             verify: false,
             sqpoll: false,
@@ -160,7 +191,18 @@ mod tests {
         assert_eq!(p.next_due(2_500_000), Some((1, 1_000_000)), "late starts keep their due time");
         assert_eq!(p.next_due(2_500_000), Some((0, 2_000_000)));
         assert_eq!(p.next_due(2_500_000), None, "no idle slot left");
-        assert!(p.should_stop(1_000_000_000, 0));
+        assert_eq!(p.limit(1_000_000_000, 0), Some(EndedBy::Duration));
+    }
+
+    #[test]
+    fn ops_points_end_at_their_ops_or_their_max_duration() {
+        let s = PointSpec { max_duration_s: 2.0, ..spec(1, StopAt::Ops(10), None) };
+        let mut p = Pacing::new(&s, 0);
+        assert_eq!(p.limit(1_000_000_000, 9), None);
+        assert_eq!(p.limit(1_000_000_000, 10), Some(EndedBy::Ops));
+        assert_eq!(p.limit(2_000_000_000, 3), Some(EndedBy::MaxDuration));
+        p.stop(2_000_000_000, EndedBy::MaxDuration);
+        assert_eq!(p.drain_until(), 3_000_000_000, "a grace of 1 s without --timeout");
     }
 
     #[test]

@@ -28,6 +28,11 @@ impl<B: Backend> Worker<'_, B> {
             }
             let verb = if op == Op::Read { "reading back" } else { "initialising" };
             self.await_sync(|w, slot, o| match o {
+                // A command the target cannot take at all (polled I/O on a device without poll
+                // queues) is a missing feature, as during the measurement.
+                Outcome::Error(e) if e.code == -i64::from(libc::EOPNOTSUPP) => {
+                    Err(Error::Unsupported(format!("{verb} lock block {}: {e}", first + slot as u32)))
+                }
                 Outcome::Error(e) => Err(Error::Device(format!("{verb} lock block {}: {e}", first + slot as u32))),
                 _ => {
                     each(w, slot, first + slot as u32);
@@ -104,7 +109,12 @@ impl<B: Backend> Worker<'_, B> {
     /// blocks, read once every host is done writing them.
     pub(super) fn after_point(&mut self) -> Result<Vec<Vec<u8>>> {
         let spec = self.spec;
-        let aborted = self.sh.abort.load(Ordering::Relaxed);
+        if self.abandoned > 0 {
+            // Its user_data may still complete: this worker sends nothing more.
+            return Ok(Vec::new());
+        }
+        // Commands abandoned by any worker may still land: the blocks are not final.
+        let aborted = self.sh.abort.load(Ordering::Relaxed) || self.sh.abandoned.load(Ordering::Relaxed);
         let read = |w: &mut Self| {
             if spec.workload.is_ats_like() && !aborted {
                 w.read_finals()
@@ -125,6 +135,9 @@ impl<B: Backend> Worker<'_, B> {
     /// Worker 0 of one of several hosts that stops because of an error: tell the others.
     pub(super) fn leave(&mut self) {
         let spec = self.spec;
+        if self.abandoned > 0 {
+            return;
+        }
         if let (Some(m), 0) = (spec.hosts.as_deref(), self.id) {
             m.leave(self);
         }

@@ -3,6 +3,7 @@
 
 use super::Step;
 use crate::backend::IoError;
+use crate::engine::faults::ErrorTable;
 use crate::results::{DeviceMiscompares, LockReport};
 use crate::stats::Recorder;
 use crate::verify::claims::ClaimSet;
@@ -96,6 +97,8 @@ pub(super) struct Tally {
     pub device: DeviceMiscompares,
     pub samples: [Option<ErrorSample>; SAMPLES],
     pub nsamples: usize,
+    /// Errors by command kind and decoded kind, and the fates of commands.
+    pub faults: ErrorTable,
     /// The first miscompare classified `corrupt`: when (ns since the worker began measuring)
     /// and on which lock.
     pub first_corrupt: Option<(u64, u32)>,
@@ -113,6 +116,7 @@ impl Tally {
             device: DeviceMiscompares::default(),
             samples: [None; SAMPLES],
             nsamples: 0,
+            faults: ErrorTable::new(),
             first_corrupt: None,
         }
     }

@@ -19,6 +19,9 @@
 //! block. The attempt's `ats` latency runs from its start to its outcome, waits included.
 //! Deadlines are checked after each reap, by a scan of the slots only when the earliest
 //! deadline may have passed; nothing here allocates or touches shared memory.
+//!
+//! Retries stop at the stop: once the point is over, a command given up is not sent again
+//! (its attempt ends there), so that a collapsed device queue cannot keep the drain going.
 
 use super::{ErrorSample, Step, Worker};
 use crate::backend::{AtsMode, Backend, Op, Outcome};
@@ -89,11 +92,19 @@ impl<B: Backend> Worker<'_, B> {
                     self.claim_once(s, c);
                 }
             }
-            Outcome::Error(error) => self.tally.error(ErrorSample { step, lock: Some(self.slots[s].lock), error }),
+            Outcome::Error(error) => {
+                self.tally.error(ErrorSample { step, lock: Some(self.slots[s].lock), error });
+                let lba = self.lock_offset(self.slots[s].lock) / self.bs as u64;
+                self.tally.faults.error(super::op_kind(op), self.now, lba, error);
+            }
             Outcome::Miscompare { .. } => {}
         }
         if std::mem::take(&mut self.slots[s].awaiting_lane) {
-            self.resend(s, (ud / qd) as u8);
+            if self.pace.stopping {
+                self.end_attempt(s);
+            } else {
+                self.resend(s, (ud / qd) as u8);
+            }
         }
         true
     }
@@ -152,7 +163,10 @@ impl<B: Backend> Worker<'_, B> {
         let Some(t) = &mut self.to else { return };
         t.lanes[ud].given_up = true;
         let other = 1 - lane;
-        if t.lanes[usize::from(other) * qd + s].busy {
+        if self.pace.stopping {
+            // No retry after the stop: the attempt ends with its command given up.
+            self.end_attempt(s);
+        } else if t.lanes[usize::from(other) * qd + s].busy {
             self.slots[s].awaiting_lane = true;
         } else {
             self.resend(s, other);
@@ -161,6 +175,7 @@ impl<B: Backend> Worker<'_, B> {
 
     /// The attempt again on `lane`, from its first device command, with the same E and N.
     fn resend(&mut self, s: usize, lane: u8) {
+        self.tally.faults.retried(super::op_kind(self.slots[s].op));
         let from = self.e_area(s);
         self.slots[s].lane = lane;
         let to = self.e_area(s);

@@ -138,7 +138,7 @@ pub fn driver_status_name(driver_status: u16) -> String {
 }
 
 /// Short description of common ASC/ASCQ pairs (SPC-4 annex).
-fn asc_description(asc: u8, ascq: u8) -> Option<&'static str> {
+pub fn asc_description(asc: u8, ascq: u8) -> Option<&'static str> {
     Some(match (asc, ascq) {
         (0x00, 0x00) => "no additional sense information",
         (0x04, _) => "logical unit not ready",
