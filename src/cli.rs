@@ -44,7 +44,7 @@ fn real(s: &str) -> Result<f64, String> {
                   With no TARGET, atsbench uses a 64 MiB temporary file (no root needed).",
     after_help = "Exit codes: 0 ok, 1 compare found a regression, 2 usage, 3 target, 4 permission, 5 refused \
                   (data on the device), 6 system limit, 7 unsupported, 8 device error, 9 verification failed, \
-                  10 rendezvous (the other hosts not seen), 70 internal error, 130 interrupted."
+                  10 rendezvous (the other hosts not seen), 12 a conformance check failed (`check`), 70 internal error, 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -69,6 +69,67 @@ pub enum Command {
     /// Combine the JSON results of the hosts of one multi-host run (`--hosts N`) and verify
     /// their ATS histories together.
     Merge(MergeArgs),
+    /// Check that the device implements compare-and-write correctly (SBC-4 COMPARE AND WRITE,
+    /// NVMe Compare): one verdict per check; exit 12 when a check failed.
+    Check(CheckArgs),
+}
+
+// ----- conformance checks (`atsbench check`) -----
+
+/// Output format of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckFormat {
+    Table,
+    Markdown,
+    Json,
+}
+
+impl std::str::FromStr for CheckFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "table" => Ok(CheckFormat::Table),
+            "markdown" => Ok(CheckFormat::Markdown),
+            "json" => Ok(CheckFormat::Json),
+            _ => Err(format!("`{s}` is not a format; use table, markdown or json")),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// /dev/sgN (several: paths of one LUN), /dev/ngXnY, or `sim` / `sim:SIZE` (given twice:
+    /// two paths to one simulated LUN).
+    #[arg(required = true)]
+    pub targets: Vec<PathBuf>,
+    /// Byte range the checks may write, START..END (e.g. `0..64M`); nothing outside it is written.
+    #[arg(long)]
+    pub region: Option<RegionArg>,
+    /// Write to a device even if it holds a filesystem, partitions or is in use.
+    #[arg(long)]
+    pub force: bool,
+    /// Operations of each atomicity check, over all its actors.
+    #[arg(long, default_value = "2000", allow_hyphen_values = true, value_parser = count64)]
+    pub ops: u64,
+    /// Concurrent actors (threads, one command in flight each) of each atomicity check.
+    #[arg(long, default_value = "8", allow_hyphen_values = true, value_parser = count)]
+    pub actors: u32,
+    /// Seed of the simulated device's fault draws.
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count64)]
+    pub seed: u64,
+    /// sim: the command set, scsi (the default) or nvme.
+    #[arg(long, value_parser = named::<SimProtocol>(&["scsi", "nvme"]))]
+    pub sim_protocol: Option<SimProtocol>,
+    /// sim: inject faults, KIND=RATE[,...] (as for `run`): each kind fails the check it violates.
+    #[arg(long, value_name = "KIND=RATE,...")]
+    pub inject: Option<Injections>,
+    /// Output format: table, markdown or json.
+    #[arg(long, short = 'f', default_value = "table", value_parser = named::<CheckFormat>(&["table", "markdown", "json"]))]
+    pub format: CheckFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
