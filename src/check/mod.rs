@@ -14,6 +14,7 @@
 pub mod atomic;
 pub mod nvme;
 pub mod port;
+pub mod reference;
 pub mod report;
 pub mod scsi;
 pub mod sim;
