@@ -293,6 +293,11 @@ pub struct CommonArgs {
     /// Length of one --hdr-log interval (`1s`, `250ms`).
     #[arg(long, default_value = "1s", requires = "hdr_log", allow_hyphen_values = true)]
     pub hdr_interval: Duration,
+    // ----- conformance checks -----
+    /// Run the conformance checks of `atsbench check` on the target first (inside --region);
+    /// results carry them as `conformance`, and a failed check exits 12 after every point.
+    #[arg(long)]
+    pub checks: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
     #[command(flatten)]

@@ -34,6 +34,8 @@ pub struct Settings {
     pub interleave: Option<bool>,
     pub heartbeat_interval: Option<String>,
     pub verify: Option<bool>,
+    /// Run `atsbench check`'s conformance checks on the target before the points.
+    pub checks: Option<bool>,
 }
 
 /// A loaded profile: its name, where it came from, its checksum and its settings.

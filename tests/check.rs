@@ -62,3 +62,45 @@ fn targets_without_a_device_side_compare_are_refused() {
     let out = run(&["sim", "--region", "0..1G"]);
     assert_eq!(out.status.code(), Some(3), "a region beyond the device");
 }
+
+fn atsbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_atsbench")).args(args).output().expect("run atsbench")
+}
+
+/// `--checks` (and the qualification profile) run the checks first; results carry them.
+#[test]
+fn runs_carry_the_checks_when_asked() {
+    let out = atsbench(&["run", "sim", "--checks", "--ops", "200", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["conformance"]["report"]["counts"]["fail"], 0, "{}", doc["conformance"]);
+    assert_eq!(doc["points"].as_array().unwrap().len(), 1);
+
+    let out = atsbench(&["run", "--checks", "--ops", "200", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["conformance"]["skipped"].as_str().unwrap().contains("no device-side compare"), "{doc}");
+
+    let out = atsbench(&["run", "sim", "--checks", "--inject", "lost-write=1", "--ops", "200", "--no-verify"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(12), "{err}");
+    assert!(err.contains("every point was written") && err.contains("caw-simple"), "{err}");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("caw-simple") && table.contains("fail"), "{table}");
+
+    let out = atsbench(&["profiles", "show", "qualification"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("checks = true"));
+}
+
+/// The HTML report shows the conformance table beside the performance figures.
+#[test]
+fn the_html_report_shows_the_conformance_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, html) = (dir.path().join("r.json"), dir.path().join("r.html"));
+    let out = atsbench(&["run", "sim", "--checks", "--ops", "200", "-f", "json", "-o", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = atsbench(&["report", json.to_str().unwrap(), "--html", html.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<h2>Conformance</h2>") && page.contains("<code>caw-atomic-read</code>"), "{page}");
+}

@@ -19,7 +19,7 @@ pub mod report;
 pub mod scsi;
 pub mod sim;
 
-pub use report::{CheckReport, CheckResult, CheckedDevice, Counts, Verdict};
+pub use report::{CheckReport, CheckResult, CheckedDevice, Conformance, Counts, Verdict};
 
 use crate::backend::sim::Injections;
 use crate::device::{self, BackendKind, Probe};
@@ -358,6 +358,17 @@ mod tests {
             if fails.is_empty() {
                 assert_eq!(r.counts.fail, 0, "{inject}: {:?}", verdicts(&r));
             }
+        }
+    }
+
+    #[test]
+    fn docs_name_every_check_and_every_reference_test() {
+        let doc = include_str!("../../docs/check.md");
+        for c in SCSI_CHECKS.iter().chain(NVME_CHECKS.iter()) {
+            assert!(doc.contains(&format!("| `{}` |", c.id)), "docs/check.md lacks a row for {}", c.id);
+        }
+        for (test, _, _) in reference::MAPPING {
+            assert!(doc.contains(&format!("| {test} |")), "docs/check.md lacks the mapping of {test}");
         }
     }
 

@@ -189,6 +189,17 @@ impl CheckReport {
     }
 }
 
+/// The conformance part of a `run`/`sweep` result (`--checks`, the qualification profile):
+/// the checks' report, or why they were skipped on this target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Conformance {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<CheckReport>,
+    /// Why no check ran (a file or block device has no device-side compare).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
 /// The JSON schema of [`CheckReport`].
 pub fn schema() -> String {
     serde_json::to_string_pretty(&schemars::schema_for!(CheckReport)).expect("a schema always serializes") + "\n"

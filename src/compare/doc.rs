@@ -30,6 +30,9 @@ pub struct Results {
     pub version: String,
     pub config: RunConfig,
     pub target: TargetDesc,
+    /// The conformance checks of the run (`--checks`), where it ran them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conformance: Option<crate::check::Conformance>,
     pub points: Vec<ResultPoint>,
 }
 
@@ -350,7 +353,12 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Results> {
         .enumerate()
         .map(|(i, v)| ResultPoint::deserialize(v).map_err(|e| bad(&format!("points[{i}]"), e)))
         .collect::<Result<Vec<_>>>()?;
+    let conformance = match obj.get("conformance") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(crate::check::Conformance::deserialize(v).map_err(|e| bad("conformance", e))?),
+    };
     Ok(Results {
+        conformance,
         file: path.to_path_buf(),
         version: obj.get("version").and_then(|v| v.as_str()).unwrap_or("").to_string(),
         schema,

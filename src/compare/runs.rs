@@ -152,6 +152,7 @@ mod tests {
             version: "0.1.0".into(),
             config: RunConfig { workloads: vec!["ats".into()], bs: 512, seed: Some(1), ..Default::default() },
             target: TargetDesc { firmware: Some("A".into()), kernel: "6.12".into(), ..Default::default() },
+            conformance: None,
             points: vec![],
         }
     }

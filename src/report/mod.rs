@@ -164,6 +164,9 @@ pub struct Document {
     pub version: &'static str,
     pub config: Config,
     pub target: TargetInfo,
+    /// The conformance checks run before the points (`--checks`, the qualification profile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conformance: Option<crate::check::Conformance>,
     pub points: Vec<Point>,
 }
 
@@ -202,7 +205,14 @@ impl Reporter {
             Format::Csv => Sink::Csv(Box::new(csv::CsvWriter::new(out))),
             Format::Json => Sink::Json,
         };
-        let doc = Document { schema: SCHEMA, version: env!("CARGO_PKG_VERSION"), config, target, points: Vec::new() };
+        let doc = Document {
+            schema: SCHEMA,
+            version: env!("CARGO_PKG_VERSION"),
+            config,
+            target,
+            conformance: None,
+            points: Vec::new(),
+        };
         Ok(Reporter { sink, path: path.map(Path::to_path_buf), doc })
     }
 
@@ -221,6 +231,24 @@ impl Reporter {
         };
         r.map_err(|e| write_error(&out, e))?;
         self.doc.points.push(p);
+        if let (Sink::Json, Some(path)) = (&self.sink, &self.path) {
+            write_json_atomically(path, &self.doc)?;
+        }
+        Ok(())
+    }
+
+    /// The conformance checks, before any point: printed (table) or kept in the document (JSON).
+    pub fn conformance(&mut self, c: crate::check::Conformance) -> Result<()> {
+        if let Sink::Table { out, .. } = &mut self.sink {
+            let text = match (&c.report, &c.skipped) {
+                (Some(r), _) => r.table(),
+                (None, Some(why)) => format!("conformance checks skipped: {why}\n"),
+                (None, None) => String::new(),
+            };
+            let p = self.path.clone().unwrap_or_else(|| PathBuf::from("stdout"));
+            out.write_all(text.as_bytes()).and_then(|_| writeln!(out)).map_err(|e| write_error(&p, e))?;
+        }
+        self.doc.conformance = Some(c);
         if let (Sink::Json, Some(path)) = (&self.sink, &self.path) {
             write_json_atomically(path, &self.doc)?;
         }

@@ -173,6 +173,7 @@ fn json_document() {
         version: "0.0.0-test",
         config: Config::new("sweep", &[spec()], false, 3, true),
         target: target(),
+        conformance: None,
         points: vec![ats_point(), read_point()],
     };
     insta::assert_json_snapshot!(doc);
