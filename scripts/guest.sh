@@ -2,7 +2,8 @@
 # Real kernel devices for atsbench: boots a QEMU (TCG) guest with a Debian 6.12 kernel that has
 # null_blk, scsi_debug (sg), a QEMU NVMe controller with two namespaces (512 B and 4096 B), and
 # storage stacks written by others: a LIO LUN on two tcm_loop paths, dm-multipath over those two
-# paths, and an nvmet namespace over nvme-loop (no Compare).
+# paths, and an nvmet namespace over nvme-loop (no Compare); the LIO LUN is also exported
+# through LIO's iSCSI target on 127.0.0.1 (for libiscsi's iscsi-test-cu).
 #
 #   scripts/guest.sh test            device tests, the null_blk regression sweep and the
 #                                    qualification sweeps; exits with their status
@@ -38,7 +39,7 @@ WORK=$ROOT/target/guest
 KERNEL_PKG=${ATSBENCH_GUEST_KERNEL_PKG:-linux-image-6.12-amd64}
 MODULES=(null_blk scsi_debug sg sd_mod nvme nvme-core loop virtio_blk virtio_pci
     target_core_mod target_core_file tcm_loop nvmet nvme-loop dm_mod dm_multipath dm_round_robin
-    scsi_dh_alua)
+    scsi_dh_alua iscsi_target_mod)
 # The references of `atsbench check` (libiscsi-bin, sg3-utils) are packed with their libraries too.
 HOST_TOOLS=(losetup dmsetup iscsi-test-cu sg_compare_and_write)
 TIMEOUT=${ATSBENCH_GUEST_TIMEOUT:-900}

@@ -272,8 +272,11 @@ fn nlb_zero(p: &mut dyn ScsiPort, lun: &Lun, blocks: &mut Blocks, ev: &mut Evide
 
 fn lba_range(p: &mut dyn ScsiPort, lun: &Lun, ev: &mut Evidence) -> Step {
     let len = lun.lbs as usize;
-    for lba in [lun.blocks, lun.blocks.saturating_add(1 << 20), u64::MAX] {
-        let a = caw(p, lba, 1, (false, false), &vec![0u8; len], &pattern(0x1bad, len))?;
+    // No address near 2^64: a device that wraps LBA + NUMBER OF LOGICAL BLOCKS around would
+    // land inside the medium. The compare image is random, so a device that wrongly executes
+    // the command miscompares rather than writes.
+    for lba in [lun.blocks, lun.blocks.saturating_add(1 << 20)] {
+        let a = caw(p, lba, 1, (false, false), &pattern(0x1bac, len), &pattern(0x1bad, len))?;
         ev.note(format!("1 block at LBA {lba} (capacity {} blocks): {}", lun.blocks, a.describe()));
         expect_sense(&a, KEY_ILLEGAL_REQUEST, LBA_OUT_OF_RANGE, &format!("LBA {lba}"))?;
     }

@@ -16,6 +16,7 @@ pub fn tests() -> Vec<DeviceTest> {
         (Need::Sg, "check_scsi_debug_agrees_with_libiscsi_and_sg3_utils", scsi_debug),
         (Need::Lio, "check_lio_path_agrees_with_libiscsi_and_sg3_utils", lio_path),
         (Need::Lio, "check_lio_two_paths_agrees_with_libiscsi_multipath", lio_multipath),
+        (Need::Lio, "check_lio_over_iscsi_agrees_with_libiscsi", lio_iscsi),
         (Need::Nvme, "check_qemu_nvme_known_answers", qemu_nvme),
     ]
 }
@@ -164,4 +165,24 @@ fn qemu_nvme() -> TestResult {
     check(f.result == Verdict::NotApplicable && f.reason.as_deref().is_some_and(|s| s.contains("EINVAL")), || {
         format!("nvme-fused: {f:?}")
     })
+}
+
+/// The LIO LUN through LIO's iSCSI target on 127.0.0.1 (`ATSBENCH_TEST_ISCSI`, set up by the
+/// guest's init): libiscsi runs its SCSI.CompareAndWrite family over iSCSI (InvalidDataOutSize
+/// included) and SCSI.MultipathIO.CompareAndWriteAsync over two sessions, held against
+/// atsbench's checks on the same LUN through its tcm_loop paths (the CAW logic is LIO's core,
+/// whatever the transport). There is no kernel initiator in the guest, so atsbench itself does
+/// not reach the LUN over iSCSI.
+fn lio_iscsi() -> TestResult {
+    let url = dev("ATSBENCH_TEST_ISCSI");
+    check(url.starts_with("iscsi://"), || {
+        "ATSBENCH_TEST_ISCSI is empty: the guest's iSCSI target set-up failed".into()
+    })?;
+    let (a, b) = (dev(LIO_A), dev(LIO_B));
+    let r = run_check(&[&a, &b])?;
+    let mut refs = libiscsi("lio_iscsi", "SCSI.CompareAndWrite", &[&url])?;
+    refs.extend(libiscsi("lio_iscsi_multipath", "SCSI.MultipathIO.CompareAndWriteAsync", &[&url, &url])?);
+    note("lio_iscsi", &r, &refs, None);
+    let d = reference::disagreements(&r, &refs);
+    check(d.is_empty(), || format!("LIO over iSCSI: atsbench disagrees with iscsi-test-cu: {d:?}"))
 }
