@@ -12,7 +12,7 @@ pub const NVME_COMPARE: Check = Check {
     id: "nvme-compare",
     statement: "Compare of matching data succeeds; of different data ends Compare Failure (SCT 2h / SC 85h); \
                 neither writes",
-    clause: "NVM-CS 1.0 3.2.1 (Compare); 4.1.? status Compare Failure (SCT 2h, SC 85h)",
+    clause: "NVM-CS 1.0 3.2.1 (Compare); NVMe 2.0 status 85h (Compare Failure, Media and Data Integrity Errors)",
 };
 pub const NVME_COMPARE_MULTI: Check = Check {
     id: "nvme-compare-multi",

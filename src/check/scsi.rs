@@ -272,10 +272,10 @@ fn nlb_zero(p: &mut dyn ScsiPort, lun: &Lun, blocks: &mut Blocks, ev: &mut Evide
 
 fn lba_range(p: &mut dyn ScsiPort, lun: &Lun, ev: &mut Evidence) -> Step {
     let len = lun.lbs as usize;
-    // No address near 2^64: a device that wraps LBA + NUMBER OF LOGICAL BLOCKS around would
-    // land inside the medium. The compare image is random, so a device that wrongly executes
-    // the command miscompares rather than writes.
-    for lba in [lun.blocks, lun.blocks.saturating_add(1 << 20)] {
+    // The compare image is random, so a device that wrongly executes the command (one whose
+    // LBA + NUMBER OF LOGICAL BLOCKS wraps around 2^64 and lands inside the medium, as
+    // scsi_debug's does) miscompares there rather than writes.
+    for lba in [lun.blocks, lun.blocks.saturating_add(1 << 20), u64::MAX] {
         let a = caw(p, lba, 1, (false, false), &pattern(0x1bac, len), &pattern(0x1bad, len))?;
         ev.note(format!("1 block at LBA {lba} (capacity {} blocks): {}", lun.blocks, a.describe()));
         expect_sense(&a, KEY_ILLEGAL_REQUEST, LBA_OUT_OF_RANGE, &format!("LBA {lba}"))?;
