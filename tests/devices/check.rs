@@ -158,14 +158,24 @@ fn lio_multipath() -> TestResult {
 }
 
 /// QEMU's NVMe controller: Compare in ONCS and working, MDTS enforced, FUSES 0 and no fused
-/// commands from Linux, one-block atomic writes. No reference tool is packed for NVMe.
+/// commands from Linux. No reference tool is packed for NVMe.
+///
+/// `nvme-atomic-write` is a finding, not a known answer: QEMU over a raw image file now and
+/// then returns a torn 512-byte block to a READ racing a WRITE (1 READ of 1744 in one guest
+/// run, none in others), although AWUN 0 promises one-block atomicity. The test accepts a pass
+/// or that failure (torn READs and nothing else), and prints which.
 fn qemu_nvme() -> TestResult {
     let r = run_check(&[&Need::Nvme.path()])?;
     note("qemu_nvme", &r, &[], None);
-    for id in ["nvme-compare", "nvme-compare-multi", "nvme-compare-oncs", "nvme-atomic-write"] {
+    for id in ["nvme-compare", "nvme-compare-multi", "nvme-compare-oncs"] {
         let c = r.get(id);
         check(c.result == Verdict::Pass, || format!("{id} on QEMU NVMe: {c:?}"))?;
     }
+    let a = r.get("nvme-atomic-write");
+    let torn =
+        a.result == Verdict::Fail && a.reason.as_deref().is_some_and(|w| w.contains("READs returned a torn block"));
+    check(a.result == Verdict::Pass || torn, || format!("nvme-atomic-write on QEMU NVMe: {a:?}"))?;
+    println!("qemu_nvme: nvme-atomic-write {}: {}", a.result.name(), a.reason.as_deref().unwrap_or("no torn READ"));
     let f = r.get("nvme-fused");
     check(f.result == Verdict::NotApplicable && f.reason.as_deref().is_some_and(|s| s.contains("EINVAL")), || {
         format!("nvme-fused: {f:?}")
