@@ -141,13 +141,23 @@ impl NgPort {
     }
 }
 
+/// Page alignment of the buffers handed to the NVMe driver: an unaligned buffer of MDTS bytes
+/// spans one page more than the controller's segments allow, and the kernel refuses it (EINVAL).
+const PAGE: usize = 4096;
+
 impl NvmePort for NgPort {
     fn io(&mut self, cmd: &NvmeCommand, data: &mut [u8]) -> Completion {
         let cmd = NvmeCommand { nsid: self.nsid, timeout_ms: TIMEOUT_MS, ..*cmd };
-        match crate::sys::nvme::nvme_io(self.file.as_fd(), &cmd, data) {
+        let mut raw = vec![0u8; data.len() + PAGE];
+        let at = raw.as_ptr().align_offset(PAGE).min(PAGE);
+        let buf = &mut raw[at..at + data.len()];
+        buf.copy_from_slice(data);
+        let done = match crate::sys::nvme::nvme_io(self.file.as_fd(), &cmd, buf) {
             Ok((status, _)) => Completion::from_res(status),
             Err(e) => Completion::Host(e.raw_os_error().unwrap_or(libc::EIO)),
-        }
+        };
+        data.copy_from_slice(buf);
+        done
     }
 
     fn identify(&mut self) -> Result<(IdentifyController, IdentifyNamespace)> {
