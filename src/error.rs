@@ -13,6 +13,7 @@
 //! | 8    | device: an I/O error during measurement |
 //! | 9    | verification failed: a device-side or serialised ATS broke atomicity |
 //! | 10   | rendezvous: the other hosts of a multi-host run were not seen in time, or one left |
+//! | 12   | `check`: a conformance check failed (the report, written in full, says which and why) |
 //! | 70   | internal error (a bug: please report it) |
 //! | 130  | interrupted (SIGINT or SIGTERM); the points measured so far were written |
 
@@ -45,6 +46,9 @@ pub enum Error {
     Verification(String),
     #[error("{0}")]
     Rendezvous(String),
+    /// `check`: a conformance check failed; the report has been written.
+    #[error("{0}")]
+    CheckFailed(String),
     #[error("interrupted; the points measured so far were written")]
     Interrupted,
     #[error("internal error: {0} (this is a bug in atsbench; please report it)")]
@@ -68,6 +72,7 @@ impl Error {
             Error::Device(_) => 8,
             Error::Verification(_) => 9,
             Error::Rendezvous(_) => 10,
+            Error::CheckFailed(_) => 12,
             Error::Interrupted => 130,
         }
     }
@@ -120,6 +125,7 @@ mod tests {
             Error::Device(String::new()),
             Error::Verification(String::new()),
             Error::Rendezvous(String::new()),
+            Error::CheckFailed(String::new()),
             Error::Interrupted,
         ];
         let mut codes: Vec<i32> = all.iter().map(Error::exit_code).collect();

@@ -18,6 +18,7 @@
 //!
 //! Loop-device tests need root and losetup; they build their loop device over /dev/shm.
 
+mod check;
 mod common;
 mod lio;
 mod loopdev;
@@ -45,6 +46,7 @@ fn main() {
     tests.extend(multihost::tests());
     tests.extend(stale_cache::tests());
     tests.extend(scsi_debug_faults::tests());
+    tests.extend(check::tests());
 
     let mut skipped: Vec<(&'static str, String)> = Vec::new();
     let trials: Vec<Trial> = tests
