@@ -65,7 +65,8 @@ fn real(s: &str) -> Result<f64, String> {
 /// The headings of `--help`, in the order they are shown. Everyday options come first; an
 /// option of a new feature takes the heading of what it is about:
 /// `--interval` OUTPUT; `--max-duration`, `--max-error-rate`, `--on-timeout` LIMITS (beside
-/// `--timeout`); `compare --inconclusive`, `--run-noise` VERDICT (beside `--max-regression`).
+/// `--timeout`); `compare --inconclusive`, `--run-noise` VERDICT (beside `--max-regression`);
+/// `--checks` MEASURE.
 pub mod heading {
     pub const MEASURE: &str = "What to measure";
     pub const LOAD: &str = "Load";
@@ -136,6 +137,17 @@ Examples:
     atsbench probe /dev/ng0n1 -f json
   The simulated device:
     atsbench probe sim:1G";
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  Every check on one SCSI path, inside 8M..24M:
+    atsbench check /dev/sg3 --region 8M..24M --force
+  Two paths of one LUN (checked by VPD 83h), as markdown:
+    atsbench check /dev/sg3 /dev/sg4 -f markdown -o check.md
+  An NVMe namespace:
+    atsbench check /dev/ng0n1
+  A faulty simulated device, whose atomicity checks fail:
+    atsbench check sim --inject torn-write=0.1";
 
 const COMPARE_EXAMPLES: &str = "\
 Examples:
@@ -218,6 +230,10 @@ pub enum Command {
     /// Describe a target: model, firmware, block size, ATS support.
     #[command(after_help = PROBE_EXAMPLES)]
     Probe(ProbeArgs),
+    /// Check that the device implements compare-and-write correctly (SBC-4 COMPARE AND WRITE,
+    /// NVMe Compare): one verdict per check; exit 12 when a check failed.
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
     /// Compare two results files point by point: exit 1 on a regression, 3 when inconclusive.
     #[command(after_help = COMPARE_EXAMPLES)]
     Compare(CompareArgs),
@@ -253,6 +269,69 @@ pub struct ManArgs {
     /// Write every page (atsbench.1, atsbench-run.1, ...) into DIR instead.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+// ----- conformance checks (`atsbench check`) -----
+
+/// Output format of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckFormat {
+    Table,
+    Markdown,
+    Json,
+}
+
+impl std::str::FromStr for CheckFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "table" => Ok(CheckFormat::Table),
+            "markdown" => Ok(CheckFormat::Markdown),
+            "json" => Ok(CheckFormat::Json),
+            _ => Err(format!("`{s}` is not a format; use table, markdown or json")),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// /dev/sgN (several: paths of one LUN), /dev/ngXnY, or `sim` / `sim:SIZE` (given twice:
+    /// two paths to one simulated LUN).
+    #[arg(required = true)]
+    pub targets: Vec<PathBuf>,
+    /// Byte range the checks may write, START..END (e.g. `0..64M`); nothing outside it is written.
+    #[arg(long, help_heading = heading::TARGET)]
+    pub region: Option<RegionArg>,
+    /// Write to a device even if it holds a filesystem, partitions or is in use.
+    #[arg(long, help_heading = heading::TARGET)]
+    pub force: bool,
+    /// Operations of each atomicity check, over all its actors.
+    #[arg(long, default_value = "2000", allow_hyphen_values = true, value_parser = count64,
+          help_heading = heading::LOAD)]
+    pub ops: u64,
+    /// Concurrent actors (threads, one command in flight each) of each atomicity check.
+    #[arg(long, default_value = "8", allow_hyphen_values = true, value_parser = count,
+          help_heading = heading::LOAD)]
+    pub actors: u32,
+    /// Seed of the simulated device's fault draws.
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count64,
+          help_heading = heading::SIM)]
+    pub seed: u64,
+    /// sim: the command set, scsi (the default) or nvme.
+    #[arg(long, value_parser = named::<SimProtocol>(&["scsi", "nvme"]),
+          help_heading = heading::SIM)]
+    pub sim_protocol: Option<SimProtocol>,
+    /// sim: inject faults, KIND=RATE[,...] (as for `run`): each kind fails the check it violates.
+    #[arg(long, value_name = "KIND=RATE,...", help_heading = heading::SIM)]
+    pub inject: Option<Injections>,
+    /// Output format: table, markdown or json.
+    #[arg(long, short = 'f', default_value = "table", value_parser = named::<CheckFormat>(&["table", "markdown", "json"]),
+          help_heading = heading::OUTPUT)]
+    pub format: CheckFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short = 'o', help_heading = heading::OUTPUT)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -442,6 +521,10 @@ pub struct CommonArgs {
     #[arg(long, value_name = "FRACTION", default_value = "0", allow_hyphen_values = true, value_parser = real,
           help_heading = heading::LIMITS)]
     pub max_error_rate: f64,
+    /// Run the conformance checks of `atsbench check` on the target first (inside --region);
+    /// results carry them as `conformance`, and a failed check exits 12 after every point.
+    #[arg(long, help_heading = heading::MEASURE)]
+    pub checks: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
     #[command(flatten)]

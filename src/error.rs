@@ -14,6 +14,7 @@
 //! | 9    | verification failed: a device-side or serialised ATS broke atomicity |
 //! | 10   | rendezvous: the other hosts of a multi-host run were not seen in time, or one left |
 //! | 11   | the device returned errors: a point's I/O error rate passed `--max-error-rate` (default 0: any error); results were written |
+//! | 12   | `check`: a conformance check failed (the report, written in full, says which and why) |
 //! | 70   | internal error (a bug: please report it) |
 //! | 130  | interrupted (SIGINT or SIGTERM); the points measured so far were written |
 
@@ -49,6 +50,9 @@ pub enum Error {
     /// The device returned I/O errors past `--max-error-rate`; the results have been written.
     #[error("{0}")]
     DeviceErrors(String),
+    /// `check`: a conformance check failed; the report has been written.
+    #[error("{0}")]
+    CheckFailed(String),
     #[error("interrupted; the points measured so far were written")]
     Interrupted,
     #[error("internal error: {0} (this is a bug in atsbench; please report it)")]
@@ -73,6 +77,7 @@ impl Error {
             Error::Verification(_) => 9,
             Error::Rendezvous(_) => 10,
             Error::DeviceErrors(_) => 11,
+            Error::CheckFailed(_) => 12,
             Error::Interrupted => 130,
         }
     }
@@ -154,6 +159,7 @@ mod tests {
             Error::Verification(String::new()),
             Error::Rendezvous(String::new()),
             Error::DeviceErrors(String::new()),
+            Error::CheckFailed(String::new()),
             Error::Interrupted,
         ];
         let mut codes: Vec<i32> = all.iter().map(Error::exit_code).collect();

@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod backend;
+pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod device;

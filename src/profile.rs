@@ -37,6 +37,8 @@ pub struct Settings {
     /// `compare`: the run-to-run noise in percent of one run of this profile (one standard
     /// deviation between identical runs, measured by A/A runs), for points measured once.
     pub run_noise: Option<f64>,
+    /// Run `atsbench check`'s conformance checks on the target before the points.
+    pub checks: Option<bool>,
 }
 
 /// A loaded profile: its name, where it came from, its checksum and its settings.

@@ -1,6 +1,7 @@
 //! Every output of atsbench's results document validates against the committed JSON Schema
 //! (`schema/atsbench-3.schema.json`, generated from `src/results/`): seeded sim runs and sweeps
-//! (repeats, injected faults, intervals), and old files upgraded and written again.
+//! (repeats, injected faults, intervals, the conformance checks), and old files upgraded and
+//! written again.
 
 use serde_json::Value;
 use std::path::Path;
@@ -26,7 +27,7 @@ fn json(args: &[&str]) -> Value {
 #[test]
 fn run_and_sweep_outputs_validate() {
     let v = schema("atsbench-3.schema.json");
-    let cases: [&[&str]; 4] = [
+    let cases: [&[&str]; 5] = [
         &["run", "sim", "--seed", "1", "--qd", "4", "--duration", "0.3", "-f", "json"],
         &[
             "sweep",
@@ -65,10 +66,13 @@ fn run_and_sweep_outputs_validate() {
             "-f",
             "json",
         ],
+        // The conformance checks first (`--checks`): the document carries their report.
+        &["run", "sim", "--seed", "6", "--checks", "--ops", "200", "-f", "json"],
     ];
     for args in cases {
         let doc = json(args);
         assert_eq!(doc["schema"], "atsbench/3");
+        assert_eq!(doc.get("conformance").is_some(), args.contains(&"--checks"), "{args:?}");
         assert_valid(&v, &doc, &format!("{args:?}"));
     }
 }

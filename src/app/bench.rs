@@ -32,6 +32,7 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     if let Some(dir) = &plan.plot {
         std::fs::create_dir_all(dir).map_err(|e| crate::plot::write_error(dir, &e))?;
     }
+    let failed_checks = if plan.checks { conformance(&plan, &mut reporter)? } else { Vec::new() };
     let mut hdr = plan.hdr_log.as_ref().map(|(path, every_ns)| hdr::open(path, *every_ns)).transpose()?;
     let runs = specs.len() * plan.repeat as usize;
     if let (Some(h), Some(m), true) = (plan.hosts, specs[0].hosts.as_deref(), std::io::stderr().is_terminal()) {
@@ -122,6 +123,13 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
             erring.join("; ")
         )));
     }
+    if !failed_checks.is_empty() {
+        return Err(Error::CheckFailed(format!(
+            "every point was written, but {} conformance check(s) failed: {}",
+            failed_checks.len(),
+            failed_checks.join(", ")
+        )));
+    }
     Ok(())
 }
 
@@ -176,6 +184,39 @@ fn error_summary(p: &Point) -> String {
     let kind = f.commonest().map_or(String::new(), |(k, _)| format!(", most {k}"));
     let abandoned = if f.abandoned > 0 { format!(", {} abandoned unanswered", f.abandoned) } else { String::new() };
     format!("{} qd {}: {} errors{abandoned}, rate {:.4}{kind}", p.workload.name(), p.qd, p.errors, f.error_rate)
+}
+
+/// `--checks`: the conformance checks on the target, before the points, inside the region;
+/// returns the ids that failed. A target without a device-side compare is noted, not an error.
+fn conformance(plan: &Plan, reporter: &mut Reporter) -> Result<Vec<String>> {
+    let target = match (&plan.target, plan.sim) {
+        (_, Some(bytes)) => std::path::PathBuf::from(format!("sim:{bytes}")),
+        (Some(path), None) => path.clone(),
+        (None, None) => {
+            let why = "the built-in temporary file has no device-side compare".to_string();
+            return reporter
+                .conformance(crate::check::Conformance { report: None, skipped: Some(why) })
+                .map(|_| vec![]);
+        }
+    };
+    let o = crate::check::CheckOptions {
+        targets: vec![target],
+        region: plan.region,
+        force: plan.force,
+        ops: 1000,
+        actors: 4,
+        seed: plan.seed.unwrap_or(1),
+        sim_nvme: plan.sim.is_some() && plan.device.sim.protocol == backend::sim::SimProtocol::Nvme,
+        inject: if plan.sim.is_some() { plan.device.sim.inject } else { Default::default() },
+    };
+    let c = match crate::check::run(&o) {
+        Ok(r) => crate::check::Conformance { report: Some(r), skipped: None },
+        Err(Error::Unsupported(why)) => crate::check::Conformance { report: None, skipped: Some(why) },
+        Err(e) => return Err(e),
+    };
+    let failed = c.report.iter().flat_map(|r| r.failed().map(|x| x.id.clone())).collect();
+    reporter.conformance(c)?;
+    Ok(failed)
 }
 
 /// The order of the measurements: (run number, point index); each point's repeats in a row,

@@ -4,6 +4,7 @@
 //! combines the results of the hosts of a multi-host run.
 
 mod bench;
+mod check;
 mod compare;
 mod hdr;
 mod manual;
@@ -33,6 +34,7 @@ pub fn main(cli: Cli, matches: &ArgMatches, stop: &AtomicBool) -> Result<()> {
         }
         Command::Probe(a) => probe(&a),
         Command::Merge(a) => merge::merge(&a),
+        Command::Check(a) => check::check(&a),
         Command::Compare(a) => compare::compare(&a),
         Command::Report(a) => compare::report(&a),
         Command::Completions(a) => manual::completions(a.shell),

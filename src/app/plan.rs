@@ -53,6 +53,8 @@ pub struct Plan {
     pub interleave: bool,
     pub heartbeat_ns: u64,
     pub verify: bool,
+    /// Run the conformance checks first (`--checks`, the qualification profile).
+    pub checks: bool,
     pub sqpoll: bool,
     pub iopoll: bool,
     pub force: bool,
@@ -205,6 +207,7 @@ impl Plan {
             interleave: c.interleave,
             heartbeat_ns: c.heartbeat_interval.0.as_nanos().min(u128::from(u64::MAX)) as u64,
             verify: !c.no_verify,
+            checks: c.checks,
             sqpoll: c.sqpoll,
             iopoll: c.iopoll,
             force: c.force,
@@ -288,6 +291,9 @@ fn apply_profile(
     }
     if let (Some(v), false) = (s.verify, given("no_verify")) {
         c.no_verify = !v;
+    }
+    if let (Some(v), false) = (s.checks, given("checks")) {
+        c.checks = v;
     }
     Ok((p.name, p.sha256))
 }

@@ -26,6 +26,8 @@ pub struct Results {
     pub version: String,
     pub config: RunConfig,
     pub target: TargetDesc,
+    /// The conformance checks of the run (`--checks`), where it ran them.
+    pub conformance: Option<crate::results::Conformance>,
     pub points: Vec<ResultPoint>,
 }
 
@@ -38,6 +40,7 @@ impl From<crate::results::Loaded> for Results {
             version: d.version,
             config: d.config,
             target: d.target,
+            conformance: d.conformance,
             points: d.points,
         }
     }

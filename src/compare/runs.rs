@@ -169,6 +169,7 @@ mod tests {
                 ..Default::default()
             },
             target: TargetDesc { firmware: Some("A".into()), kernel: "6.12".into(), ..Default::default() },
+            conformance: None,
             points: vec![],
         }
     }

@@ -15,6 +15,19 @@ pub use cdb::{Cdb, CdbError};
 pub use devid::*;
 pub use sense::*;
 
+/// MODE SENSE(10) of `page` (0x3F: all pages), block descriptors disabled (DBD).
+pub fn mode_sense10(page: u8, alloc_len: u16) -> [u8; 10] {
+    let len = alloc_len.to_be_bytes();
+    [OP_MODE_SENSE_10, 0x08, page & 0x3f, 0, 0, 0, 0, len[0], len[1], 0]
+}
+
+/// DPOFUA (bit 4 of the DEVICE-SPECIFIC PARAMETER, byte 3 of the MODE SENSE(10) header, SBC-4):
+/// the device server accepts the DPO and FUA bits.
+pub fn parse_dpofua10(b: &[u8]) -> Result<bool, ParseError> {
+    need("MODE SENSE(10) header", b, 8)?;
+    Ok(b[3] & 0x10 != 0)
+}
+
 /// TEST UNIT READY.
 pub const OP_TEST_UNIT_READY: u8 = 0x00;
 /// INQUIRY.
@@ -27,6 +40,8 @@ pub const OP_COMPARE_AND_WRITE: u8 = 0x89;
 pub const OP_WRITE_16: u8 = 0x8A;
 /// SERVICE ACTION IN(16); READ CAPACITY(16) is its service action 0x10.
 pub const OP_SERVICE_ACTION_IN_16: u8 = 0x9E;
+/// MODE SENSE(10) (SPC-5).
+pub const OP_MODE_SENSE_10: u8 = 0x5A;
 /// Service action of READ CAPACITY(16).
 pub const SA_READ_CAPACITY_16: u8 = 0x10;
 /// Length of READ CAPACITY(16) parameter data.

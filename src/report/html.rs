@@ -90,6 +90,7 @@ pub fn page(results: &Results, base: Option<&Results>, comparison: Option<&Compa
     }
     identity_section(&mut h, results, base);
     config_section(&mut h, results, base);
+    conformance_section(&mut h, results);
     results_section(&mut h, "Results", results);
     if let Some(b) = base {
         results_section(&mut h, "Results of the base", b);
@@ -97,6 +98,47 @@ pub fn page(results: &Results, base: Option<&Results>, comparison: Option<&Compa
     plots_section(&mut h, plots, base.is_some());
     h.push_str("</body></html>\n");
     h
+}
+
+/// The conformance checks the run carried (`--checks`, the qualification profile), beside the
+/// performance figures: one row per check with its clause and evidence.
+fn conformance_section(h: &mut String, results: &Results) {
+    let Some(c) = &results.conformance else { return };
+    let _ = writeln!(h, "<h2>Conformance</h2>");
+    let Some(r) = &c.report else {
+        let _ = writeln!(h, "<p>Skipped: {}</p>", esc(c.skipped.as_deref().unwrap_or("no reason recorded")));
+        return;
+    };
+    let n = &r.counts;
+    let _ = writeln!(
+        h,
+        "<p>{} pass, {} fail, {} skip, {} n/a (<code>atsbench check</code>, {})</p>",
+        n.pass,
+        n.fail,
+        n.skip,
+        n.not_applicable,
+        esc(&r.device.paths.join(" + "))
+    );
+    h.push_str("<table><tr><th>check</th><th>result</th><th>clause</th><th>evidence</th></tr>\n");
+    for x in &r.checks {
+        let class = match x.result {
+            crate::results::conformance::Verdict::Pass => "t-ok",
+            crate::results::conformance::Verdict::Fail => "t-regression",
+            _ => "t-not",
+        };
+        let mut ev: Vec<String> = x.reason.iter().map(|w| format!("why: {w}")).collect();
+        ev.extend(x.evidence.iter().cloned());
+        let ev: Vec<String> = ev.iter().map(|e| esc(e)).collect();
+        let _ = writeln!(
+            h,
+            "<tr><td><code>{}</code></td><td class=\"{class}\">{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&x.id),
+            x.result.name(),
+            esc(&x.clause),
+            ev.join("<br>")
+        );
+    }
+    h.push_str("</table>\n");
 }
 
 fn verdict_class(v: Verdict) -> &'static str {

@@ -184,6 +184,24 @@ impl Reporter {
         Ok(())
     }
 
+    /// The conformance checks, before any point: printed (table) or kept in the document (JSON).
+    pub fn conformance(&mut self, c: crate::results::Conformance) -> Result<()> {
+        if let Sink::Table { out, .. } = &mut self.sink {
+            let text = match (&c.report, &c.skipped) {
+                (Some(r), _) => r.table(),
+                (None, Some(why)) => format!("conformance checks skipped: {why}\n"),
+                (None, None) => String::new(),
+            };
+            let p = self.path.clone().unwrap_or_else(|| PathBuf::from("stdout"));
+            out.write_all(text.as_bytes()).and_then(|_| writeln!(out)).map_err(|e| write_error(&p, e))?;
+        }
+        self.doc.conformance = Some(c);
+        if let (Sink::Json, Some(path)) = (&self.sink, &self.path) {
+            write_json_atomically(path, &self.doc)?;
+        }
+        Ok(())
+    }
+
     pub fn finish(&mut self) -> Result<()> {
         if let (Sink::Json, None) = (&self.sink, &self.path) {
             let mut out = std::io::stdout().lock();

@@ -192,6 +192,7 @@ fn json_document() {
         version: "0.0.0-test".into(),
         config: super::config("sweep", &[spec()], false, 3, true, 100_000_000),
         target: target(),
+        conformance: None,
         points: [ats_point(), read_point()]
             .map(|mut p| {
                 p.repeats = vec![p.as_repeat()];

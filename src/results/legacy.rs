@@ -285,5 +285,12 @@ pub(super) fn upgrade(
             serde_json::from_str::<OldPoint>(v.get()).map(Point::from).map_err(|e| (format!("points[{i}]"), e))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Document { schema: super::SCHEMA.into(), version, config: config.into(), target: target.into(), points })
+    Ok(Document {
+        schema: super::SCHEMA.into(),
+        version,
+        config: config.into(),
+        target: target.into(),
+        conformance: None,
+        points,
+    })
 }

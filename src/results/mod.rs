@@ -8,6 +8,7 @@
 //! histograms) is not part of it: the engine keeps it beside a [`Point`] until the repeats are
 //! merged. `docs/results-schema.md` describes the document.
 
+pub mod conformance;
 pub mod faults;
 pub mod intervals;
 mod legacy;
@@ -15,6 +16,7 @@ pub mod merged;
 mod point;
 mod target;
 
+pub use conformance::Conformance;
 pub use intervals::{Interval, IntervalKind, Intervals};
 pub use merged::{Figures, HostFigures, HostRef, Merged, MergedPoint, MERGE_SCHEMA};
 pub use point::{
@@ -117,6 +119,9 @@ pub struct Document {
     pub version: String,
     pub config: Config,
     pub target: TargetInfo,
+    /// The conformance checks run before the points (`--checks`, the qualification profile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conformance: Option<Conformance>,
     pub points: Vec<Point>,
 }
 
@@ -127,6 +132,7 @@ impl Document {
             version: env!("CARGO_PKG_VERSION").into(),
             config,
             target,
+            conformance: None,
             points: Vec::new(),
         }
     }
@@ -177,6 +183,8 @@ struct Parts<'a> {
     #[serde(borrow)]
     target: Option<&'a RawValue>,
     #[serde(borrow)]
+    conformance: Option<&'a RawValue>,
+    #[serde(borrow)]
     points: Option<Vec<&'a RawValue>>,
     version: Option<String>,
 }
@@ -219,12 +227,17 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Loaded> {
     let (config, target) =
         (parts.config.ok_or_else(|| missing("config"))?, parts.target.ok_or_else(|| missing("target"))?);
     let points = parts.points.ok_or_else(|| missing("points"))?;
-    let doc = if schema == SCHEMA {
+    let conformance = match parts.conformance {
+        Some(c) => serde_json::from_str(c.get()).map_err(|e| bad("conformance", e))?,
+        None => None,
+    };
+    let mut doc = if schema == SCHEMA {
         Document {
             schema: schema.clone(),
             version: parts.version.unwrap_or_default(),
             config: serde_json::from_str(config.get()).map_err(|e| bad("config", e))?,
             target: serde_json::from_str(target.get()).map_err(|e| bad("target", e))?,
+            conformance: None,
             points: points
                 .iter()
                 .enumerate()
@@ -235,6 +248,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Loaded> {
         legacy::upgrade(parts.version.unwrap_or_default(), config, target, &points)
             .map_err(|(what, e)| bad(&what, e))?
     };
+    doc.conformance = conformance;
     Ok(Loaded { file: path.to_path_buf(), schema, doc })
 }
 

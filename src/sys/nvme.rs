@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use crate::proto::nvme::{
     IdentifyController, IdentifyNamespace, NvmeCommand, NvmeStatus, ParseError, IDENTIFY_LEN, NVME_CMD_LEN,
-    NVME_IOCTL_ADMIN_CMD, NVME_IOCTL_ID,
+    NVME_IOCTL_ADMIN_CMD, NVME_IOCTL_ID, NVME_IOCTL_IO_CMD,
 };
 
 /// `struct nvme_passthru_cmd` (= `struct nvme_admin_cmd`) from linux/nvme_ioctl.h: the same
@@ -72,6 +72,22 @@ pub unsafe fn nvme_admin(fd: BorrowedFd<'_>, cmd: &NvmeCommand) -> io::Result<(i
     // SAFETY: `arg` is a valid, exclusive, 8-byte aligned nvme_passthru_cmd image; its buffers
     // are the caller's obligation.
     let status = unsafe { ioctl_cmd(fd, NVME_IOCTL_ADMIN_CMD, &mut arg) }?;
+    let result = u32::from_le_bytes(arg.0[RESULT_AT..RESULT_AT + 4].try_into().expect("4 bytes"));
+    Ok((status, result))
+}
+
+/// Runs an NVM I/O command synchronously (NVME_IOCTL_IO_CMD) on `data`, which becomes its
+/// buffer (`addr`/`data_len` of `cmd` are replaced; no metadata). Returns the NVMe status (0 =
+/// success, positive = device status) and the completion's dword 0. For the conformance checks,
+/// one command at a time; the engine uses io_uring passthrough instead.
+pub fn nvme_io(fd: BorrowedFd<'_>, cmd: &NvmeCommand, data: &mut [u8]) -> io::Result<(i32, u32)> {
+    let len = u32::try_from(data.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let c = NvmeCommand { addr: data.as_mut_ptr() as u64, data_len: len, metadata: 0, metadata_len: 0, ..*cmd };
+    let mut arg = Passthru(c.to_bytes72());
+    // SAFETY: `arg` is a valid, exclusive nvme_passthru_cmd image whose data buffer is `data`,
+    // borrowed mutably for the whole call (the kernel may read or write all of it), with no
+    // metadata buffer.
+    let status = unsafe { ioctl_cmd(fd, NVME_IOCTL_IO_CMD, &mut arg) }?;
     let result = u32::from_le_bytes(arg.0[RESULT_AT..RESULT_AT + 4].try_into().expect("4 bytes"));
     Ok((status, result))
 }

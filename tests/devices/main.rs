@@ -18,6 +18,7 @@
 //!
 //! Loop-device tests need root and losetup; they build their loop device over /dev/shm.
 
+mod check;
 mod common;
 mod device_faults;
 mod lio;
@@ -47,6 +48,7 @@ fn main() {
     tests.extend(stale_cache::tests());
     tests.extend(scsi_debug_faults::tests());
     tests.extend(device_faults::tests());
+    tests.extend(check::tests());
 
     let mut skipped: Vec<(&'static str, String)> = Vec::new();
     let trials: Vec<Trial> = tests
