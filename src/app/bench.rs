@@ -66,6 +66,7 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
             for s in order {
                 let Some(mut point) = engine::merge_repeats(std::mem::take(&mut measured[s])) else { continue };
                 point.hist = None;
+                point.diagnosis = super::diagnosis::of_point(&point, &specs[s]);
                 if let Some(why) = broke_atomicity(&point) {
                     broken.push(why);
                 }

@@ -5,6 +5,7 @@
 
 mod bench;
 mod compare;
+mod diagnosis;
 mod hdr;
 mod merge;
 mod plan;

@@ -112,10 +112,13 @@ pub struct MiscompareCounts {
     pub stale: u64,
     #[serde(rename = "false")]
     pub false_: u64,
+    /// Absent in results written before the `split` class.
+    #[serde(default)]
+    pub split: u64,
 }
 
 /// The miscompare classes, in the order reports list them.
-pub const CLASSES: [&str; 6] = ["total", "contention", "own_write", "corrupt", "stale", "false"];
+pub const CLASSES: [&str; 7] = ["total", "contention", "own_write", "corrupt", "stale", "false", "split"];
 
 impl MiscompareCounts {
     /// The count of `class` (one of [`CLASSES`]).
@@ -127,6 +130,7 @@ impl MiscompareCounts {
             "corrupt" => self.corrupt,
             "stale" => self.stale,
             "false" => self.false_,
+            "split" => self.split,
             _ => unreachable!("miscompare class `{class}`"),
         }
     }

@@ -23,6 +23,13 @@ pub struct Miscompares {
     pub stale: u64,
     #[serde(rename = "false")]
     pub false_: u64,
+    /// Another writer's record of the expected generation (see `verify::classify::Class::Split`).
+    #[serde(default)]
+    pub split: u64,
+    /// Of the `corrupt` ones: blocks torn between two records (the header of one, the tail of
+    /// another), as a write that reached only part of the block leaves them.
+    #[serde(default)]
+    pub torn: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub injected: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -40,6 +47,8 @@ impl Miscompares {
         self.corrupt += o.corrupt;
         self.stale += o.stale;
         self.false_ += o.false_;
+        self.split += o.split;
+        self.torn += o.torn;
         self.injected = add_opt(self.injected, o.injected);
         self.detected = add_opt(self.detected, o.detected);
         self.undetected = add_opt(self.undetected, o.undetected);
@@ -197,6 +206,9 @@ pub struct Point {
     /// One host of several (`--hosts`): its claims and the final lock blocks, for the merge.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_share: Option<HostShare>,
+    /// Which mechanism caused what the point shows, most important first (`diagnose`); set
+    /// when the point is reported.
+    pub diagnosis: Vec<crate::diagnose::Finding>,
 }
 
 impl Point {
@@ -340,6 +352,8 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
             corrupt: m[2],
             stale: m[3],
             false_: m[4],
+            split: m[5],
+            torn: c.torn,
             injected: compare.then_some(c.injected),
             detected: compare.then_some(c.detected),
             undetected: compare.then_some(c.undetected),
@@ -376,6 +390,7 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
         clat_ns: clat.summary(),
         hist: Some(Box::new(Histograms { lat, slat, clat })),
         host_share: super::hosts::share(spec, claims, &finals),
+        diagnosis: Vec::new(),
     }
 }
 

@@ -346,7 +346,7 @@ fn results_section(h: &mut String, title: &str, r: &Results) {
     let _ = writeln!(
         h,
         "<h2>{}</h2>\n<p class=\"sub\">{}: {} B blocks; latency per operation kind; miscompares as a share of \
-         operations, then by class: contention / own_write / corrupt / stale / false.</p>",
+         operations, then by class: contention / own_write / corrupt / stale / false / split.</p>",
         esc(title),
         esc(&r.file.display().to_string()),
         r.config.bs
@@ -388,7 +388,7 @@ fn results_section(h: &mut String, title: &str, r: &Results) {
                  <td class=\"n\" rowspan=\"{n}\">{}</td><td class=\"n\" rowspan=\"{n}\">{}</td>\
                  <td rowspan=\"{n}\">{}</td><td class=\"n\" rowspan=\"{n}\">{}</td>\
                  <td class=\"n\" rowspan=\"{n}\">{:.0}</td>{lat}\
-                 <td class=\"n\" rowspan=\"{n}\">{:.3}%<br><small>{}/{}/{}/{}/{}</small></td>\
+                 <td class=\"n\" rowspan=\"{n}\">{:.3}%<br><small>{}/{}/{}/{}/{}/{}</small></td>\
                  <td class=\"n\" rowspan=\"{n}\">{viol}</td><td class=\"n\" rowspan=\"{n}\">{lost}</td>\
                  <td class=\"n\" rowspan=\"{n}\">{}</td></tr>",
                 esc(&p.workload),
@@ -404,6 +404,7 @@ fn results_section(h: &mut String, title: &str, r: &Results) {
                 m.corrupt,
                 m.stale,
                 m.false_,
+                m.split,
                 p.errors
             );
         }

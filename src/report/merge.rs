@@ -113,7 +113,7 @@ fn table(m: &Merged) -> String {
         }
         let _ = writeln!(
             t,
-            "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>9} {:>8} {:>7} {:>7} {:>10} {:>8}",
+            "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>9} {:>8} {:>7} {:>7} {:>7} {:>10} {:>8}",
             "host",
             "ops",
             "iops",
@@ -123,6 +123,7 @@ fn table(m: &Merged) -> String {
             "corrupt",
             "stale",
             "false",
+            "split",
             "violations",
             "lost"
         );
@@ -154,7 +155,7 @@ fn row(t: &mut String, who: &str, f: &Figures, v: Option<(u64, u64)>) {
     let (violations, lost) = v.map_or(("-".into(), "-".into()), |(a, b)| (a.to_string(), b.to_string()));
     let _ = writeln!(
         t,
-        "  {:<6} {:>10} {:>10.0} {:>10} {:>10} {:>9} {:>8} {:>7} {:>7} {:>10} {:>8}",
-        who, f.ops, f.iops, m.total, m.contention, m.own_write, m.corrupt, m.stale, m.false_, violations, lost
+        "  {:<6} {:>10} {:>10.0} {:>10} {:>10} {:>9} {:>8} {:>7} {:>7} {:>7} {:>10} {:>8}",
+        who, f.ops, f.iops, m.total, m.contention, m.own_write, m.corrupt, m.stale, m.false_, m.split, violations, lost
     );
 }

@@ -91,6 +91,7 @@ fn ats_point() -> Point {
         first_corrupt: None,
         sim: serde_json::Value::Null,
         host_share: None,
+        diagnosis: Vec::new(),
     }
 }
 
@@ -130,6 +131,7 @@ fn read_point() -> Point {
         first_corrupt: None,
         sim: serde_json::Value::Null,
         host_share: None,
+        diagnosis: Vec::new(),
     }
 }
 

@@ -52,7 +52,7 @@ const COLUMNS: [(&str, usize); 19] = [
     ("acq_p50", 9),
     ("acq_p99", 9),
     ("miscmp%", 7),
-    ("cont/own/corr/stale/false", 25),
+    ("cont/own/corr/stale/false/split", 31),
     ("viol/lost", 9),
     ("err", 5),
 ];
@@ -109,7 +109,7 @@ pub fn row(w: &mut dyn Write, p: &Point) -> io::Result<()> {
         acq.map_or("-".into(), |l| us(l.p50)),
         acq.map_or("-".into(), |l| us(l.p99)),
         format!("{:.2}", p.miscompare_rate * 100.0),
-        format!("{}/{}/{}/{}/{}", m.contention, m.own_write, m.corrupt, m.stale, m.false_),
+        format!("{}/{}/{}/{}/{}/{}", m.contention, m.own_write, m.corrupt, m.stale, m.false_, m.split),
         verdict,
         p.errors.to_string(),
     ];
@@ -127,12 +127,18 @@ pub fn row(w: &mut dyn Write, p: &Point) -> io::Result<()> {
         writeln!(w, "  first corrupt: lock {} at {:.3} s (worker {})", f.lock, f.at_s, f.worker)?;
     }
     if let Some(v) = &p.verification {
+        if v.scope.is_some() {
+            writeln!(w, "  verification: this host only: merge the hosts' results to verify (viol/lost are partial)")?;
+        }
         for problem in &v.problems {
             writeln!(w, "  verify: {problem}")?;
         }
     }
     for e in &p.error_samples {
         writeln!(w, "  error: {e}")?;
+    }
+    for line in crate::diagnose::lines(&p.diagnosis) {
+        writeln!(w, "  diagnosis: {line}")?;
     }
     Ok(())
 }

@@ -17,7 +17,9 @@ pub struct Counters {
     pub retries: u64,
     pub errors: u64,
     /// By `Class::index()`.
-    pub miscompares: [u64; 5],
+    pub miscompares: [u64; 6],
+    /// Of the `corrupt` ones: blocks torn between two records (header of one, tail of another).
+    pub torn: u64,
     pub injected: u64,
     /// Injected wrong images the device reported as miscompares.
     pub detected: u64,
@@ -36,6 +38,7 @@ impl Counters {
         for (a, b) in self.miscompares.iter_mut().zip(o.miscompares) {
             *a += b;
         }
+        self.torn += o.torn;
         self.injected += o.injected;
         self.detected += o.detected;
         self.undetected += o.undetected;
