@@ -90,6 +90,12 @@ fn check_shared_file(workload: &str) -> Value {
         assert!(p["host_share"]["claims"]["locks"].is_array(), "{}", p["host_share"]);
         let last = &p["host_share"]["finals"][0];
         assert!(last["generation"].as_u64() > Some(0) && last["owner"]["host"].is_u64(), "{last}");
+        // Alone, each host sees the other host's records of the generation it expected: `split`
+        // (before that class they were `stale`), diagnosed as the known answer.
+        let m = &p["miscompares"];
+        eprintln!("{workload} host {i}: split {}, stale {}, contention {}", m["split"], m["stale"], m["contention"]);
+        assert!(n(m, "split") > n(m, "stale"), "host {i}: {m}");
+        assert_eq!(mechanisms(p)[0], "not-atomic-across-hosts", "host {i}: {}", p["diagnosis"]);
     }
     let (doc, out) = merged_json(&files);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -110,7 +116,13 @@ fn check_shared_file(workload: &str) -> Value {
     assert_eq!(p["cross_host_atomic"], false);
     assert!(n(p, "verification.lost_updates") > 0, "{}", p["verification"]);
     assert_eq!(p["verification"]["scope"], "all hosts");
+    assert_eq!(mechanisms(p)[0], "not-atomic-across-hosts", "{}", p["diagnosis"]);
+    assert_eq!(p["diagnosis"][0]["strength"], "expected");
     doc
+}
+
+fn mechanisms(p: &Value) -> Vec<&str> {
+    p["diagnosis"].as_array().expect("diagnosis").iter().map(|f| f["mechanism"].as_str().unwrap()).collect()
 }
 
 #[test]
@@ -184,4 +196,5 @@ fn merge_refuses_files_that_do_not_belong_together() {
     let table = merge(&[a, b], &[]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(table.status.success() && text.contains("cross-host atomic: no"), "{text}");
+    assert!(text.contains("diagnosis: not-atomic-across-hosts (expected)"), "{text}");
 }

@@ -4,6 +4,7 @@
 use crate::backend::block::ExpectedFrom;
 use crate::diagnose::{self, Classes, Figures, Finding, Queue, Scope};
 use crate::engine::{Miscompares, Point, PointSpec};
+use crate::report::merge::MergedPoint;
 use crate::workload::Workload;
 
 pub fn classes(m: &Miscompares) -> Classes {
@@ -56,4 +57,29 @@ pub fn figures(p: &Point, spec: &PointSpec) -> Figures {
 /// The diagnosis of a point of `run`/`sweep`.
 pub fn of_point(p: &Point, spec: &PointSpec) -> Vec<Finding> {
     diagnose::diagnose(&figures(p, spec))
+}
+
+/// The figures of a merged point of `merge`: all hosts' counts and their joint verification;
+/// `timeouts` is (given up, completed late) over the hosts.
+pub fn merged(m: &MergedPoint, actors_per_lock: f64, timeouts: (u64, u64)) -> Figures {
+    let t = &m.total;
+    let attempts = if m.workload == Workload::Heartbeat { t.acquires + t.miscompares.total } else { t.ops };
+    Figures {
+        workload: m.workload,
+        ats_mode: m.ats_mode,
+        qd: m.qd,
+        attempts,
+        miscompares: classes(&t.miscompares),
+        actors_per_lock,
+        scope: Scope::AllHosts(m.per_host.len() as u32),
+        cross_host_atomic: m.cross_host_atomic,
+        verification: m.verification.as_ref().map(|v| (v.checked, v.violations, v.lost_updates)),
+        errors: t.errors,
+        error_sample: None,
+        timeouts: timeouts.0,
+        late_completions: timeouts.1,
+        expected_from_cache: false,
+        queue: None,
+        first_corrupt_lock: None,
+    }
 }

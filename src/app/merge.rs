@@ -59,6 +59,12 @@ struct HostPoint {
     errors: u64,
     miscompares: Miscompares,
     miscompare_rate: f64,
+    #[serde(default)]
+    actors_per_lock: f64,
+    #[serde(default)]
+    timeouts: u64,
+    #[serde(default)]
+    late_completions: u64,
     verification: Option<VerificationIn>,
     #[serde(default)]
     interrupted: bool,
@@ -254,6 +260,8 @@ fn combine(inputs: Vec<Input>) -> Merged {
 fn merge_point(pts: Vec<HostPoint>) -> MergedPoint {
     let p0 = &pts[0];
     let (workload, ats_mode) = (p0.workload, p0.ats_mode);
+    let actors_per_lock = p0.actors_per_lock;
+    let timeouts = (pts.iter().map(|p| p.timeouts).sum(), pts.iter().map(|p| p.late_completions).sum());
     let (cross_host_atomic, atomicity) = atomicity(workload, ats_mode);
     let per_host: Vec<HostFigures> = pts
         .iter()
@@ -278,12 +286,14 @@ fn merge_point(pts: Vec<HostPoint>) -> MergedPoint {
         per_host,
         verification: None,
         interrupted: pts.iter().any(|p| p.interrupted),
+        diagnosis: Vec::new(),
     };
     let verified = pts.iter().all(|p| p.verification.is_some());
     let shares: Vec<HostShare> = pts.into_iter().filter_map(|p| p.host_share).collect();
     if verified && workload.is_ats_like() {
         m.verification = verify_hosts(shares);
     }
+    m.diagnosis = crate::diagnose::diagnose(&super::diagnosis::merged(&m, actors_per_lock, timeouts));
     m
 }
 

@@ -57,6 +57,12 @@ pub const RULES: [Rule; 12] = [
         apply: stale_cache,
     },
     Rule {
+        mechanism: Mechanism::QueueWait,
+        reads: "the device's queue figures (sim.queued, sim.queue_depth, sim.queue_wait_mean_ns), qd",
+        known_answer: "sim --sim-qd 4 --qd 16",
+        apply: queue_wait,
+    },
+    Rule {
         mechanism: Mechanism::RetryAfterTimeout,
         reads: "timeouts, late_completions, miscompares.own_write",
         known_answer: "sim --inject latency-spike --timeout; scsi_debug delay beyond --timeout",
@@ -67,12 +73,6 @@ pub const RULES: [Rule; 12] = [
         reads: "miscompares.false; miscompares.own_write without timeouts",
         known_answer: "sim --inject false-miscompare; sim --inject own-write",
         apply: false_miscompare,
-    },
-    Rule {
-        mechanism: Mechanism::QueueWait,
-        reads: "the device's queue figures (sim.queued, sim.queue_depth, sim.queue_wait_mean_ns), qd",
-        known_answer: "sim --sim-qd 4 --qd 16",
-        apply: queue_wait,
     },
     Rule {
         mechanism: Mechanism::Contention,
@@ -209,13 +209,14 @@ fn not_atomic_across_hosts(f: &Figures) -> Option<Finding> {
                 m.split
             ),
         ),
-        Scope::ThisHostOf(_) if m.split > 0 => (
-            vec![ev("miscompares.split", m.split)],
+        Scope::ThisHostOf(_) if m.split + m.stale > 0 => (
+            vec![ev("miscompares.split", m.split), ev("miscompares.stale", m.stale)],
             format!(
                 "{} attempts on this host found another host's record of the generation they expected ({} of the \
-                 miscompares)",
+                 miscompares; {} more found an older generation written over a newer one)",
                 m.split,
-                pct(m.split, m.total)
+                pct(m.split, m.total),
+                m.stale
             ),
         ),
         _ => return None,
@@ -290,7 +291,11 @@ fn lost_write(f: &Figures) -> Option<Finding> {
 
 fn stale_cache(f: &Figures) -> Option<Finding> {
     let stale = f.miscompares.stale;
-    if stale == 0 || is_lost_write(f) {
+    // Writers without device-side ATS (hosts, rmw's actors) that split also overwrite newer
+    // generations with older ones: that is their non-atomicity, not a cache.
+    let overwritten =
+        shared_without_device_ats(f) || (!f.device_ats() && f.miscompares.split > 0 && f.actors_per_lock > 1.0);
+    if stale == 0 || is_lost_write(f) || (overwritten && !f.expected_from_cache) {
         return None;
     }
     let via = if f.expected_from_cache {
@@ -376,6 +381,14 @@ fn contention_text(f: &Figures) -> String {
     format!("{} of ATS miscompared, {share} `contention`", pct(m.total, f.attempts))
 }
 
+fn actors(n: f64) -> String {
+    if n == 1.0 {
+        "1 actor".into()
+    } else {
+        format!("{n} actors")
+    }
+}
+
 fn contention(f: &Figures) -> Option<Finding> {
     let m = &f.miscompares;
     (m.contention > 0 && f.scope == Scope::OneHost).then(|| {
@@ -386,7 +399,7 @@ fn contention(f: &Figures) -> Option<Finding> {
                 ev("miscompares.contention", m.contention),
                 Evidence { figure: "actors_per_lock".into(), value: f.actors_per_lock },
             ],
-            format!("{}: {} actors per lock block; benign.", contention_text(f), f.actors_per_lock),
+            format!("{}: {} per lock block; benign.", contention_text(f), actors(f.actors_per_lock)),
             "none",
         )
     })
@@ -400,11 +413,11 @@ fn contention_between_hosts(f: &Figures) -> Option<Finding> {
             Strength::Benign,
             vec![ev("miscompares.contention", m.contention), ev("hosts", u64::from(f.scope.hosts()))],
             format!(
-                "{}{}: {} hosts take the same lock blocks, {} actors per block on each; benign.",
+                "{}{}: {} hosts take the same lock blocks, {} per block on each; benign.",
                 contention_text(f),
                 on_this_host(f),
                 f.scope.hosts(),
-                f.actors_per_lock
+                actors(f.actors_per_lock)
             ),
             "none",
         )
@@ -433,4 +446,134 @@ pub fn clean(f: &Figures) -> Finding {
         format!("{what}; {verified}."),
         "none",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{diagnose, Classes, Queue};
+    use super::*;
+    use crate::backend::AtsMode;
+
+    fn ids(f: &Figures) -> Vec<&'static str> {
+        diagnose(f).iter().map(|x| x.mechanism.id()).collect()
+    }
+
+    fn ats() -> Figures {
+        Figures::clean(Workload::Ats, Some(AtsMode::Device), 10_000)
+    }
+
+    fn with(m: Classes) -> Figures {
+        Figures {
+            miscompares: Classes { total: m.contention + m.own_write + m.corrupt + m.stale + m.false_ + m.split, ..m },
+            ..ats()
+        }
+    }
+
+    #[test]
+    fn nothing_to_explain_is_clean_and_contention_is_benign() {
+        assert_eq!(ids(&ats()), ["clean"]);
+        let f = Figures { actors_per_lock: 16.0, ..with(Classes { contention: 9370, ..Default::default() }) };
+        assert_eq!(ids(&f), ["contention", "clean"]);
+        let text = &diagnose(&f)[0].text;
+        assert!(
+            text.contains("93.7 % of ATS miscompared, all `contention`: 16 actors per lock block; benign"),
+            "{text}"
+        );
+        let hosts = Figures { scope: Scope::AllHosts(2), ..f.clone() };
+        assert_eq!(ids(&hosts), ["contention-between-hosts", "clean"]);
+    }
+
+    #[test]
+    fn every_fault_class_has_its_mechanism() {
+        let cases: [(Classes, &str); 5] = [
+            (Classes { corrupt: 5, torn: 5, ..Default::default() }, "torn-write"),
+            (Classes { corrupt: 5, ..Default::default() }, "outside-writer"),
+            (Classes { false_: 5, ..Default::default() }, "false-miscompare"),
+            (Classes { own_write: 5, ..Default::default() }, "false-miscompare"),
+            (Classes { split: 5, ..Default::default() }, "split"),
+        ];
+        for (m, id) in cases {
+            let d = diagnose(&with(m));
+            assert_eq!((d.len(), d[0].mechanism.id(), d[0].strength), (1, id, Strength::Fault), "{m:?}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn stale_records_are_a_lost_write_or_a_stale_cache() {
+        let stale = Classes { stale: 7, ..Default::default() };
+        let lost = Figures { verification: Some((100, 7, 7)), ..with(stale) };
+        assert_eq!(ids(&lost), ["lost-write"]);
+        assert_eq!(ids(&with(stale)), ["stale-cache"]);
+        let rmw = Figures { workload: Workload::Rmw, ats_mode: None, verification: Some((100, 3, 3)), ..with(stale) };
+        assert_eq!(ids(&rmw), ["stale-cache"]);
+        let cache = Figures { expected_from_cache: true, ..lost };
+        assert_eq!(ids(&cache), ["stale-cache"]);
+    }
+
+    #[test]
+    fn timeouts_and_queues_are_warnings() {
+        let f =
+            Figures { timeouts: 312, late_completions: 312, ..with(Classes { own_write: 94, ..Default::default() }) };
+        let d = diagnose(&f);
+        assert_eq!(ids(&f), ["retry-after-timeout"]);
+        assert!(d[0].text.starts_with("312 timeouts, 94 of their retries found their own write"), "{}", d[0].text);
+        let q = Figures {
+            qd: 16,
+            queue: Some(Queue { depth: Some(4), commands: 100, queued: 60, mean_wait_ns: 300_000 }),
+            ..ats()
+        };
+        assert_eq!(ids(&q), ["queue-wait"]);
+        let idle =
+            Figures { queue: Some(Queue { depth: Some(4), commands: 100, queued: 0, mean_wait_ns: 0 }), ..ats() };
+        assert_eq!(ids(&idle), ["clean"]);
+    }
+
+    #[test]
+    fn split_is_expected_where_nothing_promised_atomicity() {
+        let split = Classes { split: 40, stale: 3, contention: 10, ..Default::default() };
+        let host = Figures { ats_mode: Some(AtsMode::HostEmulated), scope: Scope::ThisHostOf(2), ..with(split) };
+        assert_eq!(ids(&host), ["not-atomic-across-hosts", "contention-between-hosts"]);
+        assert_eq!(diagnose(&host)[0].strength, Strength::Expected);
+        let device = Figures { scope: Scope::ThisHostOf(2), ..with(split) };
+        assert_eq!(ids(&device), ["split", "stale-cache", "contention-between-hosts"]);
+        let rmw = Figures { workload: Workload::Rmw, ats_mode: None, verification: Some((9, 40, 40)), ..with(split) };
+        assert_eq!(ids(&rmw), ["split", "contention"]);
+        assert_eq!(diagnose(&rmw)[0].strength, Strength::Expected);
+        let merged = Figures {
+            scope: Scope::AllHosts(2),
+            cross_host_atomic: Some(true),
+            verification: Some((100, 4, 0)),
+            ..ats()
+        };
+        assert_eq!(ids(&merged), ["split"]);
+        let emulated = Figures { ats_mode: Some(AtsMode::HostEmulated), cross_host_atomic: Some(false), ..merged };
+        assert_eq!(ids(&emulated), ["not-atomic-across-hosts"]);
+    }
+
+    #[test]
+    fn errors_come_first_and_a_partial_verification_says_so() {
+        let f = Figures {
+            errors: 3,
+            error_sample: Some("MEDIUM ERROR".into()),
+            ..with(Classes { contention: 5, ..Default::default() })
+        };
+        assert_eq!(ids(&f), ["io-errors", "contention"]);
+        let host = Figures { scope: Scope::ThisHostOf(2), ..ats() };
+        assert!(diagnose(&host)[0].text.contains("this host only: merge the hosts' results to verify"));
+    }
+
+    #[test]
+    fn every_mechanism_but_clean_has_one_rule_and_a_docs_row() {
+        let docs = include_str!("../../docs/diagnosis.md");
+        let mut seen: Vec<Mechanism> = RULES.iter().map(|r| r.mechanism).collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), RULES.len(), "one rule per mechanism");
+        for r in &RULES {
+            let row = format!("| `{}` |", r.mechanism.id());
+            assert!(docs.contains(&row), "docs/diagnosis.md has no row {row}");
+            assert!(!r.reads.is_empty() && !r.known_answer.is_empty());
+        }
+        assert!(docs.contains("| `clean` |"));
+    }
 }

@@ -61,6 +61,8 @@ pub struct MergedPoint {
     /// All hosts' histories and the final lock blocks, checked together.
     pub verification: Option<Verification>,
     pub interrupted: bool,
+    /// Which mechanism caused what all hosts saw together (`diagnose`).
+    pub diagnosis: Vec<crate::diagnose::Finding>,
 }
 
 /// The figures of one host, or of all.
@@ -136,6 +138,9 @@ fn table(m: &Merged) -> String {
             for problem in v.problems.iter().take(4) {
                 let _ = writeln!(t, "  problem: {problem}");
             }
+        }
+        for line in crate::diagnose::lines(&p.diagnosis) {
+            let _ = writeln!(t, "  diagnosis: {line}");
         }
     }
     t
