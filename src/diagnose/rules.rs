@@ -209,14 +209,14 @@ fn not_atomic_across_hosts(f: &Figures) -> Option<Finding> {
                 m.split
             ),
         ),
-        Scope::ThisHostOf(_) if m.split + m.stale > 0 => (
+        Scope::ThisHostOf(_) if m.split + overwritten_stale(f) > 0 => (
             vec![ev("miscompares.split", m.split), ev("miscompares.stale", m.stale)],
             format!(
                 "{} attempts on this host found another host's record of the generation they expected ({} of the \
                  miscompares; {} more found an older generation written over a newer one)",
                 m.split,
                 pct(m.split, m.total),
-                m.stale
+                overwritten_stale(f)
             ),
         ),
         _ => return None,
@@ -230,6 +230,15 @@ fn not_atomic_across_hosts(f: &Figures) -> Option<Finding> {
     ))
 }
 
+/// The `stale` miscompares that hosts overwriting each other explain (not those of a cache).
+fn overwritten_stale(f: &Figures) -> u64 {
+    if f.expected_from_cache {
+        0
+    } else {
+        f.miscompares.stale
+    }
+}
+
 fn torn_write(f: &Figures) -> Option<Finding> {
     let torn = f.miscompares.torn;
     (torn > 0).then(|| {
@@ -239,7 +248,7 @@ fn torn_write(f: &Figures) -> Option<Finding> {
             vec![ev("miscompares.torn", torn)],
             format!(
                 "{torn} re-read blocks were torn, the header of one record and the tail of another: a write reached \
-                 only part of the block."
+                 only part of the block (or a read raced a write that the target does not serialise it against)."
             ),
             "compare --bs with the device's atomic write unit (NVMe AWUN/AWUPF, SCSI block limits) and the path's \
              maximum transfer",

@@ -148,6 +148,12 @@ pub fn u(v: &Value, path: &str) -> u64 {
     got.as_u64().unwrap_or_else(|| panic!("JSON key `{path}` is missing or not an unsigned integer (found {got})"))
 }
 
+/// The mechanisms of a point's diagnosis, most important first.
+pub fn mechanisms(p: &Value) -> Vec<String> {
+    let d = p["diagnosis"].as_array().unwrap_or_else(|| panic!("JSON key `diagnosis` missing in {p}"));
+    d.iter().map(|f| f["mechanism"].as_str().unwrap_or("?").to_string()).collect()
+}
+
 /// The first point of a result document.
 pub fn point(doc: &Value) -> &Value {
     &doc["points"][0]
