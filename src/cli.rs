@@ -69,6 +69,38 @@ pub enum Command {
     /// Combine the JSON results of the hosts of one multi-host run (`--hosts N`) and verify
     /// their ATS histories together.
     Merge(MergeArgs),
+    /// Run one multi-host measurement from here: a host per SPEC (a local process on a path,
+    /// or HOST:TARGET through --rsh), then merge their results.
+    Hosts(HostsArgs),
+}
+
+// --- hosts: a multi-host run in one command (issue 20) ---
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example: atsbench hosts /dev/sdb /dev/sdc -- --qd 4 --ops 10000\n         \
+                        atsbench hosts hostA:/dev/sdb hostB:/dev/sdb -- --workload ats --duration 30s")]
+pub struct HostsArgs {
+    /// The hosts: TARGET (a local host process on that path, e.g. one path of a LUN each) or
+    /// HOST:TARGET (started with `CMD HOST atsbench run ...`). A TARGET starting with / or .
+    /// is always local.
+    #[arg(required = true, value_name = "SPEC")]
+    pub specs: Vec<String>,
+    /// How to start a remote host's atsbench: CMD HOST COMMAND (split at spaces).
+    #[arg(long, value_name = "CMD", default_value = "ssh -o BatchMode=yes")]
+    pub rsh: String,
+    /// Keep each host's own JSON results in DIR (host0.json, host1.json, ...).
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// Output format of the merged result: table or json.
+    #[arg(long, short = 'f', default_value = "table", value_parser = named::<Format>(&["table", "json"]))]
+    pub format: Format,
+    /// Write the merged result to this file instead of stdout.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// The options of `atsbench run` every host gets (after `--`); hosts sets --hosts,
+    /// --host-id, --seed (unless given here) and the output itself.
+    #[arg(last = true, value_name = "RUN-OPTIONS")]
+    pub run_options: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -215,9 +247,10 @@ pub struct CommonArgs {
     /// results.
     #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count)]
     pub hosts: u32,
-    /// With --hosts N: this host's index, 0 to N-1.
-    #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = count)]
-    pub host_id: u32,
+    /// With --hosts N: this host's index, 0 to N-1 (default: SLURM_PROCID, JOB_COMPLETION_INDEX
+    /// or OMPI_COMM_WORLD_RANK, as srun, a Kubernetes Indexed Job or mpirun set it; else 0).
+    #[arg(long, allow_hyphen_values = true, value_parser = count)]
+    pub host_id: Option<u32>,
     /// With --hosts: how long to wait for the other hosts at each rendezvous (`60`, `2m`).
     #[arg(long, default_value = "60s", allow_hyphen_values = true)]
     pub rendezvous_timeout: Duration,

@@ -93,9 +93,14 @@ impl Input {
 }
 
 pub fn merge(a: &MergeArgs) -> Result<()> {
-    let inputs = a.files.iter().map(|f| read(f)).collect::<Result<Vec<_>>>()?;
+    merge_files(&a.files, a.format, a.output.as_deref())
+}
+
+/// Merge the hosts' result `files`, write the merged result, and end with the merge's error.
+pub fn merge_files(files: &[PathBuf], format: crate::report::Format, output: Option<&Path>) -> Result<()> {
+    let inputs = files.iter().map(|f| read(f)).collect::<Result<Vec<_>>>()?;
     let merged = combine(check_together(inputs)?);
-    crate::report::merge::write(&merged, a.format, a.output.as_deref())?;
+    crate::report::merge::write(&merged, format, output)?;
     let broken: Vec<String> = merged
         .points
         .iter()

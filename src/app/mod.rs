@@ -7,6 +7,7 @@ mod bench;
 mod compare;
 mod diagnosis;
 mod hdr;
+mod hosts;
 mod merge;
 mod plan;
 
@@ -28,6 +29,7 @@ pub fn main(cli: Cli, matches: &ArgMatches, stop: &AtomicBool) -> Result<()> {
         }
         Command::Probe(a) => probe(&a),
         Command::Merge(a) => merge::merge(&a),
+        Command::Hosts(a) => hosts::hosts(&a, stop),
         Command::Compare(a) => compare::compare(&a),
         Command::Report(a) => compare::report(&a),
         Command::Profiles(p) => {
