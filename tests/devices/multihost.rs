@@ -16,6 +16,7 @@ pub fn tests() -> Vec<DeviceTest> {
         (Need::Nullb, "multihost_nullb_rmw_loses_updates_across_hosts", nullb_rmw),
         (Need::Nullb, "multihost_nullb_host_emulated_ats_is_not_atomic_across_hosts", nullb_ats),
         (Need::Loop, "multihost_loop_one_device_each_host_sees_split", loop_split),
+        (Need::Lio, "multihost_lio_paths_through_atsbench_hosts", lio_hosts_command),
     ]
 }
 
@@ -165,4 +166,23 @@ fn nullb_ats() -> TestResult {
     check(u(p, "verification.lost_updates") > 0, || format!("no lost update: {}", p["verification"]))?;
     let found = mechanisms(p);
     check(found[0] == "not-atomic-across-hosts", || format!("the merge's diagnosis: {found:?}"))
+}
+
+/// `atsbench hosts` on the two sg paths of the LIO LUN: one command starts both hosts, merges
+/// and exits 0; device-side ATS, so contention between hosts and no split.
+fn lio_hosts_command() -> TestResult {
+    let (a, b) = (dev(LIO_A), dev(LIO_B));
+    let out = Command::new(bin())
+        .args(["hosts", &a, &b, "-f", "json", "--", "--force", "--qd", "1", "--locks", "1", "--ops", "500"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    check(out.status.code() == Some(0), || format!("atsbench hosts exited {:?}: {err}", out.status.code()))?;
+    let doc: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("no JSON ({e}): {err}"))?;
+    let p = &doc["points"][0];
+    let found = mechanisms(p);
+    println!("hosts on the LIO paths: {}; diagnosis {found:?}", p["total"]["miscompares"]);
+    check(p["cross_host_atomic"] == true, || format!("cross_host_atomic {}", p["cross_host_atomic"]))?;
+    check(u(p, "total.ops") == 1000 && u(p, "total.miscompares.split") == 0, || format!("{}", p["total"]))?;
+    check(found.iter().any(|m| m == "contention-between-hosts"), || format!("diagnosis {found:?}"))
 }

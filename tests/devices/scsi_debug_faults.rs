@@ -98,11 +98,13 @@ fn check_own_writes(p: &Value) -> TestResult {
     check(u(p, "timeouts") > 0, || format!("no timeout: {}", summary(p)))?;
     check(u(p, "late_completions") > 0, || format!("no late completion: {}", summary(p)))?;
     check(u(p, "miscompares.own_write") > 0, || format!("no own_write: {}", summary(p)))?;
-    for class in ["contention", "corrupt", "stale", "false"] {
+    for class in ["contention", "corrupt", "stale", "false", "split"] {
         check(u(p, &format!("miscompares.{class}")) == 0, || format!("{class}: {}", p["miscompares"]))?;
     }
     check(u(p, "verification.violations") == 0, || format!("violations: {}", p["verification"]))?;
-    check(u(p, "errors") == 0, || format!("errors: {}", p["error_samples"]))
+    check(u(p, "errors") == 0, || format!("errors: {}", p["error_samples"]))?;
+    let found = mechanisms(p);
+    check(found == ["retry-after-timeout"], || format!("diagnosis {found:?}: {}", p["diagnosis"]))
 }
 
 /// Responses delayed uniformly up to 40 ms against a 10 ms timeout: three in four commands are
