@@ -24,6 +24,7 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     }
     let mut config = Config::new(plan.command, &specs, plan.force, plan.repeat, plan.interleave);
     config.profile = plan.profile.clone().map(|(name, sha256)| crate::report::ProfileRef { name, sha256 });
+    config.environment = Some(crate::sys::host::Environment::now());
     let mut reporter = Reporter::new(plan.format, plan.output.as_deref(), config, target.info.clone())?;
     if let Some(dir) = &plan.plot {
         std::fs::create_dir_all(dir).map_err(|e| crate::plot::write_error(dir, &e))?;

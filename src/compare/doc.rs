@@ -54,6 +54,18 @@ pub struct RunConfig {
     pub miscompare_fraction: Option<f64>,
     pub seed: Option<u64>,
     pub host_id: Option<String>,
+    pub repeat: Option<u32>,
+    pub hosts: Option<u32>,
+    pub profile: Option<ProfileDesc>,
+    pub environment: Option<crate::sys::host::Environment>,
+}
+
+/// The profile a run came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProfileDesc {
+    pub name: String,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,6 +218,9 @@ pub struct ResultPoint {
     pub repeats: Vec<RepeatDesc>,
     #[serde(default)]
     pub interrupted: bool,
+    /// Absent in results written before the diagnosis.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnosis: Vec<crate::diagnose::Finding>,
 }
 
 /// `contention` as the lock axis: a number, or nothing (null, or atsbench/1's object).

@@ -503,6 +503,7 @@ mod tests {
             verification: Some(VerificationDesc { checked: 1000, violations, lost_updates: 0, problems: vec![] }),
             repeats: if repeats.len() > 1 { repeats } else { vec![] },
             interrupted: false,
+            diagnosis: Vec::new(),
         }
     }
 

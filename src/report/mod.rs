@@ -8,6 +8,7 @@ pub mod intervals;
 pub mod merge;
 #[cfg(test)]
 mod snapshots;
+pub mod summary;
 mod table;
 
 use crate::device::TargetInfo;
@@ -82,6 +83,9 @@ pub struct Config {
     /// The profile the run came from, with the SHA-256 of its text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<ProfileRef>,
+    /// When, where and by which command line the run was made (`run`/`sweep`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<crate::sys::host::Environment>,
 }
 
 /// The rendezvous of a multi-host run, in its configuration.
@@ -152,6 +156,7 @@ impl Config {
                 timeout_s: m.timeout.as_secs_f64(),
             }),
             profile: None,
+            environment: None,
             timeout_ms: first.and_then(|s| s.timeout_ns).map(|ns| ns / 1_000_000),
         }
     }

@@ -3,6 +3,7 @@ pub mod affinity;
 pub mod blk;
 pub mod clock;
 pub mod futex;
+pub mod host;
 pub mod mem;
 pub mod nvme;
 pub mod sg;
