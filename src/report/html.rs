@@ -84,7 +84,12 @@ pub fn page(
     );
     let what =
         results.config.profile.as_ref().map_or("atsbench report".to_string(), |p| format!("atsbench {}", p.name));
-    let _ = writeln!(h, "<h1>{}: {}</h1>", esc(&what), esc(&crate::compare::identity(t)));
+    let device = match (&t.model, &t.firmware) {
+        (Some(m), Some(f)) => format!("{m} {f}"),
+        (Some(m), None) => m.clone(),
+        _ => t.path.clone(),
+    };
+    let _ = writeln!(h, "<h1>{}: {}</h1>", esc(&what), esc(&device));
     let _ = writeln!(
         h,
         "<p class=\"sub\">{} &middot; atsbench {} ({})</p>",

@@ -199,9 +199,9 @@ pub fn section(h: &mut String, r: &Results) {
         let mode = pts.iter().find_map(|p| p.ats_mode.clone()).map(|m| format!(" ({m} ATS)")).unwrap_or_default();
         let (diag, worst) = diagnosis(&pts);
         let verdict = match worst {
-            Some(Strength::Fault) => "<span class=\"s-fault\">FAULT</span>",
-            Some(Strength::Warning) => "<span class=\"s-warning\">WARNING</span>",
-            Some(_) => "<span class=\"s-clean\">OK</span>",
+            Some(Strength::Fault) => "<span class=\"s-fault\">FAULT</span> &middot;",
+            Some(Strength::Warning) => "<span class=\"s-warning\">WARNING</span> &middot;",
+            Some(_) => "<span class=\"s-clean\">OK</span> &middot;",
             None => "",
         };
         let _ = write!(
