@@ -184,6 +184,11 @@ pub struct SweepArgs {
     /// How long to measure each point (`2`, `500ms`); default 2 s.
     #[arg(long, short = 'd', conflicts_with = "ops", allow_hyphen_values = true)]
     pub duration: Option<Duration>,
+    // --- the vendor report (issue 20) ---
+    /// When the sweep ends, also write its self-contained HTML report to FILE (as `atsbench
+    /// report RESULTS --html FILE` would).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// Options shared by `run` and `sweep`.

@@ -232,9 +232,13 @@ fn the_qualification_report_starts_with_a_summary_and_stays_small() {
     let (target, json, html) = (dir.path().join("lun.img"), dir.path().join("q.json"), dir.path().join("q.html"));
     std::fs::write(&target, vec![0u8; 16 << 20]).unwrap();
     let (t, j) = (target.to_str().unwrap(), json.to_str().unwrap());
-    let out =
-        run(&["sweep", t, "--profile", "qualification", "--duration", "20ms", "--repeat", "2", "-f", "json", "-o", j]);
+    let shortcut = dir.path().join("shortcut.html");
+    let s = shortcut.to_str().unwrap();
+    let args =
+        ["--profile", "qualification", "--duration", "20ms", "--repeat", "2", "-f", "json", "-o", j, "--html", s];
+    let out = run(&[&["sweep", t][..], &args[..]].concat());
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read_to_string(&shortcut).unwrap().contains("<dt>Date</dt>"), "sweep --html wrote the report");
     let out = run(&["report", j, "--html", html.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let page = std::fs::read_to_string(&html).unwrap();

@@ -88,6 +88,9 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     if let Some(dir) = &plan.plot {
         reporter.write_plots(dir)?;
     }
+    if let Some(path) = &plan.html {
+        reporter.write_html(path)?;
+    }
     if stop.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }

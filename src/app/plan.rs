@@ -69,6 +69,8 @@ pub struct Plan {
     pub profile: Option<(String, String)>,
     /// `--plot DIR`: SVG plots of the results, written at the end.
     pub plot: Option<PathBuf>,
+    /// `sweep --html FILE`: the HTML report, written when the sweep ends.
+    pub html: Option<PathBuf>,
     /// `--hdr-log FILE` and its interval (`--hdr-interval`) in nanoseconds.
     pub hdr_log: Option<(PathBuf, u64)>,
 }
@@ -115,6 +117,7 @@ impl Plan {
         }
         let mut plan = Plan::new("sweep", a.common, points, a.duration.map(|d| d.secs()), 2.0)?;
         plan.profile = profile;
+        plan.html = a.html;
         Ok(plan)
     }
 
@@ -191,6 +194,7 @@ impl Plan {
             output: c.output.output,
             profile: None,
             plot: c.plot,
+            html: None,
             hdr_log: c.hdr_log.map(|p| (p, hdr_interval_ns)),
         })
     }

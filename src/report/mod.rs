@@ -257,6 +257,17 @@ impl Reporter {
     }
 }
 
+impl Reporter {
+    /// `sweep --html FILE`: the report of the points written so far (as `report --html`).
+    pub fn write_html(&self, path: &Path) -> Result<()> {
+        let body = serde_json::to_vec(&self.doc).map_err(|e| Error::Internal(e.to_string()))?;
+        let name = self.path.clone().unwrap_or_else(|| PathBuf::from("results"));
+        let results = crate::compare::doc::parse(&name, &body)?;
+        let page = html::page(&results, None, None)?;
+        std::fs::write(path, page).map_err(|e| crate::plot::write_error(path, &e))
+    }
+}
+
 /// Replace `path` with the document in one rename, so a reader never sees half a file.
 fn write_json_atomically(path: &Path, doc: &Document) -> Result<()> {
     let body = serde_json::to_vec_pretty(doc).map_err(|e| Error::Internal(e.to_string()))?;
