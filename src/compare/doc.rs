@@ -54,9 +54,14 @@ pub struct RunConfig {
     pub miscompare_fraction: Option<f64>,
     pub seed: Option<u64>,
     pub host_id: Option<String>,
+    // Read for the report's summary; not written back where absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub repeat: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hosts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<ProfileDesc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub environment: Option<crate::sys::host::Environment>,
 }
 

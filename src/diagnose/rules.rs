@@ -545,7 +545,13 @@ mod tests {
         assert_eq!(diagnose(&host)[0].strength, Strength::Expected);
         let device = Figures { scope: Scope::ThisHostOf(2), ..with(split) };
         assert_eq!(ids(&device), ["split", "stale-cache", "contention-between-hosts"]);
-        let rmw = Figures { workload: Workload::Rmw, ats_mode: None, verification: Some((9, 40, 40)), ..with(split) };
+        let rmw = Figures {
+            workload: Workload::Rmw,
+            ats_mode: None,
+            actors_per_lock: 4.0,
+            verification: Some((9, 40, 40)),
+            ..with(split)
+        };
         assert_eq!(ids(&rmw), ["split", "contention"]);
         assert_eq!(diagnose(&rmw)[0].strength, Strength::Expected);
         let merged = Figures {
