@@ -23,15 +23,17 @@ enum Spec {
 impl Spec {
     fn parse(s: &str) -> Result<Spec> {
         let local = s.starts_with('/') || s.starts_with('.');
+        if s == "sim" || s.starts_with("sim:") {
+            return Err(Error::usage(format!(
+                "`{s}`: the simulated device lives in one process and no other host can reach it; give a file or \
+                 device that all hosts share"
+            )));
+        }
         match s.split_once(':') {
             Some((host, target)) if !local && !host.is_empty() && !target.is_empty() => {
                 Ok(Spec::Remote { host: host.into(), target: target.into() })
             }
             Some(_) if !local => Err(Error::usage(format!("`{s}`: give TARGET or HOST:TARGET"))),
-            _ if s.starts_with("sim") => Err(Error::usage(format!(
-                "`{s}`: the simulated device lives in one process and no other host can reach it; give a file or \
-                 device that all hosts share"
-            ))),
             _ => Ok(Spec::Local(s.into())),
         }
     }
@@ -200,15 +202,15 @@ pub fn hosts(a: &HostsArgs, stop: &AtomicBool) -> Result<()> {
     }
     hosts.reverse();
     wait(&mut hosts, stop)?;
-    let dir = match &a.keep {
+    // The hosts' results go to --keep DIR, or to a folder removed at the end.
+    let temporary = tempfile::tempdir().map_err(|e| Error::Internal(format!("no temporary folder: {e}")))?;
+    let folder: PathBuf = match &a.keep {
         Some(d) => {
             std::fs::create_dir_all(d).map_err(|e| Error::from_io(d, "creating the --keep folder", &e))?;
-            None
+            d.clone()
         }
-        None => Some(tempfile::tempdir().map_err(|e| Error::Internal(format!("no temporary folder: {e}")))?),
+        None => temporary.path().to_path_buf(),
     };
-    let folder: PathBuf =
-        a.keep.clone().unwrap_or_else(|| dir.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default());
     let mut files = Vec::new();
     for (i, h) in hosts.iter_mut().enumerate() {
         let out = output(h.stdout.take());
@@ -284,6 +286,8 @@ mod tests {
         );
         assert!(Spec::parse("esx1:").is_err());
         assert!(Spec::parse("sim").unwrap_err().to_string().contains("one process"));
+        assert!(Spec::parse("sim:1G").unwrap_err().to_string().contains("one process"));
+        assert_eq!(Spec::parse("simple.img").unwrap(), Spec::Local("simple.img".into()));
     }
 
     #[test]
