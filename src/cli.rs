@@ -247,6 +247,13 @@ pub struct CommonArgs {
     /// retry it with the same images, as ESXi does; the late completion is counted.
     #[arg(long, value_name = "MS", allow_hyphen_values = true, value_parser = count64)]
     pub timeout: Option<u64>,
+    // --- abort-and-retry (issue 20) ---
+    /// With --timeout on a SCSI generic target: `resend` (default) gives up in user space and
+    /// resends while the first command still runs; `abort` sends COMPARE AND WRITE with MS as
+    /// its sg timeout, so the kernel's SCSI error handler aborts it at the target (ABORT TASK),
+    /// and retries the same images when the abort completes, as ESXi does.
+    #[arg(long, value_name = "HOW", requires = "timeout", value_parser = named::<crate::engine::OnTimeout>(&["resend", "abort"]))]
+    pub on_timeout: Option<crate::engine::OnTimeout>,
     /// Several hosts on one shared target: this many hosts run the same command at once, each
     /// with its own --host-id and all with the same --seed; `atsbench merge` combines their
     /// results.

@@ -112,11 +112,24 @@ fn run_order(points: usize, repeat: u32, interleave: bool) -> impl Iterator<Item
 
 /// Open TARGET, or create the built-in temporary file, or make the simulated device.
 fn open_target(plan: &Plan) -> Result<Target> {
+    let abort = !plan.on_timeout.is_resend();
+    let needs_scsi = |kind: device::BackendKind| {
+        if abort && kind != device::BackendKind::Scsi {
+            return Err(Error::usage(format!(
+                "--on-timeout abort needs a SCSI generic target (/dev/sgN), whose kernel aborts a timed-out \
+                 command; this is a {} target: drop it or use --on-timeout resend",
+                kind.name()
+            )));
+        }
+        Ok(())
+    };
     if let Some(bytes) = plan.sim {
+        needs_scsi(device::BackendKind::Sim)?;
         check_fused_kind(plan.device.fused, device::BackendKind::Sim)?;
         return Ok(device::open_sim(bytes));
     }
     let Some(path) = &plan.target else {
+        needs_scsi(device::BackendKind::File)?;
         let t = device::open_default(DEFAULT_TARGET_BYTES)?;
         eprintln!(
             "atsbench: no TARGET given: using a {} MiB temporary file, {} (removed at exit)",
@@ -130,6 +143,7 @@ fn open_target(plan: &Plan) -> Result<Target> {
         None => device::detect_kind(path)?,
     };
     check_fused_kind(plan.device.fused, kind)?;
+    needs_scsi(kind)?;
     device::open(path, plan.backend, plan.writes(), plan.force)
 }
 
@@ -196,7 +210,9 @@ fn spec_of(
         host,
         seed,
         heartbeat_ns: if p.workload == Workload::Heartbeat { plan.heartbeat_ns.max(1) } else { 0 },
-        timeout_ns: plan.timeout_ms.map(|ms| ms * 1_000_000),
+        // With abort the kernel times the command out; nothing is given up in user space.
+        timeout_ns: plan.timeout_ms.filter(|_| plan.on_timeout.is_resend()).map(|ms| ms * 1_000_000),
+        on_timeout: plan.on_timeout,
         expected_from: plan.device.expected,
         hosts: hosts.clone(),
     };

@@ -60,6 +60,8 @@ pub struct Plan {
     pub seed: Option<u64>,
     /// `--timeout`: give up on a device-side ATS command after this many milliseconds.
     pub timeout_ms: Option<u64>,
+    /// `--on-timeout`: resend (default) or let the kernel abort (sg targets only).
+    pub on_timeout: crate::engine::OnTimeout,
     /// Several hosts on one target; None for one host.
     pub hosts: Option<HostsPlan>,
     pub device: DeviceOptions,
@@ -180,6 +182,7 @@ impl Plan {
             miscompare_fraction: c.miscompare_fraction,
             seed: c.seed,
             timeout_ms: c.timeout,
+            on_timeout: c.on_timeout.unwrap_or_default(),
             hosts,
             device: DeviceOptions {
                 fused: c.device.fused,
@@ -189,6 +192,10 @@ impl Plan {
                 fua: c.device.fua,
                 sim: sim_options,
                 expected: c.device.expected_from.unwrap_or_default(),
+                caw_timeout_ms: match c.on_timeout {
+                    Some(crate::engine::OnTimeout::Abort) => c.timeout.map(|ms| ms.min(u64::from(u32::MAX)) as u32),
+                    _ => None,
+                },
             },
             format: c.output.format,
             output: c.output.output,

@@ -68,6 +68,9 @@ pub struct Figures {
     pub error_sample: Option<String>,
     pub timeouts: u64,
     pub late_completions: u64,
+    /// `--on-timeout abort`: (aborted by the kernel, retries that found their own write,
+    /// retries that succeeded).
+    pub aborts: Option<(u64, u64, u64)>,
     /// `--expected-from cache`: each attempt's expected image was read through the page cache.
     pub expected_from_cache: bool,
     pub queue: Option<Queue>,
@@ -91,6 +94,7 @@ impl Figures {
             error_sample: None,
             timeouts: 0,
             late_completions: 0,
+            aborts: None,
             expected_from_cache: false,
             queue: None,
             first_corrupt_lock: None,

@@ -323,6 +323,24 @@ fn stale_cache(f: &Figures) -> Option<Finding> {
 }
 
 fn retry_after_timeout(f: &Figures) -> Option<Finding> {
+    if let Some((aborted, own, succeeded)) = f.aborts.filter(|a| a.0 > 0) {
+        return Some(finding(
+            Mechanism::RetryAfterTimeout,
+            Strength::Warning,
+            vec![
+                ev("aborts.aborted", aborted),
+                ev("aborts.retry_own_write", own),
+                ev("aborts.retry_succeeded", succeeded),
+            ],
+            format!(
+                "{aborted} COMPARE AND WRITEs aborted by the kernel after --timeout (ABORT TASK) and retried: {own} \
+                 retries found their own write, so the aborted command had been applied (ESXi's false miscompare); \
+                 {succeeded} succeeded, so theirs had not."
+            ),
+            "raise --timeout above the ATS latency's p99.99 or lower --qd; the target applied commands it was told \
+             to abort",
+        ));
+    }
     if f.timeouts == 0 {
         return None;
     }
@@ -348,7 +366,8 @@ fn retry_after_timeout(f: &Figures) -> Option<Finding> {
 
 fn false_miscompare(f: &Figures) -> Option<Finding> {
     let m = &f.miscompares;
-    let own = if f.timeouts == 0 { m.own_write } else { 0 };
+    // Own writes after a timeout's retry or an abort's are that mechanism's.
+    let own = if f.timeouts == 0 { m.own_write.saturating_sub(f.aborts.map_or(0, |a| a.1)) } else { 0 };
     if m.false_ + own == 0 {
         return None;
     }
@@ -563,6 +582,14 @@ mod tests {
         assert_eq!(ids(&merged), ["split"]);
         let emulated = Figures { ats_mode: Some(AtsMode::HostEmulated), cross_host_atomic: Some(false), ..merged };
         assert_eq!(ids(&emulated), ["not-atomic-across-hosts"]);
+    }
+
+    #[test]
+    fn aborted_commands_whose_retries_found_their_own_write() {
+        let f = Figures { aborts: Some((50, 30, 20)), ..with(Classes { own_write: 30, ..Default::default() }) };
+        let d = diagnose(&f);
+        assert_eq!(ids(&f), ["retry-after-timeout"], "{d:?}");
+        assert!(d[0].text.starts_with("50 COMPARE AND WRITEs aborted"), "{}", d[0].text);
     }
 
     #[test]

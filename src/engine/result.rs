@@ -55,6 +55,29 @@ impl Miscompares {
     }
 }
 
+/// `--on-timeout abort`: COMPARE AND WRITEs the kernel timed out and aborted at the target, and
+/// what the retry of the same images found: its own write (the aborted command had been
+/// applied: ESXi's false miscompare), success (it had not), or another writer's record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Aborts {
+    pub aborted: u64,
+    /// Beyond ABORT TASK: a reset, or the device went offline (the run stops).
+    pub escalated: u64,
+    pub retry_own_write: u64,
+    pub retry_succeeded: u64,
+    pub retry_other: u64,
+}
+
+impl Aborts {
+    pub fn add(&mut self, o: &Aborts) {
+        self.aborted += o.aborted;
+        self.escalated += o.escalated;
+        self.retry_own_write += o.retry_own_write;
+        self.retry_succeeded += o.retry_succeeded;
+        self.retry_other += o.retry_other;
+    }
+}
+
 /// Miscompares as the device reported them, with the byte offset of the first difference
 /// where it said (SCSI sense INFORMATION).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -180,6 +203,9 @@ pub struct Point {
     /// completions of given-up commands that came later.
     pub timeouts: u64,
     pub late_completions: u64,
+    /// `--on-timeout abort` only: the kernel's aborts and what their retries found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aborts: Option<Aborts>,
     /// Where and when the first `corrupt` miscompare was seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_corrupt: Option<FirstCorrupt>,
@@ -251,6 +277,9 @@ pub fn merge_repeats(mut runs: Vec<Point>) -> Option<Point> {
         m.errors += p.errors;
         m.timeouts += p.timeouts;
         m.late_completions += p.late_completions;
+        if let (Some(a), Some(b)) = (m.aborts.as_mut(), p.aborts.as_ref()) {
+            a.add(b);
+        }
         m.first_corrupt = m.first_corrupt.or(p.first_corrupt);
         m.interrupted |= p.interrupted;
         m.miscompares.add(&p.miscompares);
@@ -373,6 +402,7 @@ pub(super) fn merge(spec: &PointSpec, ats_mode: AtsMode, outputs: Vec<WorkerOutp
         errors: c.errors,
         timeouts: c.timeouts,
         late_completions: c.late_completions,
+        aborts: (spec.on_timeout == super::OnTimeout::Abort).then_some(c.aborts),
         first_corrupt,
         error_samples: samples,
         verification,

@@ -92,6 +92,7 @@ fn ats_point() -> Point {
         sim: serde_json::Value::Null,
         host_share: None,
         diagnosis: Vec::new(),
+        aborts: None,
     }
 }
 
@@ -132,6 +133,7 @@ fn read_point() -> Point {
         sim: serde_json::Value::Null,
         host_share: None,
         diagnosis: Vec::new(),
+        aborts: None,
     }
 }
 
@@ -153,6 +155,7 @@ fn spec() -> PointSpec {
         seed: 7,
         heartbeat_ns: 0,
         timeout_ns: None,
+        on_timeout: Default::default(),
         expected_from: crate::backend::block::ExpectedFrom::Device,
         hosts: None,
     }

@@ -123,6 +123,14 @@ pub fn row(w: &mut dyn Write, p: &Point) -> io::Result<()> {
     if p.timeouts + p.late_completions > 0 {
         writeln!(w, "  timeouts: {} commands given up, {} completed late", p.timeouts, p.late_completions)?;
     }
+    if let Some(a) = &p.aborts {
+        writeln!(
+            w,
+            "  aborts: {} COMPARE AND WRITEs aborted by the kernel, {} escalated; retries: {} found their own write, \
+             {} succeeded, {} met another writer",
+            a.aborted, a.escalated, a.retry_own_write, a.retry_succeeded, a.retry_other
+        )?;
+    }
     if let Some(f) = &p.first_corrupt {
         writeln!(w, "  first corrupt: lock {} at {:.3} s (worker {})", f.lock, f.at_s, f.worker)?;
     }

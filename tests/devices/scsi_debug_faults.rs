@@ -16,6 +16,7 @@ use std::path::PathBuf;
 pub fn tests() -> Vec<DeviceTest> {
     vec![
         (Need::Sg, "scsi_debug_response_delay_beyond_the_timeout_gives_own_write", response_delay),
+        (Need::Sg, "scsi_debug_abort_after_the_timeout_then_retry_finds_own_write", abort_and_retry),
         (Need::Sg, "scsi_debug_queue_depth_sweep_waits_then_times_out_into_own_write", queue_depth_sweep),
     ]
 }
@@ -158,4 +159,27 @@ fn queue_depth_sweep() -> TestResult {
     })?;
     check(u(low, "timeouts") * 10 <= u(high, "timeouts"), || format!("{} / {}", summary(low), summary(high)))?;
     check_own_writes(high)
+}
+
+/// ESXi's abort-and-retry (`--on-timeout abort`): COMPARE AND WRITE goes out with the
+/// --timeout as its sg timeout; responses delayed 30-40 ms against 10 ms make the kernel's SCSI
+/// error handler abort it at scsi_debug (ABORT TASK), then atsbench retries the same images.
+/// scsi_debug applies a command when it arrives and delays only its response, so every aborted
+/// command had been applied: the retries find their own write. The delay is restored after.
+fn abort_and_retry() -> TestResult {
+    let knobs = response_delay_of(40_000_000, true)?;
+    let sg = Need::Sg.path();
+    let args = ["run", &sg, "--workload", "ats", "--qd", "1", "--ops", "20", "--seed", "5", "--force"];
+    let out = atsbench_json(&[&args[..], &["--timeout", "10", "--on-timeout", "abort", "--format", "json"]].concat());
+    restore(knobs);
+    let p = point(&out?).clone();
+    let a = &p["aborts"];
+    println!("scsi_debug ndelay 40 ms random, --timeout 10 --on-timeout abort: aborts {a}, {}", summary(&p));
+    check(u(a, "aborted") > 0, || format!("no abort: {a}"))?;
+    check(u(a, "escalated") == 0, || format!("escalated: {a}"))?;
+    check(u(a, "retry_own_write") > 0, || format!("no retry found its own write: {a}"))?;
+    check(u(&p, "timeouts") == 0, || "nothing is given up in user space with abort".into())?;
+    check(u(&p, "verification.violations") == 0, || format!("violations: {}", p["verification"]))?;
+    let found = mechanisms(&p);
+    check(found[0] == "retry-after-timeout", || format!("diagnosis {found:?}: {}", p["diagnosis"]))
 }

@@ -180,6 +180,15 @@ impl<B: Backend> Worker<'_, B> {
             self.claim_once(s, Claim { lock: slot.lock, generation: slot.new.generation, owner: slot.new.owner });
         }
         self.tally.counters.miscompares[class.index()] += 1;
+        if slot.after_abort {
+            self.slots[s].after_abort = false;
+            let a = &mut self.tally.counters.aborts;
+            if class == Class::OwnWrite {
+                a.retry_own_write += 1;
+            } else {
+                a.retry_other += 1;
+            }
+        }
         self.tally.counters.ops += 1;
         self.tally.per_lock[l].miscompares += 1;
         self.tally.lat.record(Kind::Ats, self.now.saturating_sub(slot.attempt_at));

@@ -27,6 +27,8 @@ pub struct Counters {
     /// ATS commands given up after `--timeout`, and their completions that came later.
     pub timeouts: u64,
     pub late_completions: u64,
+    /// `--on-timeout abort`: what the kernel's aborts did.
+    pub aborts: crate::engine::result::Aborts,
 }
 
 impl Counters {
@@ -44,6 +46,7 @@ impl Counters {
         self.undetected += o.undetected;
         self.timeouts += o.timeouts;
         self.late_completions += o.late_completions;
+        self.aborts.add(&o.aborts);
     }
 }
 
