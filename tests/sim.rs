@@ -405,6 +405,8 @@ fn sim_options_need_a_sim_target_and_valid_values() {
         (&["run", "sim", "--sim-latency", "fixed:soon"][..], "not a duration"),
         (&["run", "sim", "--sim-protocol", "nvme", "--inject", "own-write=0.1"][..], "own-write"),
         (&["run", "sim:10"][..], "4 KiB to 64 GiB"),
+        (&["run", "sim", "--timeout", "5", "--on-timeout", "abort"][..], "SCSI generic"),
+        (&["run", "sim", "--on-timeout", "abort"][..], "--timeout"),
     ] {
         let out = Command::new(bin()).args(args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
