@@ -162,19 +162,29 @@ fn queue_depth_sweep() -> TestResult {
 }
 
 /// ESXi's abort-and-retry (`--on-timeout abort`): COMPARE AND WRITE goes out with the
-/// --timeout as its sg timeout; responses delayed 30-40 ms against 10 ms make the kernel's SCSI
-/// error handler abort it at scsi_debug (ABORT TASK), then atsbench retries the same images.
-/// scsi_debug applies a command when it arrives and delays only its response, so every aborted
-/// command had been applied: the retries find their own write. The delay is restored after.
+/// --timeout as its sg timeout; the kernel's SCSI error handler aborts it at scsi_debug (ABORT
+/// TASK), then atsbench retries the same images. The block layer checks request deadlines on a
+/// timer rounded up to whole seconds, so a command times out 1-2 s after it was sent whatever
+/// the --timeout below that: responses delayed uniformly up to 3 s against --timeout 1000 are
+/// aborted about half the time. scsi_debug applies a command when it arrives and delays only
+/// its response, so every aborted command had been applied: the retries find their own write.
+/// The delay is restored after.
 fn abort_and_retry() -> TestResult {
-    let knobs = response_delay_of(40_000_000, true)?;
+    // `ndelay` stops below a second: the delay goes in jiffies (750: 3 s at Debian's HZ 250).
+    // Knobs drop in reverse: delay back to 1 (ndelay's default), ndelay, random, delay to 0.
+    let knobs = vec![
+        Knob::param("delay", "0")?,
+        Knob::param("random", "1")?,
+        Knob::param("ndelay", "0")?,
+        Knob::param("delay", "750")?,
+    ];
     let sg = Need::Sg.path();
-    let args = ["run", &sg, "--workload", "ats", "--qd", "1", "--ops", "20", "--seed", "5", "--force"];
-    let out = atsbench_json(&[&args[..], &["--timeout", "10", "--on-timeout", "abort", "--format", "json"]].concat());
+    let args = ["run", &sg, "--workload", "ats", "--qd", "1", "--ops", "6", "--seed", "5", "--force"];
+    let out = atsbench_json(&[&args[..], &["--timeout", "1000", "--on-timeout", "abort", "--format", "json"]].concat());
     restore(knobs);
     let p = point(&out?).clone();
     let a = &p["aborts"];
-    println!("scsi_debug ndelay 40 ms random, --timeout 10 --on-timeout abort: aborts {a}, {}", summary(&p));
+    println!("scsi_debug delay 3 s random, --timeout 1000 --on-timeout abort: aborts {a}, {}", summary(&p));
     check(u(a, "aborted") > 0, || format!("no abort: {a}"))?;
     check(u(a, "escalated") == 0, || format!("escalated: {a}"))?;
     check(u(a, "retry_own_write") > 0, || format!("no retry found its own write: {a}"))?;
