@@ -132,15 +132,20 @@ fn lio_paths_ats() -> TestResult {
 fn loop_split() -> TestResult {
     let paths = crate::stale_cache::Paths::new(1)?;
     let d = paths.devs[0].as_str();
-    let (each, doc) = hosts_on([d, d], "ats", 1000, [&["--force"], &["--force"]])?;
+    let (each, doc) = hosts_on([d, d], "ats", 3000, [&["--force"], &["--force"]])?;
+    let mut split = 0;
     for (i, h) in each.iter().enumerate() {
         let p = point(h);
         println!("loop host {i}: {}; diagnosis {:?}", p["miscompares"], mechanisms(p));
         check(p["ats_mode"] == "host-emulated", || format!("ats_mode {}", p["ats_mode"]))?;
-        check(u(p, "miscompares.split") > 0, || format!("host {i} saw no split: {}", p["miscompares"]))?;
+        split += u(p, "miscompares.split");
+        // How much the hosts overlap is up to the scheduler: a host that met the other's
+        // writes (split or stale) says why.
         let found = mechanisms(p);
-        check(found[0] == "not-atomic-across-hosts", || format!("host {i}'s diagnosis: {found:?}"))?;
+        let met = u(p, "miscompares.split") + u(p, "miscompares.stale") > 0;
+        check(!met || found[0] == "not-atomic-across-hosts", || format!("host {i}'s diagnosis: {found:?}"))?;
     }
+    check(split > 0, || "no host saw a split".into())?;
     let found = mechanisms(&doc["points"][0]);
     check(found[0] == "not-atomic-across-hosts", || format!("the merge's diagnosis: {found:?}"))
 }
