@@ -12,6 +12,7 @@ pub mod backend;
 pub mod cli;
 pub mod compare;
 pub mod device;
+pub mod diagnose;
 pub mod engine;
 pub mod error;
 pub mod plot;
