@@ -122,6 +122,7 @@ fn engine(c: &mut Criterion) {
             seed: 1,
             heartbeat_ns: 0,
             timeout_ns: None,
+            on_timeout: Default::default(),
             expected_from: Default::default(),
             hosts: None,
         };

@@ -183,6 +183,15 @@ Examples:
   The merged result as JSON:
     atsbench merge host0.json host1.json -f json -o merged.json";
 
+const HOSTS_EXAMPLES: &str = "\
+Examples:
+  Two paths of one LUN, a local host process on each:
+    atsbench hosts /dev/sdb /dev/sdc -- --qd 4 --ops 10000
+  Two machines through ssh, ATS for 30 s:
+    atsbench hosts hostA:/dev/sdb hostB:/dev/sdb -- --duration 30s
+  Keep each host's own results beside the merged JSON:
+    atsbench hosts /dev/sdb /dev/sdc --keep out -f json -- --qd 8";
+
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
   bash:
@@ -253,6 +262,10 @@ pub enum Command {
     /// Print the man page of atsbench or of one command (roff, for `man -l -`).
     #[command(after_help = MAN_EXAMPLES)]
     Man(ManArgs),
+    /// Run one multi-host measurement from here: a host per SPEC (a local process on a path,
+    /// or HOST:TARGET through --rsh), then merge their results.
+    #[command(after_help = HOSTS_EXAMPLES)]
+    Hosts(HostsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -332,6 +345,34 @@ pub struct CheckArgs {
     /// Write the report to this file instead of stdout.
     #[arg(long, short = 'o', help_heading = heading::OUTPUT)]
     pub output: Option<PathBuf>,
+}
+
+// --- hosts: a multi-host run in one command (issue 20) ---
+
+#[derive(Debug, Args)]
+pub struct HostsArgs {
+    /// The hosts: TARGET (a local host process on that path, e.g. one path of a LUN each) or
+    /// HOST:TARGET (started with `CMD HOST atsbench run ...`). A TARGET starting with / or .
+    /// is always local.
+    #[arg(required = true, value_name = "SPEC", help_heading = heading::HOSTS)]
+    pub specs: Vec<String>,
+    /// How to start a remote host's atsbench: CMD HOST COMMAND (split at spaces).
+    #[arg(long, value_name = "CMD", default_value = "ssh -o BatchMode=yes", help_heading = heading::HOSTS)]
+    pub rsh: String,
+    /// Keep each host's own JSON results in DIR (host0.json, host1.json, ...).
+    #[arg(long, value_name = "DIR", help_heading = heading::OUTPUT)]
+    pub keep: Option<PathBuf>,
+    /// Output format of the merged result: table or json.
+    #[arg(long, short = 'f', default_value = "table", value_parser = named::<Format>(&["table", "json"]),
+          help_heading = heading::OUTPUT)]
+    pub format: Format,
+    /// Write the merged result to this file instead of stdout.
+    #[arg(long, short = 'o', help_heading = heading::OUTPUT)]
+    pub output: Option<PathBuf>,
+    /// The options of `atsbench run` every host gets (after `--`); hosts sets --hosts,
+    /// --host-id, --seed (unless given here) and the output itself.
+    #[arg(last = true, value_name = "RUN-OPTIONS", help_heading = heading::HOSTS)]
+    pub run_options: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -417,6 +458,11 @@ pub struct SweepArgs {
     /// How long to measure each point (`2`, `500ms`); default 2 s.
     #[arg(long, short = 'd', conflicts_with = "ops", allow_hyphen_values = true, help_heading = heading::LOAD)]
     pub duration: Option<Duration>,
+    // --- the vendor report (issue 20) ---
+    /// When the sweep ends, also write its self-contained HTML report to FILE (as `atsbench
+    /// report RESULTS --html FILE` would).
+    #[arg(long, value_name = "FILE", help_heading = heading::OUTPUT)]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -472,6 +518,14 @@ pub struct CommonArgs {
     #[arg(long, value_name = "MS", allow_hyphen_values = true, value_parser = count64,
           help_heading = heading::LIMITS)]
     pub timeout: Option<u64>,
+    // --- abort-and-retry (issue 20) ---
+    /// With --timeout on a SCSI generic target: `resend` (default) gives up in user space and
+    /// resends while the first command still runs; `abort` sends COMPARE AND WRITE with MS as
+    /// its sg timeout, so the kernel's SCSI error handler aborts it at the target (ABORT TASK),
+    /// and retries the same images when the abort completes, as ESXi does.
+    #[arg(long, value_name = "HOW", requires = "timeout", 
+          value_parser = named::<crate::engine::OnTimeout>(&["resend", "abort"]), help_heading = heading::LIMITS)]
+    pub on_timeout: Option<crate::engine::OnTimeout>,
 
     // Target.
     /// Block size of each I/O and lock record (default: the target's logical block size).
@@ -536,9 +590,10 @@ pub struct CommonArgs {
     /// results.
     #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = count, help_heading = heading::HOSTS)]
     pub hosts: u32,
-    /// With --hosts N: this host's index, 0 to N-1.
-    #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = count, help_heading = heading::HOSTS)]
-    pub host_id: u32,
+    /// With --hosts N: this host's index, 0 to N-1 (default: SLURM_PROCID, JOB_COMPLETION_INDEX
+    /// or OMPI_COMM_WORLD_RANK, as srun, a Kubernetes Indexed Job or mpirun set it; else 0).
+    #[arg(long, allow_hyphen_values = true, value_parser = count, help_heading = heading::HOSTS)]
+    pub host_id: Option<u32>,
     /// With --hosts: how long to wait for the other hosts at each rendezvous (`60`, `2m`).
     #[arg(long, default_value = "60s", allow_hyphen_values = true, help_heading = heading::HOSTS)]
     pub rendezvous_timeout: Duration,

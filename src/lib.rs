@@ -13,6 +13,7 @@ pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod device;
+pub mod diagnose;
 pub mod engine;
 pub mod error;
 pub mod plot;

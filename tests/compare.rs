@@ -249,3 +249,44 @@ fn csv_is_one_row_per_point_and_figure() {
     assert!(rows.iter().all(|x| &x[0] == "regression"));
     assert!(rows.iter().filter(|x| &x[figure] == "iops").count() == 4, "{text}");
 }
+
+/// The report a vendor attaches: `sweep --profile qualification` (shortened: 20 ms points, two
+/// repeats) on a file, then `report --html`. The page starts with the summary (date, host,
+/// CPU, kernel, version, command line, profile and its SHA-256, repeats, duration), warns that
+/// ATS was host-emulated, calls rmw's lost updates expected, keeps the details collapsed, has
+/// at most three charts per workload and stays under 1 MB.
+#[test]
+fn the_qualification_report_starts_with_a_summary_and_stays_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, json, html) = (dir.path().join("lun.img"), dir.path().join("q.json"), dir.path().join("q.html"));
+    std::fs::write(&target, vec![0u8; 16 << 20]).unwrap();
+    let (t, j) = (target.to_str().unwrap(), json.to_str().unwrap());
+    let shortcut = dir.path().join("shortcut.html");
+    let s = shortcut.to_str().unwrap();
+    let args =
+        ["--profile", "qualification", "--duration", "20ms", "--repeat", "2", "-f", "json", "-o", j, "--html", s];
+    let out = run(&[&["sweep", t][..], &args[..]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read_to_string(&shortcut).unwrap().contains("<dt>Date</dt>"), "sweep --html wrote the report");
+    let out = run(&["report", j, "--html", html.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    eprintln!("qualification report: {} bytes, {} charts", page.len(), page.matches("<svg").count());
+    assert!(page.len() <= 1 << 20, "{} bytes", page.len());
+    let details = page.find("<details>").expect("collapsed details");
+    let summary = &page[..details];
+    for fact in
+        ["<dt>Date</dt>", "<dt>Host</dt>", "<dt>CPU</dt>", "<dt>Kernel</dt>", "<dt>atsbench</dt>", "<dt>Command</dt>"]
+    {
+        assert!(summary.contains(fact), "{fact} missing from the summary");
+    }
+    assert!(summary.contains("qualification") && summary.contains("SHA-256"), "the profile and its hash");
+    assert!(summary.contains("<dt>Repeats</dt><dd>2</dd>") && summary.contains("measured, 72 points"));
+    assert!(summary.contains("Host-emulated ATS."), "the host-emulated warning");
+    assert!(summary.contains("lost updates: <span class=\"s-expected\">expected</span>"), "rmw's answer is expected");
+    assert!(summary.contains("<b>ats</b> (host-emulated ATS)") && summary.contains("IOPS peak"));
+    assert!(page.matches("<svg").count() <= 3 * 4, "one chart per figure per workload");
+    for external in ["<script", "<link", " src=", "url(", "@import"] {
+        assert!(!page.contains(external), "{external} in a self-contained page");
+    }
+}

@@ -101,6 +101,12 @@ fn check_shared_file(workload: &str) -> Value {
         assert!(p["host_share"]["claims"]["locks"].is_array(), "{}", p["host_share"]);
         let last = &p["host_share"]["finals"][0];
         assert!(last["generation"].as_u64() > Some(0) && last["owner"]["host"].is_u64(), "{last}");
+        // Alone, each host sees the other host's records of the generation it expected: `split`
+        // (before that class they were `stale`), diagnosed as the known answer.
+        let m = &p["miscompares"];
+        eprintln!("{workload} host {i}: split {}, stale {}, contention {}", m["split"], m["stale"], m["contention"]);
+        assert!(n(m, "split") > n(m, "stale"), "host {i}: {m}");
+        assert_eq!(mechanisms(p)[0], "not-atomic-across-hosts", "host {i}: {}", p["diagnosis"]);
     }
     let (doc, out) = merged_json(&files);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -122,7 +128,13 @@ fn check_shared_file(workload: &str) -> Value {
     assert_eq!(p["cross_host_atomic"], false);
     assert!(n(p, "verification.lost_updates") > 0, "{}", p["verification"]);
     assert_eq!(p["verification"]["scope"], "all hosts");
+    assert_eq!(mechanisms(p)[0], "not-atomic-across-hosts", "{}", p["diagnosis"]);
+    assert_eq!(p["diagnosis"][0]["strength"], "expected");
     doc
+}
+
+fn mechanisms(p: &Value) -> Vec<&str> {
+    p["diagnosis"].as_array().expect("diagnosis").iter().map(|f| f["mechanism"].as_str().unwrap()).collect()
 }
 
 #[test]
@@ -196,4 +208,125 @@ fn merge_refuses_files_that_do_not_belong_together() {
     let table = merge(&[a, b], &[]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(table.status.success() && text.contains("cross-host atomic: no"), "{text}");
+    assert!(text.contains("diagnosis: not-atomic-across-hosts (expected)"), "{text}");
+}
+
+/// `atsbench hosts` with two local hosts on one file: it picks the seed and the indices, merges
+/// and prints the merged table with the diagnosis; `-f json -o` writes the merged document,
+/// `--keep` each host's own.
+#[test]
+fn hosts_runs_two_local_hosts_and_merges_them() {
+    let (dir, target) = shared_file();
+    let t = target.to_str().unwrap();
+    let out =
+        Command::new(bin()).args(["hosts", t, t, "--", "--qd", "1", "--locks", "1", "--ops", "2000"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("merged 2 hosts") && text.contains("diagnosis: not-atomic-across-hosts (expected)"),
+        "{text}"
+    );
+    let (merged, keep) = (dir.path().join("merged.json"), dir.path().join("kept"));
+    let out = Command::new(bin())
+        .args(["hosts", t, t, "-f", "json", "-o"])
+        .arg(&merged)
+        .arg("--keep")
+        .arg(&keep)
+        .args(["--", "--qd", "1", "--locks", "1", "--ops", "1000", "--seed", "77"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = read_json(&merged);
+    assert_eq!((doc["schema"].as_str(), n(&doc, "seed")), (Some("atsbench-merge/1"), 77));
+    assert_eq!(n(&doc["points"][0], "total.ops"), 2000);
+    for i in 0..2 {
+        let host = read_json(&keep.join(format!("host{i}.json")));
+        assert_eq!(n(&host, "config.host_index"), i);
+        let p = &host["points"][0];
+        assert_eq!(mechanisms(p)[0], "not-atomic-across-hosts", "{}", p["diagnosis"]);
+    }
+}
+
+/// `--rsh CMD`: HOST:TARGET is started as `CMD HOST 'atsbench run ...'`. The stand-in runs the
+/// command locally with this build's atsbench, as ssh would run it on HOST.
+#[test]
+fn hosts_starts_remote_hosts_through_rsh() {
+    let (dir, target) = shared_file();
+    let rsh = dir.path().join("fake-ssh");
+    let bindir = std::path::Path::new(bin()).parent().unwrap().to_str().unwrap().to_string();
+    std::fs::write(&rsh, format!("#!/bin/sh\n# fake-ssh HOST COMMAND\nshift\nPATH={bindir}:$PATH exec sh -c \"$1\"\n"))
+        .unwrap();
+    std::fs::set_permissions(&rsh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let t = target.to_str().unwrap();
+    let specs = [format!("alpha:{t}"), format!("beta:{t}")];
+    let out = Command::new(bin())
+        .args(["hosts", "--rsh", rsh.to_str().unwrap(), &specs[0], &specs[1], "-f", "json"])
+        .args(["--", "--qd", "1", "--locks", "1", "--ops", "1000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["hosts"].as_array().map(Vec::len), Some(2));
+    assert_eq!(mechanisms(&doc["points"][0])[0], "not-atomic-across-hosts");
+}
+
+/// One host failing stops the others, and the message names it; `--hosts` on sim and options
+/// `hosts` sets itself are usage errors of one line.
+#[test]
+fn hosts_names_the_host_that_failed() {
+    let (dir, target) = shared_file();
+    let t = target.to_str().unwrap();
+    let missing = dir.path().join("missing").join("x.img");
+    let started = std::time::Instant::now();
+    let out = Command::new(bin())
+        .args(["hosts", t, missing.to_str().unwrap(), "--", "--ops", "100", "--rendezvous-timeout", "60s"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("host 1 (") && err.contains("failed (exit 3)") && err.contains("stopped"), "{err}");
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "host 0 was not stopped: it waited for host 1");
+    expect_error(&Command::new(bin()).args(["hosts", t, t, "--", "--hosts", "3"]).output().unwrap(), 2, &["--hosts"]);
+    let sim = Command::new(bin()).args(["run", "sim", "--hosts", "2", "--seed", "1"]).output().unwrap();
+    expect_error(&sim, 2, &["on sim", "one process"]);
+}
+
+/// `run --hosts N` without `--host-id` takes the index a job launcher set (srun, a Kubernetes
+/// Indexed Job, mpirun). Host 1 writes a table: it says in words that its verification is
+/// partial. (Two hosts taking one index would never meet at the rendezvous.)
+#[test]
+fn run_takes_its_host_index_from_the_job_launcher() {
+    let (dir, target) = shared_file();
+    let t = target.to_str().unwrap();
+    let vars = ["SLURM_PROCID", "JOB_COMPLETION_INDEX"];
+    let children: Vec<(PathBuf, Child)> = [1usize, 0]
+        .into_iter()
+        .map(|i| {
+            let out = dir.path().join(format!("env{i}.out"));
+            let format = if i == 0 { "json" } else { "table" };
+            let child = Command::new(bin())
+                .args(["run", t, "--hosts", "2", "--seed", "5", "--qd", "1", "--locks", "1", "--ops", "200"])
+                .args(["--cpus", &cpu_of(i as u32), "-f", format, "-o", out.to_str().unwrap()])
+                .env_remove("SLURM_PROCID")
+                .env_remove("JOB_COMPLETION_INDEX")
+                .env_remove("OMPI_COMM_WORLD_RANK")
+                .env(vars[i], i.to_string())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            (out, child)
+        })
+        .collect();
+    for (out, child) in children {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        if out.ends_with("env0.out") {
+            assert_eq!(n(&read_json(&out), "config.host_index"), 0);
+        } else {
+            let text = std::fs::read_to_string(&out).unwrap();
+            assert!(text.contains("verification: this host only: merge the hosts' results to verify"), "{text}");
+            assert!(text.contains("  diagnosis: "), "{text}");
+        }
+    }
 }

@@ -42,12 +42,16 @@ fn a_lock_block_overwritten_from_outside_is_corrupt_and_named() {
     let p = &doc["points"][0];
     let count = |c: &str| p["miscompares"][c].as_u64().unwrap();
     assert!(count("corrupt") > 0, "{}", p["miscompares"]);
-    for other in ["contention", "own_write", "stale", "false"] {
+    for other in ["contention", "own_write", "stale", "false", "split"] {
         assert_eq!(count(other), 0, "{other}: {}", p["miscompares"]);
     }
     let first = &p["first_corrupt"];
     assert_eq!(first["lock"].as_u64(), Some(2), "{first}");
     assert!(first["at_s"].as_f64().is_some_and(|t| t >= 0.0), "{first}");
+    // The diagnosis names the mechanism and the lock block first.
+    let d = &p["diagnosis"][0];
+    assert_eq!(d["mechanism"], "outside-writer", "{}", p["diagnosis"]);
+    assert!(d["text"].as_str().unwrap().contains("first on lock block 2"), "{d}");
     let per_lock: Vec<u64> =
         p["per_lock"].as_array().unwrap().iter().map(|l| l["miscompares"].as_u64().unwrap()).collect();
     assert_eq!((per_lock[0], per_lock[1], per_lock[3]), (0, 0, 0), "only lock 2 was touched: {per_lock:?}");

@@ -56,11 +56,21 @@ fn assert_binomial(what: &str, k: u64, trials: u64, rate: f64) {
 
 /// Miscompare classes other than those named are zero.
 fn assert_only(p: &Value, classes: &[&str]) {
-    for c in ["contention", "own_write", "corrupt", "stale", "false"] {
+    for c in ["contention", "own_write", "corrupt", "stale", "false", "split"] {
         if !classes.contains(&c) {
             assert_eq!(n(p, &format!("miscompares.{c}")), 0, "{c} in {}", p["miscompares"]);
         }
     }
+}
+
+/// The diagnosis's mechanisms, most important first.
+fn mechanisms(p: &Value) -> Vec<&str> {
+    p["diagnosis"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no diagnosis in {p}"))
+        .iter()
+        .map(|f| f["mechanism"].as_str().unwrap())
+        .collect()
 }
 
 const RATE: f64 = 0.05;
@@ -96,6 +106,7 @@ fn false_miscompares_are_false_and_nothing_else() {
         assert_binomial(&format!("{protocol} false-miscompare"), injected, eligible, RATE);
         assert_eq!(n(p, "miscompares.false"), injected, "every false miscompare is classified `false`");
         assert_only(p, &["false"]);
+        assert_eq!(mechanisms(p), ["false-miscompare"]);
         assert_eq!((n(p, "verification.violations"), n(p, "verification.lost_updates"), code), (0, 0, 0));
     }
 }
@@ -108,6 +119,7 @@ fn own_writes_are_own_write_and_the_history_holds() {
     assert_binomial("own-write", injected, eligible, RATE);
     assert_eq!(n(p, "miscompares.own_write"), injected);
     assert_only(p, &["own_write"]);
+    assert_eq!(mechanisms(p), ["false-miscompare"], "own writes without a timeout are the device's");
     // The re-read shows the attempt's own image: its transition is claimed, so the history
     // accounts for every block.
     assert_eq!((n(p, "verification.violations"), n(p, "verification.lost_updates"), code), (0, 0, 0));
@@ -128,6 +140,8 @@ fn torn_writes_are_corrupt() {
         assert!(violations <= n(p, "locks"), "at most one torn final block per lock");
         assert_only(p, &["corrupt"]);
         assert_eq!(n(p, "verification.lost_updates"), 0);
+        assert_eq!(n(p, "miscompares.torn"), corrupt, "every corrupt block is a torn one");
+        assert_eq!(mechanisms(p), ["torn-write"]);
     }
 }
 
@@ -147,6 +161,7 @@ fn lost_writes_are_lost_updates() {
     // host); at most one per lost write.
     assert!(n(p, "miscompares.stale") <= injected);
     assert_only(p, &["stale"]);
+    assert_eq!(mechanisms(p), ["lost-write"]);
 }
 
 #[test]
@@ -179,11 +194,17 @@ fn stale_reads_are_stale_and_device_side_ats_is_immune() {
     let p = point(&doc);
     let (eligible, injected) = struck(p, "stale-read");
     assert_binomial("stale-read", injected, eligible, RATE);
-    let (stale, lost) = (n(p, "miscompares.stale"), n(p, "verification.lost_updates"));
+    // A lost update leaves two records of one generation (the overwritten one and the
+    // retry's); a later stale read of the overwritten one is a `split` (before that class:
+    // `stale`), at most one per lost update.
+    let (split, lost) = (n(p, "miscompares.split"), n(p, "verification.lost_updates"));
+    assert!(split <= lost, "{split} split for {lost} lost updates");
+    let stale = n(p, "miscompares.stale") + split;
     let predicted = 2 * injected - 3 * lost;
     assert!(stale <= predicted && predicted - stale <= n(p, "locks"), "stale {stale}, predicted {predicted}");
     assert!(stale > injected, "{stale} stale for {injected} stale reads");
-    assert_only(p, &["stale"]);
+    assert_only(p, &["stale", "split"]);
+    assert_eq!(mechanisms(p)[0], "stale-cache", "{:?}", mechanisms(p));
 }
 
 #[test]
@@ -199,6 +220,7 @@ fn an_outside_writer_is_corrupt_and_named() {
     // that block miscompare on data no actor wrote.
     assert_eq!(n(p, "miscompares.corrupt"), injected);
     assert_only(p, &["corrupt"]);
+    assert_eq!((n(p, "miscompares.torn"), mechanisms(p)), (0, vec!["outside-writer"]));
     assert!(n(p, "verification.violations") <= n(p, "locks"), "only a block left overwritten at the end");
     // The run says which lock first, and when.
     let first = &p["first_corrupt"];
@@ -248,6 +270,9 @@ fn timeouts_with_latency_spikes_give_own_write() {
         assert_eq!(n(p, "late_completions"), timeouts, "every given-up command completes late");
         assert_only(p, &["own_write"]);
         assert_eq!((n(p, "verification.violations"), n(p, "verification.lost_updates"), code), (0, 0, 0));
+        assert_eq!(mechanisms(p), ["retry-after-timeout"]);
+        let text = p["diagnosis"][0]["text"].as_str().unwrap();
+        assert!(text.contains(&format!("{timeouts} timeouts, {own} of their retries found their own write")), "{text}");
         // Without --timeout the same spikes only slow the attempts down.
         let (doc, _) = spikes(None);
         let p = point(&doc);
@@ -283,6 +308,8 @@ fn a_small_device_queue_with_a_timeout_gives_own_write() {
     assert!(n(p, "sim.queued") > 0, "{}", p["sim"]);
     assert!(n(p, "timeouts") > 0 && n(p, "miscompares.own_write") > 0, "{}", p["miscompares"]);
     assert_only(p, &["own_write"]);
+    // The queue is the cause, the timeouts' retries the effect.
+    assert_eq!(mechanisms(p), ["queue-wait", "retry-after-timeout"]);
     assert_eq!((n(p, "verification.violations"), code), (0, 0));
 }
 
@@ -312,6 +339,8 @@ fn a_host_queue_beyond_the_device_queue_waits_in_the_device() {
         assert_eq!(n(p, "verification.violations"), 0);
     }
     assert_eq!((n(&points[0], "sim.queued"), n(&points[1], "sim.queued")), (0, 0), "no wait at QD <= --sim-qd");
+    assert_eq!((mechanisms(&points[0]), mechanisms(&points[1])), (vec!["clean"], vec!["clean"]));
+    assert_eq!((mechanisms(&points[2]), mechanisms(&points[3])), (vec!["queue-wait"], vec!["queue-wait"]));
     // All slots start at once, so beyond 4 the first commands queue however fast the host is.
     assert!(n(&points[2], "sim.queued") > 0 && n(&points[3], "sim.queued") > 0);
 }
@@ -351,10 +380,24 @@ fn a_million_clean_ats_find_only_contention() {
     assert_eq!(n(p, "ops"), 1_000_000);
     assert!(n(p, "miscompares.contention") > 0);
     assert_only(p, &["contention"]);
+    assert_eq!(mechanisms(p), ["contention", "clean"]);
     assert_eq!(
         (n(p, "verification.violations"), n(p, "verification.lost_updates"), n(p, "errors"), code),
         (0, 0, 0, 0)
     );
+}
+
+/// rmw's known answer: actors sharing a lock block write from one state (`split`) and lose
+/// updates; the diagnosis calls it expected.
+#[test]
+fn rmw_with_contention_splits_as_expected() {
+    let (doc, _) =
+        run(&["run", "sim", "-w", "rmw", "--contention", "4", "--qd", "4", "--ops", "20000", "--seed", "19"]);
+    let p = point(&doc);
+    assert!(n(p, "miscompares.split") > 0 && n(p, "verification.lost_updates") > 0, "{}", p["miscompares"]);
+    assert_eq!(mechanisms(p)[0], "split");
+    assert_eq!(p["diagnosis"][0]["strength"], "expected");
+    assert!(!mechanisms(p).contains(&"stale-cache"), "{:?}", mechanisms(p));
 }
 
 #[test]
@@ -366,6 +409,8 @@ fn sim_options_need_a_sim_target_and_valid_values() {
         (&["run", "sim", "--sim-latency", "fixed:soon"][..], "not a duration"),
         (&["run", "sim", "--sim-protocol", "nvme", "--inject", "own-write=0.1"][..], "own-write"),
         (&["run", "sim:10"][..], "4 KiB to 64 GiB"),
+        (&["run", "sim", "--timeout", "5", "--on-timeout", "abort"][..], "SCSI generic"),
+        (&["run", "sim", "--on-timeout", "abort"][..], "--timeout"),
     ] {
         let out = Command::new(bin()).args(args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

@@ -28,6 +28,7 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     let mut config =
         crate::report::config(plan.command, &specs, plan.force, plan.repeat, plan.interleave, plan.interval_ns);
     config.profile = plan.profile.clone().map(|(name, sha256)| crate::report::ProfileRef { name, sha256 });
+    config.environment = Some(crate::results::Environment::now());
     let mut reporter = Reporter::new(plan.format, plan.output.as_deref(), config, target.info.clone())?;
     if let Some(dir) = &plan.plot {
         std::fs::create_dir_all(dir).map_err(|e| crate::plot::write_error(dir, &e))?;
@@ -73,7 +74,8 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
             let mut order: Vec<usize> = if interrupted { (0..specs.len()).collect() } else { vec![spec] };
             order.retain(|&s| !measured[s].is_empty());
             for s in order {
-                let Some(point) = engine::merge_repeats(std::mem::take(&mut measured[s])) else { continue };
+                let Some(mut point) = engine::merge_repeats(std::mem::take(&mut measured[s])) else { continue };
+                point.diagnosis = super::diagnosis::of_point(&point, &specs[s]);
                 if let Some(why) = broke_atomicity(&point) {
                     broken.push(why);
                 }
@@ -105,6 +107,9 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     }
     if let Some(dir) = &plan.plot {
         reporter.write_plots(dir)?;
+    }
+    if let Some(path) = &plan.html {
+        reporter.write_html(path)?;
     }
     if stop.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
@@ -228,7 +233,19 @@ fn run_order(points: usize, repeat: u32, interleave: bool) -> impl Iterator<Item
 
 /// Open TARGET, or create the built-in temporary file, or make the simulated device.
 fn open_target(plan: &Plan) -> Result<Target> {
+    let abort = !plan.on_timeout.is_resend();
+    let needs_scsi = |kind: device::BackendKind| {
+        if abort && kind != device::BackendKind::Scsi {
+            return Err(Error::usage(format!(
+                "--on-timeout abort needs a SCSI generic target (/dev/sgN), whose kernel aborts a timed-out \
+                 command; this is a {} target: drop it or use --on-timeout resend",
+                kind.name()
+            )));
+        }
+        Ok(())
+    };
     if let Some(bytes) = plan.sim {
+        needs_scsi(device::BackendKind::Sim)?;
         check_fused_kind(plan.device.fused, device::BackendKind::Sim)?;
         check_scsi_options(plan, device::BackendKind::Sim)?;
         return Ok(device::open_sim(bytes));
@@ -243,6 +260,7 @@ fn open_target(plan: &Plan) -> Result<Target> {
                     .into(),
             ));
         }
+        needs_scsi(device::BackendKind::File)?;
         let t = device::open_default(DEFAULT_TARGET_BYTES)?;
         eprintln!(
             "atsbench: no TARGET given: using a {} MiB temporary file, {} (removed at exit)",
@@ -263,6 +281,7 @@ fn open_target(plan: &Plan) -> Result<Target> {
     };
     check_fused_kind(plan.device.fused, kind)?;
     check_scsi_options(plan, kind)?;
+    needs_scsi(kind)?;
     device::open(path, plan.backend, plan.writes(), plan.force)
 }
 
@@ -353,7 +372,9 @@ fn spec_of(
         host,
         seed,
         heartbeat_ns: if p.workload == Workload::Heartbeat { plan.heartbeat_ns.max(1) } else { 0 },
-        timeout_ns: plan.timeout_ms.map(|ms| ms * 1_000_000),
+        // With abort the kernel times the command out; nothing is given up in user space.
+        timeout_ns: plan.timeout_ms.filter(|_| plan.on_timeout.is_resend()).map(|ms| ms * 1_000_000),
+        on_timeout: plan.on_timeout,
         expected_from: plan.device.expected,
         hosts: hosts.clone(),
     };

@@ -98,8 +98,7 @@ pub fn report(a: &ReportArgs) -> Result<()> {
         let comparison = base.as_ref().map(|b| {
             compare::compare_results(b, &results, &options(a.max_regression, None, [b.file.as_path(), &a.results]))
         });
-        let plots = plot::plots(&runs)?;
-        let page = crate::report::html::page(&results, base.as_ref(), comparison.as_ref(), &plots);
+        let page = crate::report::html::page(&results, base.as_ref(), comparison.as_ref())?;
         std::fs::write(path, page).map_err(|e| plot::write_error(path, &e))?;
     }
     Ok(())

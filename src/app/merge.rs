@@ -31,9 +31,14 @@ impl Input {
 }
 
 pub fn merge(a: &MergeArgs) -> Result<()> {
-    let inputs = a.files.iter().map(|f| read(f)).collect::<Result<Vec<_>>>()?;
+    merge_files(&a.files, a.format, a.output.as_deref())
+}
+
+/// Merge the hosts' result `files`, write the merged result, and end with the merge's error.
+pub fn merge_files(files: &[PathBuf], format: crate::report::Format, output: Option<&Path>) -> Result<()> {
+    let inputs = files.iter().map(|f| read(f)).collect::<Result<Vec<_>>>()?;
     let merged = combine(check_together(inputs)?);
-    crate::report::merge::write(&merged, a.format, a.output.as_deref())?;
+    crate::report::merge::write(&merged, format, output)?;
     let broken: Vec<String> = merged
         .points
         .iter()
@@ -192,6 +197,8 @@ fn combine(inputs: Vec<Input>) -> Merged {
 fn merge_point(pts: Vec<Point>) -> MergedPoint {
     let p0 = &pts[0];
     let (workload, ats_mode) = (p0.workload, p0.ats_mode);
+    let actors_per_lock = p0.actors_per_lock;
+    let timeouts = (pts.iter().map(|p| p.timeouts).sum(), pts.iter().map(|p| p.late_completions).sum());
     let (cross_host_atomic, atomicity) = atomicity(workload, ats_mode);
     let per_host: Vec<HostFigures> = pts
         .iter()
@@ -216,12 +223,14 @@ fn merge_point(pts: Vec<Point>) -> MergedPoint {
         per_host,
         verification: None,
         interrupted: pts.iter().any(|p| p.interrupted),
+        diagnosis: Vec::new(),
     };
     let verified = pts.iter().all(|p| p.verification.is_some());
     let shares: Vec<HostShare> = pts.into_iter().filter_map(|p| p.host_share).collect();
     if verified && workload.is_ats_like() {
         m.verification = verify_hosts(shares);
     }
+    m.diagnosis = crate::diagnose::diagnose(&super::diagnosis::merged(&m, actors_per_lock, timeouts));
     m
 }
 

@@ -6,7 +6,9 @@
 mod bench;
 mod check;
 mod compare;
+mod diagnosis;
 mod hdr;
+mod hosts;
 mod manual;
 mod merge;
 mod plan;
@@ -35,6 +37,7 @@ pub fn main(cli: Cli, matches: &ArgMatches, stop: &AtomicBool) -> Result<()> {
         Command::Probe(a) => probe(&a),
         Command::Merge(a) => merge::merge(&a),
         Command::Check(a) => check::check(&a),
+        Command::Hosts(a) => hosts::hosts(&a, stop),
         Command::Compare(a) => compare::compare(&a),
         Command::Report(a) => compare::report(&a),
         Command::Completions(a) => manual::completions(a.shell),

@@ -66,6 +66,8 @@ pub struct Plan {
     pub max_duration_s: f64,
     /// `--max-error-rate`.
     pub max_error_rate: f64,
+    /// `--on-timeout`: resend (default) or let the kernel abort (sg targets only).
+    pub on_timeout: crate::engine::OnTimeout,
     /// Several hosts on one target; None for one host.
     pub hosts: Option<HostsPlan>,
     pub device: DeviceOptions,
@@ -77,6 +79,8 @@ pub struct Plan {
     pub profile: Option<(String, String)>,
     /// `--plot DIR`: SVG plots of the results, written at the end.
     pub plot: Option<PathBuf>,
+    /// `sweep --html FILE`: the HTML report, written when the sweep ends.
+    pub html: Option<PathBuf>,
     /// `--hdr-log FILE` and its interval (`--hdr-interval`) in nanoseconds.
     pub hdr_log: Option<(PathBuf, u64)>,
     /// `--interval`: the width of the intervals inside every repeat, in ns.
@@ -136,6 +140,7 @@ impl Plan {
         }
         let mut plan = Plan::new("sweep", a.common, points, a.duration.map(|d| d.secs()), 2.0)?;
         plan.profile = profile;
+        plan.html = a.html;
         Ok(plan)
     }
 
@@ -192,7 +197,7 @@ impl Plan {
         let sim_options = sim_options(&c.sim, sim.is_some(), c.backend)?;
         check_timeout(c.timeout, &points)?;
         check_expected_from(c.device.expected_from, sim.is_some(), c.iopoll, &points)?;
-        let hosts = hosts_plan(&c, &points)?;
+        let hosts = hosts_plan(&c, &points, sim.is_some())?;
         Ok(Plan {
             command,
             target: if sim.is_some() { None } else { c.target },
@@ -216,6 +221,7 @@ impl Plan {
             timeout_ms: c.timeout,
             max_duration_s: c.max_duration.map_or(crate::engine::DEFAULT_MAX_DURATION_S, |d| d.secs()),
             max_error_rate: c.max_error_rate,
+            on_timeout: c.on_timeout.unwrap_or_default(),
             hosts,
             device: DeviceOptions {
                 fused: c.device.fused,
@@ -225,12 +231,17 @@ impl Plan {
                 fua: c.device.fua,
                 sim: sim_options,
                 expected: c.device.expected_from.unwrap_or_default(),
+                caw_timeout_ms: match c.on_timeout {
+                    Some(crate::engine::OnTimeout::Abort) => c.timeout.map(|ms| ms.min(u64::from(u32::MAX)) as u32),
+                    _ => None,
+                },
             },
             format: c.output.format(),
             output: c.output.output,
             quiet: c.quiet,
             profile: None,
             plot: c.plot,
+            html: None,
             hdr_log: c.hdr_log.map(|p| (p, hdr_interval_ns)),
             interval_ns,
         })
@@ -299,11 +310,22 @@ fn apply_profile(
 }
 
 /// `--hosts N --host-id I`: checked before anything is opened; None for one host.
-fn hosts_plan(c: &CommonArgs, points: &[PlanPoint]) -> Result<Option<HostsPlan>> {
-    let (index, count) = (c.host_id, c.hosts);
+fn hosts_plan(c: &CommonArgs, points: &[PlanPoint], is_sim: bool) -> Result<Option<HostsPlan>> {
+    let count = c.hosts;
     if count == 0 {
         return Err(Error::usage("--hosts 0: give the number of hosts that share the target (1: this host alone)"));
     }
+    if count > 1 && is_sim {
+        return Err(Error::usage(format!(
+            "--hosts {count} on sim: the simulated device lives in one process and no other host can reach it; \
+             give a file or device that all hosts share"
+        )));
+    }
+    let index = match c.host_id {
+        Some(i) => i,
+        None if count > 1 => index_from_env(&|k| std::env::var(k).ok())?,
+        None => 0,
+    };
     if index >= count {
         return Err(Error::usage(format!(
             "--host-id {index}: with --hosts {count} the host ids run from 0 to {}; give each host its own",
@@ -344,6 +366,22 @@ fn hosts_plan(c: &CommonArgs, points: &[PlanPoint]) -> Result<Option<HostsPlan>>
         )));
     }
     Ok(Some(HostsPlan { index, count, seed, timeout: c.rendezvous_timeout.0 }))
+}
+
+/// The variables a job launcher sets to a process's index, in the order they are read.
+pub const INDEX_VARS: [&str; 3] = ["SLURM_PROCID", "JOB_COMPLETION_INDEX", "OMPI_COMM_WORLD_RANK"];
+
+/// This host's index from the first of [`INDEX_VARS`] that is set (0 when none is).
+fn index_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<u32> {
+    for k in INDEX_VARS {
+        if let Some(v) = var(k) {
+            return v
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| Error::usage(format!("{k}={v} is not a host index (0, 1, ...); give --host-id instead")));
+        }
+    }
+    Ok(0)
 }
 
 fn lock_plan(contention: Option<u32>, locks: Option<u32>) -> Result<LockPlan> {
@@ -537,6 +575,7 @@ mod tests {
             (&["run", "f", "--hosts", "0"][..], "--hosts 0"),
             (&["run", "f", "--hosts", "57", "--seed", "1"][..], "at most 56"),
             (&["run", "f", "--hosts", "2", "--seed", "1", "-w", "heartbeat"][..], "heartbeat"),
+            (&["run", "sim", "--hosts", "2", "--seed", "1"][..], "on sim"),
             (&["sweep", "f", "--qd", "1", "--hosts", "2", "--seed", "1", "--repeat", "3"][..], "--repeat 3"),
         ] {
             let e = plan(args).unwrap_err();
@@ -556,6 +595,19 @@ mod tests {
         assert_eq!(o.inject.rate(crate::backend::sim::Fault::LostWrite), 0.5);
         assert_eq!(plan(&["run", "sim"]).unwrap().sim, Some(64 << 20));
         assert_eq!(plan(&["run", "./sim"]).unwrap().sim, None, "a file named sim is ./sim");
+    }
+
+    #[test]
+    fn the_host_index_comes_from_a_job_launcher_without_host_id() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        assert_eq!(index_from_env(&env(&[])).unwrap(), 0);
+        assert_eq!(index_from_env(&env(&[("SLURM_PROCID", "3")])).unwrap(), 3);
+        assert_eq!(index_from_env(&env(&[("JOB_COMPLETION_INDEX", "2"), ("OMPI_COMM_WORLD_RANK", "1")])).unwrap(), 2);
+        assert_eq!(index_from_env(&env(&[("OMPI_COMM_WORLD_RANK", "1")])).unwrap(), 1);
+        let e = index_from_env(&env(&[("SLURM_PROCID", "x")])).unwrap_err().to_string();
+        assert!(e.contains("SLURM_PROCID=x") && e.contains("--host-id"), "{e}");
     }
 
     #[test]

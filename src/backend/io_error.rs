@@ -170,3 +170,31 @@ mod tests {
         assert_eq!(s.sense().len(), SENSE_KEPT);
     }
 }
+
+/// How a command the kernel timed out (`--on-timeout abort`) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutEnd {
+    /// The SCSI error handler aborted it at the target (host byte DID_TIME_OUT or DID_ABORT).
+    Aborted,
+    /// The error handler went further: a reset (DID_RESET), or the device is gone or offline.
+    Escalated,
+}
+
+impl IoError {
+    /// For a SCSI command the kernel timed out: how it ended (None: another error).
+    pub fn timeout_end(&self) -> Option<TimeoutEnd> {
+        const DID_NO_CONNECT: u16 = 0x01;
+        const DID_TIME_OUT: u16 = 0x03;
+        const DID_ABORT: u16 = 0x05;
+        const DID_RESET: u16 = 0x08;
+        match self.cause {
+            Cause::Scsi(s) => match s.host_status {
+                DID_TIME_OUT | DID_ABORT => Some(TimeoutEnd::Aborted),
+                DID_RESET | DID_NO_CONNECT => Some(TimeoutEnd::Escalated),
+                _ => None,
+            },
+            Cause::Host { errno, .. } if [libc::ENXIO, libc::ENODEV].contains(&errno) => Some(TimeoutEnd::Escalated),
+            _ => None,
+        }
+    }
+}

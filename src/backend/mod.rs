@@ -14,7 +14,7 @@ pub mod nvme;
 pub mod scsi;
 pub mod sim;
 
-pub use io_error::{Cause, IoError, ScsiStatus, Unencodable, Via};
+pub use io_error::{Cause, IoError, ScsiStatus, TimeoutEnd, Unencodable, Via};
 
 use crate::error::Result;
 use io_uring::{cqueue, squeue};

@@ -85,6 +85,8 @@ pub struct ScsiOptions {
     pub ats_blocks: Option<u8>,
     pub dpo: bool,
     pub fua: bool,
+    /// `--on-timeout abort`: COMPARE AND WRITE's own timeout in ms (others keep TIMEOUT_MS).
+    pub caw_timeout_ms: Option<u32>,
     /// Request slots per worker (the queue depth) and workers.
     pub slots: usize,
     pub workers: u32,
@@ -98,7 +100,13 @@ pub fn open(o: ScsiOptions) -> Result<ScsiFactory> {
     let shared = Arc::new(Shared {
         path: o.path.clone(),
         bsg_path: o.bsg_path.clone(),
-        opts: CmdOptions { lbs: o.lbs, dpo: o.dpo, fua: o.fua, timeout_ms: TIMEOUT_MS },
+        opts: CmdOptions {
+            lbs: o.lbs,
+            dpo: o.dpo,
+            fua: o.fua,
+            timeout_ms: TIMEOUT_MS,
+            caw_timeout_ms: o.caw_timeout_ms.unwrap_or(TIMEOUT_MS),
+        },
         slots: o.slots,
         slots_per_fd: slots_per_fd(u64::from(o.workers) * o.slots as u64),
         caw_blocks,
@@ -162,6 +170,8 @@ pub struct CmdOptions {
     pub dpo: bool,
     pub fua: bool,
     pub timeout_ms: u32,
+    /// COMPARE AND WRITE's timeout (`--on-timeout abort`: the --timeout).
+    pub caw_timeout_ms: u32,
 }
 
 /// The CDB and data of one request. COMPARE AND WRITE sends E+N (`2 * len` bytes) from
@@ -183,7 +193,8 @@ pub fn encode(req: &IoReq, o: &CmdOptions) -> Result<AddrCmd, IoError> {
             return Err(IoError { code: -i64::from(libc::EOPNOTSUPP), ..IoError::unencodable(why) });
         }
     };
-    Ok(AddrCmd { cdb, cdb_len: 16, dir, data: req.addr, data_len, timeout_ms: o.timeout_ms })
+    let timeout_ms = if req.op == Op::CompareWrite { o.caw_timeout_ms } else { o.timeout_ms };
+    Ok(AddrCmd { cdb, cdb_len: 16, dir, data: req.addr, data_len, timeout_ms })
 }
 
 pub(super) fn op_name(op: Op) -> &'static str {
@@ -354,7 +365,7 @@ fn open_sg(path: &Path, nonblock: bool) -> Result<std::fs::File> {
 mod tests {
     use super::*;
 
-    const OPTS: CmdOptions = CmdOptions { lbs: 512, dpo: true, fua: true, timeout_ms: 1000 };
+    const OPTS: CmdOptions = CmdOptions { lbs: 512, dpo: true, fua: true, timeout_ms: 1000, caw_timeout_ms: 1000 };
 
     fn req(op: Op, offset: u64, len: u32) -> IoReq {
         IoReq { op, offset, len, addr: 0x4000, user_data: 3 }

@@ -115,6 +115,8 @@ pub struct DeviceOptions {
     pub sim: SimOptions,
     /// Block devices and files: where ATS attempts take their expected image from.
     pub expected: backend::block::ExpectedFrom,
+    /// SCSI `--on-timeout abort`: COMPARE AND WRITE's sg timeout in ms (the kernel aborts it).
+    pub caw_timeout_ms: Option<u32>,
 }
 
 impl Target {
@@ -192,6 +194,7 @@ impl Target {
                     ats_blocks: n.device.ats_blocks,
                     dpo: n.device.dpo,
                     fua: n.device.fua,
+                    caw_timeout_ms: n.device.caw_timeout_ms,
                     slots: n.slots,
                     workers: n.workers,
                 })

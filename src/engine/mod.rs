@@ -76,6 +76,10 @@ pub struct PointSpec {
     /// `--timeout`: a device-side ATS command not completed within this many nanoseconds is
     /// given up and the attempt retried with the same images (see `worker/timeout.rs`).
     pub timeout_ns: Option<u64>,
+    /// `--on-timeout abort`: the kernel aborts timed-out COMPARE AND WRITEs (their sg timeout
+    /// is the --timeout) and the worker retries the same images; `timeout_ns` is then None.
+    #[serde(skip_serializing_if = "OnTimeout::is_resend")]
+    pub on_timeout: OnTimeout,
     /// `--expected-from cache`: each attempt first reads its expected image buffered
     /// (`Op::ReadCached`) instead of taking the worker's last known record.
     #[serde(skip_serializing_if = "ExpectedFrom::is_device")]
@@ -321,6 +325,7 @@ mod tests {
             seed: 1,
             heartbeat_ns: 0,
             timeout_ns: None,
+            on_timeout: Default::default(),
             expected_from: ExpectedFrom::Device,
             hosts: None,
         }
@@ -363,5 +368,34 @@ mod tests {
         let s = PointSpec { workload: Workload::Heartbeat, ..spec(2, 8, LockPlan::Locks(64)) };
         assert_eq!((s.locks(), s.actors_per_lock(), s.locks_shared()), (2, 1.0, false));
         assert_eq!((s.lock_of(1, 0), s.lock_of(1, 3)), (Some(1), None), "slot 0 beats, the others load");
+    }
+}
+
+/// What `--timeout` does with an ATS command that has not completed in time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnTimeout {
+    /// Give up in user space and resend the same images while the first command still runs.
+    #[default]
+    Resend,
+    /// Let the kernel abort it at the target (sg timeout), then retry the same images.
+    Abort,
+}
+
+impl OnTimeout {
+    pub fn is_resend(&self) -> bool {
+        *self == OnTimeout::Resend
+    }
+}
+
+impl std::str::FromStr for OnTimeout {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "resend" => Ok(OnTimeout::Resend),
+            "abort" => Ok(OnTimeout::Abort),
+            _ => Err(format!("`{s}`: use resend or abort")),
+        }
     }
 }

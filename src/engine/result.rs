@@ -49,6 +49,9 @@ pub fn merge_repeats(runs: Vec<Measured>) -> Option<Point> {
         m.errors += p.errors;
         m.timeouts += p.timeouts;
         m.late_completions += p.late_completions;
+        if let (Some(a), Some(b)) = (m.aborts.as_mut(), p.aborts.as_ref()) {
+            a.add(b);
+        }
         m.first_corrupt = m.first_corrupt.or(p.first_corrupt);
         m.interrupted |= p.interrupted;
         m.faults.add(&p.faults);
@@ -177,6 +180,8 @@ pub(super) fn merge(
             corrupt: m[2],
             stale: m[3],
             false_: m[4],
+            split: m[5],
+            torn: c.torn,
             injected: compare.then_some(c.injected),
             detected: compare.then_some(c.detected),
             undetected: compare.then_some(c.undetected),
@@ -196,6 +201,7 @@ pub(super) fn merge(
         errors: c.errors,
         timeouts: c.timeouts,
         late_completions: c.late_completions,
+        aborts: (spec.on_timeout == super::OnTimeout::Abort).then_some(c.aborts),
         first_corrupt,
         error_samples: samples,
         verification,
@@ -213,6 +219,7 @@ pub(super) fn merge(
         slat_ns: slat.summary(),
         clat_ns: clat.summary(),
         host_share: super::hosts::share(spec, claims, &finals),
+        diagnosis: Vec::new(),
     };
     point.repeats = vec![point.as_repeat()];
     Measured { point, hist: Box::new(Histograms { lat, slat, clat }) }

@@ -20,7 +20,7 @@ use std::io;
 type Kinds = Vec<(Kind, Histogram<u64>)>;
 
 /// The miscompare classes of a worker's counters, by index.
-const CLASSES: [&str; 5] = ["contention", "own_write", "corrupt", "stale", "false"];
+const CLASSES: [&str; 6] = ["contention", "own_write", "corrupt", "stale", "false", "split"];
 
 /// One complete interval of all workers.
 #[derive(Debug, Default)]
@@ -33,7 +33,7 @@ pub struct Completed {
     /// By kind, in `Kind` order.
     pub kinds: Kinds,
     pub errors: u64,
-    pub miscompares: [u64; 5],
+    pub miscompares: [u64; 6],
 }
 
 impl Completed {
@@ -61,7 +61,7 @@ struct Pending {
     end_ns: u64,
     kinds: Kinds,
     errors: u64,
-    miscompares: [u64; 5],
+    miscompares: [u64; 6],
 }
 
 /// The previous snapshot of one worker.
@@ -69,7 +69,7 @@ struct Pending {
 struct Prev {
     kinds: Kinds,
     errors: u64,
-    miscompares: [u64; 5],
+    miscompares: [u64; 6],
 }
 
 fn slot<'k>(kinds: &'k mut Kinds, kind: Kind, like: &Histogram<u64>) -> &'k mut Histogram<u64> {

@@ -14,12 +14,12 @@
 
 mod chart;
 
-pub use chart::{Chart, Marker, Series, XAxis, YAxis};
+pub use chart::{Chart, Marker, Series, XAxis, YAxis, MARKERS, PALETTE};
 
 use crate::compare::doc::{LatencySummary, LockAxis, ResultPoint, CLASSES};
 use crate::error::{Error, Result};
 use crate::results::Point;
-use chart::{BASE, CANDIDATE, MARKERS, PALETTE};
+use chart::{BASE, CANDIDATE};
 use std::path::{Path, PathBuf};
 
 /// One run to draw, and its name in legends (`base`, `candidate`).
@@ -387,6 +387,11 @@ pub fn plots(runs: &[Run]) -> Result<Vec<Plot>> {
         }
     }
     Ok(out)
+}
+
+/// One chart drawn as SVG (None when it has no data).
+pub fn draw(name: &str, c: &Chart) -> Result<Option<String>> {
+    chart::svg(c).map_err(|e| Error::Internal(format!("drawing {name}.svg: {e}")))
 }
 
 /// An error writing an output file, with the fix.

@@ -1,12 +1,13 @@
 //! `atsbench report RESULTS [BASE] --html FILE`: one self-contained HTML page, for a
 //! qualification report: inline CSS and SVG, no script, nothing fetched.
 //!
-//! Sections: with a base, the verdict and the comparison first; then the target's identity,
-//! the configuration, the results table and the plots.
+//! The first screen is the summary (`summary.rs`): what, where, when, how, and the verdicts in
+//! words. With a base the comparison and its verdict follow. The details come collapsed: the
+//! target's identity and the configuration, the results table with each point's diagnosis,
+//! and one chart per figure per workload.
 
 use crate::compare::doc::{ResultPoint, Results, RunConfig, TargetDesc};
 use crate::compare::{CompareReport, MetricVerdict, PointComparison, Verdict};
-use crate::plot::{Plot, Section};
 use std::fmt::Write;
 
 /// Escape text for HTML element content and attribute values.
@@ -66,38 +67,55 @@ fn us(ns: u64) -> String {
 }
 
 /// The page: `results` alone, or compared with a base (`comparison` of base and `results`).
-pub fn page(results: &Results, base: Option<&Results>, comparison: Option<&CompareReport>, plots: &[Plot]) -> String {
+pub fn page(
+    results: &Results,
+    base: Option<&Results>,
+    comparison: Option<&CompareReport>,
+) -> crate::error::Result<String> {
     let mut h = String::new();
     let t = &results.target;
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>atsbench report: {}</title><style>{CSS}</style></head><body>\n",
-        esc(&t.path)
+         <title>atsbench report: {}</title><style>{CSS}{}</style></head><body>\n",
+        esc(&t.path),
+        super::summary::CSS
     );
-    let _ = writeln!(h, "<h1>atsbench report</h1>");
+    let what =
+        results.config.profile.as_ref().map_or("atsbench report".to_string(), |p| format!("atsbench {}", p.name));
+    let device = match (&t.model, &t.firmware) {
+        (Some(m), Some(f)) => format!("{m} {f}"),
+        (Some(m), None) => m.clone(),
+        _ => t.path.clone(),
+    };
+    let _ = writeln!(h, "<h1>{}: {}</h1>", esc(&what), esc(&device));
     let _ = writeln!(
         h,
-        "<p class=\"sub\">{} &middot; {} &middot; atsbench {} ({})</p>",
+        "<p class=\"sub\">{} &middot; atsbench {} ({})</p>",
         esc(&results.file.display().to_string()),
-        esc(&crate::compare::identity(t)),
         esc(&results.version),
         esc(&results.schema)
     );
+    super::summary::section(&mut h, results);
     if let (Some(base), Some(c)) = (base, comparison) {
         comparison_section(&mut h, base, c);
     }
+    h.push_str("<details><summary>Target and configuration</summary>\n");
     identity_section(&mut h, results, base);
     config_section(&mut h, results, base);
+    h.push_str("</details>\n");
     conformance_section(&mut h, results);
+    let _ =
+        writeln!(h, "<details><summary>Results: {} points, each with its diagnosis</summary>", results.points.len());
     results_section(&mut h, "Results", results);
     if let Some(b) = base {
         results_section(&mut h, "Results of the base", b);
     }
-    plots_section(&mut h, plots, base.is_some());
+    h.push_str("</details>\n");
+    charts_section(&mut h, results)?;
     h.push_str("</body></html>\n");
-    h
+    Ok(h)
 }
 
 /// The conformance checks the run carried (`--checks`, the qualification profile), beside the
@@ -392,7 +410,7 @@ fn results_section(h: &mut String, title: &str, r: &Results) {
     let _ = writeln!(
         h,
         "<h2>{}</h2>\n<p class=\"sub\">{}: {} B blocks; latency per operation kind; miscompares as a share of \
-         operations, then by class: contention / own_write / corrupt / stale / false.</p>",
+         operations, then by class: contention / own_write / corrupt / stale / false / split.</p>",
         esc(title),
         esc(&r.file.display().to_string()),
         r.config.bs
@@ -434,7 +452,7 @@ fn results_section(h: &mut String, title: &str, r: &Results) {
                  <td class=\"n\" rowspan=\"{n}\">{}</td><td class=\"n\" rowspan=\"{n}\">{}</td>\
                  <td rowspan=\"{n}\">{}</td><td class=\"n\" rowspan=\"{n}\">{}</td>\
                  <td class=\"n\" rowspan=\"{n}\">{:.0}</td>{lat}\
-                 <td class=\"n\" rowspan=\"{n}\">{:.3}%<br><small>{}/{}/{}/{}/{}</small></td>\
+                 <td class=\"n\" rowspan=\"{n}\">{:.3}%<br><small>{}/{}/{}/{}/{}/{}</small></td>\
                  <td class=\"n\" rowspan=\"{n}\">{viol}</td><td class=\"n\" rowspan=\"{n}\">{lost}</td>\
                  <td class=\"n\" rowspan=\"{n}\">{}</td></tr>",
                 esc(p.workload.name()),
@@ -450,31 +468,35 @@ fn results_section(h: &mut String, title: &str, r: &Results) {
                 m.corrupt,
                 m.stale,
                 m.false_,
+                m.split,
                 p.errors
             );
+        }
+        if !p.diagnosis.is_empty() {
+            let lines: Vec<String> = crate::diagnose::lines(&p.diagnosis).iter().map(|l| esc(l)).collect();
+            let _ = writeln!(h, "<tr><td colspan=\"15\"><small>{}</small></td></tr>", lines.join("<br>"));
         }
     }
     h.push_str("</table></div>\n");
 }
 
-fn plots_section(h: &mut String, plots: &[Plot], compared: bool) {
-    if plots.is_empty() {
-        return;
-    }
-    h.push_str("<h2>Plots</h2>\n");
-    if compared {
-        h.push_str("<p class=\"sub\">Base in blue with solid lines, candidate in orange with dashed lines.</p>\n");
-    }
-    let mut section: Option<Section> = None;
-    for p in plots {
-        if section != Some(p.section) {
-            section = Some(p.section);
-            let _ = writeln!(h, "<h3>{}</h3>", p.section.heading());
+/// One chart per figure per workload (of the results; a base is compared in numbers above).
+fn charts_section(h: &mut String, r: &Results) -> crate::error::Result<()> {
+    let charts = super::summary::charts(r);
+    let _ = writeln!(
+        h,
+        "<details><summary>Charts: {} (one per figure per workload)</summary>\n<h2>Plots</h2>",
+        charts.len()
+    );
+    for (name, c) in charts {
+        if let Some(svg) = crate::plot::draw(&name, &c)? {
+            // The SVG goes in as it is: plotters writes no XML prolog, and its text is escaped.
+            let svg = svg.trim_start_matches(|c: char| c != '<');
+            let _ = writeln!(h, "<figure id=\"{}\">{svg}</figure>", esc(&name));
         }
-        // The SVG goes in as it is: plotters writes no XML prolog, and its text is escaped.
-        let svg = p.svg.trim_start_matches(|c: char| c != '<');
-        let _ = writeln!(h, "<figure id=\"{}\">{svg}</figure>", esc(&p.name));
     }
+    h.push_str("</details>\n");
+    Ok(())
 }
 
 #[cfg(test)]

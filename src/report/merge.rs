@@ -36,7 +36,7 @@ fn table(m: &Merged) -> String {
         }
         let _ = writeln!(
             t,
-            "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>9} {:>8} {:>7} {:>7} {:>10} {:>8}",
+            "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>9} {:>8} {:>7} {:>7} {:>7} {:>10} {:>8}",
             "host",
             "ops",
             "iops",
@@ -46,6 +46,7 @@ fn table(m: &Merged) -> String {
             "corrupt",
             "stale",
             "false",
+            "split",
             "violations",
             "lost"
         );
@@ -58,6 +59,9 @@ fn table(m: &Merged) -> String {
             for problem in v.problems.iter().take(4) {
                 let _ = writeln!(t, "  problem: {problem}");
             }
+        }
+        for line in crate::diagnose::lines(&p.diagnosis) {
+            let _ = writeln!(t, "  diagnosis: {line}");
         }
     }
     t
@@ -77,7 +81,7 @@ fn row(t: &mut String, who: &str, f: &Figures, v: Option<(u64, u64)>) {
     let (violations, lost) = v.map_or(("-".into(), "-".into()), |(a, b)| (a.to_string(), b.to_string()));
     let _ = writeln!(
         t,
-        "  {:<6} {:>10} {:>10.0} {:>10} {:>10} {:>9} {:>8} {:>7} {:>7} {:>10} {:>8}",
-        who, f.ops, f.iops, m.total, m.contention, m.own_write, m.corrupt, m.stale, m.false_, violations, lost
+        "  {:<6} {:>10} {:>10.0} {:>10} {:>10} {:>9} {:>8} {:>7} {:>7} {:>7} {:>10} {:>8}",
+        who, f.ops, f.iops, m.total, m.contention, m.own_write, m.corrupt, m.stale, m.false_, m.split, violations, lost
     );
 }

@@ -8,6 +8,7 @@ pub mod intervals;
 pub mod merge;
 #[cfg(test)]
 mod snapshots;
+pub mod summary;
 mod table;
 
 use crate::engine::{LockPlan, PointSpec};
@@ -101,6 +102,7 @@ pub fn config(
             timeout_s: m.timeout.as_secs_f64(),
         }),
         profile: None,
+        environment: None,
         timeout_ms: first.and_then(|s| s.timeout_ns).map(|ns| ns / 1_000_000),
         interval_ns,
     }
@@ -221,6 +223,17 @@ impl Reporter {
             return Ok(Vec::new());
         }
         crate::plot::write_plots(&[crate::plot::Run { label: "", points: &self.doc.points }], dir)
+    }
+}
+
+impl Reporter {
+    /// `sweep --html FILE`: the report of the points written so far (as `report --html`).
+    pub fn write_html(&self, path: &Path) -> Result<()> {
+        let body = serde_json::to_vec(&self.doc).map_err(|e| Error::Internal(e.to_string()))?;
+        let name = self.path.clone().unwrap_or_else(|| PathBuf::from("results"));
+        let results = crate::compare::doc::parse(&name, &body)?;
+        let page = html::page(&results, None, None)?;
+        std::fs::write(path, page).map_err(|e| crate::plot::write_error(path, &e))
     }
 }
 

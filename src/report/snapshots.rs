@@ -92,6 +92,8 @@ fn ats_point() -> Point {
         first_corrupt: None,
         sim: None,
         host_share: None,
+        diagnosis: Vec::new(),
+        aborts: None,
     }
 }
 
@@ -131,6 +133,8 @@ fn read_point() -> Point {
         first_corrupt: None,
         sim: None,
         host_share: None,
+        diagnosis: Vec::new(),
+        aborts: None,
     }
 }
 
@@ -153,6 +157,7 @@ fn spec() -> PointSpec {
         seed: 7,
         heartbeat_ns: 0,
         timeout_ns: None,
+        on_timeout: Default::default(),
         expected_from: crate::backend::block::ExpectedFrom::Device,
         hosts: None,
     }

@@ -54,7 +54,7 @@ const WIDE: [(&str, usize); 20] = [
     ("acq_p50", 9),
     ("acq_p99", 9),
     ("miscmp%", 7),
-    ("cont/own/corr/stale/false", 25),
+    ("cont/own/corr/stale/false/split", 31),
     ("viol/lost", 9),
     ("errors", 6),
 ];
@@ -110,6 +110,16 @@ impl Layout {
                 }
                 cols
             }
+        }
+    }
+
+    /// The widest a line under a row may be: 100 columns (or the terminal's, if narrower);
+    /// none for the wide table.
+    fn width(self) -> Option<usize> {
+        match self {
+            Layout::Narrow => Some(100),
+            Layout::Fit(width) => Some(width.min(100)),
+            Layout::Wide => None,
         }
     }
 
@@ -202,8 +212,8 @@ pub fn row(w: &mut dyn Write, p: &Point, layout: Layout) -> io::Result<()> {
             "acq_p50" => pick(acq, |l| l.p50),
             "acq_p99" => pick(acq, |l| l.p99),
             "miscmp%" => format!("{:.2}", p.miscompare_rate * 100.0),
-            "cont/own/corr/stale/false" => {
-                format!("{}/{}/{}/{}/{}", m.contention, m.own_write, m.corrupt, m.stale, m.false_)
+            "cont/own/corr/stale/false/split" => {
+                format!("{}/{}/{}/{}/{}/{}", m.contention, m.own_write, m.corrupt, m.stale, m.false_, m.split)
             }
             "viol/lost" => {
                 p.verification.as_ref().map_or("-".into(), |v| format!("{}/{}", v.violations, v.lost_updates))
@@ -217,7 +227,13 @@ pub fn row(w: &mut dyn Write, p: &Point, layout: Layout) -> io::Result<()> {
         }
     };
     cells(w, layout, value)?;
-    let odd = [(m.own_write, "own write"), (m.corrupt, "corrupt"), (m.stale, "stale"), (m.false_, "false")];
+    let odd = [
+        (m.own_write, "own write"),
+        (m.corrupt, "corrupt"),
+        (m.stale, "stale"),
+        (m.false_, "false"),
+        (m.split, "split"),
+    ];
     if !layout.is_wide() && odd.iter().any(|(n, _)| *n > 0) {
         let odd: Vec<String> = odd.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
         writeln!(w, "  miscompares: {} contention, {}", m.contention, odd.join(", "))?;
@@ -246,10 +262,21 @@ pub fn row(w: &mut dyn Write, p: &Point, layout: Layout) -> io::Result<()> {
             f.abandoned, f.grace_s
         )?;
     }
+    if let Some(a) = &p.aborts {
+        writeln!(
+            w,
+            "  aborts: {} COMPARE AND WRITEs aborted by the kernel, {} escalated; retries: {} found their own write, \
+             {} succeeded, {} met another writer",
+            a.aborted, a.escalated, a.retry_own_write, a.retry_succeeded, a.retry_other
+        )?;
+    }
     if let Some(f) = &p.first_corrupt {
         writeln!(w, "  first corrupt: lock {} at {:.3} s (worker {})", f.lock, f.at_s, f.worker)?;
     }
     if let Some(v) = &p.verification {
+        if v.scope.is_some() {
+            writeln!(w, "  verification: this host only: merge the hosts' results to verify (viol/lost are partial)")?;
+        }
         for problem in &v.problems {
             writeln!(w, "  verify: {problem}")?;
         }
@@ -257,5 +284,33 @@ pub fn row(w: &mut dyn Write, p: &Point, layout: Layout) -> io::Result<()> {
     for e in &p.error_samples {
         writeln!(w, "  error: {e}")?;
     }
+    for line in crate::diagnose::lines(&p.diagnosis) {
+        match layout.width() {
+            None => writeln!(w, "  diagnosis: {line}")?,
+            Some(width) => {
+                for (i, part) in wrap(&format!("diagnosis: {line}"), width.saturating_sub(4).max(40)).iter().enumerate()
+                {
+                    writeln!(w, "{}{part}", if i == 0 { "  " } else { "    " })?;
+                }
+            }
+        }
+    }
     Ok(())
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces (a longer word stays whole).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let last = lines.last_mut().expect("one line at least");
+        if !last.is_empty() && last.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
 }

@@ -60,6 +60,9 @@ pub struct MergedPoint {
     /// All hosts' histories and the final lock blocks, checked together.
     pub verification: Option<Verification>,
     pub interrupted: bool,
+    /// Which mechanism caused what all hosts saw together (`diagnose`).
+    #[serde(default)]
+    pub diagnosis: Vec<super::Finding>,
 }
 
 /// The figures of one host, or of all.

@@ -9,6 +9,8 @@
 //! merged. `docs/results-schema.md` describes the document.
 
 pub mod conformance;
+pub mod diagnosis;
+mod environment;
 pub mod faults;
 pub mod intervals;
 mod legacy;
@@ -17,10 +19,12 @@ mod point;
 mod target;
 
 pub use conformance::Conformance;
+pub use diagnosis::{Evidence, Finding, Mechanism, Strength};
+pub use environment::Environment;
 pub use intervals::{Interval, IntervalKind, Intervals};
 pub use merged::{Figures, HostFigures, HostRef, Merged, MergedPoint, MERGE_SCHEMA};
 pub use point::{
-    AtsMode, BackendReport, ByKind, DeviceMiscompares, FaultReport, FirstCorrupt, ForeignWrite, LatencySummary,
+    Aborts, AtsMode, BackendReport, ByKind, DeviceMiscompares, FaultReport, FirstCorrupt, ForeignWrite, LatencySummary,
     LockReport, Miscompares, Point, Repeat, RingReport, SimReport, CLASSES,
 };
 pub use target::{DesignatorInfo, NvmeProbe, Probe, ScsiProbe, TargetInfo};
@@ -91,6 +95,9 @@ pub struct Config {
     /// The profile the run came from, with the SHA-256 of its text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<ProfileRef>,
+    /// When, where and by which command line the run was made (`run`/`sweep`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
 }
 
 /// The rendezvous of a multi-host run, in its configuration.

@@ -60,6 +60,13 @@ pub struct Miscompares {
     pub stale: u64,
     #[serde(rename = "false")]
     pub false_: u64,
+    /// Another writer's record of the expected generation (see `verify::classify::Class::Split`).
+    #[serde(default)]
+    pub split: u64,
+    /// Of the `corrupt` ones: blocks torn between two records (the header of one, the tail of
+    /// another), as a write that reached only part of the block leaves them.
+    #[serde(default)]
+    pub torn: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub injected: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,7 +76,7 @@ pub struct Miscompares {
 }
 
 /// The miscompare classes, in the order reports list them (`total` first).
-pub const CLASSES: [&str; 6] = ["total", "contention", "own_write", "corrupt", "stale", "false"];
+pub const CLASSES: [&str; 7] = ["total", "contention", "own_write", "corrupt", "stale", "false", "split"];
 
 impl Miscompares {
     /// Add `o`'s counts (the `compare` counts where either side has them).
@@ -80,6 +87,8 @@ impl Miscompares {
         self.corrupt += o.corrupt;
         self.stale += o.stale;
         self.false_ += o.false_;
+        self.split += o.split;
+        self.torn += o.torn;
         self.injected = add_opt(self.injected, o.injected);
         self.detected = add_opt(self.detected, o.detected);
         self.undetected = add_opt(self.undetected, o.undetected);
@@ -94,8 +103,32 @@ impl Miscompares {
             "corrupt" => self.corrupt,
             "stale" => self.stale,
             "false" => self.false_,
+            "split" => self.split,
             _ => unreachable!("miscompare class `{class}`"),
         }
+    }
+}
+
+/// `--on-timeout abort`: COMPARE AND WRITEs the kernel timed out and aborted at the target, and
+/// what the retry of the same images found: its own write (the aborted command had been
+/// applied: ESXi's false miscompare), success (it had not), or another writer's record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Aborts {
+    pub aborted: u64,
+    /// Beyond ABORT TASK: a reset, or the device went offline (the run stops).
+    pub escalated: u64,
+    pub retry_own_write: u64,
+    pub retry_succeeded: u64,
+    pub retry_other: u64,
+}
+
+impl Aborts {
+    pub fn add(&mut self, o: &Aborts) {
+        self.aborted += o.aborted;
+        self.escalated += o.escalated;
+        self.retry_own_write += o.retry_own_write;
+        self.retry_succeeded += o.retry_succeeded;
+        self.retry_other += o.retry_other;
     }
 }
 
@@ -299,6 +332,9 @@ pub struct Point {
     /// completions of given-up commands that came later.
     pub timeouts: u64,
     pub late_completions: u64,
+    /// `--on-timeout abort` only: the kernel's aborts and what their retries found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborts: Option<Aborts>,
     /// Where and when the first `corrupt` miscompare was seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_corrupt: Option<FirstCorrupt>,
@@ -322,6 +358,10 @@ pub struct Point {
     /// One host of several (`--hosts`): its claims and the final lock blocks, for the merge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_share: Option<HostShare>,
+    /// Which mechanism caused what the point shows, most important first (`diagnose`); set
+    /// when the point is reported.
+    #[serde(default)]
+    pub diagnosis: Vec<super::Finding>,
 }
 
 impl Point {

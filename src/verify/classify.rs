@@ -19,10 +19,16 @@ pub enum Class {
     /// The re-read block equals the expected image: the device reported a miscompare the data
     /// does not show.
     False,
+    /// The block holds another writer's record of the generation the expected image has: two
+    /// compare-and-writes succeeded from the same state, so ATS was not atomic (across hosts
+    /// for host-emulated ATS, where it is the known answer; a device or path fault otherwise).
+    /// Seen from one host alone, without a merge.
+    Split,
 }
 
 impl Class {
-    pub const ALL: [Class; 5] = [Class::Contention, Class::OwnWrite, Class::Corrupt, Class::Stale, Class::False];
+    pub const ALL: [Class; 6] =
+        [Class::Contention, Class::OwnWrite, Class::Corrupt, Class::Stale, Class::False, Class::Split];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -31,6 +37,7 @@ impl Class {
             Class::Corrupt => "corrupt",
             Class::Stale => "stale",
             Class::False => "false",
+            Class::Split => "split",
         }
     }
 
@@ -76,8 +83,12 @@ pub fn classify(read: &[u8], expected: &[u8], new: &[u8], ctx: &Context) -> Clas
     if found.lock != ctx.lock || !known_owner {
         return Class::Corrupt;
     }
-    let expected_gen = Record::decode(expected).map(|r| r.generation).ok();
-    match expected_gen {
+    let expected = Record::decode(expected).ok().filter(|r| r.lock == ctx.lock);
+    if expected.is_some_and(|e| e.generation == found.generation && e.owner != found.owner) {
+        // Two records of one generation: both writers compared the same image and wrote.
+        return Class::Split;
+    }
+    match expected.map(|r| r.generation) {
         Some(g) if g < ctx.max_seen_at_issue || found.generation <= g => Class::Stale,
         _ => Class::Contention,
     }
@@ -141,8 +152,18 @@ mod tests {
         assert_eq!(classify(&img(7, 1, 1), &e, &n, &ctx(6)), Class::Stale);
         // The block went backwards: generation 3 where 4 was expected.
         assert_eq!(classify(&img(3, 1, 1), &e, &n, &ctx(4)), Class::Stale);
-        // Same generation, other owner: a lost update the worker cannot have expected.
-        assert_eq!(classify(&img(4, 1, 9), &e, &n, &ctx(4)), Class::Stale);
+    }
+
+    #[test]
+    fn same_generation_of_another_writer_is_split() {
+        let (e, n) = (img(4, 0, 10), img(5, 0, 11));
+        // Worker 1 wrote generation 4 too: both compare-and-writes went from generation 3.
+        // (Classified `stale` before the `split` class.)
+        assert_eq!(classify(&img(4, 1, 9), &e, &n, &ctx(4)), Class::Split);
+        // The same worker's other write of generation 4 (another queue slot) is another writer.
+        assert_eq!(classify(&img(4, 0, 12), &e, &n, &ctx(4)), Class::Split);
+        // Even when the expected image was old for this worker.
+        assert_eq!(classify(&img(4, 1, 9), &e, &n, &ctx(6)), Class::Split);
     }
 
     #[test]
@@ -179,9 +200,9 @@ mod tests {
     }
 
     #[test]
-    fn another_hosts_old_record_is_stale_by_the_generation_rules() {
+    fn another_hosts_old_record_is_stale_or_split_by_the_generation_rules() {
         let (e, n) = (img(4, 0, 10), img(5, 0, 11));
-        assert_eq!(classify(&peer_img(0xB0B, 4, 1), &e, &n, &peer_ctx(4)), Class::Stale, "same generation");
+        assert_eq!(classify(&peer_img(0xB0B, 4, 1), &e, &n, &peer_ctx(4)), Class::Split, "same generation");
         assert_eq!(classify(&peer_img(0xB0B, 7, 1), &e, &n, &peer_ctx(6)), Class::Stale, "expected was old");
         // Host 0 writes the initial records of all hosts' lock blocks.
         let mut g = vec![0u8; 512];

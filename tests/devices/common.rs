@@ -148,6 +148,12 @@ pub fn u(v: &Value, path: &str) -> u64 {
     got.as_u64().unwrap_or_else(|| panic!("JSON key `{path}` is missing or not an unsigned integer (found {got})"))
 }
 
+/// The mechanisms of a point's diagnosis, most important first.
+pub fn mechanisms(p: &Value) -> Vec<String> {
+    let d = p["diagnosis"].as_array().unwrap_or_else(|| panic!("JSON key `diagnosis` missing in {p}"));
+    d.iter().map(|f| f["mechanism"].as_str().unwrap_or("?").to_string()).collect()
+}
+
 /// The first point of a result document.
 pub fn point(doc: &Value) -> &Value {
     &doc["points"][0]
@@ -160,7 +166,12 @@ pub fn check_ats_point(p: &Value) -> TestResult {
     check(u(p, "verification.lost_updates") == 0, || format!("lost updates: {}", p["verification"]))?;
     check(u(p, "miscompares.corrupt") == 0, || format!("corrupt: {}", p["miscompares"]))?;
     check(u(p, "errors") == 0, || format!("errors: {}", p["error_samples"]))?;
-    check(u(p, "acquires") > 0, || "no lock acquired".into())
+    check(u(p, "acquires") > 0, || "no lock acquired".into())?;
+    // A clean device run is diagnosed `contention` and `clean`, nothing else.
+    let found = mechanisms(p);
+    check(found.iter().all(|m| m == "contention" || m == "clean"), || {
+        format!("diagnosis {found:?}: {}", p["diagnosis"])
+    })
 }
 
 /// The contention run of the known answers: two workers, QD 8 each, on one lock block.

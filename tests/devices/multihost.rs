@@ -15,6 +15,8 @@ pub fn tests() -> Vec<DeviceTest> {
         (Need::Lio, "multihost_lio_one_host_per_path_contends_without_violation", lio_paths_ats),
         (Need::Nullb, "multihost_nullb_rmw_loses_updates_across_hosts", nullb_rmw),
         (Need::Nullb, "multihost_nullb_host_emulated_ats_is_not_atomic_across_hosts", nullb_ats),
+        (Need::Loop, "multihost_loop_one_device_each_host_sees_split", loop_split),
+        (Need::Lio, "multihost_lio_paths_through_atsbench_hosts", lio_hosts_command),
     ]
 }
 
@@ -116,7 +118,36 @@ fn lio_paths_ats() -> TestResult {
     }
     check(u(p, "total.ops") == 2000, || format!("total ops {}", p["total"]["ops"]))?;
     let v = &p["verification"];
-    check(u(v, "violations") == 0 && u(v, "lost_updates") == 0, || format!("device ATS broke atomicity: {v}"))
+    check(u(v, "violations") == 0 && u(v, "lost_updates") == 0, || format!("device ATS broke atomicity: {v}"))?;
+    // Device-side ATS: no host ever finds the other's record of its expected generation.
+    check(u(p, "total.miscompares.split") == 0, || format!("split on the LIO paths: {}", p["total"]))?;
+    let found = mechanisms(p);
+    let atomic = !found.iter().any(|m| m == "split" || m == "not-atomic-across-hosts");
+    check(atomic && found.iter().any(|m| m == "contention-between-hosts"), || format!("diagnosis {found:?}"))
+}
+
+/// Two hosts (processes) on one loop device: host-emulated ATS, atomic only inside one
+/// process. Each host alone sees the other's records of the generation it expected (`split`,
+/// before that class `stale`) and diagnoses `not-atomic-across-hosts`; so does the merge.
+fn loop_split() -> TestResult {
+    let paths = crate::stale_cache::Paths::new(1)?;
+    let d = paths.devs[0].as_str();
+    let (each, doc) = hosts_on([d, d], "ats", 3000, [&["--force"], &["--force"]])?;
+    let mut split = 0;
+    for (i, h) in each.iter().enumerate() {
+        let p = point(h);
+        println!("loop host {i}: {}; diagnosis {:?}", p["miscompares"], mechanisms(p));
+        check(p["ats_mode"] == "host-emulated", || format!("ats_mode {}", p["ats_mode"]))?;
+        split += u(p, "miscompares.split");
+        // How much the hosts overlap is up to the scheduler: a host that met the other's
+        // writes (split or stale) says why.
+        let found = mechanisms(p);
+        let met = u(p, "miscompares.split") + u(p, "miscompares.stale") > 0;
+        check(!met || found[0] == "not-atomic-across-hosts", || format!("host {i}'s diagnosis: {found:?}"))?;
+    }
+    check(split > 0, || "no host saw a split".into())?;
+    let found = mechanisms(&doc["points"][0]);
+    check(found[0] == "not-atomic-across-hosts", || format!("the merge's diagnosis: {found:?}"))
 }
 
 fn nullb_rmw() -> TestResult {
@@ -124,7 +155,9 @@ fn nullb_rmw() -> TestResult {
     let p = &doc["points"][0];
     check(p["cross_host_atomic"] == false, || format!("cross_host_atomic {}", p["cross_host_atomic"]))?;
     check_cross_host_contention(p)?;
-    check(u(p, "verification.lost_updates") > 0, || format!("no lost update: {}", p["verification"]))
+    check(u(p, "verification.lost_updates") > 0, || format!("no lost update: {}", p["verification"]))?;
+    let found = mechanisms(p);
+    check(found[0] == "not-atomic-across-hosts", || format!("the merge's diagnosis: {found:?}"))
 }
 
 fn nullb_ats() -> TestResult {
@@ -135,5 +168,26 @@ fn nullb_ats() -> TestResult {
     let why = p["atomicity"].as_str().unwrap_or_default();
     check(why.contains("not atomic"), || format!("atomicity: {why}"))?;
     check_cross_host_contention(p)?;
-    check(u(p, "verification.lost_updates") > 0, || format!("no lost update: {}", p["verification"]))
+    check(u(p, "verification.lost_updates") > 0, || format!("no lost update: {}", p["verification"]))?;
+    let found = mechanisms(p);
+    check(found[0] == "not-atomic-across-hosts", || format!("the merge's diagnosis: {found:?}"))
+}
+
+/// `atsbench hosts` on the two sg paths of the LIO LUN: one command starts both hosts, merges
+/// and exits 0; device-side ATS, so contention between hosts and no split.
+fn lio_hosts_command() -> TestResult {
+    let (a, b) = (dev(LIO_A), dev(LIO_B));
+    let out = Command::new(bin())
+        .args(["hosts", &a, &b, "-f", "json", "--", "--force", "--qd", "1", "--locks", "1", "--ops", "500"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    check(out.status.code() == Some(0), || format!("atsbench hosts exited {:?}: {err}", out.status.code()))?;
+    let doc: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("no JSON ({e}): {err}"))?;
+    let p = &doc["points"][0];
+    let found = mechanisms(p);
+    println!("hosts on the LIO paths: {}; diagnosis {found:?}", p["total"]["miscompares"]);
+    check(p["cross_host_atomic"] == true, || format!("cross_host_atomic {}", p["cross_host_atomic"]))?;
+    check(u(p, "total.ops") == 1000 && u(p, "total.miscompares.split") == 0, || format!("{}", p["total"]))?;
+    check(found.iter().any(|m| m == "contention-between-hosts"), || format!("diagnosis {found:?}"))
 }

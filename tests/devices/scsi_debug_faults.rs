@@ -16,6 +16,7 @@ use std::path::PathBuf;
 pub fn tests() -> Vec<DeviceTest> {
     vec![
         (Need::Sg, "scsi_debug_response_delay_beyond_the_timeout_gives_own_write", response_delay),
+        (Need::Sg, "scsi_debug_abort_after_the_timeout_then_retry_finds_own_write", abort_and_retry),
         (Need::Sg, "scsi_debug_queue_depth_sweep_waits_then_times_out_into_own_write", queue_depth_sweep),
     ]
 }
@@ -98,11 +99,13 @@ fn check_own_writes(p: &Value) -> TestResult {
     check(u(p, "timeouts") > 0, || format!("no timeout: {}", summary(p)))?;
     check(u(p, "late_completions") > 0, || format!("no late completion: {}", summary(p)))?;
     check(u(p, "miscompares.own_write") > 0, || format!("no own_write: {}", summary(p)))?;
-    for class in ["contention", "corrupt", "stale", "false"] {
+    for class in ["contention", "corrupt", "stale", "false", "split"] {
         check(u(p, &format!("miscompares.{class}")) == 0, || format!("{class}: {}", p["miscompares"]))?;
     }
     check(u(p, "verification.violations") == 0, || format!("violations: {}", p["verification"]))?;
-    check(u(p, "errors") == 0, || format!("errors: {}", p["error_samples"]))
+    check(u(p, "errors") == 0, || format!("errors: {}", p["error_samples"]))?;
+    let found = mechanisms(p);
+    check(found == ["retry-after-timeout"], || format!("diagnosis {found:?}: {}", p["diagnosis"]))
 }
 
 /// Responses delayed uniformly up to 40 ms against a 10 ms timeout: three in four commands are
@@ -156,4 +159,37 @@ fn queue_depth_sweep() -> TestResult {
     })?;
     check(u(low, "timeouts") * 10 <= u(high, "timeouts"), || format!("{} / {}", summary(low), summary(high)))?;
     check_own_writes(high)
+}
+
+/// ESXi's abort-and-retry (`--on-timeout abort`): COMPARE AND WRITE goes out with the
+/// --timeout as its sg timeout; the kernel's SCSI error handler aborts it at scsi_debug (ABORT
+/// TASK), then atsbench retries the same images. The block layer checks request deadlines on a
+/// timer rounded up to whole seconds, so a command times out 1-2 s after it was sent whatever
+/// the --timeout below that: responses delayed uniformly up to 3 s against --timeout 1000 are
+/// aborted about half the time. scsi_debug applies a command when it arrives and delays only
+/// its response, so every aborted command had been applied: the retries find their own write.
+/// The delay is restored after.
+fn abort_and_retry() -> TestResult {
+    // `ndelay` stops below a second: the delay goes in jiffies (750: 3 s at Debian's HZ 250).
+    // Knobs drop in reverse: delay back to 1 (ndelay's default), ndelay, random, delay to 0.
+    let knobs = vec![
+        Knob::param("delay", "0")?,
+        Knob::param("random", "1")?,
+        Knob::param("ndelay", "0")?,
+        Knob::param("delay", "750")?,
+    ];
+    let sg = Need::Sg.path();
+    let args = ["run", &sg, "--workload", "ats", "--qd", "1", "--ops", "6", "--seed", "5", "--force"];
+    let out = atsbench_json(&[&args[..], &["--timeout", "1000", "--on-timeout", "abort", "--format", "json"]].concat());
+    restore(knobs);
+    let p = point(&out?).clone();
+    let a = &p["aborts"];
+    println!("scsi_debug delay 3 s random, --timeout 1000 --on-timeout abort: aborts {a}, {}", summary(&p));
+    check(u(a, "aborted") > 0, || format!("no abort: {a}"))?;
+    check(u(a, "escalated") == 0, || format!("escalated: {a}"))?;
+    check(u(a, "retry_own_write") > 0, || format!("no retry found its own write: {a}"))?;
+    check(u(&p, "timeouts") == 0, || "nothing is given up in user space with abort".into())?;
+    check(u(&p, "verification.violations") == 0, || format!("violations: {}", p["verification"]))?;
+    let found = mechanisms(&p);
+    check(found[0] == "retry-after-timeout", || format!("diagnosis {found:?}: {}", p["diagnosis"]))
 }

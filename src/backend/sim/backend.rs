@@ -47,7 +47,7 @@ pub struct SimBackend {
 impl SimBackend {
     pub(super) fn new(dev: Arc<Device>, worker: u32, seed: u64, slots: usize) -> Self {
         let w = u64::from(worker).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let cmd = CmdOptions { lbs: dev.lbs, dpo: false, fua: false, timeout_ms: 0 };
+        let cmd = CmdOptions { lbs: dev.lbs, dpo: false, fua: false, timeout_ms: 0, caw_timeout_ms: 0 };
         let dice = Dice::new(seed.rotate_left(17) ^ 0x51AD_F00D ^ w, dev.options.inject);
         SimBackend {
             dev,

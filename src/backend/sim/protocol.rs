@@ -150,7 +150,8 @@ mod tests {
     use crate::backend::{nvme, scsi as scsi_backend, IoReq, Op, Outcome};
 
     const LBS: u32 = 512;
-    const OPTS: scsi_backend::CmdOptions = scsi_backend::CmdOptions { lbs: LBS, dpo: false, fua: false, timeout_ms: 0 };
+    const OPTS: scsi_backend::CmdOptions =
+        scsi_backend::CmdOptions { lbs: LBS, dpo: false, fua: false, timeout_ms: 0, caw_timeout_ms: 0 };
 
     fn exact() -> Dice {
         Dice::new(1, Injections::default())

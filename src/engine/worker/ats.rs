@@ -8,7 +8,7 @@ use crate::backend::{AtsMode, Backend, Op};
 use crate::stats::Kind;
 use crate::verify::classify::{classify, Class, Context};
 use crate::verify::history::Claim;
-use crate::workload::record::{Owner, Record};
+use crate::workload::record::{Invalid, Owner, Record};
 use crate::workload::Workload;
 
 /// The lock-table word of slot `s` of worker `id` (never 0).
@@ -168,8 +168,11 @@ impl<B: Backend> Worker<'_, B> {
         let (en, read) = (slab.range(self.e_area(s), 2 * bs), slab.range(self.area(s, 2), bs));
         let class = classify(read, &en[..bs], &en[bs..], &ctx);
         let found = Record::decode(read).ok().filter(|r| r.lock == slot.lock);
-        if class == Class::Corrupt && self.tally.first_corrupt.is_none() {
-            self.tally.first_corrupt = Some((self.now, slot.lock));
+        if class == Class::Corrupt {
+            if self.tally.first_corrupt.is_none() {
+                self.tally.first_corrupt = Some((self.now, slot.lock));
+            }
+            self.tally.counters.torn += u64::from(Record::decode(read) == Err(Invalid::Torn));
         }
         if class == Class::OwnWrite {
             // The block holds this attempt's own, unique new image: its transition happened
@@ -177,6 +180,15 @@ impl<B: Backend> Worker<'_, B> {
             self.claim_once(s, Claim { lock: slot.lock, generation: slot.new.generation, owner: slot.new.owner });
         }
         self.tally.counters.miscompares[class.index()] += 1;
+        if slot.after_abort {
+            self.slots[s].after_abort = false;
+            let a = &mut self.tally.counters.aborts;
+            if class == Class::OwnWrite {
+                a.retry_own_write += 1;
+            } else {
+                a.retry_other += 1;
+            }
+        }
         self.tally.counters.ops += 1;
         self.tally.per_lock[l].miscompares += 1;
         self.tally.lat.record(Kind::Ats, self.now.saturating_sub(slot.attempt_at));

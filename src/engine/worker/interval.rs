@@ -33,7 +33,7 @@ pub struct Snapshot {
     pub kinds: Vec<(Kind, Histogram<u64>)>,
     /// The worker's errors and miscompares by class so far (cumulative, like the histograms).
     pub errors: u64,
-    pub miscompares: [u64; 5],
+    pub miscompares: [u64; 6],
 }
 
 /// When the next snapshot is due.

@@ -141,6 +141,8 @@ struct Slot {
     claimed_seq: u64,
     /// The byte offset of the current command (for error samples).
     offset: u64,
+    /// The current COMPARE AND WRITE retries one the kernel aborted (`--on-timeout abort`).
+    after_abort: bool,
 }
 
 const IDLE_SLOT: Slot = Slot {
@@ -160,6 +162,7 @@ const IDLE_SLOT: Slot = Slot {
     awaiting_lane: false,
     claimed_seq: 0,
     offset: 0,
+    after_abort: false,
 };
 
 /// What the worker knows of each lock block: the last record it saw and the highest
@@ -691,6 +694,11 @@ impl<'a, B: Backend> Worker<'a, B> {
                 let (offset, area) = (self.lock_offset(slot.lock), self.area(s, 2));
                 self.issue(s, Step::ReRead, Op::Read, offset, area, self.bs);
             }
+            (Step::CompareWrite, false) if slot.after_abort => {
+                self.tally.counters.aborts.retry_succeeded += 1;
+                self.slots[s].after_abort = false;
+                self.on_success(s)
+            }
             (Step::Write, false) | (Step::CompareWrite, false) => self.on_success(s),
             (Step::ReRead, false) => self.on_miscompare(s),
             (_, _) => {
@@ -700,8 +708,33 @@ impl<'a, B: Backend> Worker<'a, B> {
         }
     }
 
+    /// The kernel aborted slot `s`'s COMPARE AND WRITE at the target: retry the same images
+    /// (E and N are still in place), as ESXi does once the abort completes.
+    fn retry_aborted(&mut self, s: usize) {
+        self.tally.counters.aborts.aborted += 1;
+        if self.pace.stopping {
+            return self.end_attempt(s);
+        }
+        self.slots[s].after_abort = true;
+        let (offset, base) = (self.lock_offset(self.slots[s].lock), self.e_area(s));
+        self.issue(s, Step::CompareWrite, Op::CompareWrite, offset, base, self.bs);
+    }
+
     fn on_error(&mut self, s: usize, e: IoError) {
         let slot = self.slots[s];
+        if slot.step == Step::CompareWrite && self.spec.on_timeout == crate::engine::OnTimeout::Abort {
+            match e.timeout_end() {
+                Some(crate::backend::TimeoutEnd::Aborted) => return self.retry_aborted(s),
+                Some(crate::backend::TimeoutEnd::Escalated) => {
+                    self.tally.counters.aborts.escalated += 1;
+                    self.fail(Error::Device(format!(
+                        "the kernel escalated a timed-out COMPARE AND WRITE beyond ABORT TASK ({e}): a reset, or the \
+                         device went offline; see dmesg. The results so far are written"
+                    )));
+                }
+                None => {}
+            }
+        }
         let lock = (slot.step != Step::Plain).then_some(slot.lock);
         self.tally.error(ErrorSample { step: slot.step, lock, error: e });
         self.tally.faults.error(op_kind(slot.op), self.now, slot.offset / self.bs as u64, e);

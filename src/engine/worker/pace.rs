@@ -166,6 +166,7 @@ mod tests {
             seed: 1,
             heartbeat_ns: 0,
             timeout_ns: None,
+            on_timeout: Default::default(),
             expected_from: crate::backend::block::ExpectedFrom::Device,
             hosts: None,
         }

@@ -18,7 +18,9 @@ pub struct Counters {
     pub retries: u64,
     pub errors: u64,
     /// By `Class::index()`.
-    pub miscompares: [u64; 5],
+    pub miscompares: [u64; 6],
+    /// Of the `corrupt` ones: blocks torn between two records (header of one, tail of another).
+    pub torn: u64,
     pub injected: u64,
     /// Injected wrong images the device reported as miscompares.
     pub detected: u64,
@@ -26,6 +28,8 @@ pub struct Counters {
     /// ATS commands given up after `--timeout`, and their completions that came later.
     pub timeouts: u64,
     pub late_completions: u64,
+    /// `--on-timeout abort`: what the kernel's aborts did.
+    pub aborts: crate::results::Aborts,
 }
 
 impl Counters {
@@ -37,11 +41,13 @@ impl Counters {
         for (a, b) in self.miscompares.iter_mut().zip(o.miscompares) {
             *a += b;
         }
+        self.torn += o.torn;
         self.injected += o.injected;
         self.detected += o.detected;
         self.undetected += o.undetected;
         self.timeouts += o.timeouts;
         self.late_completions += o.late_completions;
+        self.aborts.add(&o.aborts);
     }
 }
 

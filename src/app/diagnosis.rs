@@ -1,0 +1,87 @@
+//! The diagnosis of each reported point: its figures taken from the result types, handed to
+//! the pure `diagnose` module.
+
+use crate::backend::block::ExpectedFrom;
+use crate::diagnose::{self, Classes, Figures, Finding, Queue, Scope};
+use crate::engine::PointSpec;
+use crate::report::merge::MergedPoint;
+use crate::results::{Miscompares, Point};
+use crate::workload::Workload;
+
+pub fn classes(m: &Miscompares) -> Classes {
+    Classes {
+        total: m.total,
+        contention: m.contention,
+        own_write: m.own_write,
+        corrupt: m.corrupt,
+        torn: m.torn,
+        stale: m.stale,
+        false_: m.false_,
+        split: m.split,
+    }
+}
+
+/// The figures of a point of `run`/`sweep` measured by `spec`.
+pub fn figures(p: &Point, spec: &PointSpec) -> Figures {
+    let scope = match spec.hosts.as_deref() {
+        Some(m) if m.count > 1 => Scope::ThisHostOf(m.count),
+        _ => Scope::OneHost,
+    };
+    let attempts = if p.workload == Workload::Heartbeat { p.acquires + p.miscompares.total } else { p.ops };
+    let queue = p.sim.as_ref().map(|s| Queue {
+        depth: s.queue_depth,
+        commands: s.commands,
+        queued: s.queued,
+        mean_wait_ns: s.queue_wait_mean_ns,
+    });
+    Figures {
+        workload: p.workload,
+        ats_mode: p.ats_mode,
+        qd: p.qd,
+        attempts,
+        miscompares: classes(&p.miscompares),
+        actors_per_lock: p.actors_per_lock,
+        scope,
+        cross_host_atomic: None,
+        verification: p.verification.as_ref().map(|v| (v.checked, v.violations, v.lost_updates)),
+        errors: p.errors,
+        error_sample: p.error_samples.first().cloned(),
+        timeouts: p.timeouts,
+        late_completions: p.late_completions,
+        aborts: p.aborts.map(|a| (a.aborted, a.retry_own_write, a.retry_succeeded)),
+        expected_from_cache: spec.expected_from == ExpectedFrom::Cache,
+        queue,
+        first_corrupt_lock: p.first_corrupt.map(|c| c.lock),
+    }
+}
+
+/// The diagnosis of a point of `run`/`sweep`.
+pub fn of_point(p: &Point, spec: &PointSpec) -> Vec<Finding> {
+    diagnose::diagnose(&figures(p, spec))
+}
+
+/// The figures of a merged point of `merge`: all hosts' counts and their joint verification;
+/// `timeouts` is (given up, completed late) over the hosts.
+pub fn merged(m: &MergedPoint, actors_per_lock: f64, timeouts: (u64, u64)) -> Figures {
+    let t = &m.total;
+    let attempts = if m.workload == Workload::Heartbeat { t.acquires + t.miscompares.total } else { t.ops };
+    Figures {
+        workload: m.workload,
+        ats_mode: m.ats_mode,
+        qd: m.qd,
+        attempts,
+        miscompares: classes(&t.miscompares),
+        actors_per_lock,
+        scope: Scope::AllHosts(m.per_host.len() as u32),
+        cross_host_atomic: m.cross_host_atomic,
+        verification: m.verification.as_ref().map(|v| (v.checked, v.violations, v.lost_updates)),
+        errors: t.errors,
+        error_sample: None,
+        timeouts: timeouts.0,
+        late_completions: timeouts.1,
+        aborts: None,
+        expected_from_cache: false,
+        queue: None,
+        first_corrupt_lock: None,
+    }
+}
