@@ -160,15 +160,37 @@ fn lio_path() -> TestResult {
     against_references("lio", &dev(LIO_A))
 }
 
+/// LIO fileio now and then returns a torn block to a READ racing a COMPARE AND WRITE (about 1
+/// READ in 10^3 to 10^4 in the guest): `caw-multipath` then fails on that READ alone. That is
+/// a finding of atsbench's that libiscsi does not test (it sends no READs during its
+/// COMPARE AND WRITEs), not a disagreement: accepted beside a pass, and printed.
+fn lio_torn_read(r: &CheckReport) -> bool {
+    let mp = r.get("caw-multipath");
+    let torn = mp.result == Verdict::Fail
+        && mp.reason.as_deref().is_some_and(|w| w.contains("READs returned a torn block") && !w.contains(';'));
+    if torn {
+        println!("caw-multipath on LIO: a torn READ, a finding: {}", mp.reason.as_deref().unwrap_or(""));
+    }
+    torn
+}
+
+/// The reference's disagreements with atsbench, less the one a torn LIO READ makes.
+fn disagreements_but_torn_reads(r: &CheckReport, refs: &[reference::RefTest]) -> Vec<String> {
+    let torn = lio_torn_read(r);
+    let mut d = reference::disagreements(r, refs);
+    d.retain(|x| !(torn && x.contains("MultipathIO.CompareAndWrite") && x.ends_with("caw-multipath fail")));
+    d
+}
+
 fn lio_multipath() -> TestResult {
     let (a, b) = (dev(LIO_A), dev(LIO_B));
     let r = run_check(&[&a, &b])?;
     let mp = r.get("caw-multipath");
-    check(mp.result == Verdict::Pass, || format!("caw-multipath on two LIO paths: {mp:?}"))?;
+    check(mp.result == Verdict::Pass || lio_torn_read(&r), || format!("caw-multipath on two LIO paths: {mp:?}"))?;
     zero_first_blocks(&a, 257)?;
     let refs = libiscsi("lio_multipath", "LINUX.MultipathIO.CompareAndWrite", &[&a, &b])?;
     note("lio_multipath", &r, &refs, None);
-    let d = reference::disagreements(&r, &refs);
+    let d = disagreements_but_torn_reads(&r, &refs);
     check(d.is_empty(), || format!("two LIO paths: atsbench disagrees with iscsi-test-cu: {d:?}"))
 }
 
@@ -218,7 +240,7 @@ fn lio_iscsi() -> TestResult {
     let (mut refs, text) = libiscsi_text("lio_iscsi", "SCSI.CompareAndWrite", &[&url])?;
     refs.extend(libiscsi("lio_iscsi_multipath", "SCSI.MultipathIO.CompareAndWriteAsync", &[&url, &url])?);
     note("lio_iscsi", &r, &refs, None);
-    let d = reference::disagreements(&r, &refs);
+    let d = disagreements_but_torn_reads(&r, &refs);
     let known = [
         "CompareAndWrite.Simple FAILED but atsbench says caw-simple pass, caw-nlb-limit pass",
         "CompareAndWrite.Miscompare FAILED but atsbench says caw-miscompare-unchanged pass, caw-nlb-limit pass",
