@@ -24,28 +24,8 @@
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 
-/// A small deterministic generator (SplitMix64): seeded, portable, good enough to resample.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..n (n > 0), by multiply-shift (the bias is below 2^-32 for small n).
-    pub fn below(&mut self, n: usize) -> usize {
-        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
-    }
-}
+/// The seeded generator (SplitMix64) the workloads use: the same files give the same resamples.
+pub use crate::workload::Rng;
 
 /// The latency of one kind in one interval: a histogram, or (results without histograms)
 /// the quantiles the file kept.
@@ -206,13 +186,13 @@ fn resample<'a>(side: &'a Sample, blocks: &[usize], rng: &mut Rng, out: &mut Vec
     out.clear();
     let n = side.repeats.len();
     for _ in 0..n {
-        let r = rng.below(n);
+        let r = rng.below(n as u64) as usize;
         let series = &side.repeats[r];
         let len = series.len();
         let l = blocks[r].clamp(1, len.max(1));
         let mut taken = 0;
         while taken < len {
-            let start = rng.below(len - l + 1);
+            let start = rng.below((len - l + 1) as u64) as usize;
             let k = l.min(len - taken);
             out.extend(&series[start..start + k]);
             taken += k;
@@ -443,39 +423,22 @@ fn ln_beta(a: f64, b: f64) -> f64 {
 /// The continued fraction of the incomplete beta function (modified Lentz).
 fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
     const TINY: f64 = 1e-300;
+    let floor = |v: f64| if v.abs() < TINY { TINY } else { v };
     let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
     let mut c = 1.0;
-    let mut d = 1.0 - qab * x / qap;
-    if d.abs() < TINY {
-        d = TINY;
-    }
-    d = 1.0 / d;
+    let mut d = 1.0 / floor(1.0 - qab * x / qap);
     let mut h = d;
+    // One Lentz step with coefficient `aa`: returns the factor it multiplies `h` by.
+    let mut step = |aa: f64| {
+        d = 1.0 / floor(1.0 + aa * d);
+        c = floor(1.0 + aa / c);
+        d * c
+    };
     for m in 1..=10_000 {
         let m = m as f64;
         let m2 = 2.0 * m;
-        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        h *= d * c;
-        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        let del = d * c;
+        h *= step(m * (b - m) * x / ((qam + m2) * (a + m2)));
+        let del = step(-(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)));
         h *= del;
         if (del - 1.0).abs() < 1e-15 {
             break;
