@@ -123,7 +123,8 @@ impl Assembler {
             *p += n - prev.miscompares[i].min(n);
         }
         (prev.errors, prev.miscompares) = (s.errors, s.miscompares);
-        for (kind, cur) in s.kinds {
+        for (kind, counts) in s.kinds {
+            let cur = counts.histogram();
             let into = slot(&mut pending.kinds, kind, &cur);
             into.add(&cur).map_err(bad)?;
             if let Some((_, before)) = prev.kinds.iter().find(|(k, _)| *k == kind) {

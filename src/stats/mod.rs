@@ -107,9 +107,17 @@ impl Recorder {
         }
     }
 
+    /// A copy of one kind's counters, `None` when it recorded nothing: what a worker hands to
+    /// its interval collector (a copy of the array, not a histogram: the conversion, several
+    /// times the cost, is the collector's, off the measuring thread).
+    pub fn counts(&self, kind: Kind) -> Option<Counts> {
+        let c = &self.counts[kind as usize];
+        recorded(c).then(|| Counts(c.clone()))
+    }
+
     /// The histogram of one kind, `None` when it recorded nothing.
     pub fn histogram(&self, kind: Kind) -> Option<Histogram<u64>> {
-        self.counts[kind as usize].iter().any(|&n| n > 0).then(|| {
+        recorded(&self.counts[kind as usize]).then(|| {
             let mut h = new_histogram();
             self.add_to(kind, &mut h);
             h
@@ -123,6 +131,29 @@ impl Recorder {
             self.add_to(k, &mut l.h[k as usize]);
         }
         l
+    }
+}
+
+/// Whether any counter is set: OR-ed a block at a time, which the compiler vectorises (a
+/// short-circuiting `any` over the ~34,000 counters of a kind that recorded nothing costs about
+/// 15 times as many instructions, at every interval).
+fn recorded(counts: &[u64]) -> bool {
+    counts.chunks(256).any(|block| block.iter().fold(0, |acc, &n| acc | n) != 0)
+}
+
+/// One kind's counters, copied out of a [`Recorder`].
+#[derive(Debug)]
+pub struct Counts(Box<[u64]>);
+
+impl Counts {
+    /// The counters as a histogram (the same one [`Recorder::histogram`] gives).
+    pub fn histogram(&self) -> Histogram<u64> {
+        let mut h = new_histogram();
+        for (i, &n) in self.0.iter().enumerate().filter(|(_, &n)| n > 0) {
+            // Never fails: every counter's value is within the bounds (1 ..= MAX_NS).
+            let _ = h.record_n(value_of(i), n);
+        }
+        h
     }
 }
 
@@ -248,6 +279,12 @@ mod tests {
         assert_eq!(got.len(), values.len() as u64);
         assert_eq!(r.latencies().summary()["write"], l.summary()["write"]);
         assert!(r.histogram(Kind::Read).is_none(), "an empty kind has no histogram");
+        let copied = r.counts(Kind::Write).expect("recorded").histogram();
+        assert!(copied == got, "the interval copy's histogram differs from the recorder's");
+        assert!(r.counts(Kind::Read).is_none(), "an empty kind has no copy");
+        let mut last = Recorder::new();
+        last.record(Kind::Ats, MAX_NS);
+        assert!(last.counts(Kind::Ats).is_some(), "a count in the last counter is seen");
     }
 
     #[test]

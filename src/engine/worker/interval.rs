@@ -1,5 +1,5 @@
 //! Intervals: at every interval boundary a worker sends a copy of its cumulative latency
-//! histograms (the kinds that recorded anything) and event counters to the point's collector
+//! counters (the kinds that recorded anything) and event counters to the point's collector
 //! (`engine::series`), which subtracts the previous copy to get the interval's figures, merges
 //! the workers, and keeps the series in the results (and writes `--hdr-log` lines).
 //!
@@ -9,8 +9,7 @@
 
 use super::Worker;
 use crate::backend::Backend;
-use crate::stats::{Kind, Recorder};
-use hdrhistogram::Histogram;
+use crate::stats::{Counts, Kind, Recorder};
 use std::sync::mpsc::Sender;
 
 /// Where a point's workers send their interval snapshots, and how often.
@@ -20,7 +19,7 @@ pub struct IntervalSink {
     pub tx: Sender<Snapshot>,
 }
 
-/// One worker's cumulative histograms at the end of interval `index` (counted from `epoch_ns`,
+/// One worker's cumulative latency counters at the end of interval `index` (counted from `epoch_ns`,
 /// the start of the worker's measurement on CLOCK_MONOTONIC), taken `at_ns` after it.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -30,8 +29,10 @@ pub struct Snapshot {
     pub at_ns: u64,
     /// The worker's last snapshot: its measurement is over.
     pub last: bool,
-    pub kinds: Vec<(Kind, Histogram<u64>)>,
-    /// The worker's errors and miscompares by class so far (cumulative, like the histograms).
+    /// The cumulative counters of the kinds that recorded anything (the collector makes them
+    /// histograms).
+    pub kinds: Vec<(Kind, Counts)>,
+    /// The worker's errors and miscompares by class so far (cumulative, like the counters).
     pub errors: u64,
     pub miscompares: [u64; 6],
 }
@@ -56,12 +57,12 @@ impl IntervalClock {
     }
 }
 
-fn copy(lat: &Recorder) -> Vec<(Kind, Histogram<u64>)> {
-    Kind::ALL.iter().filter_map(|&k| Some((k, lat.histogram(k)?))).collect()
+fn copy(lat: &Recorder) -> Vec<(Kind, Counts)> {
+    Kind::ALL.iter().filter_map(|&k| Some((k, lat.counts(k)?))).collect()
 }
 
 impl<B: Backend> Worker<'_, B> {
-    /// Send the histograms so far: at a boundary (`last` false) or at the end of measuring.
+    /// Send the counters so far: at a boundary (`last` false) or at the end of measuring.
     pub(super) fn send_interval(&mut self, last: bool) {
         let Some(sink) = self.sh.intervals else { return };
         let snap = Snapshot {
