@@ -13,7 +13,7 @@
 
 use super::decide::{self, Basis, FAMILY_ALPHA};
 use super::doc::{ResultPoint, CLASSES};
-use super::inference::{self, Figure, Latency, Obs, Sample};
+use super::inference::{self, Figure, Latency, Obs, Recorded, Sample};
 use super::stats::{mann_whitney_u, Method};
 use super::thresholds::Thresholds;
 use super::{Pair, Verdict};
@@ -177,10 +177,11 @@ const VIOLATIONS: &str = "violations";
 const LOST_UPDATES: &str = "lost updates";
 
 /// A point's repeats as the statistics' plain input: one [`Obs`] per interval of every repeat
-/// (the warm-up intervals dropped, when any remain after them), with the quantiles of the
-/// interval's latency histograms; a repeat without intervals (results of atsbench/1 and /2) is one interval of
-/// its operations, duration and percentiles. Violations and lost updates are counted per
-/// repeat, so they go with a repeat's first interval.
+/// (the warm-up intervals dropped, when any remain after them), each kind's latency histograms
+/// decoded once into one pool per kind for the side (so a resample's quantile is that of its
+/// intervals' merged histograms); a repeat without intervals (results of atsbench/1 and /2) is
+/// one interval of its operations, duration and percentiles. Violations and lost updates are
+/// counted per repeat, so they go with a repeat's first interval.
 pub fn sample_of(p: &ResultPoint) -> Sample {
     let repeats = p.repeats();
     let verification: Vec<Option<(u64, u64)>> = if p.repeats.is_empty() {
@@ -188,12 +189,17 @@ pub fn sample_of(p: &ResultPoint) -> Sample {
     } else {
         p.repeats.iter().map(|r| r.verification.as_ref().map(|v| (v.violations, v.lost_updates))).collect()
     };
-    let series = repeats
+    // By kind: (repeat, interval, recorded values) of every interval with a histogram.
+    let mut hists: BTreeMap<String, Vec<(usize, usize, Recorded)>> = BTreeMap::new();
+    let mut series: Vec<Vec<Obs>> = repeats
         .iter()
         .zip(verification)
-        .map(|(r, v)| {
+        .enumerate()
+        .map(|(ri, (r, v))| {
             let mut series = match r.intervals.filter(|i| !i.series.is_empty()) {
-                Some(iv) => interval_obs(iv),
+                Some(iv) => {
+                    interval_obs(iv, &mut |i, kind, rec| hists.entry(kind.to_string()).or_default().push((ri, i, rec)))
+                }
                 None => vec![repeat_obs(r)],
             };
             if let (Some((violations, lost)), Some(first)) = (v, series.first_mut()) {
@@ -203,6 +209,12 @@ pub fn sample_of(p: &ResultPoint) -> Sample {
             series
         })
         .collect();
+    for (kind, rows) in hists {
+        let (at, rec): (Vec<(usize, usize)>, Vec<Recorded>) = rows.into_iter().map(|(r, i, rec)| ((r, i), rec)).unzip();
+        for ((r, i), l) in at.into_iter().zip(Latency::pooled(&rec)) {
+            series[r][i].latency.insert(kind.clone(), l);
+        }
+    }
     Sample { repeats: series }
 }
 
@@ -221,14 +233,16 @@ fn repeat_obs(r: &super::doc::Repeat<'_>) -> Obs {
     Obs { dur_s, ops: r.ops, events, latency }
 }
 
-/// A repeat's intervals after its warm-up (all of them when the warm-up would leave none).
-fn interval_obs(iv: &crate::results::Intervals) -> Vec<Obs> {
+/// A repeat's intervals after its warm-up (all of them when the warm-up would leave none),
+/// without their latencies: `latency(i, kind, recorded values)` is given each interval's
+/// decoded histograms.
+fn interval_obs(iv: &crate::results::Intervals, latency: &mut dyn FnMut(usize, &str, Recorded)) -> Vec<Obs> {
     let skip = if (iv.warmup as usize) < iv.series.len() { iv.warmup as usize } else { 0 };
     iv.series[skip..]
         .iter()
-        .map(|i| {
+        .enumerate()
+        .map(|(at, i)| {
             let mut events: BTreeMap<String, u64> = CLASSES.iter().map(|c| (c.to_string(), 0)).collect();
-            let mut latency = BTreeMap::new();
             for (kind, k) in &i.kinds {
                 for (class, n) in &k.miscompares {
                     *events.entry(class.clone()).or_default() += n;
@@ -236,17 +250,11 @@ fn interval_obs(iv: &crate::results::Intervals) -> Vec<Obs> {
                         *events.entry("total".into()).or_default() += n;
                     }
                 }
-                // The interval's own quantiles, averaged weighted by operations when pooled:
-                // merging the histograms in every resample (Latency::histogram) is exact but
-                // too slow for thousands of resamples over hundreds of intervals (minutes in a
-                // debug build for 3 x 20 intervals); see inference::quantile.
                 if let Some(h) = crate::results::intervals::decode(&k.lat).filter(|h| !h.is_empty()) {
-                    let q = |x: f64| h.value_at_quantile(x) as f64;
-                    let l = Latency::Quantiles { count: h.len(), p50: q(0.5), p99: q(0.99), p999: q(0.999) };
-                    latency.insert(kind.clone(), l);
+                    latency(at, kind, inference::recorded(&h));
                 }
             }
-            Obs { dur_s: i.dur_ns as f64 / 1e9, ops: i.ops(), events, latency }
+            Obs { dur_s: i.dur_ns as f64 / 1e9, ops: i.ops(), events, latency: BTreeMap::new() }
         })
         .collect()
 }

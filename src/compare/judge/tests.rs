@@ -170,3 +170,46 @@ fn the_same_files_give_the_same_verdict() {
     let c = point(&[9400., 10500., 8600.], 0);
     assert_eq!(judge(&b, &c, &Thresholds::default()), judge(&b, &c, &Thresholds::default()));
 }
+
+#[test]
+fn the_identity_resample_of_the_intervals_gives_the_merged_documents_percentiles() {
+    use crate::results::intervals::{encode, Interval, IntervalKind, Intervals};
+    use hdrhistogram::Histogram;
+    let mut merged = Histogram::<u64>::new(3).unwrap();
+    let mut p = point(&[10000., 10100., 9950.], 0);
+    for (ri, r) in p.repeats.iter_mut().enumerate() {
+        let mut iv = Intervals::new(100_000_000);
+        for k in 0..10u64 {
+            let mut h = Histogram::<u64>::new(3).unwrap();
+            for j in 0..500u64 {
+                // Many distinct values, and a slow tail in some intervals.
+                let tail = if (j + k) % 97 == 0 { 4_000_000 * (1 + ri as u64) } else { 0 };
+                h.record(50_000 + (j * 7919 + k * 104_729 + ri as u64 * 13) % 400_000 + tail).unwrap();
+            }
+            merged.add(&h).unwrap();
+            let kind = IntervalKind { ops: h.len(), lat: encode(&h), ..Default::default() };
+            let at = Interval {
+                start_ns: k * 100_000_000,
+                dur_ns: 100_000_000,
+                kinds: BTreeMap::from([("ats".into(), kind)]),
+            };
+            iv.series.push(at);
+        }
+        r.intervals = iv;
+    }
+    let doc = p.latency_ns.get_mut("ats").unwrap();
+    (doc.p50, doc.p99, doc.p999) =
+        (merged.value_at_quantile(0.5), merged.value_at_quantile(0.99), merged.value_at_quantile(0.999));
+    let sample = sample_of(&p);
+    let all: Vec<&Obs> = sample.repeats.iter().flatten().collect();
+    assert_eq!(all.len(), 30);
+    let doc = &p.latency_ns["ats"];
+    for (q, want) in [(0.5, doc.p50), (0.99, doc.p99), (0.999, doc.p999)] {
+        let f = Figure::Quantile { kind: "ats".into(), q };
+        assert_eq!(f.of(all.iter().copied()), Some(want as f64), "q {q}: every interval once is the merged histogram");
+    }
+    // Each repeat's p99.9 is in its own tail: 4, 8 and 12 ms above the body.
+    let p999 = Figure::Quantile { kind: "ats".into(), q: 0.999 };
+    let own: Vec<f64> = sample.repeats.iter().map(|r| p999.of(r.iter()).unwrap()).collect();
+    assert!(own[0] > 4e6 && own[0] < 5e6 && own[2] > 12e6, "{own:?}");
+}
