@@ -86,9 +86,14 @@ pub struct Metric {
     /// An inconclusive figure: what would likely decide it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to_decide: Option<String>,
-    /// The smallest and largest per-repeat value on each side (2+ repeats).
+    /// The smallest and largest per-repeat value on each side (2+ repeats on a side): in the
+    /// figure's unit, counts for violations and lost updates.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spread: Option<Pair<[f64; 2]>>,
+    /// Miscompares of the class, violations, lost updates: the count in each repeat (2+
+    /// repeats on a side), in repeat order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_counts: Option<Pair<Vec<u64>>>,
     /// Rates and counts: the one-sided 95 % Clopper-Pearson upper bound of each side's rate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upper_95: Option<Pair<f64>>,
@@ -370,6 +375,7 @@ fn metric(name: String, unit: Unit, merged: (f64, f64), threshold: Option<f64>, 
         verdict: MetricVerdict::Ok,
         to_decide: None,
         spread: None,
+        repeat_counts: None,
         upper_95: None,
         test: None,
         higher_is_better: unit == Unit::OpsPerSec,
@@ -446,12 +452,7 @@ pub fn finish(c: &mut PointComparison, base: &ResultPoint, cand: &ResultPoint, e
         let per = |s: &Sample| -> Vec<f64> { s.repeats.iter().filter_map(|r| figure.of(r.iter())).collect() };
         let (pb, pc) = (per(&sb), per(&sc));
         if nb > 1 || nc > 1 {
-            let range = |v: &[f64]| {
-                [v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(f64::NEG_INFINITY, f64::max)]
-            };
-            if !pb.is_empty() && !pc.is_empty() {
-                m.spread = Some(Pair { base: range(&pb), candidate: range(&pc) });
-            }
+            spread(m, &figure, (&sb, &sc), (&pb, &pc));
         }
         if nb >= 4 && nc >= 4 && figure.is_ratio() {
             m.test = mann_whitney_u(&pb, &pc).map(|t| TestResult {
@@ -502,6 +503,33 @@ pub fn finish(c: &mut PointComparison, base: &ResultPoint, cand: &ResultPoint, e
         }
     }
     conclude(c);
+}
+
+/// The per-repeat spread of a figure: its smallest and largest value per repeat on each side
+/// (`per`); for events (miscompares of a class, violations, lost updates) also their count in
+/// each repeat, which is the spread of counts (a rate's spread stays in its unit).
+fn spread(m: &mut Metric, figure: &Figure, sides: (&Sample, &Sample), per: (&[f64], &[f64])) {
+    let range = |v: &[f64]| {
+        [v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(f64::NEG_INFINITY, f64::max)]
+    };
+    if let Figure::Rate { class } = figure {
+        let counts = |s: &Sample| -> Vec<u64> {
+            s.repeats.iter().map(|r| r.iter().map(|o| o.events.get(class).copied().unwrap_or(0)).sum()).collect()
+        };
+        let (cb, cc) = (counts(sides.0), counts(sides.1));
+        let counted = m.unit == Unit::Count;
+        if counted {
+            let f = |c: &[u64]| c.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+            m.spread = Some(Pair { base: range(&f(&cb)), candidate: range(&f(&cc)) });
+        }
+        m.repeat_counts = Some(Pair { base: cb, candidate: cc });
+        if counted {
+            return;
+        }
+    }
+    if !per.0.is_empty() && !per.1.is_empty() {
+        m.spread = Some(Pair { base: range(per.0), candidate: range(per.1) });
+    }
 }
 
 /// The point's verdict and its reasons, from its gated figures.

@@ -271,7 +271,7 @@ fn point_details(h: &mut String, p: &PointComparison) {
         h,
         "<details><summary>{}: <span class=\"{}\">{}</span></summary>\n<table><tr><th>figure</th><th>base</th>\
          <th>candidate</th><th>change [interval]</th><th>margin</th><th>basis</th><th>gated</th><th>verdict</th>\
-         <th>MWU p</th></tr>",
+         <th>repeats base / candidate</th><th>MWU p</th></tr>",
         esc(&p.title()),
         verdict_class(p.verdict),
         esc(p.verdict.name())
@@ -286,7 +286,8 @@ fn point_details(h: &mut String, p: &PointComparison) {
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td class=\"n\">{}</td></tr>",
+             <td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td></tr>",
             esc(&m.name),
             crate::compare::render_value(m.base, m.unit, "µs"),
             crate::compare::render_value(m.candidate, m.unit, "µs"),
@@ -295,6 +296,7 @@ fn point_details(h: &mut String, p: &PointComparison) {
             m.basis.map_or("-".into(), |b| esc(&b.short())),
             if m.gated { "yes" } else { "no" },
             crate::compare::metric_verdict(m.verdict).to_lowercase(),
+            esc(&crate::compare::render_spread(m, "µs")),
             m.test.map_or("-".into(), |t| crate::compare::p_value(t.p)),
         );
     }

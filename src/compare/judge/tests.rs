@@ -172,6 +172,35 @@ fn the_same_files_give_the_same_verdict() {
 }
 
 #[test]
+fn counts_show_their_spread_as_counts_per_repeat() {
+    // Three repeats of 1000 operations each: violations 0, 2, 1 against 3, 5, 4; stale
+    // miscompares 1, 0, 6 against 2, 2, 2.
+    let with = |violations: [u64; 3], stale: [u64; 3]| {
+        let mut p = point(&[10000., 10100., 9950.], violations.iter().sum());
+        for (r, (v, s)) in p.repeats.iter_mut().zip(violations.iter().zip(stale)) {
+            r.verification = Some(VerificationDesc { checked: 1000, violations: *v, ..Default::default() });
+            r.miscompares = MiscompareCounts { total: s, stale: s, ..Default::default() };
+        }
+        let total = stale.iter().sum();
+        p.miscompares = MiscompareCounts { total, stale: total, ..Default::default() };
+        p
+    };
+    let (b, c) = (with([0, 2, 1], [1, 0, 6]), with([3, 5, 4], [2, 2, 2]));
+    let r = judge(&b, &c, &Thresholds::default());
+    let v = verdict_of(&r, "violations");
+    assert_eq!((v.base, v.candidate), (3.0, 12.0));
+    assert_eq!(v.spread, Some(Pair { base: [0.0, 2.0], candidate: [3.0, 5.0] }), "counts, not rates");
+    assert_eq!(v.repeat_counts, Some(Pair { base: vec![0, 2, 1], candidate: vec![3, 5, 4] }));
+    assert_eq!(super::super::render::spread(v, "us"), "0,2,1 / 3,5,4");
+    let s = verdict_of(&r, "miscompares stale");
+    assert_eq!(s.repeat_counts, Some(Pair { base: vec![1, 0, 6], candidate: vec![2, 2, 2] }));
+    assert_eq!(s.spread, Some(Pair { base: [0.0, 0.006], candidate: [0.002, 0.002] }), "a rate's spread in its unit");
+    assert_eq!(super::super::render::spread(s, "us"), "1,0,6 / 2,2,2");
+    let lost = verdict_of(&r, "lost updates");
+    assert_eq!(lost.repeat_counts, Some(Pair { base: vec![0, 0, 0], candidate: vec![0, 0, 0] }));
+}
+
+#[test]
 fn the_identity_resample_of_the_intervals_gives_the_merged_documents_percentiles() {
     use crate::results::intervals::{encode, Interval, IntervalKind, Intervals};
     use hdrhistogram::Histogram;
