@@ -138,14 +138,11 @@ fn quantile<'a>(lat: impl Iterator<Item = &'a Latency>, q: f64) -> Option<f64> {
             for &(_, r) in &drawn {
                 times[r] += 1;
             }
-            let counted: Vec<(usize, u64)> =
-                (0..times.len()).filter(|&r| times[r] > 0).map(|r| (r, times[r])).collect();
-            return pool.quantile(&counted, q).map(|v| v as f64);
+            return pool.quantile(&times, q).map(|v| v as f64);
         }
         // Rows of several pools (not what a side builds): one pool of the rows drawn.
         let rows: Vec<Recorded> = drawn.iter().map(|(p, r)| p.recorded(*r)).collect();
-        let all: Vec<(usize, u64)> = (0..rows.len()).map(|r| (r, 1)).collect();
-        return Pool::new(&rows).quantile(&all, q).map(|v| v as f64);
+        return Pool::new(&rows).quantile(&vec![1; rows.len()], q).map(|v| v as f64);
     }
     (count > 0).then(|| weighted / count as f64)
 }

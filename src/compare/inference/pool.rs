@@ -4,17 +4,18 @@
 //! A bootstrap draws thousands of resamples, each a multiset of a side's intervals, and wants
 //! the quantile of the histogram that adding their latency histograms would give. The side's
 //! histograms of one operation kind are decoded once into a [`Pool`]: the union of their
-//! recorded values is one shared, increasing value axis, cut into blocks of [`BLOCK`] values,
-//! and each interval (a row) keeps its counts on that axis sparsely plus, per block, the count
-//! below the block and where the block's entries start.
+//! recorded values is one shared, increasing value axis, cut into blocks of [`BLOCK`] values;
+//! each interval (a row) keeps its counts on that axis sparsely and where each block's entries
+//! start, and the pool keeps, per block, every row's count below the block (block-major, so
+//! that one block's counts of all rows are contiguous).
 //!
-//! The quantile of a resample (rows with multiplicities) is then HdrHistogram's rule (the
-//! smallest value with at least `ceil(q * count)` of the count at or below it), found in two
-//! steps: a binary search over the blocks, each probe summing one number per drawn row, then
-//! one pass over the drawn rows' entries in the block found. A resample of D distinct rows
-//! costs about D * (log2(blocks) + entries in one block) operations, and the pool's memory is
-//! its entries plus 12 bytes per row and block. Every count is kept: the identity resample
-//! gives exactly the merged histogram's quantile.
+//! The quantile of a resample (how many times each row was drawn) is then HdrHistogram's rule
+//! (the smallest value with at least `ceil(q * count)` of the count at or below it), found in
+//! two steps: a binary search over the blocks, each probe one dot product of the times drawn
+//! with the rows' counts below the block, then one pass over the drawn rows' entries in the
+//! block found. A resample of R rows costs about R * log2(blocks) multiply-adds plus the
+//! entries of one block, and the pool's memory is its entries plus 12 bytes per row and block.
+//! Every count is kept: the identity resample gives exactly the merged histogram's quantile.
 
 use hdrhistogram::Histogram;
 
@@ -27,8 +28,6 @@ struct Row {
     total: u64,
     /// (index on the axis, count), by increasing index.
     entries: Vec<(u32, u64)>,
-    /// Per block boundary b (0..=blocks): the count at axis indices below b * BLOCK.
-    below: Vec<u64>,
     /// Per block boundary b (0..=blocks): the position in `entries` of the first entry at or
     /// above b * BLOCK.
     first: Vec<u32>,
@@ -43,6 +42,9 @@ pub struct Pool {
     values: Vec<u64>,
     blocks: usize,
     rows: Vec<Row>,
+    /// Per block boundary b (0..=blocks) and row r, at `b * rows + r`: the row's count at axis
+    /// indices below b * BLOCK.
+    below: Vec<u64>,
 }
 
 /// A histogram's recorded values and their counts, in increasing value.
@@ -60,7 +62,7 @@ impl Pool {
         values.sort_unstable();
         values.dedup();
         let blocks = values.len().div_ceil(BLOCK).max(1);
-        let rows = rows
+        let rows: Vec<Row> = rows
             .iter()
             .map(|r| {
                 let mut entries: Vec<(u32, u64)> = r
@@ -72,7 +74,16 @@ impl Pool {
                 Row::new(entries, blocks)
             })
             .collect();
-        Pool { values, blocks, rows }
+        let mut below = vec![0u64; (blocks + 1) * rows.len()];
+        for (r, row) in rows.iter().enumerate() {
+            let mut sum = 0;
+            for b in 1..=blocks {
+                sum +=
+                    row.entries[row.first[b - 1] as usize..row.first[b] as usize].iter().map(|&(_, c)| c).sum::<u64>();
+                below[b * rows.len() + r] = sum;
+            }
+        }
+        Pool { values, blocks, rows, below }
     }
 
     /// A pool of histograms.
@@ -99,16 +110,18 @@ impl Pool {
         self.rows[row].entries.iter().map(|&(i, c)| (self.values[i as usize], c)).collect()
     }
 
-    /// The quantile `q` of the histogram adding row `r` `m` times for every `(r, m)` in `drawn`
-    /// (rows may repeat); None when that histogram is empty.
-    pub fn quantile(&self, drawn: &[(usize, u64)], q: f64) -> Option<u64> {
-        let total: u64 = drawn.iter().map(|&(r, m)| self.rows[r].total * m).sum();
+    /// The quantile `q` of the histogram adding row `r` `times[r]` times, for every row (`times`
+    /// has one entry per row); None when that histogram is empty.
+    pub fn quantile(&self, times: &[u64], q: f64) -> Option<u64> {
+        let n = self.rows.len();
+        assert_eq!(times.len(), n, "one count of draws per row");
+        let below = |b: usize| self.below[b * n..(b + 1) * n].iter().zip(times).map(|(c, t)| c * t).sum::<u64>();
+        let total = below(self.blocks);
         if total == 0 {
             return None;
         }
         // HdrHistogram's rule (value_at_quantile): at least ceil(q * count), at least one.
         let want = ((q.min(1.0) * total as f64).ceil() as u64).max(1);
-        let below = |b: usize| drawn.iter().map(|&(r, m)| self.rows[r].below[b] * m).sum::<u64>();
         // below(lo) < want <= below(hi): the value is in block lo.
         let (mut lo, mut hi) = (0, self.blocks);
         while hi - lo > 1 {
@@ -120,8 +133,7 @@ impl Pool {
             }
         }
         let mut counts = [0u64; BLOCK];
-        for &(r, m) in drawn {
-            let row = &self.rows[r];
+        for (row, &m) in self.rows.iter().zip(times).filter(|(_, &m)| m > 0) {
             for &(i, c) in &row.entries[row.first[lo] as usize..row.first[lo + 1] as usize] {
                 counts[i as usize - lo * BLOCK] += c * m;
             }
@@ -139,18 +151,8 @@ impl Pool {
 
 impl Row {
     fn new(entries: Vec<(u32, u64)>, blocks: usize) -> Row {
-        let mut below = Vec::with_capacity(blocks + 1);
-        let mut first = Vec::with_capacity(blocks + 1);
-        let (mut at, mut sum) = (0usize, 0u64);
-        for b in 0..=blocks {
-            while at < entries.len() && (entries[at].0 as usize) < b * BLOCK {
-                sum += entries[at].1;
-                at += 1;
-            }
-            below.push(sum);
-            first.push(at as u32);
-        }
-        Row { total: entries.iter().map(|&(_, c)| c).sum(), entries, below, first }
+        let first = (0..=blocks).map(|b| entries.partition_point(|&(i, _)| (i as usize) < b * BLOCK) as u32).collect();
+        Row { total: entries.iter().map(|&(_, c)| c).sum(), entries, first }
     }
 }
 
@@ -171,7 +173,7 @@ mod tests {
         // Row 0: 10 x2, 20 x1; row 1: 15 x1, 30 x4. Drawn: row 0 twice, row 1 once:
         // 10 x4, 15 x1, 20 x2, 30 x4 = 11 values.
         let pool = Pool::new(&[vec![(10, 2), (20, 1)], vec![(15, 1), (30, 4)]]);
-        let drawn = [(0, 2), (1, 1)];
+        let drawn = [2, 1];
         // ceil(0.5 * 11) = 6: 10 covers 4, 15 covers 5, 20 covers 7.
         assert_eq!(pool.quantile(&drawn, 0.5), Some(20));
         // ceil(0.3 * 11) = 4: 10 covers it.
@@ -180,9 +182,9 @@ mod tests {
         assert_eq!(pool.quantile(&drawn, 0.4), Some(15));
         assert_eq!(pool.quantile(&drawn, 0.99), Some(30));
         assert_eq!(pool.quantile(&drawn, 0.0), Some(10), "q = 0: the first recorded value");
-        assert_eq!(pool.quantile(&[(1, 1)], 0.2), Some(15));
-        assert_eq!(pool.quantile(&[], 0.5), None);
-        assert_eq!(Pool::new(&[vec![]]).quantile(&[(0, 3)], 0.5), None, "an empty row");
+        assert_eq!(pool.quantile(&[0, 1], 0.2), Some(15));
+        assert_eq!(pool.quantile(&[0, 0], 0.5), None);
+        assert_eq!(Pool::new(&[vec![]]).quantile(&[3], 0.5), None, "an empty row");
     }
 
     /// Many distinct values, so that rows span many blocks.
@@ -201,7 +203,7 @@ mod tests {
         for h in &hs {
             merged.add(h).unwrap();
         }
-        let all: Vec<(usize, u64)> = (0..hs.len()).map(|r| (r, 1)).collect();
+        let all = vec![1; hs.len()];
         for q in [0.001, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0] {
             assert_eq!(pool.quantile(&all, q), Some(merged.value_at_quantile(q)), "q {q}");
         }
@@ -211,11 +213,12 @@ mod tests {
     fn multiplicities_are_added_histograms() {
         let hs = spread_rows();
         let pool = Pool::of_histograms(&hs);
-        let drawn = [(3, 2), (7, 1), (11, 3), (0, 1)];
+        let mut drawn = vec![0; hs.len()];
+        (drawn[3], drawn[7], drawn[11], drawn[0]) = (2, 1, 3, 1);
         let mut merged = Histogram::<u64>::new(3).unwrap();
-        for &(r, m) in &drawn {
+        for (h, &m) in hs.iter().zip(&drawn) {
             for _ in 0..m {
-                merged.add(&hs[r]).unwrap();
+                merged.add(h).unwrap();
             }
         }
         for q in [0.05, 0.5, 0.99, 0.999] {
