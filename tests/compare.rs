@@ -136,6 +136,10 @@ fn the_html_report_is_self_contained_with_the_verdict_first() {
     for section in ["<h2>Configuration</h2>", "<h2>Results</h2>", "<h2>Plots</h2>", "<svg"] {
         assert!(page.contains(section), "{section} missing");
     }
+    let change = page.find("<summary>Change plots: ").expect("the change plots of the comparison");
+    assert!(change < page.find("<h2>Target</h2>").unwrap(), "with the comparison");
+    assert!(page.contains("<figure id=\"change-ats-t1-c1-bs512-iops\">"), "IOPS is gated");
+    assert!(!page.contains("<figure id=\"change-ats-t1-c1-bs512-ats-p50\">"), "p50 informs: not drawn there");
     for external in ["<script", "<link", " src=", "url(", "@import"] {
         assert!(!page.contains(external), "{external} in a self-contained page");
     }

@@ -69,8 +69,9 @@ fn margin_line(m: &Metric) -> Option<f64> {
     }
 }
 
-/// The change charts of a comparison, named `change-<group>-<figure>`.
-pub fn change_charts(r: &CompareReport) -> Vec<(String, Chart)> {
+/// The change charts of a comparison, named `change-<group>-<figure>`: of every figure with
+/// an interval, or of the gated ones only.
+pub fn change_charts(r: &CompareReport, gated_only: bool) -> Vec<(String, Chart)> {
     let compared: Vec<&PointComparison> = r.points.iter().filter(|p| p.verdict != Verdict::NotComparable).collect();
     let mut groups: Vec<Group> = Vec::new();
     for p in &compared {
@@ -84,7 +85,7 @@ pub fn change_charts(r: &CompareReport) -> Vec<(String, Chart)> {
         let mut pts: Vec<&PointComparison> = compared.iter().copied().filter(|p| Group::of(p) == g).collect();
         pts.sort_by_key(|p| p.qd);
         let mut names: Vec<&str> = Vec::new();
-        for m in pts.iter().flat_map(|p| &p.metrics).filter(|m| drawn(m)) {
+        for m in pts.iter().flat_map(|p| &p.metrics).filter(|m| drawn(m) && (m.gated || !gated_only)) {
             if !names.contains(&m.name.as_str()) {
                 names.push(&m.name);
             }
@@ -159,7 +160,9 @@ mod tests {
     #[test]
     fn each_figure_is_drawn_with_its_interval_as_error_bars() {
         let r = report();
-        let charts = change_charts(&r);
+        let charts = change_charts(&r, false);
+        let gated = change_charts(&r, true);
+        assert!(gated.len() < charts.len() && gated.iter().all(|(n, _)| !n.ends_with("-p50")), "p50 informs");
         let (_, iops) = charts.iter().find(|(n, _)| n == "change-ats-t1-c1-bs512-iops").expect("the IOPS chart");
         let p = r.points.iter().find(|p| p.qd == 4 && p.contention == Some(1)).unwrap();
         let m = p.metrics.iter().find(|m| m.name == "iops").unwrap();

@@ -437,7 +437,7 @@ pub fn write_error(path: &Path, e: &std::io::Error) -> Error {
 /// The change plots of a comparison (see `change`).
 pub fn change_plots(report: &crate::compare::CompareReport) -> Result<Vec<Plot>> {
     let mut out = Vec::new();
-    for (name, c) in change_charts(report) {
+    for (name, c) in change_charts(report, false) {
         if let Some(svg) = draw(&name, &c)? {
             out.push(Plot { name, section: Section::Change, title: c.title, svg });
         }
