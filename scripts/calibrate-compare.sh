@@ -6,7 +6,9 @@
 # Measures pairs of runs into DIR (default: a new directory under /tmp), then compares every
 # pair and prints, per case, how many pairs came out regression / inconclusive / ok / better,
 # with the figure the issue asks for (A/A: regression in at most 5 % of pairs; known drops:
-# regression in at least 90 %). Cases, on each target:
+# regression in at least 90 %), and the change in IOPS the pairs actually measured (the median
+# over the pairs of candidate/base IOPS, in percent, with the smallest and largest: what drop a
+# case applied, which on sim is not the nominal one). Cases, on each target:
 #   aa1     40 pairs of single 2 s runs of the same configuration
 #   aa3     20 pairs of --repeat 3 (1 s each)
 #   drop25  20 pairs, 1 repeat of 5 s per side, the candidate 25 % slower (see measure())
@@ -124,23 +126,48 @@ print(round(100 * math.expm1(statistics.stdev(d) / math.sqrt(2)), 1) if len(d) >
 PY
 }
 
+# The change in IOPS the pairs of a case measured: median (min..max) over the pairs of the
+# candidate's IOPS over the base's (each side's merged IOPS over its repeats), in percent.
+measured() {
+    python3 - "$@" <<'PY'
+import json, math, statistics, sys
+d = []
+for a in sys.argv[1:]:
+    try:
+        ia = json.load(open(a))["points"][0]["iops"]
+        ib = json.load(open(a[: -len("-a.json")] + "-b.json"))["points"][0]["iops"]
+        d.append(math.log(ib / ia))
+    except (OSError, ValueError, KeyError, IndexError, ZeroDivisionError):
+        pass
+pct = lambda x: f"{100 * math.expm1(x):+.1f}"
+print(f"{pct(statistics.median(d))} ({pct(min(d))}..{pct(max(d))})" if d else "-")
+PY
+}
+
 judge() {
     local t=$1 case a verdict noise_pct extra json
     noise_pct=${NOISE:-$(noise "$dir/$t"/aa3-*-a.json)}
     if [ "$noise_pct" = none ]; then
         echo "no --run-noise: plain compare (single runs on the default noise, repeats on their own variance)"
     else
-        echo "run noise: $noise_pct % (A/A: first repeats of the aa3 pairs), given to every compare as --run-noise"
+        local aa3
+        aa3=$(find "$dir/$t" -name 'aa3-*-b.json' 2>/dev/null | wc -l)
+        local from="A/A: first repeats of the $aa3 aa3 pairs"
+        [ -n "${NOISE:-}" ] && from="NOISE"
+        [ -z "${NOISE:-}" ] && [ "$aa3" -lt 3 ] && from="fewer than 3 aa3 pairs: the script's fallback"
+        echo "run noise: $noise_pct % ($from), given to every compare as --run-noise"
     fi
-    printf '%-6s %-8s %5s %10s %12s %4s %6s  %s\n' target case pairs regression inconclusive ok better want
+    printf '%-6s %-8s %5s %10s %12s %4s %6s  %-26s %s\n' target case pairs regression inconclusive ok better \
+        "IOPS change % (min..max)" want
     for case in aa1 aa3 drop25 drop10 loaded slow975; do
-        local reg=0 inc=0 ok=0 bet=0 pairs=0
+        local reg=0 inc=0 ok=0 bet=0 pairs=0 judged=()
         extra="--run-noise $noise_pct"
         [ "${NOISE:-}" = none ] && extra=
         for a in "$dir/$t/$case"-*-a.json; do
             [ -e "$a" ] || continue
             local b=${a%-a.json}-b.json
             [ -s "$b" ] || continue
+            judged+=("$a")
             # shellcheck disable=SC2086 # extra and COMPARE_ARGS are lists of words on purpose
             json=$("$bin" compare "$a" "$b" --format json $extra ${COMPARE_ARGS:-} 2>/dev/null) || true
             verdict=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["verdict"])' <<<"$json" 2>/dev/null) ||
@@ -159,7 +186,10 @@ judge() {
             drop*) want="regression >= 90 %" ;;
             *) want="regression" ;;
         esac
-        printf '%-6s %-8s %5s %10s %12s %4s %6s  %s\n' "$t" "$case" "$pairs" "$reg" "$inc" "$ok" "$bet" "$want"
+        local change=-
+        [ "$pairs" -gt 0 ] && change=$(measured "${judged[@]}")
+        printf '%-6s %-8s %5s %10s %12s %4s %6s  %-26s %s\n' "$t" "$case" "$pairs" "$reg" "$inc" "$ok" "$bet" \
+            "$change" "$want"
     done
 }
 

@@ -1,6 +1,6 @@
 //! `atsbench compare` and `atsbench report` end to end, on results files made from real runs
 //! (tests/fixtures/compare, see make.py there): the verdicts and their exit codes, one line per
-//! error, the self-contained HTML, and plots that render.
+//! error, the self-contained HTML, and plots that render (the change plots with their error bars).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -136,6 +136,10 @@ fn the_html_report_is_self_contained_with_the_verdict_first() {
     for section in ["<h2>Configuration</h2>", "<h2>Results</h2>", "<h2>Plots</h2>", "<svg"] {
         assert!(page.contains(section), "{section} missing");
     }
+    let change = page.find("<summary>Change plots: ").expect("the change plots of the comparison");
+    assert!(change < page.find("<h2>Target</h2>").unwrap(), "with the comparison");
+    assert!(page.contains("<figure id=\"change-ats-t1-c1-bs512-iops\">"), "IOPS is gated");
+    assert!(!page.contains("<figure id=\"change-ats-t1-c1-bs512-ats-p50\">"), "p50 informs: not drawn there");
     for external in ["<script", "<link", " src=", "url(", "@import"] {
         assert!(!page.contains(external), "{external} in a self-contained page");
     }
@@ -161,9 +165,17 @@ fn compare_plots_render_with_both_runs() {
     let mut svgs: Vec<PathBuf> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
     svgs.sort();
     let names: Vec<String> = svgs.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    for prefix in ["iops-", "latency-", "miscompares-", "miscompares-by-contention-", "spectrum-"] {
+    for prefix in ["iops-", "latency-", "miscompares-", "miscompares-by-contention-", "spectrum-", "change-"] {
         assert!(names.iter().any(|n| n.starts_with(prefix)), "no {prefix}* in {names:?}");
     }
+    // Each figure's change with its interval: the error bars' ends are in the SVG, and the
+    // margin (red) is drawn.
+    let iops = std::fs::read_to_string(dir.path().join("change-ats-t1-c1-bs512-iops.svg")).unwrap();
+    assert!(iops.contains("margin -5%") && iops.contains("interval"), "{iops}");
+    assert!(
+        pixels_of(&dir.path().join("change-ats-t1-c1-bs512-iops.svg"), &resvg::usvg::Options::default(), (214, 39, 40))
+            > 50
+    );
     let opts = resvg::usvg::Options::default();
     for svg in &svgs {
         // Every plot overlays the base (blue) and the candidate (orange).

@@ -78,7 +78,9 @@ pub fn compare(a: &CompareArgs) -> Result<()> {
     };
     if let Some(dir) = &a.plot {
         let runs = [Run { label: "base", points: &base.points }, Run { label: "candidate", points: &cand.points }];
-        plot::write_plots(&runs, dir)?;
+        let mut plots = plot::plots(&runs)?;
+        plots.extend(plot::change_plots(&report)?);
+        plot::write(plots, dir)?;
     }
     outcome(&report, &written_to, a.inconclusive)
 }

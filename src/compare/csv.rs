@@ -2,7 +2,9 @@
 //! not comparable, has one row with the figure columns empty), with a header, written by the
 //! csv crate from a serde record. Values are raw numbers in the figure's unit (ops/s, ns, a
 //! fraction of operations, a count); `change`, its interval `change_lo`..`change_hi` and
-//! `margin` are percent, or percentage points for rates.
+//! `margin` are percent, or percentage points for rates; `counts_base` and `counts_candidate`
+//! list the count of miscompares of the class, violations or lost updates in each repeat
+//! (`;`-separated).
 //! The comparison's verdict and thresholds repeat on every row so that each row stands alone
 //! in a spreadsheet; each figure has its own verdict, so the point's reasons (which name those
 //! figures) are only written on the row of a point without figures.
@@ -42,6 +44,9 @@ struct Row<'a> {
     spread_base_max: Option<f64>,
     spread_candidate_min: Option<f64>,
     spread_candidate_max: Option<f64>,
+    /// Miscompares, violations, lost updates: the count in each repeat, `;`-separated.
+    counts_base: Option<String>,
+    counts_candidate: Option<String>,
     upper_95_base: Option<f64>,
     upper_95_candidate: Option<f64>,
     rank_test: Option<&'static str>,
@@ -60,6 +65,10 @@ fn unit(m: &Metric) -> &'static str {
         Unit::Rate => "rate",
         Unit::Count => "count",
     }
+}
+
+fn joined(c: &[u64]) -> String {
+    c.iter().map(u64::to_string).collect::<Vec<_>>().join(";")
 }
 
 fn row<'a>(r: &'a CompareReport, thresholds: &'a str, p: &'a PointComparison, m: Option<&'a Metric>) -> Row<'a> {
@@ -96,6 +105,8 @@ fn row<'a>(r: &'a CompareReport, thresholds: &'a str, p: &'a PointComparison, m:
         spread_base_max: m.and_then(|m| m.spread).map(|s| s.base[1]),
         spread_candidate_min: m.and_then(|m| m.spread).map(|s| s.candidate[0]),
         spread_candidate_max: m.and_then(|m| m.spread).map(|s| s.candidate[1]),
+        counts_base: m.and_then(|m| m.repeat_counts.as_ref()).map(|c| joined(&c.base)),
+        counts_candidate: m.and_then(|m| m.repeat_counts.as_ref()).map(|c| joined(&c.candidate)),
         upper_95_base: m.and_then(|m| m.upper_95).map(|u| u.base),
         upper_95_candidate: m.and_then(|m| m.upper_95).map(|u| u.candidate),
         rank_test: m.map(|m| short_test(&m.test)).filter(|t| *t != "-"),

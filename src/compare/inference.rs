@@ -21,35 +21,36 @@
 //! bound of a proportion. Reference values computed with scipy pin them in the tests
 //! (`tests/fixtures/compare/inference_reference.py`).
 
-use hdrhistogram::Histogram;
+mod pool;
+
+pub use pool::{recorded, Pool, Recorded};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The seeded generator (SplitMix64) the workloads use: the same files give the same resamples.
 pub use crate::workload::Rng;
 
-/// The latency of one kind in one interval: a histogram, or (results without histograms)
-/// the quantiles the file kept.
+/// The latency of one kind in one interval: a row of the side's pool of that kind's
+/// histograms, or (results without histograms) the quantiles the file kept.
 #[derive(Debug, Clone)]
 pub enum Latency {
-    /// The recorded values of a histogram and their counts, in increasing value: merging is
-    /// concatenating, which is what a resample does thousands of times.
-    Histogram(Vec<(u64, u64)>),
+    /// Row `row` of `pool`: the interval's histogram, decoded once and kept on the value axis
+    /// the side's intervals share, so that a resample's quantile is exact and cheap.
+    Pooled { pool: Arc<Pool>, row: usize },
     /// Operations and their p50, p99 and p99.9 in ns.
     Quantiles { count: u64, p50: f64, p99: f64, p999: f64 },
 }
 
 impl Latency {
-    /// A histogram's recorded values (each bucket at its highest equivalent value, as
-    /// HdrHistogram reports quantiles).
-    pub fn histogram(h: &Histogram<u64>) -> Latency {
-        Latency::Histogram(
-            h.iter_recorded().map(|v| (h.highest_equivalent(v.value_iterated_to()), v.count_at_value())).collect(),
-        )
+    /// Histograms as latencies sharing one pool, in order.
+    pub fn pooled(rows: &[Recorded]) -> Vec<Latency> {
+        let pool = Arc::new(Pool::new(rows));
+        (0..rows.len()).map(|row| Latency::Pooled { pool: pool.clone(), row }).collect()
     }
 
     fn count(&self) -> u64 {
         match self {
-            Latency::Histogram(h) => h.iter().map(|(_, c)| c).sum(),
+            Latency::Pooled { pool, row } => pool.count(*row),
             Latency::Quantiles { count, .. } => *count,
         }
     }
@@ -107,15 +108,16 @@ impl Figure {
     }
 }
 
-/// The quantile `q` of the merged latencies. Histograms are merged (their recorded values
-/// pooled); quantiles kept without histograms are averaged weighted by their operations (an
-/// approximation of the merged quantile, exact when the intervals agree).
+/// The quantile `q` of the merged latencies. Histograms are merged exactly (HdrHistogram's
+/// quantile of their sum, see `pool`); quantiles kept without histograms are averaged weighted
+/// by their operations (an approximation of the merged quantile, exact when the intervals
+/// agree). Where both are given, the histograms decide.
 fn quantile<'a>(lat: impl Iterator<Item = &'a Latency>, q: f64) -> Option<f64> {
-    let mut pooled: Vec<(u64, u64)> = Vec::new();
+    let mut drawn: Vec<(&Arc<Pool>, usize)> = Vec::new();
     let (mut weighted, mut count) = (0.0, 0u64);
     for l in lat {
         match l {
-            Latency::Histogram(h) => pooled.extend_from_slice(h),
+            Latency::Pooled { pool, row } => drawn.push((pool, *row)),
             Latency::Quantiles { count: n, p50, p99, p999 } => {
                 let v = if q <= 0.5 {
                     *p50
@@ -129,19 +131,18 @@ fn quantile<'a>(lat: impl Iterator<Item = &'a Latency>, q: f64) -> Option<f64> {
             }
         }
     }
-    if !pooled.is_empty() {
-        pooled.sort_unstable_by_key(|&(v, _)| v);
-        let total: u64 = pooled.iter().map(|&(_, c)| c).sum();
-        // HdrHistogram's rule: the smallest value with at least q of the count at or below it.
-        let want = ((q * total as f64).ceil() as u64).max(1);
-        let mut seen = 0;
-        for &(v, c) in &pooled {
-            seen += c;
-            if seen >= want {
-                return Some(v as f64);
+    if let Some(&(pool, _)) = drawn.first() {
+        if drawn.iter().all(|(p, _)| Arc::ptr_eq(p, pool)) {
+            // The rows drawn and how often (a resample draws as many intervals as the pool has).
+            let mut times = vec![0u64; pool.len()];
+            for &(_, r) in &drawn {
+                times[r] += 1;
             }
+            return pool.quantile(&times, q).map(|v| v as f64);
         }
-        return pooled.last().map(|&(v, _)| v as f64);
+        // Rows of several pools (not what a side builds): one pool of the rows drawn.
+        let rows: Vec<Recorded> = drawn.iter().map(|(p, r)| p.recorded(*r)).collect();
+        return Pool::new(&rows).quantile(&vec![1; rows.len()], q).map(|v| v as f64);
     }
     (count > 0).then(|| weighted / count as f64)
 }

@@ -13,7 +13,7 @@
 
 use super::decide::{self, Basis, FAMILY_ALPHA};
 use super::doc::{ResultPoint, CLASSES};
-use super::inference::{self, Figure, Latency, Obs, Sample};
+use super::inference::{self, Figure, Latency, Obs, Recorded, Sample};
 use super::stats::{mann_whitney_u, Method};
 use super::thresholds::Thresholds;
 use super::{Pair, Verdict};
@@ -86,9 +86,14 @@ pub struct Metric {
     /// An inconclusive figure: what would likely decide it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to_decide: Option<String>,
-    /// The smallest and largest per-repeat value on each side (2+ repeats).
+    /// The smallest and largest per-repeat value on each side (2+ repeats on a side): in the
+    /// figure's unit, counts for violations and lost updates.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spread: Option<Pair<[f64; 2]>>,
+    /// Miscompares of the class, violations, lost updates: the count in each repeat (2+
+    /// repeats on a side), in repeat order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_counts: Option<Pair<Vec<u64>>>,
     /// Rates and counts: the one-sided 95 % Clopper-Pearson upper bound of each side's rate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upper_95: Option<Pair<f64>>,
@@ -177,10 +182,11 @@ const VIOLATIONS: &str = "violations";
 const LOST_UPDATES: &str = "lost updates";
 
 /// A point's repeats as the statistics' plain input: one [`Obs`] per interval of every repeat
-/// (the warm-up intervals dropped, when any remain after them), with the quantiles of the
-/// interval's latency histograms; a repeat without intervals (results of atsbench/1 and /2) is one interval of
-/// its operations, duration and percentiles. Violations and lost updates are counted per
-/// repeat, so they go with a repeat's first interval.
+/// (the warm-up intervals dropped, when any remain after them), each kind's latency histograms
+/// decoded once into one pool per kind for the side (so a resample's quantile is that of its
+/// intervals' merged histograms); a repeat without intervals (results of atsbench/1 and /2) is
+/// one interval of its operations, duration and percentiles. Violations and lost updates are
+/// counted per repeat, so they go with a repeat's first interval.
 pub fn sample_of(p: &ResultPoint) -> Sample {
     let repeats = p.repeats();
     let verification: Vec<Option<(u64, u64)>> = if p.repeats.is_empty() {
@@ -188,12 +194,17 @@ pub fn sample_of(p: &ResultPoint) -> Sample {
     } else {
         p.repeats.iter().map(|r| r.verification.as_ref().map(|v| (v.violations, v.lost_updates))).collect()
     };
-    let series = repeats
+    // By kind: (repeat, interval, recorded values) of every interval with a histogram.
+    let mut hists: BTreeMap<String, Vec<(usize, usize, Recorded)>> = BTreeMap::new();
+    let mut series: Vec<Vec<Obs>> = repeats
         .iter()
         .zip(verification)
-        .map(|(r, v)| {
+        .enumerate()
+        .map(|(ri, (r, v))| {
             let mut series = match r.intervals.filter(|i| !i.series.is_empty()) {
-                Some(iv) => interval_obs(iv),
+                Some(iv) => {
+                    interval_obs(iv, &mut |i, kind, rec| hists.entry(kind.to_string()).or_default().push((ri, i, rec)))
+                }
                 None => vec![repeat_obs(r)],
             };
             if let (Some((violations, lost)), Some(first)) = (v, series.first_mut()) {
@@ -203,6 +214,12 @@ pub fn sample_of(p: &ResultPoint) -> Sample {
             series
         })
         .collect();
+    for (kind, rows) in hists {
+        let (at, rec): (Vec<(usize, usize)>, Vec<Recorded>) = rows.into_iter().map(|(r, i, rec)| ((r, i), rec)).unzip();
+        for ((r, i), l) in at.into_iter().zip(Latency::pooled(&rec)) {
+            series[r][i].latency.insert(kind.clone(), l);
+        }
+    }
     Sample { repeats: series }
 }
 
@@ -221,14 +238,16 @@ fn repeat_obs(r: &super::doc::Repeat<'_>) -> Obs {
     Obs { dur_s, ops: r.ops, events, latency }
 }
 
-/// A repeat's intervals after its warm-up (all of them when the warm-up would leave none).
-fn interval_obs(iv: &crate::results::Intervals) -> Vec<Obs> {
+/// A repeat's intervals after its warm-up (all of them when the warm-up would leave none),
+/// without their latencies: `latency(i, kind, recorded values)` is given each interval's
+/// decoded histograms.
+fn interval_obs(iv: &crate::results::Intervals, latency: &mut dyn FnMut(usize, &str, Recorded)) -> Vec<Obs> {
     let skip = if (iv.warmup as usize) < iv.series.len() { iv.warmup as usize } else { 0 };
     iv.series[skip..]
         .iter()
-        .map(|i| {
+        .enumerate()
+        .map(|(at, i)| {
             let mut events: BTreeMap<String, u64> = CLASSES.iter().map(|c| (c.to_string(), 0)).collect();
-            let mut latency = BTreeMap::new();
             for (kind, k) in &i.kinds {
                 for (class, n) in &k.miscompares {
                     *events.entry(class.clone()).or_default() += n;
@@ -236,17 +255,11 @@ fn interval_obs(iv: &crate::results::Intervals) -> Vec<Obs> {
                         *events.entry("total".into()).or_default() += n;
                     }
                 }
-                // The interval's own quantiles, averaged weighted by operations when pooled:
-                // merging the histograms in every resample (Latency::histogram) is exact but
-                // too slow for thousands of resamples over hundreds of intervals (minutes in a
-                // debug build for 3 x 20 intervals); see inference::quantile.
                 if let Some(h) = crate::results::intervals::decode(&k.lat).filter(|h| !h.is_empty()) {
-                    let q = |x: f64| h.value_at_quantile(x) as f64;
-                    let l = Latency::Quantiles { count: h.len(), p50: q(0.5), p99: q(0.99), p999: q(0.999) };
-                    latency.insert(kind.clone(), l);
+                    latency(at, kind, inference::recorded(&h));
                 }
             }
-            Obs { dur_s: i.dur_ns as f64 / 1e9, ops: i.ops(), events, latency }
+            Obs { dur_s: i.dur_ns as f64 / 1e9, ops: i.ops(), events, latency: BTreeMap::new() }
         })
         .collect()
 }
@@ -362,6 +375,7 @@ fn metric(name: String, unit: Unit, merged: (f64, f64), threshold: Option<f64>, 
         verdict: MetricVerdict::Ok,
         to_decide: None,
         spread: None,
+        repeat_counts: None,
         upper_95: None,
         test: None,
         higher_is_better: unit == Unit::OpsPerSec,
@@ -438,12 +452,7 @@ pub fn finish(c: &mut PointComparison, base: &ResultPoint, cand: &ResultPoint, e
         let per = |s: &Sample| -> Vec<f64> { s.repeats.iter().filter_map(|r| figure.of(r.iter())).collect() };
         let (pb, pc) = (per(&sb), per(&sc));
         if nb > 1 || nc > 1 {
-            let range = |v: &[f64]| {
-                [v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(f64::NEG_INFINITY, f64::max)]
-            };
-            if !pb.is_empty() && !pc.is_empty() {
-                m.spread = Some(Pair { base: range(&pb), candidate: range(&pc) });
-            }
+            spread(m, &figure, (&sb, &sc), (&pb, &pc));
         }
         if nb >= 4 && nc >= 4 && figure.is_ratio() {
             m.test = mann_whitney_u(&pb, &pc).map(|t| TestResult {
@@ -494,6 +503,33 @@ pub fn finish(c: &mut PointComparison, base: &ResultPoint, cand: &ResultPoint, e
         }
     }
     conclude(c);
+}
+
+/// The per-repeat spread of a figure: its smallest and largest value per repeat on each side
+/// (`per`); for events (miscompares of a class, violations, lost updates) also their count in
+/// each repeat, which is the spread of counts (a rate's spread stays in its unit).
+fn spread(m: &mut Metric, figure: &Figure, sides: (&Sample, &Sample), per: (&[f64], &[f64])) {
+    let range = |v: &[f64]| {
+        [v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(f64::NEG_INFINITY, f64::max)]
+    };
+    if let Figure::Rate { class } = figure {
+        let counts = |s: &Sample| -> Vec<u64> {
+            s.repeats.iter().map(|r| r.iter().map(|o| o.events.get(class).copied().unwrap_or(0)).sum()).collect()
+        };
+        let (cb, cc) = (counts(sides.0), counts(sides.1));
+        let counted = m.unit == Unit::Count;
+        if counted {
+            let f = |c: &[u64]| c.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+            m.spread = Some(Pair { base: range(&f(&cb)), candidate: range(&f(&cc)) });
+        }
+        m.repeat_counts = Some(Pair { base: cb, candidate: cc });
+        if counted {
+            return;
+        }
+    }
+    if !per.0.is_empty() && !per.1.is_empty() {
+        m.spread = Some(Pair { base: range(per.0), candidate: range(per.1) });
+    }
 }
 
 /// The point's verdict and its reasons, from its gated figures.

@@ -34,7 +34,7 @@ pub use doc::{load, Results};
 pub use judge::{Metric, MetricVerdict, PointComparison, TestResult, Unit};
 pub use render::{
     change as render_change, change_with_interval, identity, margin as render_margin, metric_verdict, p_value, render,
-    short_test, tally_line, value as render_value, Format,
+    short_test, spread as render_spread, tally_line, value as render_value, Format,
 };
 pub use runs::{Difference, Level};
 pub use thresholds::Thresholds;

@@ -113,8 +113,25 @@ pub fn margin(m: &Metric) -> String {
     }
 }
 
-/// The per-repeat spread: `9.8k..10.3k / 8.1k..8.4k` (base / candidate).
+/// The widest list of counts per repeat a side shows; a longer one shows its smallest and
+/// largest, so that the column keeps its width.
+const LISTED: usize = 13;
+
+/// Counts per repeat: `0,2,1`, or `0..17` when the list would be longer than [`LISTED`].
+fn counts(c: &[u64]) -> String {
+    let list = c.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+    match (c.iter().min(), c.iter().max()) {
+        (Some(lo), Some(hi)) if list.len() > LISTED => format!("{lo}..{hi}"),
+        _ => list,
+    }
+}
+
+/// The per-repeat spread: `9.8k..10.3k / 8.1k..8.4k` (base / candidate); for miscompares,
+/// violations and lost updates the count in each repeat, `0,2,1 / 3,5,4`.
 pub fn spread(m: &Metric, micro: &str) -> String {
+    if let Some(c) = &m.repeat_counts {
+        return format!("{} / {}", counts(&c.base), counts(&c.candidate));
+    }
     match m.spread {
         Some(s) => {
             let r = |x: [f64; 2]| format!("{}..{}", value(x[0], m.unit, micro), value(x[1], m.unit, micro));

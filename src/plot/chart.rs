@@ -55,6 +55,9 @@ pub enum YAxis {
     Iops,
     /// A fraction of operations, drawn in percent from zero; the label names what.
     Percent(String),
+    /// A change (percent or percentage points, as given), either side of zero; the label
+    /// names what and its unit.
+    Change(String),
 }
 
 /// One line of a chart.
@@ -66,6 +69,19 @@ pub struct Series {
     pub dashed: bool,
     /// (x, y) in data units: queue depth or lock count or quantile; ns, ops/s or a fraction.
     pub points: Vec<(f64, f64)>,
+    /// Error bars: (low, high) in the unit of y, one per point (or none at all), drawn as a
+    /// vertical line with caps through the point.
+    pub bars: Vec<(f64, f64)>,
+}
+
+/// A horizontal line across the whole plot (zero, a margin), named in the legend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// In the unit of y.
+    pub y: f64,
+    pub label: String,
+    pub colour: RGBColor,
+    pub dashed: bool,
 }
 
 /// A chart before it is drawn.
@@ -77,6 +93,8 @@ pub struct Chart {
     pub x: XAxis,
     pub y: YAxis,
     pub series: Vec<Series>,
+    /// Drawn under the series.
+    pub rules: Vec<Rule>,
 }
 
 /// Where the spectrum puts the maximum (one decade past 99.99 %).
@@ -95,6 +113,7 @@ fn y_pos(axis: &YAxis, y: f64) -> f64 {
         YAxis::Latency => (y.max(1.0) / 1e3).log10(),
         YAxis::Iops => y,
         YAxis::Percent(_) => y * 100.0,
+        YAxis::Change(_) => y,
     }
 }
 
@@ -159,6 +178,15 @@ fn y_ticks(axis: &YAxis, lo: f64, hi: f64) -> (std::ops::Range<f64>, Vec<f64>, V
             let ticks: Vec<f64> = (0..).map(|i| i as f64 * step).take_while(|v| *v <= top + step * 1e-9).collect();
             (0.0..top, ticks, Vec::new())
         }
+        YAxis::Change(_) => {
+            let (lo, hi) = (lo.min(0.0), hi.max(0.0));
+            let pad = if hi > lo { (hi - lo) * 0.08 } else { 1.0 };
+            let (lo, hi) = (lo - pad, hi + pad);
+            let step = nice_step((hi - lo) / 6.0);
+            let first = (lo / step).ceil() as i64;
+            let ticks: Vec<f64> = (first..).map(|i| i as f64 * step).take_while(|v| *v <= hi + step * 1e-9).collect();
+            (lo..hi, ticks, Vec::new())
+        }
     }
 }
 
@@ -184,6 +212,9 @@ fn y_label(axis: &YAxis, pos: f64) -> String {
         YAxis::Latency => latency_tick(10f64.powf(pos)),
         YAxis::Iops => number(pos),
         YAxis::Percent(_) => trim(pos),
+        YAxis::Change(_) if pos.abs() < 1e-9 => "0".into(),
+        YAxis::Change(_) if pos > 0.0 => format!("+{}", number(pos)),
+        YAxis::Change(_) => number(pos),
     }
 }
 
@@ -199,6 +230,7 @@ fn y_desc(axis: &YAxis) -> String {
         YAxis::Latency => "latency (log scale)".into(),
         YAxis::Iops => "IOPS (operations/s)".into(),
         YAxis::Percent(what) => format!("{what} (% of operations)"),
+        YAxis::Change(what) => what.clone(),
     }
 }
 
@@ -254,16 +286,27 @@ pub fn svg(chart: &Chart) -> Result<Option<String>, Err> {
     if pts.is_empty() {
         return Ok(None);
     }
+    // The y range also holds every bar's ends and every rule.
+    let ys: Vec<f64> = chart
+        .series
+        .iter()
+        .flat_map(|s| s.bars.iter().flat_map(|&(lo, hi)| [lo, hi]))
+        .chain(chart.rules.iter().map(|r| r.y))
+        .map(|y| y_pos(&chart.y, y))
+        .filter(|y| y.is_finite())
+        .chain(pts.iter().map(|p| p.1))
+        .collect();
     let fold = |f: fn(f64, f64) -> f64, init: f64, v: &mut dyn Iterator<Item = f64>| v.fold(init, f);
     let (xlo, xhi) = (
         fold(f64::min, f64::INFINITY, &mut pts.iter().map(|p| p.0)),
         fold(f64::max, f64::NEG_INFINITY, &mut pts.iter().map(|p| p.0)),
     );
     let (ylo, yhi) = (
-        fold(f64::min, f64::INFINITY, &mut pts.iter().map(|p| p.1)),
-        fold(f64::max, f64::NEG_INFINITY, &mut pts.iter().map(|p| p.1)),
+        fold(f64::min, f64::INFINITY, &mut ys.iter().copied()),
+        fold(f64::max, f64::NEG_INFINITY, &mut ys.iter().copied()),
     );
     let (xr, xk) = x_ticks(&chart.x, xlo, xhi);
+    let x_span = (xr.start, xr.end);
     let (yr, yk, yl) = y_ticks(&chart.y, ylo, yhi);
     let mut out = String::new();
     {
@@ -296,6 +339,16 @@ pub fn svg(chart: &Chart) -> Result<Option<String>, Err> {
             .light_line_style(RGBColor(235, 235, 235).stroke_width(1))
             .draw()
             .map_err(e)?;
+        for r in &chart.rules {
+            let y = y_pos(&chart.y, r.y);
+            let line = vec![(x_span.0, y), (x_span.1, y)];
+            let style = r.colour.stroke_width(2);
+            if r.dashed {
+                c.draw_series(DashedLineSeries::new(line, 8, 5, style)).map_err(e)?;
+            } else {
+                c.draw_series(LineSeries::new(line, style)).map_err(e)?;
+            }
+        }
         for s in &chart.series {
             let data: Vec<(f64, f64)> = s
                 .points
@@ -309,6 +362,7 @@ pub fn svg(chart: &Chart) -> Result<Option<String>, Err> {
             } else {
                 c.draw_series(LineSeries::new(data.clone(), style)).map_err(e)?;
             }
+            draw_bars(&mut c, chart, s)?;
             draw_markers(&mut c, &data, s.colour, s.marker)?;
         }
         // Title and subtitle above the plot, the legend in its own column.
@@ -317,7 +371,7 @@ pub fn svg(chart: &Chart) -> Result<Option<String>, Err> {
         if let Some(sub) = &chart.subtitle {
             plot.draw_text(sub, &(FONT, 16).into_font().color(&RGBColor(90, 90, 90)), (16, 32)).map_err(e)?;
         }
-        draw_legend(&legend, &chart.series)?;
+        draw_legend(&legend, &chart.series, &chart.rules)?;
         root.present().map_err(e)?;
     }
     Ok(Some(out))
@@ -336,6 +390,23 @@ fn draw_markers(c: &mut Ctx, data: &[(f64, f64)], colour: RGBColor, marker: Mark
         Marker::Cross => c.draw_series(data.iter().map(|&p| Cross::new(p, 5, colour.stroke_width(2)))).map(|_| ()),
     };
     r.map_err(e)
+}
+
+/// A series' error bars: a vertical line from low to high through each point, with caps.
+fn draw_bars(c: &mut Ctx, chart: &Chart, s: &Series) -> Result<(), Err> {
+    let style = s.colour.stroke_width(2);
+    for (&(x, _), &(lo, hi)) in s.points.iter().zip(&s.bars) {
+        let (x, lo, hi) = (x_pos(&chart.x, x), y_pos(&chart.y, lo), y_pos(&chart.y, hi));
+        if !(x.is_finite() && lo.is_finite() && hi.is_finite()) {
+            continue;
+        }
+        c.draw_series(LineSeries::new(vec![(x, lo), (x, hi)], style)).map_err(e)?;
+        for y in [lo, hi] {
+            c.draw_series(std::iter::once(EmptyElement::at((x, y)) + PathElement::new(vec![(-7, 0), (7, 0)], style)))
+                .map_err(e)?;
+        }
+    }
+    Ok(())
 }
 
 /// Characters of legend text per line: the column is LEGEND px wide, text starts at 38 px, and
@@ -357,7 +428,11 @@ fn wrap(label: &str) -> Vec<String> {
     lines
 }
 
-fn draw_legend(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, series: &[Series]) -> Result<(), Err> {
+fn draw_legend(
+    area: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    series: &[Series],
+    rules: &[Rule],
+) -> Result<(), Err> {
     let text = (FONT, 16).into_font().color(&BLACK);
     let mut y = 60;
     for s in series {
@@ -377,13 +452,41 @@ fn draw_legend(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, series: &
             Marker::Cross => area.draw(&Cross::new((17, y), 5, s.colour.stroke_width(2))),
         }
         .map_err(e)?;
-        for (i, line) in wrap(&s.label).iter().enumerate() {
-            area.draw_text(line, &text, (38, y - 8 + i as i32 * 17)).map_err(e)?;
-            y += if i > 0 { 17 } else { 0 };
+        if !s.bars.is_empty() {
+            let style = s.colour.stroke_width(2);
+            area.draw(&PathElement::new(vec![(17, y - 9), (17, y + 9)], style)).map_err(e)?;
+            for cap in [y - 9, y + 9] {
+                area.draw(&PathElement::new(vec![(12, cap), (22, cap)], style)).map_err(e)?;
+            }
         }
-        y += 24;
+        y = legend_text(area, &s.label, y, &text)?;
+    }
+    for r in rules {
+        let style = r.colour.stroke_width(2);
+        if r.dashed {
+            for x in [4, 17] {
+                area.draw(&PathElement::new(vec![(x, y), (x + 8, y)], style)).map_err(e)?;
+            }
+        } else {
+            area.draw(&PathElement::new(vec![(4, y), (30, y)], style)).map_err(e)?;
+        }
+        y = legend_text(area, &r.label, y, &text)?;
     }
     Ok(())
+}
+
+/// A legend entry's label beside its sample at `y`; the next entry's `y`.
+fn legend_text(
+    area: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    label: &str,
+    mut y: i32,
+    text: &plotters::style::TextStyle,
+) -> Result<i32, Err> {
+    for (i, line) in wrap(label).iter().enumerate() {
+        area.draw_text(line, text, (38, y - 8 + i as i32 * 17)).map_err(e)?;
+        y += if i > 0 { 17 } else { 0 };
+    }
+    Ok(y + 24)
 }
 
 #[cfg(test)]
@@ -402,7 +505,9 @@ pub(crate) mod tests {
                 marker: Marker::Circle,
                 dashed: false,
                 points,
+                bars: Vec::new(),
             }],
+            rules: Vec::new(),
         }
     }
 

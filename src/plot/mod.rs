@@ -8,13 +8,18 @@
 //!   drawn from the six percentiles the results keep (p50, p90, p99, p99.9, p99.99, max), not
 //!   from the whole histogram, and labelled so.
 //!
+//! And for a comparison (`compare --plot`), each figure's change with its interval as error
+//! bars by queue depth, against its margin (see `change`).
+//!
 //! One chart per group of points that differ only in queue depth (workload, threads, lock
 //! axis, block size). Given two runs (base, candidate), every chart overlays them: the base in
 //! blue with solid lines, the candidate in orange with dashed lines, named in the legend.
 
+mod change;
 mod chart;
 
-pub use chart::{Chart, Marker, Series, XAxis, YAxis, MARKERS, PALETTE};
+pub use change::change_charts;
+pub use chart::{Chart, Marker, Rule, Series, XAxis, YAxis, MARKERS, PALETTE};
 
 use crate::compare::doc::{LatencySummary, LockAxis, ResultPoint, CLASSES};
 use crate::error::{Error, Result};
@@ -37,6 +42,7 @@ pub enum Section {
     Latency,
     Miscompares,
     Spectrum,
+    Change,
 }
 
 impl Section {
@@ -46,6 +52,7 @@ impl Section {
             Section::Latency => "Latency percentiles by queue depth",
             Section::Miscompares => "Miscompare rates by class",
             Section::Spectrum => "Latency by percentile (per point)",
+            Section::Change => "Change with its interval, by figure",
         }
     }
 }
@@ -172,7 +179,14 @@ fn latency_charts(runs: &[Run], g: &Group, out: &mut Vec<(String, Section, Chart
                 let points: Vec<(f64, f64)> =
                     pts.iter().filter_map(|p| p.latency_ns.get(&kind).map(|s| (p.qd as f64, pick(s) as f64))).collect();
                 if !points.is_empty() {
-                    series.push(Series { label: label(runs, i, name), colour, marker, dashed, points });
+                    series.push(Series {
+                        label: label(runs, i, name),
+                        colour,
+                        marker,
+                        dashed,
+                        points,
+                        bars: Vec::new(),
+                    });
                 }
             }
         }
@@ -182,6 +196,7 @@ fn latency_charts(runs: &[Run], g: &Group, out: &mut Vec<(String, Section, Chart
             x: XAxis::Log2("queue depth per worker".into()),
             y: YAxis::Latency,
             series,
+            rules: Vec::new(),
         };
         out.push((format!("latency-{}-{kind}", g.slug()), Section::Latency, chart));
     }
@@ -194,7 +209,7 @@ fn iops_chart(runs: &[Run], g: &Group, out: &mut Vec<(String, Section, Chart)>) 
         .map(|(i, run)| {
             let (colour, marker, dashed) = style(runs, i, 0);
             let points = members(run, g).iter().map(|p| (p.qd as f64, p.iops)).collect();
-            Series { label: label(runs, i, "IOPS"), colour, marker, dashed, points }
+            Series { label: label(runs, i, "IOPS"), colour, marker, dashed, points, bars: Vec::new() }
         })
         .filter(|s| !s.points.is_empty())
         .collect();
@@ -204,6 +219,7 @@ fn iops_chart(runs: &[Run], g: &Group, out: &mut Vec<(String, Section, Chart)>) 
         x: XAxis::Log2("queue depth per worker".into()),
         y: YAxis::Iops,
         series,
+        rules: Vec::new(),
     };
     out.push((format!("iops-{}", g.slug()), Section::Iops, chart));
 }
@@ -231,7 +247,7 @@ fn class_series(
             let points: Vec<(f64, f64)> = pts.iter().map(|p| (x(p), p.miscompare_rate(class))).collect();
             let name = if single { format!("{class} (= total)") } else { class.to_string() };
             if !points.is_empty() {
-                series.push(Series { label: label(runs, i, &name), colour, marker, dashed, points });
+                series.push(Series { label: label(runs, i, &name), colour, marker, dashed, points, bars: Vec::new() });
             }
         }
     }
@@ -250,6 +266,7 @@ fn miscompare_chart(runs: &[Run], g: &Group, out: &mut Vec<(String, Section, Cha
         x: XAxis::Log2("queue depth per worker".into()),
         y: YAxis::Percent("miscompares".into()),
         series: class_series(runs, &per_run, &classes, |p| p.qd as f64),
+        rules: Vec::new(),
     };
     out.push((format!("miscompares-{}", g.slug()), Section::Miscompares, chart));
 }
@@ -305,6 +322,7 @@ fn by_locks_charts(runs: &[Run], out: &mut Vec<(String, Section, Chart)>) {
             x: XAxis::Log2(what.into()),
             y: YAxis::Percent("miscompares".into()),
             series: class_series(runs, &per_run, &classes, value),
+            rules: Vec::new(),
         };
         out.push((format!("miscompares-by-{slug}-{workload}-t{threads}-qd{qd}-bs{bs}"), Section::Miscompares, chart));
     }
@@ -338,7 +356,14 @@ fn spectrum_charts(runs: &[Run], out: &mut Vec<(String, Section, Chart)>) {
             for (v, kind) in kinds.iter().enumerate() {
                 if let Some(s) = p.latency_ns.get(*kind) {
                     let (colour, marker, dashed) = style(runs, i, v);
-                    series.push(Series { label: label(runs, i, kind), colour, marker, dashed, points: spectrum(s) });
+                    series.push(Series {
+                        label: label(runs, i, kind),
+                        colour,
+                        marker,
+                        dashed,
+                        points: spectrum(s),
+                        bars: Vec::new(),
+                    });
                 }
             }
         }
@@ -363,6 +388,7 @@ fn spectrum_charts(runs: &[Run], out: &mut Vec<(String, Section, Chart)>) {
             x: XAxis::Percentile,
             y: YAxis::Latency,
             series,
+            rules: Vec::new(),
         };
         out.push((format!("spectrum-{slug}"), Section::Spectrum, chart));
     }
@@ -408,11 +434,27 @@ pub fn write_error(path: &Path, e: &std::io::Error) -> Error {
     }
 }
 
+/// The change plots of a comparison (see `change`).
+pub fn change_plots(report: &crate::compare::CompareReport) -> Result<Vec<Plot>> {
+    let mut out = Vec::new();
+    for (name, c) in change_charts(report, false) {
+        if let Some(svg) = draw(&name, &c)? {
+            out.push(Plot { name, section: Section::Change, title: c.title, svg });
+        }
+    }
+    Ok(out)
+}
+
 /// Draw every plot of `runs` into `dir` (created if missing) as `<name>.svg`.
 pub fn write_plots(runs: &[Run], dir: &Path) -> Result<Vec<PathBuf>> {
+    write(plots(runs)?, dir)
+}
+
+/// Write `plots` into `dir` (created if missing) as `<name>.svg`.
+pub fn write(plots: Vec<Plot>, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| write_error(dir, &e))?;
     let mut written = Vec::new();
-    for p in plots(runs)? {
+    for p in plots {
         let path = dir.join(format!("{}.svg", p.name));
         std::fs::write(&path, &p.svg).map_err(|e| write_error(&path, &e))?;
         written.push(path);

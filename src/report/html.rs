@@ -99,7 +99,7 @@ pub fn page(
     );
     super::summary::section(&mut h, results);
     if let (Some(base), Some(c)) = (base, comparison) {
-        comparison_section(&mut h, base, c);
+        comparison_section(&mut h, base, c)?;
     }
     h.push_str("<details><summary>Target and configuration</summary>\n");
     identity_section(&mut h, results, base);
@@ -169,7 +169,7 @@ fn verdict_class(v: Verdict) -> &'static str {
     }
 }
 
-fn comparison_section(h: &mut String, base: &Results, c: &CompareReport) {
+fn comparison_section(h: &mut String, base: &Results, c: &CompareReport) -> crate::error::Result<()> {
     let class = match c.verdict {
         Verdict::Regression => "v-regression",
         Verdict::NotComparable => "v-not",
@@ -235,6 +235,24 @@ fn comparison_section(h: &mut String, base: &Results, c: &CompareReport) {
     for p in c.points.iter().filter(|p| !p.metrics.is_empty()) {
         point_details(h, p);
     }
+    // Each gated figure's change with its interval as error bars, against its margin.
+    let charts = crate::plot::change_charts(c, true);
+    if !charts.is_empty() {
+        let _ = writeln!(
+            h,
+            "<details><summary>Change plots: {} (each gated figure's change with its interval, by queue depth)\
+             </summary>",
+            charts.len()
+        );
+        for (name, chart) in charts {
+            if let Some(svg) = crate::plot::draw(&name, &chart)? {
+                let svg = svg.trim_start_matches(|c: char| c != '<');
+                let _ = writeln!(h, "<figure id=\"{}\">{svg}</figure>", esc(&name));
+            }
+        }
+        h.push_str("</details>\n");
+    }
+    Ok(())
 }
 
 fn point_row(h: &mut String, p: &PointComparison) {
@@ -271,7 +289,7 @@ fn point_details(h: &mut String, p: &PointComparison) {
         h,
         "<details><summary>{}: <span class=\"{}\">{}</span></summary>\n<table><tr><th>figure</th><th>base</th>\
          <th>candidate</th><th>change [interval]</th><th>margin</th><th>basis</th><th>gated</th><th>verdict</th>\
-         <th>MWU p</th></tr>",
+         <th>repeats base / candidate</th><th>MWU p</th></tr>",
         esc(&p.title()),
         verdict_class(p.verdict),
         esc(p.verdict.name())
@@ -286,7 +304,8 @@ fn point_details(h: &mut String, p: &PointComparison) {
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td class=\"n\">{}</td></tr>",
+             <td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td></tr>",
             esc(&m.name),
             crate::compare::render_value(m.base, m.unit, "µs"),
             crate::compare::render_value(m.candidate, m.unit, "µs"),
@@ -295,6 +314,7 @@ fn point_details(h: &mut String, p: &PointComparison) {
             m.basis.map_or("-".into(), |b| esc(&b.short())),
             if m.gated { "yes" } else { "no" },
             crate::compare::metric_verdict(m.verdict).to_lowercase(),
+            esc(&crate::compare::render_spread(m, "µs")),
             m.test.map_or("-".into(), |t| crate::compare::p_value(t.p)),
         );
     }

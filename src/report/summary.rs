@@ -234,6 +234,7 @@ pub fn charts(r: &Results) -> Vec<(String, Chart)> {
                     marker: MARKERS[i % MARKERS.len()],
                     dashed: false,
                     points: v.iter().filter_map(|p| pick(p).map(|y| (p.qd as f64, y))).collect(),
+                    bars: Vec::new(),
                 })
                 .filter(|s| !s.points.is_empty())
                 .collect()
@@ -248,6 +249,7 @@ pub fn charts(r: &Results) -> Vec<(String, Chart)> {
                 x: x(),
                 y: YAxis::Iops,
                 series: series(&|p| Some(p.iops)),
+                rules: Vec::new(),
             },
         ));
         let k = kind(w).to_string();
@@ -259,6 +261,7 @@ pub fn charts(r: &Results) -> Vec<(String, Chart)> {
                 x: x(),
                 y: YAxis::Latency,
                 series: series(&|p| p.latency_ns.get(&k).map(|s| s.p99 as f64)),
+                rules: Vec::new(),
             },
         ));
         if pts.iter().any(|p| p.locks > 0) {
@@ -270,6 +273,7 @@ pub fn charts(r: &Results) -> Vec<(String, Chart)> {
                     x: x(),
                     y: YAxis::Percent("miscompares per attempt".into()),
                     series: series(&|p| (p.locks > 0).then(|| p.miscompare_rate("total"))),
+                    rules: Vec::new(),
                 },
             ));
         }

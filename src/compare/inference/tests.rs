@@ -2,6 +2,7 @@
 //! (`tests/fixtures/compare/inference_reference.py`, its output stored beside it).
 
 use super::*;
+use hdrhistogram::Histogram;
 use serde_json::Value;
 
 const REFERENCE: &str = include_str!("../../../tests/fixtures/compare/inference_reference.json");
@@ -133,14 +134,30 @@ fn histograms_merge_for_quantiles() {
     for _ in 0..100 {
         h2.record(5_000_000).unwrap();
     }
-    let obs = |h: Histogram<u64>| Obs {
+    let mut merged = h1.clone();
+    merged.add(&h2).unwrap();
+    let obs = |h: &Histogram<u64>, l: Latency| Obs {
         dur_s: 1.0,
         ops: h.len(),
-        latency: BTreeMap::from([("ats".to_string(), Latency::histogram(&h))]),
+        latency: BTreeMap::from([("ats".to_string(), l)]),
         ..Default::default()
     };
-    let (a, b) = (obs(h1), obs(h2));
-    let q = Figure::Quantile { kind: "ats".into(), q: 0.99 };
-    let p99 = q.of([&a, &b].into_iter()).unwrap();
-    assert!((p99 - 5_000_000.0).abs() < 5_000.0, "{p99}");
+    let shared = Latency::pooled(&[recorded(&h1), recorded(&h2)]);
+    let (a, b) = (obs(&h1, shared[0].clone()), obs(&h2, shared[1].clone()));
+    // The same histograms in pools of their own: merged all the same.
+    let (c, d) =
+        (obs(&h1, Latency::pooled(&[recorded(&h1)]).remove(0)), obs(&h2, Latency::pooled(&[recorded(&h2)]).remove(0)));
+    for q in [0.5, 0.9, 0.99, 0.999] {
+        let f = Figure::Quantile { kind: "ats".into(), q };
+        let want = merged.value_at_quantile(q) as f64;
+        assert_eq!(f.of([&a, &b].into_iter()), Some(want), "q {q}");
+        assert_eq!(f.of([&c, &d].into_iter()), Some(want), "q {q}, two pools");
+    }
+    let p99 = Figure::Quantile { kind: "ats".into(), q: 0.99 };
+    assert!((p99.of([&a, &b].into_iter()).unwrap() - 5_000_000.0).abs() < 5_000.0);
+    // A resample drawing b twice: 900 fast, 200 slow values: p50 is fast, p90 slow.
+    let p50 = Figure::Quantile { kind: "ats".into(), q: 0.5 };
+    assert!(p50.of([&a, &b, &b].into_iter()).unwrap() < 1e6);
+    let p90 = Figure::Quantile { kind: "ats".into(), q: 0.9 };
+    assert!(p90.of([&a, &b, &b].into_iter()).unwrap() > 4e6);
 }

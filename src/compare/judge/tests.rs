@@ -170,3 +170,75 @@ fn the_same_files_give_the_same_verdict() {
     let c = point(&[9400., 10500., 8600.], 0);
     assert_eq!(judge(&b, &c, &Thresholds::default()), judge(&b, &c, &Thresholds::default()));
 }
+
+#[test]
+fn counts_show_their_spread_as_counts_per_repeat() {
+    // Three repeats of 1000 operations each: violations 0, 2, 1 against 3, 5, 4; stale
+    // miscompares 1, 0, 6 against 2, 2, 2.
+    let with = |violations: [u64; 3], stale: [u64; 3]| {
+        let mut p = point(&[10000., 10100., 9950.], violations.iter().sum());
+        for (r, (v, s)) in p.repeats.iter_mut().zip(violations.iter().zip(stale)) {
+            r.verification = Some(VerificationDesc { checked: 1000, violations: *v, ..Default::default() });
+            r.miscompares = MiscompareCounts { total: s, stale: s, ..Default::default() };
+        }
+        let total = stale.iter().sum();
+        p.miscompares = MiscompareCounts { total, stale: total, ..Default::default() };
+        p
+    };
+    let (b, c) = (with([0, 2, 1], [1, 0, 6]), with([3, 5, 4], [2, 2, 2]));
+    let r = judge(&b, &c, &Thresholds::default());
+    let v = verdict_of(&r, "violations");
+    assert_eq!((v.base, v.candidate), (3.0, 12.0));
+    assert_eq!(v.spread, Some(Pair { base: [0.0, 2.0], candidate: [3.0, 5.0] }), "counts, not rates");
+    assert_eq!(v.repeat_counts, Some(Pair { base: vec![0, 2, 1], candidate: vec![3, 5, 4] }));
+    assert_eq!(super::super::render::spread(v, "us"), "0,2,1 / 3,5,4");
+    let s = verdict_of(&r, "miscompares stale");
+    assert_eq!(s.repeat_counts, Some(Pair { base: vec![1, 0, 6], candidate: vec![2, 2, 2] }));
+    assert_eq!(s.spread, Some(Pair { base: [0.0, 0.006], candidate: [0.002, 0.002] }), "a rate's spread in its unit");
+    assert_eq!(super::super::render::spread(s, "us"), "1,0,6 / 2,2,2");
+    let lost = verdict_of(&r, "lost updates");
+    assert_eq!(lost.repeat_counts, Some(Pair { base: vec![0, 0, 0], candidate: vec![0, 0, 0] }));
+}
+
+#[test]
+fn the_identity_resample_of_the_intervals_gives_the_merged_documents_percentiles() {
+    use crate::results::intervals::{encode, Interval, IntervalKind, Intervals};
+    use hdrhistogram::Histogram;
+    let mut merged = Histogram::<u64>::new(3).unwrap();
+    let mut p = point(&[10000., 10100., 9950.], 0);
+    for (ri, r) in p.repeats.iter_mut().enumerate() {
+        let mut iv = Intervals::new(100_000_000);
+        for k in 0..10u64 {
+            let mut h = Histogram::<u64>::new(3).unwrap();
+            for j in 0..500u64 {
+                // Many distinct values, and a slow tail in some intervals.
+                let tail = if (j + k) % 97 == 0 { 4_000_000 * (1 + ri as u64) } else { 0 };
+                h.record(50_000 + (j * 7919 + k * 104_729 + ri as u64 * 13) % 400_000 + tail).unwrap();
+            }
+            merged.add(&h).unwrap();
+            let kind = IntervalKind { ops: h.len(), lat: encode(&h), ..Default::default() };
+            let at = Interval {
+                start_ns: k * 100_000_000,
+                dur_ns: 100_000_000,
+                kinds: BTreeMap::from([("ats".into(), kind)]),
+            };
+            iv.series.push(at);
+        }
+        r.intervals = iv;
+    }
+    let doc = p.latency_ns.get_mut("ats").unwrap();
+    (doc.p50, doc.p99, doc.p999) =
+        (merged.value_at_quantile(0.5), merged.value_at_quantile(0.99), merged.value_at_quantile(0.999));
+    let sample = sample_of(&p);
+    let all: Vec<&Obs> = sample.repeats.iter().flatten().collect();
+    assert_eq!(all.len(), 30);
+    let doc = &p.latency_ns["ats"];
+    for (q, want) in [(0.5, doc.p50), (0.99, doc.p99), (0.999, doc.p999)] {
+        let f = Figure::Quantile { kind: "ats".into(), q };
+        assert_eq!(f.of(all.iter().copied()), Some(want as f64), "q {q}: every interval once is the merged histogram");
+    }
+    // Each repeat's p99.9 is in its own tail: 4, 8 and 12 ms above the body.
+    let p999 = Figure::Quantile { kind: "ats".into(), q: 0.999 };
+    let own: Vec<f64> = sample.repeats.iter().map(|r| p999.of(r.iter()).unwrap()).collect();
+    assert!(own[0] > 4e6 && own[0] < 5e6 && own[2] > 12e6, "{own:?}");
+}
