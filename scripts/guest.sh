@@ -3,7 +3,8 @@
 # null_blk, scsi_debug (sg), a QEMU NVMe controller with two namespaces (512 B and 4096 B), and
 # storage stacks written by others: a LIO LUN on two tcm_loop paths, dm-multipath over those two
 # paths, and an nvmet namespace over nvme-loop (no Compare); the LIO LUN is also exported
-# through LIO's iSCSI target on 127.0.0.1 (for libiscsi's iscsi-test-cu).
+# through LIO's iSCSI target on 127.0.0.1 (for libiscsi's iscsi-test-cu), and logged in to by
+# the kernel's iSCSI initiator (iscsi_tcp, open-iscsi's iscsid) as two hosts: two more paths.
 #
 #   scripts/guest.sh test            device tests, the null_blk regression sweep and the
 #                                    qualification sweeps; exits with their status
@@ -39,9 +40,10 @@ WORK=$ROOT/target/guest
 KERNEL_PKG=${ATSBENCH_GUEST_KERNEL_PKG:-linux-image-6.12-amd64}
 MODULES=(null_blk scsi_debug sg sd_mod nvme nvme-core loop virtio_blk virtio_pci
     target_core_mod target_core_file tcm_loop nvmet nvme-loop dm_mod dm_multipath dm_round_robin
-    scsi_dh_alua iscsi_target_mod crc32c_generic)
-# The references of `atsbench check` (libiscsi-bin, sg3-utils) are packed with their libraries too.
-HOST_TOOLS=(losetup dmsetup iscsi-test-cu sg_compare_and_write)
+    scsi_dh_alua iscsi_target_mod crc32c_generic iscsi_tcp)
+# The references of `atsbench check` (libiscsi-bin, sg3-utils) and the iSCSI initiator's daemon
+# and its tool (open-iscsi) are packed with their libraries too.
+HOST_TOOLS=(losetup dmsetup iscsi-test-cu sg_compare_and_write iscsid iscsiadm)
 TIMEOUT=${ATSBENCH_GUEST_TIMEOUT:-900}
 RUST_MUSL=x86_64-unknown-linux-musl
 CACHE_VERSION=1
@@ -86,6 +88,7 @@ ensure_host_tools() {
     # The references `atsbench check` is held against in the guest.
     command -v iscsi-test-cu >/dev/null || missing+=(libiscsi-bin)
     command -v sg_compare_and_write >/dev/null || missing+=(sg3-utils)
+    command -v iscsiadm >/dev/null || missing+=(open-iscsi)
     [[ ${#missing[@]} == 0 ]] && return 0
     [[ $(id -u) == 0 ]] ||
         die "missing ${missing[*]}: run 'apt-get install -y --no-install-recommends ${missing[*]}' as root"

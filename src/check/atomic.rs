@@ -20,7 +20,7 @@ pub const CAW_ATOMIC_CAW: Check = Check {
     id: "caw-atomic-caw",
     statement: "many actors COMPARE AND WRITE one block at once: no torn block, no lost update (every generation \
                 won exactly once, the block ends at the last)",
-    clause: "SBC-4 5.3 (the compare and the write are one indivisible operation); 4.29 (atomicity)",
+    clause: "SBC-4 5.3 (the compare and the write are one indivisible operation)",
 };
 pub const CAW_ATOMIC_READ: Check = Check {
     id: "caw-atomic-read",
@@ -32,7 +32,7 @@ pub const CAW_ATOMIC_WRITE: Check = Check {
     id: "caw-atomic-write",
     statement: "plain WRITEs racing COMPARE AND WRITEs on one block: every READ and the final block hold one \
                 whole image",
-    clause: "SBC-4 5.3; 4.29 (atomicity)",
+    clause: "SBC-4 5.3 (the compare and the write are one indivisible operation)",
 };
 pub const CAW_MULTIPATH: Check = Check {
     id: "caw-multipath",

@@ -17,6 +17,7 @@ pub fn tests() -> Vec<DeviceTest> {
         (Need::Lio, "check_lio_path_agrees_with_libiscsi_and_sg3_utils", lio_path),
         (Need::Lio, "check_lio_two_paths_agrees_with_libiscsi_multipath", lio_multipath),
         (Need::Lio, "check_lio_over_iscsi_agrees_with_libiscsi", lio_iscsi),
+        (Need::IscsiKernel, "check_lio_over_iscsi_sessions_agrees_with_libiscsi", iscsi_sessions),
         (Need::Nvme, "check_qemu_nvme_known_answers", qemu_nvme),
     ]
 }
@@ -194,6 +195,28 @@ fn lio_multipath() -> TestResult {
     check(d.is_empty(), || format!("two LIO paths: atsbench disagrees with iscsi-test-cu: {d:?}"))
 }
 
+/// The LIO LUN over iSCSI end to end: two kernel iSCSI sessions (iscsi_tcp on 127.0.0.1, one
+/// initiator name each, logged in by the guest's init) are two sg paths of the LUN. atsbench
+/// checks them as two paths; beside it libiscsi runs LINUX.CompareAndWrite through the first
+/// session's sg node and LINUX.MultipathIO.CompareAndWrite through both, and
+/// `sg_compare_and_write` is asked about the miscompare offsets. Any disagreement fails (a torn
+/// LIO READ in `caw-multipath` is a finding, as on tcm_loop). Through the kernel's session an
+/// over-long COMPARE AND WRITE gets 24h/00h, as over tcm_loop: the 0Eh/03h that
+/// `lio_iscsi` pins comes with libiscsi's own initiator.
+fn iscsi_sessions() -> TestResult {
+    let [a, b] = iscsi_session_paths()?;
+    let r = run_check(&[&a, &b])?;
+    let mp = r.get("caw-multipath");
+    check(mp.result == Verdict::Pass || lio_torn_read(&r), || format!("caw-multipath on two iSCSI sessions: {mp:?}"))?;
+    let mut refs = libiscsi("lio_iscsi_sessions", "LINUX.CompareAndWrite", &[&a])?;
+    let rows = sg_offsets(&a, &r)?;
+    zero_first_blocks(&a, 257)?;
+    refs.extend(libiscsi("lio_iscsi_sessions_multipath", "LINUX.MultipathIO.CompareAndWrite", &[&a, &b])?);
+    note("lio_iscsi_sessions", &r, &refs, Some(&rows));
+    let d = disagreements_but_torn_reads(&r, &refs);
+    check(d.is_empty(), || format!("two kernel iSCSI sessions: atsbench disagrees with iscsi-test-cu: {d:?}"))
+}
+
 /// QEMU's NVMe controller: Compare in ONCS and working, MDTS enforced, FUSES 0 and no fused
 /// commands from Linux. No reference tool is packed for NVMe.
 ///
@@ -223,13 +246,14 @@ fn qemu_nvme() -> TestResult {
 /// guest's init): libiscsi runs its SCSI.CompareAndWrite family over iSCSI (InvalidDataOutSize
 /// included) and SCSI.MultipathIO.CompareAndWriteAsync over two sessions, held against
 /// atsbench's checks on the same LUN through its tcm_loop paths (the CAW logic is LIO's core,
-/// whatever the transport). There is no kernel initiator in the guest, so atsbench itself does
-/// not reach the LUN over iSCSI.
+/// whatever the transport). atsbench over iSCSI itself, through the kernel's initiator, is
+/// `iscsi_sessions`.
 ///
-/// One difference of the fabric is pinned as a known answer: over iSCSI LIO refuses one block
+/// One difference is pinned as a known answer: to libiscsi's own initiator LIO refuses one block
 /// over MAXIMUM COMPARE AND WRITE LENGTH with ILLEGAL REQUEST / 0Eh/03h (INVALID FIELD IN
-/// COMMAND INFORMATION UNIT), not 24h/00h as over tcm_loop, so libiscsi's Simple and
-/// Miscompare fail on that assertion while atsbench's caw-nlb-limit passes on tcm_loop.
+/// COMMAND INFORMATION UNIT), not 24h/00h as over tcm_loop and over the kernel's iSCSI
+/// sessions, so libiscsi's Simple and Miscompare fail on that assertion while atsbench's
+/// caw-nlb-limit passes.
 fn lio_iscsi() -> TestResult {
     let url = dev("ATSBENCH_TEST_ISCSI");
     check(url.starts_with("iscsi://"), || {

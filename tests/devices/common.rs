@@ -25,6 +25,9 @@ pub enum Need {
     Mpath,
     /// An nvmet namespace (no Compare): its generic char device and its block device.
     Nvmet,
+    /// The LIO LUN through two kernel iSCSI sessions (iscsi_tcp, two initiator names): both sg
+    /// nodes and both disks.
+    IscsiKernel,
 }
 
 /// The LIO LUN's first path (sg node).
@@ -41,6 +44,14 @@ pub const MPATH: &str = "ATSBENCH_TEST_MPATH";
 pub const NVMET: &str = "ATSBENCH_TEST_NVMET";
 /// The nvmet namespace's block device (nvmeXnY).
 pub const NVMET_BLOCK: &str = "ATSBENCH_TEST_NVMET_BLOCK";
+/// The sg node of the LIO LUN through the first kernel iSCSI session.
+pub const ISCSI_A: &str = "ATSBENCH_TEST_ISCSI_A";
+/// The sg node of the LIO LUN through the second kernel iSCSI session.
+pub const ISCSI_B: &str = "ATSBENCH_TEST_ISCSI_B";
+/// The disk (sdX) of the first session.
+pub const ISCSI_BLOCK_A: &str = "ATSBENCH_TEST_ISCSI_BLOCK_A";
+/// The disk (sdX) of the second session.
+pub const ISCSI_BLOCK_B: &str = "ATSBENCH_TEST_ISCSI_BLOCK_B";
 
 /// The device a variable names ("" when unset; tests run only when their Need is met).
 pub fn dev(var: &str) -> String {
@@ -60,6 +71,7 @@ impl Need {
             Need::Lio => &[LIO_A, LIO_B, LIO_BLOCK_A, LIO_BLOCK_B],
             Need::Mpath => &[MPATH, LIO_BLOCK_A, LIO_BLOCK_B],
             Need::Nvmet => &[NVMET, NVMET_BLOCK],
+            Need::IscsiKernel => &[ISCSI_A, ISCSI_B, ISCSI_BLOCK_A, ISCSI_BLOCK_B],
         }
     }
 
@@ -82,6 +94,7 @@ impl Need {
                 None
             }
             Some(_) => self.vars().iter().find_map(|var| match std::env::var(var) {
+                Ok(p) if p.is_empty() => Some(format!("no {} device ({var} is empty: the set-up failed)", self.what())),
                 Ok(p) if std::path::Path::new(&p).exists() => None,
                 Ok(p) => Some(format!("{var}={p} does not exist")),
                 Err(_) => Some(format!("no {} device (set {var})", self.what())),
@@ -99,6 +112,7 @@ impl Need {
             Need::Lio => "LIO two-path",
             Need::Mpath => "dm-multipath",
             Need::Nvmet => "nvmet",
+            Need::IscsiKernel => "kernel iSCSI session",
         }
     }
 
@@ -106,6 +120,18 @@ impl Need {
     pub fn path(self) -> String {
         self.vars().first().map(|v| dev(v)).unwrap_or_default()
     }
+}
+
+/// The two kernel iSCSI sessions' sg nodes, each checked by `atsbench probe` to sit on an
+/// iscsi_tcp SCSI host (so a test over them is over iSCSI, not over another path of the LUN).
+pub fn iscsi_session_paths() -> Result<[String; 2], String> {
+    let paths = [dev(ISCSI_A), dev(ISCSI_B)];
+    for p in &paths {
+        let doc = atsbench_json(&["probe", p, "--format", "json"])?;
+        let lld = &doc["probe"]["lld"];
+        check(lld == "iscsi_tcp", || format!("{p}: SCSI host driver {lld}, expected iscsi_tcp"))?;
+    }
+    Ok(paths)
 }
 
 pub fn bin() -> PathBuf {

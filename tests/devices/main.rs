@@ -14,6 +14,9 @@
 //! | ATSBENCH_TEST_MPATH        | a dm-multipath device over those two disks (/dev/mapper/NAME) |
 //! | ATSBENCH_TEST_NVMET        | an nvmet namespace's generic char device (no Compare), e.g. /dev/ng1n1 |
 //! | ATSBENCH_TEST_NVMET_BLOCK  | its block device, e.g. /dev/nvme1n1 |
+//! | ATSBENCH_TEST_ISCSI        | the LIO LUN as an `iscsi://` URL (libiscsi's own initiator) |
+//! | ATSBENCH_TEST_ISCSI_A, _B  | the sg nodes of that LUN through two kernel iSCSI sessions (iscsi_tcp) |
+//! | ATSBENCH_TEST_ISCSI_BLOCK_A, _B | their disks (sdX) |
 //! | ATSBENCH_BIN               | the atsbench binary (default: the one cargo built) |
 //!
 //! Loop-device tests need root and losetup; they build their loop device over /dev/shm.

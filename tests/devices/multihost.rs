@@ -17,6 +17,7 @@ pub fn tests() -> Vec<DeviceTest> {
         (Need::Nullb, "multihost_nullb_host_emulated_ats_is_not_atomic_across_hosts", nullb_ats),
         (Need::Loop, "multihost_loop_one_device_each_host_sees_split", loop_split),
         (Need::Lio, "multihost_lio_paths_through_atsbench_hosts", lio_hosts_command),
+        (Need::IscsiKernel, "multihost_iscsi_one_host_per_session_contends_without_violation", iscsi_sessions_ats),
     ]
 }
 
@@ -104,9 +105,23 @@ fn sg_device_ats() -> TestResult {
 /// after a miscompare is torn (`corrupt`, about 1 in 10^4 attempts, see lio.rs); another
 /// host's records counted as corrupt would be every cross-host miscompare instead.
 fn lio_paths_ats() -> TestResult {
-    let (a, b) = (dev(LIO_A), dev(LIO_B));
     // LIO under TCG does a few hundred CAW/s: 1000 per host keep the test short.
-    let (_, doc) = hosts_on([&a, &b], "ats", 1000, [&["--force"], &["--force"]])?;
+    one_host_per_lio_path(&dev(LIO_A), &dev(LIO_B), 1000)
+}
+
+/// Two hosts as an ESXi cluster has them: each its own iSCSI session (initiator name, I_T
+/// nexus, SCSI host) to the one LIO LUN, device-side ATS through the session's sg node. The
+/// same known answers as on the tcm_loop paths: contention between hosts, no split, no
+/// violation, no lost update; the diagnosis is printed.
+fn iscsi_sessions_ats() -> TestResult {
+    let [a, b] = iscsi_session_paths()?;
+    one_host_per_lio_path(&a, &b, 500)
+}
+
+/// Hosts 0 and 1 with `ops` ATS operations each, host i on path i of the LIO LUN: the merged
+/// history must show device-side ATS that is atomic across the hosts.
+fn one_host_per_lio_path(a: &str, b: &str, ops: u64) -> TestResult {
+    let (_, doc) = hosts_on([a, b], "ats", ops, [&["--force"], &["--force"]])?;
     let p = &doc["points"][0];
     check(p["ats_mode"] == "device", || format!("ats_mode {}", p["ats_mode"]))?;
     check(p["cross_host_atomic"] == true, || format!("cross_host_atomic {}", p["cross_host_atomic"]))?;
@@ -116,12 +131,13 @@ fn lio_paths_ats() -> TestResult {
         check(corrupt * 100 <= contention, || format!("host {} counted records as corrupt: {h}", h["host"]))?;
         check(u(h, "errors") == 0, || format!("host {} had errors: {h}", h["host"]))?;
     }
-    check(u(p, "total.ops") == 2000, || format!("total ops {}", p["total"]["ops"]))?;
+    check(u(p, "total.ops") == 2 * ops, || format!("total ops {}", p["total"]["ops"]))?;
     let v = &p["verification"];
     check(u(v, "violations") == 0 && u(v, "lost_updates") == 0, || format!("device ATS broke atomicity: {v}"))?;
     // Device-side ATS: no host ever finds the other's record of its expected generation.
-    check(u(p, "total.miscompares.split") == 0, || format!("split on the LIO paths: {}", p["total"]))?;
+    check(u(p, "total.miscompares.split") == 0, || format!("split on {a} and {b}: {}", p["total"]))?;
     let found = mechanisms(p);
+    println!("hosts on {a} and {b}: {}; diagnosis {found:?}", p["total"]["miscompares"]);
     let atomic = !found.iter().any(|m| m == "split" || m == "not-atomic-across-hosts");
     check(atomic && found.iter().any(|m| m == "contention-between-hosts"), || format!("diagnosis {found:?}"))
 }
