@@ -341,6 +341,9 @@ fn lio_path_offline() -> TestResult {
     check(u(p0, "ops") > u(p1, "ops"), || "host 0 did not go on past host 1".into())?;
     let per: Vec<&Value> = merged["points"][0]["per_host"].as_array().map(|v| v.iter().collect()).unwrap_or_default();
     check(per.len() == 2, || format!("merge: {merged}"))?;
+    for h in &per {
+        println!("merged, host {}: ops {}, errors {}", h["host"], h["ops"], h["errors"]);
+    }
     check(u(per[1], "errors") == u(p1, "errors") && u(per[0], "errors") == 0, || format!("per host: {per:?}"))?;
     check(u(per[0], "ops") == u(p0, "ops") && u(per[1], "ops") == u(p1, "ops"), || format!("per host: {per:?}"))?;
     check(merged["points"][0]["verification"].is_null(), || format!("merged: {}", merged["points"][0]))
