@@ -72,12 +72,23 @@ impl ExtraHost {
         PathBuf::from(format!("/sys/class/scsi_generic/{name}/device/{file}"))
     }
 
-    /// The disk (/dev/sdX) of the host's SCSI device.
+    /// The disk (/dev/sdX) of the host's SCSI device, once it is there: sd attaches the disk
+    /// after sg has made its node.
     fn disk(&self) -> Result<String, String> {
         let dir = self.sys("block");
-        let mut found = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?.flatten();
-        let d = found.next().ok_or_else(|| format!("{} is empty", dir.display()))?;
-        Ok(format!("/dev/{}", d.file_name().to_string_lossy()))
+        let t0 = Instant::now();
+        loop {
+            let name = std::fs::read_dir(&dir).ok().and_then(|mut d| d.next()).and_then(Result::ok);
+            if let Some(disk) = name.map(|d| format!("/dev/{}", d.file_name().to_string_lossy())) {
+                if Path::new(&disk).exists() {
+                    return Ok(disk);
+                }
+            }
+            if t0.elapsed() > Duration::from_secs(30) {
+                return Err(format!("no disk under {} within 30 s of add_host", dir.display()));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Commands the SCSI device has seen (`iorequest_cnt`, hex).
