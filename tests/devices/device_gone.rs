@@ -113,7 +113,10 @@ fn deleted_under_sg() -> TestResult {
 }
 
 /// Through the disk (/dev/sdX, block backend, host-emulated ATS): the block layer fails the
-/// I/O of an offline or deleted SCSI disk with BLK_STS_OFFLINE, ENODEV.
+/// I/O of an offline or deleted SCSI disk with BLK_STS_OFFLINE, ENODEV. Seen once in three guest
+/// runs: the kernel held the I/O of the deleted disk instead (the `delete` write itself took
+/// minutes), nothing failed until the point's end, and ENODEV came in the drain; so here the
+/// bound is the point's 30 s plus the grace, and the line says which it was.
 fn deleted_under_sd() -> TestResult {
     deleted_mid_run(true)
 }
@@ -126,11 +129,13 @@ fn deleted_under_sd() -> TestResult {
 fn deleted_mid_run(block: bool) -> TestResult {
     let host = ExtraHost::add()?;
     let target = if block { host.disk()? } else { host.sg.clone() };
+    let duration: u32 = if block { 30 } else { 120 };
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let out = dir.path().join("gone.json");
     let t0 = Instant::now();
     let child = Command::new(bin())
-        .args(["run", &target, "--workload", "ats", "--qd", "4", "--duration", "120", "--seed", "5", "--force"])
+        .args(["run", &target, "--workload", "ats", "--qd", "4", "--duration", &duration.to_string()])
+        .args(["--seed", "5", "--force"])
         .args(["-f", "json", "-o"])
         .arg(&out)
         .stdout(Stdio::null())
@@ -158,14 +163,18 @@ fn deleted_mid_run(block: bool) -> TestResult {
         o.status.code()
     );
     check(o.status.code() == Some(8), || format!("exit {:?}, documented 8: {err}", o.status.code()))?;
-    check(after < 1.0 + SLACK_S && total < 120.0, || format!("ended {after:.1} s after the delete"))?;
+    let bound = if block { f64::from(duration) + 1.0 + SLACK_S } else { 1.0 + SLACK_S };
+    check(after < bound, || format!("ended {after:.1} s after the delete"))?;
     check(err.lines().count() == 1 && err.contains(&format!("{name} went away mid-run")), || format!("stderr: {err}"))?;
     let doc: Value = serde_json::from_slice(&std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?)
         .map_err(|e| format!("results: {e}"))?;
     let p = point(&doc);
     let f = &p["faults"];
     println!("faults: {f}; ops {}, errors {}, verification {}", p["ops"], p["errors"], p["verification"]);
-    check(f["ended_by"] == "device_gone", || format!("ended_by {}", f["ended_by"]))?;
+    // Held I/O (block, see deleted_under_sd) fails only in the drain: the point ended by its
+    // duration, and the run still stops with the device gone.
+    let ended = f["ended_by"] == "device_gone" || block && f["ended_by"] == "duration";
+    check(ended, || format!("ended_by {}", f["ended_by"]))?;
     let said = f["device_gone"]["error"].as_str().unwrap_or_default();
     check(["ENODEV", "ENXIO", "DID_NO_CONNECT", "DID_BAD_TARGET"].contains(&said), || format!("device_gone {f}"))?;
     check(err.contains(said), || format!("the line does not say {said}: {err}"))?;
