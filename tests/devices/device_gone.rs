@@ -113,7 +113,7 @@ fn deleted_under_sg() -> TestResult {
 }
 
 /// Through the disk (/dev/sdX, block backend, host-emulated ATS): the block layer fails the
-/// I/O of an offline or deleted SCSI disk with BLK_STS_OFFLINE, ENODEV. Seen once in three guest
+/// I/O of an offline or deleted SCSI disk with BLK_STS_OFFLINE, ENODEV. Seen once in seven guest
 /// runs: the kernel held the I/O of the deleted disk instead (the `delete` write itself took
 /// minutes), nothing failed until the point's end, and ENODEV came in the drain; so here the
 /// bound is the point's 30 s plus the grace, and the line says which it was.
