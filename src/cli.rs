@@ -647,8 +647,8 @@ pub struct SimArgs {
     #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = count)]
     pub sim_qd: Option<u32>,
     /// Inject faults, KIND=RATE[,KIND=RATE...]: KIND false-miscompare, own-write,
-    /// torn-write, lost-write, stale-read, latency-spike, foreign-write, medium-error or
-    /// no-answer; RATE the fraction of the commands each could strike.
+    /// torn-write, lost-write, stale-read, latency-spike, foreign-write, medium-error,
+    /// no-answer or device-gone; RATE the fraction of the commands each could strike.
     #[arg(long, value_name = "KIND=RATE,...")]
     pub inject: Option<Injections>,
 }

@@ -200,3 +200,62 @@ fn the_table_names_the_commonest_error() {
     assert!(row.ends_with("MEDIUM ERROR 11/00"), "{row}");
     assert!(table.contains("errors: ") && table.contains("unrecovered read error"), "{table}");
 }
+
+/// The one line a device gone leaves on stderr, and the results file it names.
+fn gone_run(args: &[&str], out: &Path) -> (Option<i32>, String) {
+    let o = Command::new(bin()).args(args).args(["-f", "json", "-o", out.to_str().unwrap()]).output().unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn a_device_gone_ends_the_point_at_once_and_keeps_what_was_measured() {
+    // One command in 10,000 takes the device away, for every worker: the point (asked for 120 s)
+    // ends at once. Count-based: each slot fails at most once more after the stop, so the
+    // errors are at most the actors (2 workers x QD 8), and nothing is read back or verified.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let args = ["run", "sim", "--threads", "2", "--qd", "8", "--seed", "7", "--inject", "device-gone=0.0001"];
+    let (code, err) = gone_run(&with(&args, &["--duration", "120"]), &out);
+    assert_eq!(code, Some(8), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("sim") && err.contains("went away mid-run (ENODEV)"), "{err}");
+    assert!(err.contains(out.to_str().unwrap()), "names the results file: {err}");
+    let p = results(&out);
+    let f = &p["faults"];
+    assert_eq!((f["ended_by"].as_str(), f["device_gone"]["error"].as_str()), (Some("device_gone"), Some("ENODEV")));
+    let errors = p["errors"].as_u64().unwrap();
+    assert!((1..=16).contains(&errors), "{errors} errors for 16 actors: {f}");
+    assert!(p["ops"].as_u64().unwrap() > 0, "what was measured before is kept");
+    assert_eq!(p["verification"], Value::Null, "a device gone is not read back");
+    assert!(p["duration_s"].as_f64().unwrap() < 120.0);
+    assert!(p["sim"]["faults"]["device-gone"]["injected"].as_u64().unwrap() >= 1, "{}", p["sim"]);
+    assert!(f["device_gone"]["status"].as_str().unwrap().contains("No such device"), "{f}");
+}
+
+#[test]
+fn a_device_gone_from_the_first_command_is_not_every_command_failed() {
+    // Every command fails with ENODEV: the point ends by the device gone (not exit 8's
+    // "every command failed" with no results), with 0 ops and at most QD errors.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let (code, err) = gone_run(&["run", "sim", "--qd", "4", "--inject", "device-gone=1", "--duration", "60"], &out);
+    assert_eq!(code, Some(8), "{err}");
+    assert!(err.contains("went away mid-run") && err.lines().count() == 1, "{err}");
+    let p = results(&out);
+    assert_eq!(p["faults"]["ended_by"], "device_gone");
+    assert_eq!(p["ops"], 0);
+    assert!((1..=4).contains(&p["errors"].as_u64().unwrap()), "{}", p["faults"]);
+}
+
+#[test]
+fn a_device_gone_ends_a_sweep_after_the_point_it_met() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let (code, err) =
+        gone_run(&["sweep", "sim", "--qd", "1..8", "--inject", "device-gone=0.001", "--duration", "30", "-q"], &out);
+    assert_eq!(code, Some(8), "{err}");
+    let doc: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let points = doc["points"].as_array().unwrap();
+    assert_eq!(points.len(), 1, "no point after the device went away");
+    assert_eq!(points[0]["faults"]["ended_by"], "device_gone");
+}

@@ -330,3 +330,38 @@ fn run_takes_its_host_index_from_the_job_launcher() {
         }
     }
 }
+
+/// Host 1's rendezvous record in the shared file (the blocks lead the region), if intact.
+fn meet_of(target: &Path, index: u32) -> Option<atsbench::workload::rendezvous::Meet> {
+    let head = std::fs::read(target).ok()?;
+    head[..8192].chunks(512).filter_map(atsbench::workload::rendezvous::Meet::decode).find(|m| m.index == index)
+}
+
+/// A host that vanishes mid-point without a word (SIGKILL here; a host whose device went away
+/// cannot write LEFT either): the other keeps its point, writes it without the final blocks
+/// (not verified), and exits 10 naming the host not seen.
+#[test]
+fn a_host_that_vanishes_mid_point_leaves_the_other_its_results() {
+    use atsbench::workload::rendezvous::Phase;
+    let (dir, target) = shared_file();
+    let files = [0, 1].map(|i| dir.path().join(format!("vanish-host{i}.json")));
+    let extra = ["--workload", "ats", "--qd", "1", "--locks", "1", "--duration", "3", "--seed", "99"];
+    let extra = [&extra[..], &["--rendezvous-timeout", "1s"]].concat();
+    let mut one = start(&target, 1, 2, &extra, &files[1]);
+    let zero = start(&target, 0, 2, &extra, &files[0]);
+    // Host 1 is READY only once host 0 is: both measure from then on.
+    let t0 = std::time::Instant::now();
+    while meet_of(&target, 1).is_none_or(|m| m.phase != Phase::Ready) {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(60), "the hosts never met");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    one.kill().unwrap();
+    one.wait().unwrap();
+    let out = zero.wait_with_output().unwrap();
+    expect_error(&out, 10, &["host 1 of 2 not seen done with point 0", "written without its final lock blocks"]);
+    let doc = read_json(&files[0]);
+    let p = &doc["points"][0];
+    assert!(n(p, "ops") > 0, "{p}");
+    assert_eq!(p["verification"], Value::Null, "the final blocks were not read: {}", p["verification"]);
+    assert!(p["host_share"].is_object(), "the point keeps its share");
+}

@@ -49,6 +49,8 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     let progress = progress(&plan, runs);
     let mut broken = Vec::new();
     let mut erring = Vec::new();
+    let mut gone = None;
+    let mut lost = None;
     let mut measured: Vec<Vec<Measured>> = vec![Vec::new(); specs.len()];
     for (i, spec) in run_order(specs.len(), plan.repeat, plan.interleave) {
         if let Some(p) = &progress {
@@ -69,9 +71,14 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
             p.done_one();
         }
         let interrupted = stop.load(Ordering::Relaxed);
-        // A point is written when its last repeat is done (or the run is interrupted).
-        if measured[spec].len() == plan.repeat as usize || interrupted {
-            let mut order: Vec<usize> = if interrupted { (0..specs.len()).collect() } else { vec![spec] };
+        // A device gone ends the run after this point: nothing more can be measured.
+        gone = measured[spec].last().and_then(|m| m.point.faults.device_gone.clone());
+        // So does a host whose final rendezvous failed (its point is kept, unverified).
+        lost = specs[spec].hosts.as_deref().and_then(MultiHost::take_lost);
+        let ending = interrupted || gone.is_some() || lost.is_some();
+        // A point is written when its last repeat is done (or the run ends early).
+        if measured[spec].len() == plan.repeat as usize || ending {
+            let mut order: Vec<usize> = if ending { (0..specs.len()).collect() } else { vec![spec] };
             order.retain(|&s| !measured[s].is_empty());
             for s in order {
                 let Some(mut point) = engine::merge_repeats(std::mem::take(&mut measured[s])) else { continue };
@@ -82,19 +89,25 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
                 if point.faults.error_rate > plan.max_error_rate {
                     erring.push(error_summary(&point));
                 }
+                // A device gone says so in one line at the end, and nothing else.
+                let warn = |p: &Point| {
+                    if gone.is_none() {
+                        warn_ending(p)
+                    }
+                };
                 match &progress {
                     Some(p) => p.suspend(|| {
-                        warn_ending(&point);
+                        warn(&point);
                         reporter.point(point)
                     })?,
                     None => {
-                        warn_ending(&point);
+                        warn(&point);
                         reporter.point(point)?
                     }
                 }
             }
         }
-        if interrupted || i + 1 == runs {
+        if ending || i + 1 == runs {
             break;
         }
     }
@@ -113,6 +126,19 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     }
     if stop.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
+    }
+    if let Some(g) = gone {
+        let to = plan.output.as_ref().map_or("standard output".into(), |p| p.display().to_string());
+        return Err(Error::Device(format!(
+            "{} went away mid-run ({}): the point ended after {:.1} s; results written to {to}; check that the \
+             device is attached (dmesg) and run again",
+            target.info.path, g.error, g.at_s
+        )));
+    }
+    if let Some(why) = lost {
+        return Err(Error::Rendezvous(format!(
+            "{why}; this host's point was written without its final lock blocks (not verified)"
+        )));
     }
     if !broken.is_empty() {
         return Err(Error::Verification(format!(

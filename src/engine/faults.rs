@@ -13,7 +13,7 @@ use crate::stats::Kind;
 
 use std::collections::BTreeMap;
 
-pub use crate::results::faults::{EndedBy, ErrorSample, Faults, OpFaults, SAMPLES};
+pub use crate::results::faults::{DeviceGone, EndedBy, ErrorSample, Faults, OpFaults, SAMPLES};
 
 /// An error's kind, decoded from what the device or host returned: small and `Copy`, so
 /// that counting it costs no allocation.
@@ -53,6 +53,20 @@ impl ErrorKind {
             ErrorKind::Nvme { sct, sc } => sct == 0 && sc == 0x07,
             ErrorKind::Errno(e) => e == libc::ECANCELED || e == libc::ETIMEDOUT,
             _ => false,
+        }
+    }
+
+    /// Whether the error says the device is gone, and in what words: errno ENODEV or ENXIO
+    /// (the block layer, sg or NVMe passthrough on a removed device), SCSI host status
+    /// DID_NO_CONNECT (a device deleted or offline) or DID_BAD_TARGET. An EIO is not: a
+    /// medium error or a failed path gives it too.
+    pub fn gone(&self) -> Option<&'static str> {
+        match *self {
+            ErrorKind::Errno(libc::ENODEV) => Some("ENODEV"),
+            ErrorKind::Errno(libc::ENXIO) => Some("ENXIO"),
+            ErrorKind::Scsi { host: 0x01, .. } => Some("DID_NO_CONNECT"),
+            ErrorKind::Scsi { host: 0x04, .. } => Some("DID_BAD_TARGET"),
+            _ => None,
         }
     }
 
@@ -260,6 +274,20 @@ mod tests {
         assert!(k.aborted());
         let k = ErrorKind::Nvme { sct: 2, sc: 0x81 };
         assert!(!k.aborted() && k.name().starts_with("NVMe SCT 2h SC 81h"), "{}", k.name());
+    }
+
+    #[test]
+    fn only_errors_that_say_so_mean_the_device_is_gone() {
+        let scsi = |host| ErrorKind::Scsi { status: 0, host, sense: None };
+        assert_eq!(ErrorKind::Errno(libc::ENODEV).gone(), Some("ENODEV"));
+        assert_eq!(ErrorKind::Errno(libc::ENXIO).gone(), Some("ENXIO"));
+        assert_eq!(scsi(0x01).gone(), Some("DID_NO_CONNECT"));
+        assert_eq!(scsi(0x04).gone(), Some("DID_BAD_TARGET"));
+        for not in [ErrorKind::Errno(libc::EIO), ErrorKind::Errno(libc::ETIMEDOUT), scsi(0x07), scsi(0x08)] {
+            assert_eq!(not.gone(), None, "{not:?}");
+        }
+        assert_eq!(ErrorKind::of(&medium_error()).gone(), None);
+        assert_eq!(ErrorKind::of(&IoError::host(libc::ENODEV, Via::SgReap)).gone(), Some("ENODEV"));
     }
 
     #[test]

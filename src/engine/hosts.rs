@@ -71,6 +71,9 @@ struct State {
     session: u64,
     /// The point the next rendezvous is for.
     point: u64,
+    /// The final rendezvous of a point failed (another host left or was not seen done): the
+    /// run ends with this, after writing that point without its final blocks.
+    lost: Option<String>,
     /// Host 0: the last nonce seen in each host's block.
     acks: Vec<u64>,
 }
@@ -167,6 +170,19 @@ impl MultiHost {
             self.post(b, &st, Phase::Left)?;
         }
         Ok(finals)
+    }
+
+    /// After a point whose final rendezvous failed with `why` (another host left, or was not
+    /// seen done in time, e.g. its device went away): this host keeps what it measured, without
+    /// the final blocks, which another host may still write; the run ends with `why` once the
+    /// point is written ([`Self::take_lost`]).
+    pub fn lost(&self, why: String) {
+        self.lock().lost = Some(why);
+    }
+
+    /// The failed final rendezvous of the last point, once.
+    pub fn take_lost(&self) -> Option<String> {
+        self.lock().lost.take()
     }
 
     /// Tell the others this host is gone (best effort: it is leaving because of an error).

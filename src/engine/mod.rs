@@ -252,7 +252,7 @@ fn run_workers<F: Factory>(
     }
     let threads = spec.threads() as usize;
     let locks = LockTable::new(if spec.locks_shared() { spec.locks() } else { 0 });
-    let (abort, abandoned) = (AtomicBool::new(false), AtomicBool::new(false));
+    let (abort, abandoned, gone) = (AtomicBool::new(false), AtomicBool::new(false), AtomicBool::new(false));
     let (ready, finished) = (Barrier::new(threads), Barrier::new(threads));
     let shared = Shared {
         spec,
@@ -261,6 +261,7 @@ fn run_workers<F: Factory>(
         stop,
         abort: &abort,
         abandoned: &abandoned,
+        gone: &gone,
         ready: &ready,
         finished: &finished,
         intervals,
@@ -286,7 +287,9 @@ fn run_workers<F: Factory>(
         .into_iter()
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| Error::Internal("a worker stopped without a result".into()))?;
-    let mut measured = result::merge(spec, caps.ats_mode, outputs, stop, abandoned.load(Ordering::Relaxed));
+    // Abandoned commands may still land, a device gone was not read back: nothing is verified.
+    let unverifiable = abandoned.load(Ordering::Relaxed) || gone.load(Ordering::Relaxed);
+    let mut measured = result::merge(spec, caps.ats_mode, outputs, stop, unverifiable);
     measured.point.sim = factory.totals();
     Ok(measured)
 }

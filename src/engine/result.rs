@@ -1,6 +1,6 @@
 //! The result of one point, merged from the workers' tallies at the end of the point.
 
-use super::faults::{EndedBy, Faults};
+use super::faults::Faults;
 use super::worker::{Counters, LockCounters, WorkerOutput};
 use super::{LockPlan, PointSpec};
 use crate::backend::AtsMode;
@@ -111,7 +111,7 @@ pub(super) fn merge(
     ats_mode: AtsMode,
     outputs: Vec<WorkerOutput>,
     stop: &AtomicBool,
-    abandoned: bool,
+    unverifiable: bool,
 ) -> Measured {
     let (mut lat, mut slat, mut clat) = (Latencies::new(), Latencies::new(), Latencies::new());
     let mut c = Counters::default();
@@ -129,8 +129,11 @@ pub(super) fn merge(
         o.faults.merge_into(i as u32, &mut faults.by_op);
         faults.abandoned += o.abandoned;
         faults.drain_s = faults.drain_s.max((o.drain_s * 1e6).round() / 1e6);
-        if o.ended_by != EndedBy::Duration && faults.ended_by != EndedBy::Interrupted {
+        if o.ended_by.rank() > faults.ended_by.rank() {
             faults.ended_by = o.ended_by;
+        }
+        if let Some(g) = o.gone.filter(|g| faults.device_gone.as_ref().is_none_or(|f| g.at_s < f.at_s)) {
+            faults.device_gone = Some(g);
         }
         lat.merge(&o.lat);
         slat.merge(&o.slat);
@@ -150,8 +153,9 @@ pub(super) fn merge(
     }
     samples.truncate(SAMPLES);
     faults.error_rate = error_rate(c.errors + faults.abandoned, c.ops);
-    // Abandoned commands may still land: the final blocks are unknown, nothing is verified.
-    let verification = (spec.verify && spec.workload.uses_locks() && !abandoned).then(|| match spec.workload {
+    // Abandoned commands may still land, or the device is gone: the final blocks are unknown,
+    // nothing is verified.
+    let verification = (spec.verify && spec.workload.uses_locks() && !unverifiable).then(|| match spec.workload {
         Workload::Compare => Verification { checked: c.ops, violations: c.undetected, ..Default::default() },
         _ => super::hosts::verify_local(spec, &claims, &finals),
     });

@@ -25,6 +25,24 @@ pub enum EndedBy {
     Interrupted,
     /// A worker failed (the run ends with that error).
     Failed,
+    /// The device went away (ENODEV, ENXIO, DID_NO_CONNECT, DID_BAD_TARGET): the point
+    /// ended at once, the run ends after writing it (exit 8).
+    DeviceGone,
+}
+
+impl EndedBy {
+    /// How much an ending says, to pick one for several workers or repeats: an interruption,
+    /// then a device gone, a failure, `--max-duration`, and last the asked-for stops.
+    pub fn rank(self) -> u8 {
+        match self {
+            EndedBy::Duration => 0,
+            EndedBy::Ops => 1,
+            EndedBy::MaxDuration => 2,
+            EndedBy::Failed => 3,
+            EndedBy::DeviceGone => 4,
+            EndedBy::Interrupted => 5,
+        }
+    }
 }
 
 /// What one point's faults amounted to: the `faults` object of a point in the results.
@@ -47,6 +65,22 @@ pub struct Faults {
     /// Per command kind (read, write, compare, ats): the errors and what became of commands.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub by_op: BTreeMap<String, OpFaults>,
+    /// The device went away during the point: the first error that said so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_gone: Option<DeviceGone>,
+}
+
+/// The error that said the device was gone (`ended_by: device_gone`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DeviceGone {
+    /// What said so, in a few words: `ENODEV`, `ENXIO` (errno), `DID_NO_CONNECT`,
+    /// `DID_BAD_TARGET` (SCSI host status).
+    pub error: String,
+    /// Seconds since the worker began measuring.
+    pub at_s: f64,
+    pub worker: u32,
+    /// The failed command's decoded status.
+    pub status: String,
 }
 
 /// The faults of one command kind.
@@ -93,8 +127,11 @@ impl Faults {
 
     /// Add another repeat's faults: counts add up, the ending is the most telling one.
     pub fn add(&mut self, o: &Faults) {
-        if o.ended_by != EndedBy::Duration && o.ended_by != EndedBy::Ops {
+        if o.ended_by.rank() > self.ended_by.rank() {
             self.ended_by = o.ended_by;
+        }
+        if self.device_gone.is_none() {
+            self.device_gone.clone_from(&o.device_gone);
         }
         self.drain_s = self.drain_s.max(o.drain_s);
         self.abandoned += o.abandoned;

@@ -15,6 +15,8 @@ pub enum Need {
     /// Root and losetup (loop devices over /dev/shm).
     Loop,
     Nullb,
+    /// null_blk with fault injection (CONFIG_BLK_DEV_NULL_BLK_FAULT_INJECTION) and configfs.
+    NullbFaults,
     Nvme,
     Nvme4k,
     NvmeBlock,
@@ -63,7 +65,7 @@ impl Need {
     fn vars(self) -> &'static [&'static str] {
         match self {
             Need::Loop => &[],
-            Need::Nullb => &["ATSBENCH_TEST_NULLB"],
+            Need::Nullb | Need::NullbFaults => &["ATSBENCH_TEST_NULLB"],
             Need::Nvme => &["ATSBENCH_TEST_NVME"],
             Need::Nvme4k => &["ATSBENCH_TEST_NVME_4K"],
             Need::NvmeBlock => &["ATSBENCH_TEST_NVME_BLOCK"],
@@ -79,6 +81,18 @@ impl Need {
     pub fn missing(self) -> Option<String> {
         if matches!(self, Need::Mpath) && Command::new("dmsetup").arg("version").output().is_err() {
             return Some("no dm-multipath device: dmsetup is not installed".into());
+        }
+        if matches!(self, Need::NullbFaults) && std::env::var_os("ATSBENCH_TEST_NULLB").is_some() {
+            if !std::path::Path::new("/sys/kernel/config/nullb").is_dir() {
+                return Some("no configfs null_blk (/sys/kernel/config/nullb is missing)".into());
+            }
+            if !std::path::Path::new("/sys/module/null_blk/parameters/timeout").exists() {
+                return Some(
+                    "this kernel's null_blk has no fault injection (CONFIG_BLK_DEV_NULL_BLK_FAULT_INJECTION is off: \
+                     /sys/module/null_blk/parameters/timeout is missing)"
+                        .into(),
+                );
+            }
         }
         match self.vars().first() {
             None => {
@@ -105,7 +119,7 @@ impl Need {
     fn what(self) -> &'static str {
         match self {
             Need::Loop => "loop",
-            Need::Nullb => "null_blk",
+            Need::Nullb | Need::NullbFaults => "null_blk",
             Need::Nvme | Need::Nvme4k => "NVMe",
             Need::NvmeBlock => "NVMe block",
             Need::Sg => "SCSI generic",

@@ -24,6 +24,7 @@
 mod check;
 mod common;
 mod device_faults;
+mod device_gone;
 mod lio;
 mod loopdev;
 mod multihost;
@@ -31,6 +32,7 @@ mod multipath;
 mod nullb;
 mod nvme;
 mod nvmet;
+mod path_faults;
 mod scsi;
 mod scsi_debug_faults;
 mod stale_cache;
@@ -51,6 +53,8 @@ fn main() {
     tests.extend(stale_cache::tests());
     tests.extend(scsi_debug_faults::tests());
     tests.extend(device_faults::tests());
+    tests.extend(device_gone::tests());
+    tests.extend(path_faults::tests());
     tests.extend(check::tests());
 
     let mut skipped: Vec<(&'static str, String)> = Vec::new();

@@ -44,20 +44,20 @@ fn ats() -> TestResult {
 }
 
 /// The device-mapper name of the multipath device (/dev/mapper/NAME).
-fn dm_name() -> Result<String, String> {
+pub(crate) fn dm_name() -> Result<String, String> {
     let p = dev(MPATH);
     let name = std::path::Path::new(&p).file_name().map(|n| n.to_string_lossy().into_owned());
     name.ok_or_else(|| format!("{MPATH}={p} has no file name"))
 }
 
 /// MAJ:MIN of the disk a variable names.
-fn maj_min(var: &str) -> Result<String, String> {
+pub(crate) fn maj_min(var: &str) -> Result<String, String> {
     let disk = dev(var);
     let sys = format!("/sys/class/block/{}/dev", disk.trim_start_matches("/dev/"));
     std::fs::read_to_string(&sys).map(|s| s.trim().to_string()).map_err(|e| format!("{sys} ({var}): {e}"))
 }
 
-fn dmsetup(args: &[&str]) -> Result<String, String> {
+pub(crate) fn dmsetup(args: &[&str]) -> Result<String, String> {
     let out = Command::new("dmsetup").args(args).output().map_err(|e| format!("dmsetup: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     check(out.status.success(), || {
@@ -67,7 +67,7 @@ fn dmsetup(args: &[&str]) -> Result<String, String> {
 }
 
 /// The state (`A` active, `F` failed) and fail count of path MAJ:MIN in `dmsetup status`.
-fn path_state(name: &str, path: &str) -> Result<(String, u64), String> {
+pub(crate) fn path_state(name: &str, path: &str) -> Result<(String, u64), String> {
     let status = dmsetup(&["status", name])?;
     let words: Vec<&str> = status.split_whitespace().collect();
     let at = words.iter().position(|w| *w == path).ok_or_else(|| format!("path {path} not in status: {status}"))?;
@@ -77,7 +77,7 @@ fn path_state(name: &str, path: &str) -> Result<(String, u64), String> {
 }
 
 /// Reinstates a failed path when dropped, so that a failing test leaves both paths up.
-struct Reinstate(String, String);
+pub(crate) struct Reinstate(pub String, pub String);
 
 impl Drop for Reinstate {
     fn drop(&mut self) {
@@ -85,7 +85,7 @@ impl Drop for Reinstate {
     }
 }
 
-fn open_direct(p: &str, write: bool) -> Result<File, String> {
+pub(crate) fn open_direct(p: &str, write: bool) -> Result<File, String> {
     OpenOptions::new()
         .read(true)
         .write(write)
@@ -110,7 +110,7 @@ fn read_all(f: &mut File) -> Result<Vec<u8>, String> {
 }
 
 /// Sum of the generations of the lock records at `at` (`n` blocks of `bs`), read with O_DIRECT.
-fn generations(f: &File, at: u64, n: usize, bs: usize) -> Result<u64, String> {
+pub(crate) fn generations(f: &File, at: u64, n: usize, bs: usize) -> Result<u64, String> {
     let mut slab = Slab::new(n * bs);
     f.read_exact_at(slab.range_mut(0, n * bs), at).map_err(|e| format!("reading the lock blocks: {e}"))?;
     let blocks = slab.range(0, n * bs).chunks(bs);

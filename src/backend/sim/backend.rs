@@ -12,6 +12,7 @@ use crate::sys::clock::monotonic_ns;
 use crate::workload::Rng;
 use io_uring::{cqueue, opcode, squeue, types};
 use std::os::fd::RawFd;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// The outcome of a request and when it is due.
@@ -107,6 +108,13 @@ impl SimBackend {
         }
     }
 
+    /// The answer of every command once the device is gone (`device-gone`): ENODEV at once,
+    /// as a removed disk's block layer or sg node gives.
+    fn gone(&mut self, ud: usize) {
+        let e = IoError::host(libc::ENODEV, Via::Io);
+        self.pending[ud] = Pending { outcome: Some(Outcome::Error(e)), delayed: false };
+    }
+
     /// When a command that arrived at `arrival` completes: after its wait for a device slot,
     /// its service time and any latency spike. Returns 0 for "at once".
     fn due_at(&mut self) -> u64 {
@@ -154,12 +162,19 @@ impl Backend for SimBackend {
     fn execute(&mut self, req: &IoReq, data: &mut [u8]) {
         self.commands += 1;
         let ud = req.user_data as usize;
+        if self.dev.gone.load(Ordering::Relaxed) {
+            return self.gone(ud);
+        }
         if self.dice.hit(Fault::NoAnswer) {
             // Never run, and due so far ahead that nothing waits for it.
             let due = monotonic_ns() + NO_ANSWER_NS;
             self.pending[ud] = Pending { outcome: None, delayed: true };
             self.due[ud] = types::Timespec::new().sec(due / 1_000_000_000).nsec((due % 1_000_000_000) as u32);
             return;
+        }
+        if self.dice.hit(Fault::DeviceGone) {
+            self.dev.gone.store(true, Ordering::Relaxed);
+            return self.gone(ud);
         }
         let outcome = if self.dice.hit(Fault::MediumError) { self.medium_error(req) } else { self.run(req, data) };
         let due = self.due_at();

@@ -40,10 +40,13 @@ pub enum Fault {
     /// scsi_debug's `opts` timeout does); only `--timeout` or the end of the point's drain
     /// lets go of it.
     NoAnswer,
+    /// The device goes away, as a disk deleted or unplugged: the struck command and every
+    /// later one, of every worker, fail with ENODEV and move no data.
+    DeviceGone,
 }
 
 impl Fault {
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 10;
     pub const ALL: [Fault; Fault::COUNT] = [
         Fault::FalseMiscompare,
         Fault::OwnWrite,
@@ -54,6 +57,7 @@ impl Fault {
         Fault::ForeignWrite,
         Fault::MediumError,
         Fault::NoAnswer,
+        Fault::DeviceGone,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +71,7 @@ impl Fault {
             Fault::ForeignWrite => "foreign-write",
             Fault::MediumError => "medium-error",
             Fault::NoAnswer => "no-answer",
+            Fault::DeviceGone => "device-gone",
         }
     }
 

@@ -36,6 +36,7 @@ use crate::results::{FaultReport, ForeignWrite, SimReport};
 use latency::DeviceQueue;
 use media::Media;
 use serde::Serialize;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 /// The command set the simulated device speaks, `--sim-protocol`.
@@ -112,6 +113,8 @@ struct Device {
     options: SimOptions,
     queue: Option<Mutex<DeviceQueue>>,
     totals: Mutex<Totals>,
+    /// Struck by `device-gone`: every command fails from then on.
+    gone: AtomicBool,
 }
 
 /// Counts over all workers, added by each worker's backend when it is dropped.
@@ -140,6 +143,7 @@ pub fn open(o: SimOpen) -> Result<SimFactory> {
         options: o.options,
         queue: o.options.queue_depth.map(|n| Mutex::new(DeviceQueue::new(n))),
         totals: Mutex::new(Totals::default()),
+        gone: AtomicBool::new(false),
     };
     Ok(SimFactory { dev: Arc::new(dev), o })
 }

@@ -28,7 +28,7 @@ pub use tally::{Counters, ErrorSample, LockCounters};
 
 use super::{op_kind, LockTable, PointSpec};
 use crate::backend::{AtsMode, Backend, Factory, IoError, IoReq, Op, Outcome};
-use crate::engine::faults::EndedBy;
+use crate::engine::faults::{DeviceGone, EndedBy, ErrorKind};
 use crate::error::{Error, Result};
 use crate::results::DeviceMiscompares;
 use crate::results::RingReport;
@@ -59,6 +59,8 @@ pub struct Shared<'a> {
     /// Set by a worker that abandoned commands: the lock blocks may still change, so they are
     /// not read back (nor verified).
     pub abandoned: &'a AtomicBool,
+    /// Set by a worker whose device went away: the others stop too, nothing is read back.
+    pub gone: &'a AtomicBool,
     pub ready: &'a Barrier,
     pub finished: &'a Barrier,
     /// `--hdr-log`: where interval snapshots go (`interval.rs`).
@@ -87,6 +89,8 @@ pub struct WorkerOutput {
     pub ended_by: crate::engine::faults::EndedBy,
     pub drain_s: f64,
     pub abandoned: u64,
+    /// The first error of this worker that said the device was gone.
+    pub gone: Option<DeviceGone>,
 }
 
 /// Where a slot's current command is in its operation.
@@ -215,6 +219,8 @@ pub struct Worker<'a, B: Backend> {
     iv: interval::IntervalClock,
     /// Commands still out when the drain's grace ran out.
     abandoned: u64,
+    /// The first error that said the device was gone.
+    gone: Option<DeviceGone>,
 }
 
 fn ring_error(e: RingError) -> Error {
@@ -325,6 +331,7 @@ impl<'a, B: Backend> Worker<'a, B> {
             to: spec.timeout_ns.filter(|_| spec.lanes() == 2).map(|ns| Timeouts::new(ns, requests)),
             iv: interval::IntervalClock::new(sh.intervals),
             abandoned: 0,
+            gone: None,
         };
         if spec.workload == Workload::Write {
             for s in 0..qd {
@@ -359,6 +366,7 @@ impl<'a, B: Backend> Worker<'a, B> {
             drain_s: self.now.saturating_sub(self.pace.stopped_at) as f64 / 1e9,
             abandoned: self.abandoned,
             faults: self.tally.faults,
+            gone: self.gone,
         }
     }
 
@@ -457,52 +465,6 @@ impl<'a, B: Backend> Worker<'a, B> {
             }
         }
         self.clock();
-    }
-
-    fn check_stop(&mut self) {
-        if self.pace.stopping {
-            return;
-        }
-        let why = if self.sh.stop.load(Ordering::Relaxed) {
-            Some(EndedBy::Interrupted)
-        } else if self.sh.abort.load(Ordering::Relaxed) {
-            Some(EndedBy::Failed)
-        } else {
-            self.pace.limit(self.now, self.tally.counters.ops)
-        };
-        if let Some(why) = why {
-            self.stop(why);
-        }
-    }
-
-    /// Start no more operations (nor retries); the commands still out get the drain's grace.
-    fn stop(&mut self, why: EndedBy) {
-        self.pace.stop(self.now, why);
-        // Slots queued for a lock give up their attempt.
-        for s in self.waits.drain() {
-            self.end_attempt(s as usize);
-        }
-    }
-
-    /// The longest the next wait for completions may last: until the drain gives up, or the
-    /// next look at the stop flags.
-    fn poll_in(&self) -> u64 {
-        if self.pace.stopping {
-            self.pace.drain_until().saturating_sub(self.now).clamp(1, STOP_POLL_NS)
-        } else {
-            STOP_POLL_NS
-        }
-    }
-
-    /// The drain's grace ran out: the commands still out are counted and left to the kernel
-    /// with their buffers and user_data (see `io.rs`); the worker sends nothing more.
-    fn abandon(&mut self) {
-        self.abandoned = u64::from(self.io.inflight);
-        let out: Vec<Op> = self.io.still_out().collect();
-        for op in out {
-            self.tally.faults.abandoned(op_kind(op));
-        }
-        self.sh.abandoned.store(true, Ordering::Relaxed);
     }
 
     /// Handle the completions posted by the time reaping begins (right after the clock read),
@@ -722,7 +684,9 @@ impl<'a, B: Backend> Worker<'a, B> {
 
     fn on_error(&mut self, s: usize, e: IoError) {
         let slot = self.slots[s];
-        if slot.step == Step::CompareWrite && self.spec.on_timeout == crate::engine::OnTimeout::Abort {
+        if let Some(what) = ErrorKind::of(&e).gone() {
+            self.device_gone(e, what);
+        } else if slot.step == Step::CompareWrite && self.spec.on_timeout == crate::engine::OnTimeout::Abort {
             match e.timeout_end() {
                 Some(crate::backend::TimeoutEnd::Aborted) => return self.retry_aborted(s),
                 Some(crate::backend::TimeoutEnd::Escalated) => {
@@ -740,7 +704,7 @@ impl<'a, B: Backend> Worker<'a, B> {
         self.tally.faults.error(op_kind(slot.op), self.now, slot.offset / self.bs as u64, e);
         if e.code == -i64::from(libc::EOPNOTSUPP) || e.code == -i64::from(libc::EINVAL) && self.good_ios == 0 {
             self.fail(Error::Unsupported(format!("the target refused the command: {e}")));
-        } else if self.good_ios == 0 && self.tally.counters.errors >= FAIL_FAST_ERRORS {
+        } else if self.good_ios == 0 && self.tally.counters.errors >= FAIL_FAST_ERRORS && self.gone.is_none() {
             let first = self.tally.first_error().map(|x| x.to_string()).unwrap_or_default();
             self.fail(Error::Device(format!("every command failed, the first with: {first}")));
         }

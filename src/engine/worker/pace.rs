@@ -2,8 +2,11 @@
 //! exact operation count (`--ops`, within `--max-duration`), the time limit, and the bounded
 //! drain after the stop.
 
-use crate::engine::faults::EndedBy;
-use crate::engine::{PointSpec, StopAt};
+use super::{Worker, STOP_POLL_NS};
+use crate::backend::{Backend, IoError, Op};
+use crate::engine::faults::{DeviceGone, EndedBy};
+use crate::engine::{op_kind, PointSpec, StopAt};
+use std::sync::atomic::Ordering;
 
 pub(super) struct Pacing {
     /// Nanoseconds between starts in open loop; 0 in closed loop.
@@ -137,6 +140,75 @@ impl Pacing {
     #[inline]
     pub fn drain_until(&self) -> u64 {
         self.stopped_at.saturating_add(self.grace_ns)
+    }
+}
+
+/// The end of a point as the worker lives it: why it stops, the drain, what it abandons.
+impl<B: Backend> Worker<'_, B> {
+    pub(super) fn check_stop(&mut self) {
+        if self.pace.stopping {
+            return;
+        }
+        let why = if self.sh.stop.load(Ordering::Relaxed) {
+            Some(EndedBy::Interrupted)
+        } else if self.sh.gone.load(Ordering::Relaxed) {
+            Some(EndedBy::DeviceGone)
+        } else if self.sh.abort.load(Ordering::Relaxed) {
+            Some(EndedBy::Failed)
+        } else {
+            self.pace.limit(self.now, self.tally.counters.ops)
+        };
+        if let Some(why) = why {
+            self.stop(why);
+        }
+    }
+
+    /// Start no more operations (nor retries); the commands still out get the drain's grace.
+    pub(super) fn stop(&mut self, why: EndedBy) {
+        self.pace.stop(self.now, why);
+        // Slots queued for a lock give up their attempt.
+        for s in self.waits.drain() {
+            self.end_attempt(s as usize);
+        }
+    }
+
+    /// The longest the next wait for completions may last: until the drain gives up, or the
+    /// next look at the stop flags.
+    pub(super) fn poll_in(&self) -> u64 {
+        if self.pace.stopping {
+            self.pace.drain_until().saturating_sub(self.now).clamp(1, STOP_POLL_NS)
+        } else {
+            STOP_POLL_NS
+        }
+    }
+
+    /// The drain's grace ran out: the commands still out are counted and left to the kernel
+    /// with their buffers and user_data (see `io.rs`); the worker sends nothing more.
+    pub(super) fn abandon(&mut self) {
+        self.abandoned = u64::from(self.io.inflight);
+        let out: Vec<Op> = self.io.still_out().collect();
+        for op in out {
+            self.tally.faults.abandoned(op_kind(op));
+        }
+        self.sh.abandoned.store(true, Ordering::Relaxed);
+    }
+
+    /// An error said the device is gone (`what`): the point ends at once, in every worker.
+    /// Commands still out get the drain's grace as at any stop (on a removed device they
+    /// fail at once).
+    pub(super) fn device_gone(&mut self, e: IoError, what: &'static str) {
+        if self.gone.is_none() {
+            self.gone = Some(DeviceGone {
+                error: what.into(),
+                at_s: self.now as f64 / 1e9,
+                worker: self.id,
+                status: e.to_string(),
+            });
+        }
+        self.sh.gone.store(true, Ordering::Relaxed);
+        if !self.pace.stopping {
+            self.stop(EndedBy::DeviceGone);
+        }
     }
 }
 

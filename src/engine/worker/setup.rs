@@ -113,8 +113,11 @@ impl<B: Backend> Worker<'_, B> {
             // Its user_data may still complete: this worker sends nothing more.
             return Ok(Vec::new());
         }
-        // Commands abandoned by any worker may still land: the blocks are not final.
-        let aborted = self.sh.abort.load(Ordering::Relaxed) || self.sh.abandoned.load(Ordering::Relaxed);
+        // Commands abandoned by any worker may still land: the blocks are not final. A device
+        // gone takes no read-back.
+        let aborted = self.sh.abort.load(Ordering::Relaxed)
+            || self.sh.abandoned.load(Ordering::Relaxed)
+            || self.sh.gone.load(Ordering::Relaxed);
         let read = |w: &mut Self| {
             if spec.workload.is_ats_like() && !aborted {
                 w.read_finals()
@@ -128,7 +131,17 @@ impl<B: Backend> Worker<'_, B> {
                 m.leave(self);
                 Ok(Vec::new())
             }
-            Some(m) => m.after_point(self, read).inspect_err(|_| m.leave(self)),
+            Some(m) => match m.after_point(self, read) {
+                // Another host left or was not seen done: keep this host's point, unverified
+                // (the other host may still write the lock blocks); the run ends after it.
+                Err(Error::Rendezvous(why)) => {
+                    m.leave(self);
+                    m.lost(why);
+                    self.sh.abandoned.store(true, Ordering::Relaxed);
+                    Ok(Vec::new())
+                }
+                r => r.inspect_err(|_| m.leave(self)),
+            },
         }
     }
 
