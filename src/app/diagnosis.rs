@@ -15,6 +15,7 @@ pub fn classes(m: &Miscompares) -> Classes {
         own_write: m.own_write,
         corrupt: m.corrupt,
         torn: m.torn,
+        torn_reads: m.torn_reads,
         stale: m.stale,
         false_: m.false_,
         split: m.split,
@@ -28,12 +29,17 @@ pub fn figures(p: &Point, spec: &PointSpec) -> Figures {
         _ => Scope::OneHost,
     };
     let attempts = if p.workload == Workload::Heartbeat { p.acquires + p.miscompares.total } else { p.ops };
-    let queue = p.sim.as_ref().map(|s| Queue {
-        depth: s.queue_depth,
-        commands: s.commands,
-        queued: s.queued,
-        mean_wait_ns: s.queue_wait_mean_ns,
-    });
+    let queue = p
+        .sim
+        .as_ref()
+        .map(|s| Queue {
+            depth: s.queue_depth,
+            commands: s.commands,
+            queued: s.queued,
+            mean_wait_ns: s.queue_wait_mean_ns,
+            in_flight: None,
+        })
+        .or_else(|| device_queue(p));
     Figures {
         workload: p.workload,
         ats_mode: p.ats_mode,
@@ -53,6 +59,22 @@ pub fn figures(p: &Point, spec: &PointSpec) -> Figures {
         queue,
         first_corrupt_lock: p.first_corrupt.map(|c| c.lock),
     }
+}
+
+/// A SCSI device's queue by Little's law: the commands in flight on average (every command's
+/// completion latency, summed, over the point's duration) against the queue depth that sysfs
+/// gave; the commands beyond it waited in the kernel, `(in flight - depth) / command rate` each.
+fn device_queue(p: &Point) -> Option<Queue> {
+    let depth = p.ring.backend.as_ref()?.device_queue_depth?;
+    let commands: u64 = p.clat_ns.values().map(|l| l.count).sum();
+    let busy_ns: f64 = p.clat_ns.values().map(|l| l.count as f64 * l.mean).sum();
+    if commands == 0 || p.duration_s <= 0.0 {
+        return None;
+    }
+    let in_flight = busy_ns / (p.duration_s * 1e9);
+    let per_s = commands as f64 / p.duration_s;
+    let wait_ns = (in_flight - f64::from(depth)).max(0.0) / per_s * 1e9;
+    Some(Queue { depth: Some(depth), commands, queued: 0, mean_wait_ns: wait_ns as u64, in_flight: Some(in_flight) })
 }
 
 /// The diagnosis of a point of `run`/`sweep`.

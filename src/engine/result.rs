@@ -129,7 +129,8 @@ pub(super) fn merge(
         o.faults.merge_into(i as u32, &mut faults.by_op);
         faults.abandoned += o.abandoned;
         faults.drain_s = faults.drain_s.max((o.drain_s * 1e6).round() / 1e6);
-        if o.ended_by != EndedBy::Duration && faults.ended_by != EndedBy::Interrupted {
+        // What stopped the others (an interrupt, an escalation) wins over their own stops.
+        if o.ended_by != EndedBy::Duration && !matches!(faults.ended_by, EndedBy::Interrupted | EndedBy::Escalated) {
             faults.ended_by = o.ended_by;
         }
         lat.merge(&o.lat);
@@ -182,6 +183,7 @@ pub(super) fn merge(
             false_: m[4],
             split: m[5],
             torn: c.torn,
+            torn_reads: c.torn_reads,
             injected: compare.then_some(c.injected),
             detected: compare.then_some(c.detected),
             undetected: compare.then_some(c.undetected),

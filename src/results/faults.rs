@@ -25,6 +25,9 @@ pub enum EndedBy {
     Interrupted,
     /// A worker failed (the run ends with that error).
     Failed,
+    /// `--on-timeout abort`: the kernel went beyond ABORT TASK (a LUN, target or host reset, or
+    /// the device offline); the run stops there with exit 8, its results written.
+    Escalated,
 }
 
 /// What one point's faults amounted to: the `faults` object of a point in the results.

@@ -19,12 +19,18 @@ pub enum Need {
     Nvme4k,
     NvmeBlock,
     Sg,
+    /// The scsi_debug sg node with its per-device error injection (debugfs
+    /// `scsi_debug/H:C:T:L/error`, Linux 6.7+).
+    SgInject,
     /// One LIO LUN through two paths: both sg nodes and both disks.
     Lio,
     /// A dm-multipath device over the two LIO paths, their disks, and dmsetup.
     Mpath,
     /// An nvmet namespace (no Compare): its generic char device and its block device.
     Nvmet,
+    /// LIO with an iblock backstore over dm-delay: root, configfs, losetup, dmsetup and the
+    /// modules target_core_iblock, tcm_loop and dm_delay loaded.
+    LioDelay,
 }
 
 /// The LIO LUN's first path (sg node).
@@ -56,15 +62,21 @@ impl Need {
             Need::Nvme => &["ATSBENCH_TEST_NVME"],
             Need::Nvme4k => &["ATSBENCH_TEST_NVME_4K"],
             Need::NvmeBlock => &["ATSBENCH_TEST_NVME_BLOCK"],
-            Need::Sg => &["ATSBENCH_TEST_SG"],
+            Need::Sg | Need::SgInject => &["ATSBENCH_TEST_SG"],
             Need::Lio => &[LIO_A, LIO_B, LIO_BLOCK_A, LIO_BLOCK_B],
             Need::Mpath => &[MPATH, LIO_BLOCK_A, LIO_BLOCK_B],
             Need::Nvmet => &[NVMET, NVMET_BLOCK],
+            Need::LioDelay => &[],
         }
     }
 
     /// Why this test cannot run here, or None.
     pub fn missing(self) -> Option<String> {
+        match self {
+            Need::SgInject => return Need::Sg.missing().or_else(|| sg_error_file().err()),
+            Need::LioDelay => return lio_delay_missing(),
+            _ => {}
+        }
         if matches!(self, Need::Mpath) && Command::new("dmsetup").arg("version").output().is_err() {
             return Some("no dm-multipath device: dmsetup is not installed".into());
         }
@@ -99,6 +111,8 @@ impl Need {
             Need::Lio => "LIO two-path",
             Need::Mpath => "dm-multipath",
             Need::Nvmet => "nvmet",
+            Need::SgInject => "scsi_debug error injection",
+            Need::LioDelay => "LIO over dm-delay",
         }
     }
 
@@ -106,6 +120,40 @@ impl Need {
     pub fn path(self) -> String {
         self.vars().first().map(|v| dev(v)).unwrap_or_default()
     }
+}
+
+/// The SCSI address (H:C:T:L) of an sg node, from its sysfs device link.
+pub fn sg_hctl(sg: &str) -> Result<String, String> {
+    let name = std::path::Path::new(sg).file_name().ok_or(format!("{sg}: no sg name"))?.to_string_lossy().to_string();
+    let link = format!("/sys/class/scsi_generic/{name}/device");
+    let dev = std::fs::canonicalize(&link).map_err(|e| format!("{link}: {e}"))?;
+    Ok(dev.file_name().ok_or(format!("{link}: no SCSI address"))?.to_string_lossy().to_string())
+}
+
+/// scsi_debug's error-injection file of the test's sg node, or why there is none.
+pub fn sg_error_file() -> Result<PathBuf, String> {
+    let hctl = sg_hctl(&Need::Sg.path())?;
+    let f = PathBuf::from(format!("/sys/kernel/debug/scsi_debug/{hctl}/error"));
+    if f.exists() {
+        Ok(f)
+    } else {
+        Err(format!("no {} (scsi_debug error injection needs Linux 6.7+ and debugfs mounted)", f.display()))
+    }
+}
+
+fn lio_delay_missing() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("needs root".into());
+    }
+    for tool in ["losetup", "dmsetup"] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            return Some(format!("{tool} is not installed"));
+        }
+    }
+    ["target_core_iblock", "tcm_loop", "dm_delay"]
+        .iter()
+        .find(|m| !std::path::Path::new(&format!("/sys/module/{m}")).exists())
+        .map(|m| format!("the kernel module {m} is not loaded"))
 }
 
 pub fn bin() -> PathBuf {

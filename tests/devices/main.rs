@@ -22,6 +22,7 @@ mod check;
 mod common;
 mod device_faults;
 mod lio;
+mod lio_abort;
 mod loopdev;
 mod multihost;
 mod multipath;
@@ -48,6 +49,7 @@ fn main() {
     tests.extend(stale_cache::tests());
     tests.extend(scsi_debug_faults::tests());
     tests.extend(device_faults::tests());
+    tests.extend(lio_abort::tests());
     tests.extend(check::tests());
 
     let mut skipped: Vec<(&'static str, String)> = Vec::new();
