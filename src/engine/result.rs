@@ -151,8 +151,10 @@ pub(super) fn merge(
     }
     samples.truncate(SAMPLES);
     faults.error_rate = error_rate(c.errors + faults.abandoned, c.ops);
-    // Abandoned commands may still land: the final blocks are unknown, nothing is verified.
-    let verification = (spec.verify && spec.workload.uses_locks() && !abandoned).then(|| match spec.workload {
+    // Abandoned commands may still land, and a reset may have cut writes short (the final
+    // blocks were not read back): the final blocks are unknown, nothing is verified.
+    let unknown = abandoned || faults.ended_by == EndedBy::Escalated;
+    let verification = (spec.verify && spec.workload.uses_locks() && !unknown).then(|| match spec.workload {
         Workload::Compare => Verification { checked: c.ops, violations: c.undetected, ..Default::default() },
         _ => super::hosts::verify_local(spec, &claims, &finals),
     });

@@ -26,15 +26,32 @@ const IMG: &str = "/dev/shm/atsb-delay.img";
 /// How long dm-delay holds each WRITE.
 const WRITE_DELAY_MS: u32 = 1500;
 
-/// Runs a shell command line; its trimmed stdout, or what failed.
-fn sh(cmd: &str) -> Result<String, String> {
+/// Runs a program (found on PATH, not a shell's applet); its trimmed stdout, or what failed.
+fn cmd(prog: &str, args: &[&str]) -> Result<String, String> {
+    let line = format!("{prog} {}", args.join(" "));
     // No udev in the guest: libdevmapper makes the /dev/mapper node itself.
-    let out = Command::new("sh").args(["-c", cmd]).env("DM_DISABLE_UDEV", "1").output();
-    let out = out.map_err(|e| format!("running `{cmd}`: {e}"))?;
+    let out = Command::new(prog).args(args).env("DM_DISABLE_UDEV", "1").output();
+    let out = out.map_err(|e| format!("running `{line}`: {e}"))?;
     if !out.status.success() {
-        return Err(format!("`{cmd}` exited {:?}: {}", out.status.code(), String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "`{line}` exited {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn write(path: &str, v: &str) -> Result<(), String> {
+    std::fs::write(path, v).map_err(|e| format!("writing {v:?} to {path}: {e}"))
+}
+
+fn read(path: &str) -> Result<String, String> {
+    Ok(std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?.trim().to_string())
+}
+
+fn mkdir(path: &str) -> Result<(), String> {
+    std::fs::create_dir_all(path).map_err(|e| format!("mkdir {path}: {e}"))
 }
 
 /// The delayed LUN; what was built is undone on drop.
@@ -50,20 +67,25 @@ struct DelayedLun {
 impl DelayedLun {
     fn build() -> Result<DelayedLun, String> {
         let mut lun = DelayedLun::default();
-        sh(&format!("truncate -s 16M {IMG}"))?;
-        let loopdev = sh(&format!("losetup -f --show {IMG}"))?;
+        let img = std::fs::File::create(IMG).map_err(|e| format!("{IMG}: {e}"))?;
+        img.set_len(16 << 20).map_err(|e| format!("{IMG}: {e}"))?;
+        let loopdev = cmd("losetup", &["-f", "--show", IMG])?;
         lun.loopdev = Some(loopdev.clone());
-        let name = loopdev.trim_start_matches("/dev/");
-        let sectors = sh(&format!("cat /sys/block/{name}/size"))?;
+        let sectors = read(&format!("/sys/block/{}/size", loopdev.trim_start_matches("/dev/")))?;
         let table = format!("0 {sectors} delay {loopdev} 0 0 {loopdev} 0 {WRITE_DELAY_MS}");
-        sh(&format!("dmsetup create {DM} --table '{table}'"))?;
+        cmd("dmsetup", &["create", DM, "--table", &table])?;
         lun.dm = true;
         let b = format!("{TARGET}/core/{HBA}/atsb_delay");
-        sh(&format!("mkdir -p {b} && echo udev_path=/dev/mapper/{DM} > {b}/control && echo 1 > {b}/enable"))?;
+        mkdir(&b)?;
         lun.backstore = true;
+        write(&format!("{b}/control"), &format!("udev_path=/dev/mapper/{DM}"))?;
+        write(&format!("{b}/enable"), "1")?;
         let w = format!("{TARGET}/loopback/{WWN}/tpgt_1");
+        mkdir(&format!("{w}/lun/lun_0"))?;
         lun.port = true;
-        sh(&format!("mkdir -p {w}/lun/lun_0 && echo {NEXUS} > {w}/nexus && ln -s {b} {w}/lun/lun_0/atsb_port"))?;
+        write(&format!("{w}/nexus"), NEXUS)?;
+        std::os::unix::fs::symlink(&b, format!("{w}/lun/lun_0/atsb_port"))
+            .map_err(|e| format!("linking the LUN: {e}"))?;
         lun.sg = find_sg(&format!("{w}/address"))?;
         Ok(lun)
     }
@@ -72,7 +94,7 @@ impl DelayedLun {
 /// The sg node behind a tcm_loop tpg: its `address` says HOST:0:TPGT, the SCSI device is
 /// HOST:0:TPGT:0. Waits up to 30 s for it to appear.
 fn find_sg(address: &str) -> Result<String, String> {
-    let addr = sh(&format!("cat {address}"))?;
+    let addr = read(address)?;
     for _ in 0..300 {
         for e in std::fs::read_dir("/sys/class/scsi_generic").map_err(|e| e.to_string())?.flatten() {
             let dev = std::fs::canonicalize(e.path().join("device")).unwrap_or_default();
@@ -92,24 +114,32 @@ fn find_sg(address: &str) -> Result<String, String> {
 impl Drop for DelayedLun {
     fn drop(&mut self) {
         let w = format!("{TARGET}/loopback/{WWN}");
-        let mut steps = Vec::new();
+        let mut failed = Vec::new();
+        let mut rm = |path: String, link: bool| {
+            let r = if link { std::fs::remove_file(&path) } else { std::fs::remove_dir(&path) };
+            if let Err(e) = r {
+                failed.push(format!("{path}: {e}"));
+            }
+        };
         if self.port {
-            steps.push(format!("rm -f {w}/tpgt_1/lun/lun_0/atsb_port; rmdir {w}/tpgt_1/lun/lun_0 {w}/tpgt_1 {w}"));
+            rm(format!("{w}/tpgt_1/lun/lun_0/atsb_port"), true);
+            for d in ["tpgt_1/lun/lun_0", "tpgt_1", ""] {
+                rm(format!("{w}/{d}").trim_end_matches('/').to_string(), false);
+            }
         }
         if self.backstore {
-            steps.push(format!("rmdir {TARGET}/core/{HBA}/atsb_delay {TARGET}/core/{HBA}"));
+            rm(format!("{TARGET}/core/{HBA}/atsb_delay"), false);
+            rm(format!("{TARGET}/core/{HBA}"), false);
         }
         if self.dm {
-            steps.push(format!("dmsetup remove {DM}"));
+            failed.extend(cmd("dmsetup", &["remove", DM]).err());
         }
         if let Some(l) = &self.loopdev {
-            steps.push(format!("losetup -d {l}"));
+            failed.extend(cmd("losetup", &["-d", l]).err());
         }
-        steps.push(format!("rm -f {IMG}"));
-        for s in steps {
-            if let Err(e) = sh(&s) {
-                eprintln!("tearing the delayed LIO LUN down: {e}");
-            }
+        let _ = std::fs::remove_file(IMG);
+        for e in failed {
+            eprintln!("tearing the delayed LIO LUN down: {e}");
         }
     }
 }

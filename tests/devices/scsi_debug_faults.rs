@@ -229,7 +229,8 @@ impl Drop for Injected {
                 eprintln!("could not remove rule {kind} {op:#x} from {}: {e}", self.file.display());
             }
         }
-        if let Err(e) = std::fs::write(&self.state, "running") {
+        // sysfs takes a state name only with its newline.
+        if let Err(e) = std::fs::write(&self.state, "running\n") {
             eprintln!("could not set {} to running: {e}", self.state.display());
         }
     }
@@ -288,6 +289,7 @@ fn abort_escalates() -> TestResult {
     check(p["faults"]["ended_by"] == "escalated", || format!("ended_by {}", p["faults"]["ended_by"]))?;
     check(u(a, "escalated") >= 1, || format!("aborts {a}"))?;
     check(u(p, "ops") < 40, || format!("the run did not stop early: {} ops", u(p, "ops")))?;
+    check(p["verification"].is_null(), || format!("verified after a reset: {}", p["verification"]))?;
     // The device takes commands again.
     let q = ats(1, 20, None)?;
     check(u(&q, "errors") == 0 && u(&q, "ops") == 20, || format!("after restoring: {}", summary(&q)))
