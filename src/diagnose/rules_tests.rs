@@ -117,6 +117,11 @@ fn split_is_expected_where_nothing_promised_atomicity() {
     };
     assert_eq!(ids(&rmw), ["split", "contention"]);
     assert_eq!(diagnose(&rmw)[0].strength, Strength::Expected);
+    assert!(diagnose(&rmw)[1].text.contains("of rmw attempts miscompared"), "{}", diagnose(&rmw)[1].text);
+    // `--locks` at random: a mean of 1 actor per block, yet the split shows a shared block,
+    // and the stale records are its overwrites (qualification profile, rmw QD 256 x 256 locks).
+    let placed = Figures { actors_per_lock: 1.0, ..rmw.clone() };
+    assert_eq!(ids(&placed), ["split", "contention"]);
     let merged =
         Figures { scope: Scope::AllHosts(2), cross_host_atomic: Some(true), verification: Some((100, 4, 0)), ..ats() };
     assert_eq!(ids(&merged), ["split"]);
