@@ -66,6 +66,9 @@ pub struct Figures {
     pub attempts: u64,
     pub miscompares: Classes,
     pub actors_per_lock: f64,
+    /// Actors share lock blocks: more than one per block, or placed at random by `--locks`
+    /// (where a mean of one per block still shares some).
+    pub shared_locks: bool,
     pub scope: Scope,
     /// Whether the compare-and-write serialises across hosts (merged points only).
     pub cross_host_atomic: Option<bool>,
@@ -94,6 +97,7 @@ impl Figures {
             attempts,
             miscompares: Classes::default(),
             actors_per_lock: 1.0,
+            shared_locks: false,
             scope: Scope::OneHost,
             cross_host_atomic: None,
             verification: Some((attempts, 0, 0)),

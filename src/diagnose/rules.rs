@@ -326,9 +326,10 @@ fn stale_cache(f: &Figures) -> Option<Finding> {
     let stale = f.miscompares.stale;
     // Writers without device-side ATS (hosts, rmw's actors) that split also overwrite newer
     // generations with older ones: that is their non-atomicity, not a cache.
-    // A split is itself proof that two actors shared a lock block, whatever the mean of actors
-    // per block says (`--locks` places them at random: a mean of 1 still shares some blocks).
-    let overwritten = shared_without_device_ats(f) || (!f.device_ats() && f.miscompares.split > 0);
+    // `--locks` places actors at random: a mean of 1 per block still shares some blocks. (With
+    // no block shared, a split comes from a stale read, and the stale records are the cache's.)
+    let shared = f.actors_per_lock > 1.0 || f.shared_locks;
+    let overwritten = shared_without_device_ats(f) || (!f.device_ats() && f.miscompares.split > 0 && shared);
     if stale == 0 || is_lost_write(f) || (overwritten && !f.expected_from_cache) {
         return None;
     }

@@ -120,7 +120,7 @@ fn split_is_expected_where_nothing_promised_atomicity() {
     assert!(diagnose(&rmw)[1].text.contains("of rmw attempts miscompared"), "{}", diagnose(&rmw)[1].text);
     // `--locks` at random: a mean of 1 actor per block, yet the split shows a shared block,
     // and the stale records are its overwrites (qualification profile, rmw QD 256 x 256 locks).
-    let placed = Figures { actors_per_lock: 1.0, ..rmw.clone() };
+    let placed = Figures { actors_per_lock: 1.0, shared_locks: true, ..rmw.clone() };
     assert_eq!(ids(&placed), ["split", "contention"]);
     let merged =
         Figures { scope: Scope::AllHosts(2), cross_host_atomic: Some(true), verification: Some((100, 4, 0)), ..ats() };
