@@ -10,7 +10,7 @@
 //! | 5    | refused: the device holds a filesystem, partitions or is mounted (`--force`) |
 //! | 6    | system limit: RLIMIT_MEMLOCK too low, io_uring disabled |
 //! | 7    | unsupported: the device or kernel lacks a feature that was asked for |
-//! | 8    | device: an I/O error during measurement; or the device went away mid-run (ENODEV, ENXIO, DID_NO_CONNECT): the point ended at once and the points measured so far were written |
+//! | 8    | device: an I/O error during measurement; or the device went away mid-run (ENODEV, ENXIO, DID_NO_CONNECT): the point ended at once and the points measured so far were written; or, with `--on-timeout abort`, the kernel escalated beyond ABORT TASK (`ended_by: escalated`; results were written) |
 //! | 9    | verification failed: a device-side or serialised ATS broke atomicity |
 //! | 10   | rendezvous: the other hosts of a multi-host run were not seen in time, or one left |
 //! | 11   | the device returned errors: a point's I/O error rate passed `--max-error-rate` (default 0: any error); results were written |

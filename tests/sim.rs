@@ -141,7 +141,10 @@ fn torn_writes_are_corrupt() {
         assert_only(p, &["corrupt"]);
         assert_eq!(n(p, "verification.lost_updates"), 0);
         assert_eq!(n(p, "miscompares.torn"), corrupt, "every corrupt block is a torn one");
+        // The retries, sent with the torn image as the expected one, matched: torn on the medium.
+        assert_eq!(n(p, "miscompares.torn_reads"), 0, "a sim tear is a write's");
         assert_eq!(mechanisms(p), ["torn-write"]);
+        assert_eq!(p["diagnosis"][0]["strength"], "fault");
     }
 }
 

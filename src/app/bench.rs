@@ -51,6 +51,7 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     let mut erring = Vec::new();
     let mut gone = None;
     let mut lost = None;
+    let mut escalation = None;
     let mut measured: Vec<Vec<Measured>> = vec![Vec::new(); specs.len()];
     for (i, spec) in run_order(specs.len(), plan.repeat, plan.interleave) {
         if let Some(p) = &progress {
@@ -75,7 +76,9 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
         gone = measured[spec].last().and_then(|m| m.point.faults.device_gone.clone());
         // So does a host whose final rendezvous failed (its point is kept, unverified).
         lost = specs[spec].hosts.as_deref().and_then(MultiHost::take_lost);
-        let ending = interrupted || gone.is_some() || lost.is_some();
+        // And an escalation beyond ABORT TASK (exit 8 after).
+        let escalated = measured[spec].last().is_some_and(|m| m.point.faults.ended_by == EndedBy::Escalated);
+        let ending = interrupted || gone.is_some() || lost.is_some() || escalated;
         // A point is written when its last repeat is done (or the run ends early).
         if measured[spec].len() == plan.repeat as usize || ending {
             let mut order: Vec<usize> = if ending { (0..specs.len()).collect() } else { vec![spec] };
@@ -86,7 +89,9 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
                 if let Some(why) = broke_atomicity(&point) {
                     broken.push(why);
                 }
-                if point.faults.error_rate > plan.max_error_rate {
+                if point.faults.ended_by == EndedBy::Escalated {
+                    escalation = Some(escalation_line(&point, &target.info.path, plan.output.as_deref()));
+                } else if point.faults.error_rate > plan.max_error_rate {
                     erring.push(error_summary(&point));
                 }
                 // A device gone says so in one line at the end, and nothing else.
@@ -126,6 +131,9 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     }
     if stop.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
+    }
+    if let Some(line) = escalation {
+        return Err(Error::Device(line));
     }
     if let Some(g) = gone {
         let to = plan.output.as_ref().map_or("standard output".into(), |p| p.display().to_string());
@@ -197,7 +205,8 @@ fn warn_ending(p: &Point) {
             p.ops
         );
     }
-    if f.abandoned > 0 {
+    // An escalated point's abandoned commands are in the run's one closing line.
+    if f.abandoned > 0 && f.ended_by != EndedBy::Escalated {
         eprintln!(
             "atsbench: {} qd {}: {} commands still out after the {} s grace were abandoned to the kernel; the lock \
              blocks were not verified",
@@ -207,6 +216,25 @@ fn warn_ending(p: &Point) {
             f.grace_s
         );
     }
+}
+
+/// The one line a run ends with when the kernel escalated beyond ABORT TASK
+/// (`--on-timeout abort`): what happened, where the run stopped, where the results are.
+fn escalation_line(p: &Point, target: &str, output: Option<&std::path::Path>) -> String {
+    let f = &p.faults;
+    let seen = p.aborts.map_or(0, |a| a.escalated);
+    let kind = f.commonest().map_or(String::new(), |(k, _)| format!(", most {k}"));
+    let abandoned =
+        if f.abandoned > 0 { format!(", {} commands abandoned to the kernel", f.abandoned) } else { String::new() };
+    let to = output.map_or(" (stdout)".to_string(), |o| format!(" to {}", o.display()));
+    format!(
+        "{target}: the kernel went beyond aborting a timed-out COMPARE AND WRITE: a reset reached the commands or the \
+         device went offline ({seen} commands{kind}); {} qd {} stopped after {:.1} s{abandoned} and the run ends \
+         there, results written{to}; check the device's state and the kernel log (dmesg), or raise --timeout",
+        p.workload.name(),
+        p.qd,
+        p.duration_s
+    )
 }
 
 /// A point's errors in a few words: how many, the rate, the commonest kind.
@@ -452,7 +480,8 @@ fn measure(
         device: plan.device,
     };
     let every = plan.interval_ns;
-    match backend::open(target.backend_options(&needs)?)? {
+    let queue_depth = device::sysfs::queue_depth(&target.path);
+    let mut m = match backend::open(target.backend_options(&needs)?)? {
         Opened::Block(f) => engine::run_point(spec, &f, stop, every, log),
         Opened::Nvme(f) => engine::run_point(spec, &f, stop, every, log),
         Opened::Scsi(f) => match f.transport() {
@@ -461,7 +490,12 @@ fn measure(
             Transport::BsgUring => engine::run_point(spec, &f.bsg_uring(), stop, every, log),
         },
         Opened::Sim(f) => engine::run_point(spec, &f, stop, every, log),
+    }?;
+    if queue_depth.is_some() {
+        let report = m.point.ring.backend.get_or_insert_with(Default::default);
+        report.device_queue_depth = queue_depth;
     }
+    Ok(m)
 }
 
 /// A device-side or serialised ATS point whose history does not verify. One host of several

@@ -15,6 +15,7 @@ pub fn classes(m: &Miscompares) -> Classes {
         own_write: m.own_write,
         corrupt: m.corrupt,
         torn: m.torn,
+        torn_reads: m.torn_reads,
         stale: m.stale,
         false_: m.false_,
         split: m.split,
@@ -28,12 +29,17 @@ pub fn figures(p: &Point, spec: &PointSpec) -> Figures {
         _ => Scope::OneHost,
     };
     let attempts = if p.workload == Workload::Heartbeat { p.acquires + p.miscompares.total } else { p.ops };
-    let queue = p.sim.as_ref().map(|s| Queue {
-        depth: s.queue_depth,
-        commands: s.commands,
-        queued: s.queued,
-        mean_wait_ns: s.queue_wait_mean_ns,
-    });
+    let queue = p
+        .sim
+        .as_ref()
+        .map(|s| Queue {
+            depth: s.queue_depth,
+            commands: s.commands,
+            queued: s.queued,
+            mean_wait_ns: s.queue_wait_mean_ns,
+            in_flight: None,
+        })
+        .or_else(|| device_queue(p));
     Figures {
         workload: p.workload,
         ats_mode: p.ats_mode,
@@ -41,6 +47,7 @@ pub fn figures(p: &Point, spec: &PointSpec) -> Figures {
         attempts,
         miscompares: classes(&p.miscompares),
         actors_per_lock: p.actors_per_lock,
+        shared_locks: spec.locks_shared(),
         scope,
         cross_host_atomic: None,
         verification: p.verification.as_ref().map(|v| (v.checked, v.violations, v.lost_updates)),
@@ -53,6 +60,22 @@ pub fn figures(p: &Point, spec: &PointSpec) -> Figures {
         queue,
         first_corrupt_lock: p.first_corrupt.map(|c| c.lock),
     }
+}
+
+/// A SCSI device's queue by Little's law: the commands in flight on average (every command's
+/// completion latency, summed, over the point's duration) against the queue depth that sysfs
+/// gave; the commands beyond it waited in the kernel, `(in flight - depth) / command rate` each.
+fn device_queue(p: &Point) -> Option<Queue> {
+    let depth = p.ring.backend.as_ref()?.device_queue_depth?;
+    let commands: u64 = p.clat_ns.values().map(|l| l.count).sum();
+    let busy_ns: f64 = p.clat_ns.values().map(|l| l.count as f64 * l.mean).sum();
+    if commands == 0 || p.duration_s <= 0.0 {
+        return None;
+    }
+    let in_flight = busy_ns / (p.duration_s * 1e9);
+    let per_s = commands as f64 / p.duration_s;
+    let wait_ns = (in_flight - f64::from(depth)).max(0.0) / per_s * 1e9;
+    Some(Queue { depth: Some(depth), commands, queued: 0, mean_wait_ns: wait_ns as u64, in_flight: Some(in_flight) })
 }
 
 /// The diagnosis of a point of `run`/`sweep`.
@@ -72,6 +95,7 @@ pub fn merged(m: &MergedPoint, actors_per_lock: f64, timeouts: (u64, u64)) -> Fi
         attempts,
         miscompares: classes(&t.miscompares),
         actors_per_lock,
+        shared_locks: actors_per_lock > 1.0,
         scope: Scope::AllHosts(m.per_host.len() as u32),
         cross_host_atomic: m.cross_host_atomic,
         verification: m.verification.as_ref().map(|v| (v.checked, v.violations, v.lost_updates)),

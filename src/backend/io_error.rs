@@ -169,29 +169,57 @@ mod tests {
         let s = ScsiStatus::new(Op::Read, 2, 0, 8, &[0u8; 40]);
         assert_eq!(s.sense().len(), SENSE_KEPT);
     }
+
+    #[test]
+    fn a_timed_out_command_ends_aborted_or_escalated() {
+        let scsi = |status, host, sense: &[u8]| IoError {
+            code: 0,
+            cause: Cause::Scsi(ScsiStatus::new(Op::CompareWrite, status, host, 0, sense)),
+        };
+        let sense = |key: u8, asc: u8| [0x70, 0, key, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, asc, 0x02, 0, 0, 0, 0];
+        assert_eq!(scsi(0, 0x03, &[]).timeout_end(), Some(TimeoutEnd::Aborted), "DID_TIME_OUT");
+        assert_eq!(scsi(0, 0x05, &[]).timeout_end(), Some(TimeoutEnd::Aborted), "DID_ABORT");
+        assert_eq!(scsi(0, 0x08, &[]).timeout_end(), Some(TimeoutEnd::Escalated), "DID_RESET");
+        assert_eq!(scsi(0, 0x01, &[]).timeout_end(), Some(TimeoutEnd::Escalated), "DID_NO_CONNECT");
+        assert_eq!(scsi(2, 0, &sense(0x6, 0x29)).timeout_end(), Some(TimeoutEnd::Escalated), "a reset's UA");
+        assert_eq!(scsi(2, 0, &sense(0x6, 0x2a)).timeout_end(), None, "another UNIT ATTENTION");
+        assert_eq!(scsi(2, 0, &sense(0x3, 0x11)).timeout_end(), None, "MEDIUM ERROR");
+        assert_eq!(IoError::errno(libc::ENODEV).timeout_end(), Some(TimeoutEnd::Escalated));
+        assert_eq!(IoError::errno(libc::EIO).timeout_end(), None);
+    }
 }
 
 /// How a command the kernel timed out (`--on-timeout abort`) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeoutEnd {
     /// The SCSI error handler aborted it at the target (host byte DID_TIME_OUT or DID_ABORT).
+    /// A reset that follows a failed abort and succeeds returns the command the same way: from
+    /// user space it is an abort.
     Aborted,
-    /// The error handler went further: a reset (DID_RESET), or the device is gone or offline.
+    /// The error handler went further and atsbench's commands show it: a reset reached them
+    /// (host byte DID_RESET, or UNIT ATTENTION 29h "power on, reset, or bus device reset
+    /// occurred"), or the device is offline or gone (DID_NO_CONNECT, ENXIO, ENODEV).
     Escalated,
 }
 
 impl IoError {
-    /// For a SCSI command the kernel timed out: how it ended (None: another error).
+    /// With `--on-timeout abort`: whether a failed command is the kernel's abort or an
+    /// escalation beyond it (None: another error).
     pub fn timeout_end(&self) -> Option<TimeoutEnd> {
         const DID_NO_CONNECT: u16 = 0x01;
         const DID_TIME_OUT: u16 = 0x03;
         const DID_ABORT: u16 = 0x05;
         const DID_RESET: u16 = 0x08;
+        const KEY_UNIT_ATTENTION: u8 = 0x6;
+        const ASC_RESET_OCCURRED: u8 = 0x29;
         match self.cause {
             Cause::Scsi(s) => match s.host_status {
                 DID_TIME_OUT | DID_ABORT => Some(TimeoutEnd::Aborted),
                 DID_RESET | DID_NO_CONNECT => Some(TimeoutEnd::Escalated),
-                _ => None,
+                _ => crate::proto::scsi::Sense::parse(s.sense())
+                    .ok()
+                    .filter(|x| x.key == KEY_UNIT_ATTENTION && x.asc == ASC_RESET_OCCURRED)
+                    .map(|_| TimeoutEnd::Escalated),
             },
             Cause::Host { errno, .. } if [libc::ENXIO, libc::ENODEV].contains(&errno) => Some(TimeoutEnd::Escalated),
             _ => None,

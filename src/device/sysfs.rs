@@ -43,6 +43,20 @@ fn vpd80_serial(p: PathBuf) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
+/// The queue depth of the SCSI device behind an sg node or a disk (`device/queue_depth`);
+/// None for other devices and for files.
+pub fn queue_depth(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let md = std::fs::metadata(path).ok()?;
+    let (major, minor) = (libc::major(md.rdev()), libc::minor(md.rdev()));
+    let class = match md.file_type() {
+        t if t.is_char_device() => "char",
+        t if t.is_block_device() => "block",
+        _ => return None,
+    };
+    read_trim(format!("/sys/dev/{class}/{major}:{minor}/device/queue_depth"))?.parse().ok()
+}
+
 /// Fill model, firmware, serial, driver and backing file for a block device.
 pub fn describe_block(rdev: (u32, u32), info: &mut TargetInfo) {
     let dev = PathBuf::from(format!("/sys/dev/block/{}:{}", rdev.0, rdev.1));

@@ -24,15 +24,20 @@ impl Scope {
     }
 }
 
-/// The device queue's figures, where the device reports them (the simulated device does).
+/// The device queue's figures: counted where the device reports them (the simulated device
+/// does), or estimated from the queue depth sysfs gives a SCSI device (`in_flight` set).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Queue {
     /// The device's command slots.
     pub depth: Option<u32>,
     pub commands: u64,
-    /// Commands that waited for a device slot, and their mean wait.
+    /// Commands that waited for a device slot (counted; 0 when estimated), and their mean wait.
     pub queued: u64,
     pub mean_wait_ns: u64,
+    /// Estimated: the mean number of commands in flight by Little's law (the command rate
+    /// times their mean completion latency); `mean_wait_ns` is then what the commands beyond
+    /// the depth add to each command's latency.
+    pub in_flight: Option<f64>,
 }
 
 /// Miscompares by class (as `engine::Miscompares` counts them).
@@ -44,6 +49,8 @@ pub struct Classes {
     pub corrupt: u64,
     /// Of `corrupt`: torn between two records.
     pub torn: u64,
+    /// Of `torn`: the retry found a whole record, so the tear was in the read.
+    pub torn_reads: u64,
     pub stale: u64,
     pub false_: u64,
     pub split: u64,
@@ -59,6 +66,9 @@ pub struct Figures {
     pub attempts: u64,
     pub miscompares: Classes,
     pub actors_per_lock: f64,
+    /// Actors share lock blocks: more than one per block, or placed at random by `--locks`
+    /// (where a mean of one per block still shares some).
+    pub shared_locks: bool,
     pub scope: Scope,
     /// Whether the compare-and-write serialises across hosts (merged points only).
     pub cross_host_atomic: Option<bool>,
@@ -87,6 +97,7 @@ impl Figures {
             attempts,
             miscompares: Classes::default(),
             actors_per_lock: 1.0,
+            shared_locks: false,
             scope: Scope::OneHost,
             cross_host_atomic: None,
             verification: Some((attempts, 0, 0)),

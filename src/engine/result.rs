@@ -153,8 +153,10 @@ pub(super) fn merge(
     }
     samples.truncate(SAMPLES);
     faults.error_rate = error_rate(c.errors + faults.abandoned, c.ops);
-    // Abandoned commands may still land, or the device is gone: the final blocks are unknown,
-    // nothing is verified.
+    // Abandoned commands may still land, the device is gone, or a reset may have cut writes
+    // short (the final blocks were not read back): the final blocks are unknown, nothing is
+    // verified.
+    let unverifiable = unverifiable || faults.ended_by == crate::results::faults::EndedBy::Escalated;
     let verification = (spec.verify && spec.workload.uses_locks() && !unverifiable).then(|| match spec.workload {
         Workload::Compare => Verification { checked: c.ops, violations: c.undetected, ..Default::default() },
         _ => super::hosts::verify_local(spec, &claims, &finals),
@@ -186,6 +188,7 @@ pub(super) fn merge(
             false_: m[4],
             split: m[5],
             torn: c.torn,
+            torn_reads: c.torn_reads,
             injected: compare.then_some(c.injected),
             detected: compare.then_some(c.detected),
             undetected: compare.then_some(c.undetected),

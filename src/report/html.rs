@@ -33,7 +33,7 @@ h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 20px; margin: 32px 0 8p
 h3 { font-size: 16px; margin: 20px 0 6px; }
 .sub { color: #555; margin: 0 0 16px; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 13px; }
-th, td { border: 1px solid #d0d0d0; padding: 3px 8px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+th, td { border: 1px solid #d0d0d0; padding: 3px 8px; text-align: left; vertical-align: top; overflow-wrap: break-word; }
 th { background: #f2f2f2; white-space: nowrap; } small { color: #666; }
 .wide { overflow-x: auto; } td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.first td { border-top: 2px solid #999; }

@@ -48,8 +48,14 @@ fn facts(h: &mut String, r: &Results) {
             esc(&p.sha256[..p.sha256.len().min(16)])
         )
     });
+    // A loop device (or anything else sysfs gives no model of) is named by what backs it.
+    let device = match (&t.model, &t.firmware, &t.backing_file) {
+        (None, None, Some(file)) => format!("over {}", esc(file)),
+        (None, None, None) => "-".to_string(),
+        _ => format!("{} {}", or_dash(&t.model), or_dash(&t.firmware)),
+    };
     let rows = [
-        ("Device", format!("{} {}", or_dash(&t.model), or_dash(&t.firmware))),
+        ("Device", device),
         ("Serial", or_dash(&t.serial)),
         ("Driver", format!("{} ({})", or_dash(&t.driver), esc(&t.backend))),
         ("Path", esc(&t.path)),

@@ -28,11 +28,14 @@ pub enum EndedBy {
     /// The device went away (ENODEV, ENXIO, DID_NO_CONNECT, DID_BAD_TARGET): the point
     /// ended at once, the run ends after writing it (exit 8).
     DeviceGone,
+    /// `--on-timeout abort`: the kernel went beyond ABORT TASK (a LUN, target or host reset, or
+    /// the device offline); the run stops there with exit 8, its results written.
+    Escalated,
 }
 
 impl EndedBy {
     /// How much an ending says, to pick one for several workers or repeats: an interruption,
-    /// then a device gone, a failure, `--max-duration`, and last the asked-for stops.
+    /// then an escalation, a device gone, a failure, `--max-duration`, and last the asked-for stops.
     pub fn rank(self) -> u8 {
         match self {
             EndedBy::Duration => 0,
@@ -40,7 +43,8 @@ impl EndedBy {
             EndedBy::MaxDuration => 2,
             EndedBy::Failed => 3,
             EndedBy::DeviceGone => 4,
-            EndedBy::Interrupted => 5,
+            EndedBy::Escalated => 5,
+            EndedBy::Interrupted => 6,
         }
     }
 }

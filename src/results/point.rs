@@ -67,6 +67,11 @@ pub struct Miscompares {
     /// another), as a write that reached only part of the block leaves them.
     #[serde(default)]
     pub torn: u64,
+    /// Of the `torn` ones: those whose retry, sent with the torn image as the expected one,
+    /// found a whole record on the medium: the tear was in the READ (a read racing a write the
+    /// target does not serialise it against), not in a write.
+    #[serde(default)]
+    pub torn_reads: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub injected: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,6 +94,7 @@ impl Miscompares {
         self.false_ += o.false_;
         self.split += o.split;
         self.torn += o.torn;
+        self.torn_reads += o.torn_reads;
         self.injected = add_opt(self.injected, o.injected);
         self.detected = add_opt(self.detected, o.detected);
         self.undetected = add_opt(self.undetected, o.undetected);
@@ -241,6 +247,11 @@ pub struct BackendReport {
     pub poll: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll_rearms: Option<u64>,
+    /// SCSI devices (an sg node, or a disk the sd driver made): the device's queue depth as
+    /// sysfs gave it when the point started (`device/queue_depth`): commands beyond it wait in
+    /// the kernel, unseen by the device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_queue_depth: Option<u32>,
 }
 
 /// What the simulated device did over all workers of a point.

@@ -21,6 +21,9 @@ pub enum Need {
     Nvme4k,
     NvmeBlock,
     Sg,
+    /// The scsi_debug sg node with its per-device error injection (debugfs
+    /// `scsi_debug/H:C:T:L/error`, Linux 6.7+).
+    SgInject,
     /// One LIO LUN through two paths: both sg nodes and both disks.
     Lio,
     /// A dm-multipath device over the two LIO paths, their disks, and dmsetup.
@@ -30,6 +33,9 @@ pub enum Need {
     /// The LIO LUN through two kernel iSCSI sessions (iscsi_tcp, two initiator names): both sg
     /// nodes and both disks.
     IscsiKernel,
+    /// LIO with a fileio backstore over dm-delay: root, losetup, dmsetup and the modules
+    /// tcm_loop and dm_delay loaded; opt-in (`ATSBENCH_TEST_LIO_ABORT=1`), see `LIO_ABORT_PANICS`.
+    LioDelay,
 }
 
 /// The LIO LUN's first path (sg node).
@@ -69,16 +75,22 @@ impl Need {
             Need::Nvme => &["ATSBENCH_TEST_NVME"],
             Need::Nvme4k => &["ATSBENCH_TEST_NVME_4K"],
             Need::NvmeBlock => &["ATSBENCH_TEST_NVME_BLOCK"],
-            Need::Sg => &["ATSBENCH_TEST_SG"],
+            Need::Sg | Need::SgInject => &["ATSBENCH_TEST_SG"],
             Need::Lio => &[LIO_A, LIO_B, LIO_BLOCK_A, LIO_BLOCK_B],
             Need::Mpath => &[MPATH, LIO_BLOCK_A, LIO_BLOCK_B],
             Need::Nvmet => &[NVMET, NVMET_BLOCK],
             Need::IscsiKernel => &[ISCSI_A, ISCSI_B, ISCSI_BLOCK_A, ISCSI_BLOCK_B],
+            Need::LioDelay => &[],
         }
     }
 
     /// Why this test cannot run here, or None.
     pub fn missing(self) -> Option<String> {
+        match self {
+            Need::SgInject => return Need::Sg.missing().or_else(|| sg_error_file().err()),
+            Need::LioDelay => return lio_delay_missing(),
+            _ => {}
+        }
         if matches!(self, Need::Mpath) && Command::new("dmsetup").arg("version").output().is_err() {
             return Some("no dm-multipath device: dmsetup is not installed".into());
         }
@@ -127,6 +139,8 @@ impl Need {
             Need::Mpath => "dm-multipath",
             Need::Nvmet => "nvmet",
             Need::IscsiKernel => "kernel iSCSI session",
+            Need::SgInject => "scsi_debug error injection",
+            Need::LioDelay => "LIO over dm-delay",
         }
     }
 
@@ -146,6 +160,48 @@ pub fn iscsi_session_paths() -> Result<[String; 2], String> {
         check(lld == "iscsi_tcp", || format!("{p}: SCSI host driver {lld}, expected iscsi_tcp"))?;
     }
     Ok(paths)
+}
+
+/// The SCSI address (H:C:T:L) of an sg node, from its sysfs device link.
+pub fn sg_hctl(sg: &str) -> Result<String, String> {
+    let name = std::path::Path::new(sg).file_name().ok_or(format!("{sg}: no sg name"))?.to_string_lossy().to_string();
+    let link = format!("/sys/class/scsi_generic/{name}/device");
+    let dev = std::fs::canonicalize(&link).map_err(|e| format!("{link}: {e}"))?;
+    Ok(dev.file_name().ok_or(format!("{link}: no SCSI address"))?.to_string_lossy().to_string())
+}
+
+/// scsi_debug's error-injection file of the test's sg node, or why there is none.
+pub fn sg_error_file() -> Result<PathBuf, String> {
+    let hctl = sg_hctl(&Need::Sg.path())?;
+    let f = PathBuf::from(format!("/sys/kernel/debug/scsi_debug/{hctl}/error"));
+    if f.exists() {
+        Ok(f)
+    } else {
+        Err(format!("no {} (scsi_debug error injection needs Linux 6.7+ and debugfs mounted)", f.display()))
+    }
+}
+
+/// Why the LIO abort test is opt-in: what it did to the guest's kernel.
+const LIO_ABORT_PANICS: &str = "LIO's ABORT TASK through tcm_loop panics the guest's Linux 6.12.118 (list_add \
+     corruption in transport_generic_new_cmd on the command after the abort, with fileio and iblock over dm-delay \
+     alike); set ATSBENCH_TEST_LIO_ABORT=1 to run it on a kernel without that bug";
+
+fn lio_delay_missing() -> Option<String> {
+    if std::env::var("ATSBENCH_TEST_LIO_ABORT").as_deref() != Ok("1") {
+        return Some(LIO_ABORT_PANICS.into());
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Some("needs root".into());
+    }
+    for tool in ["losetup", "dmsetup"] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            return Some(format!("{tool} is not installed"));
+        }
+    }
+    ["target_core_file", "tcm_loop", "dm_delay"]
+        .iter()
+        .find(|m| !std::path::Path::new(&format!("/sys/module/{m}")).exists())
+        .map(|m| format!("the kernel module {m} is not loaded"))
 }
 
 pub fn bin() -> PathBuf {

@@ -26,6 +26,7 @@ mod common;
 mod device_faults;
 mod device_gone;
 mod lio;
+mod lio_abort;
 mod loopdev;
 mod multihost;
 mod multipath;
@@ -55,6 +56,7 @@ fn main() {
     tests.extend(device_faults::tests());
     tests.extend(device_gone::tests());
     tests.extend(path_faults::tests());
+    tests.extend(lio_abort::tests());
     tests.extend(check::tests());
 
     let mut skipped: Vec<(&'static str, String)> = Vec::new();

@@ -18,6 +18,7 @@ pub fn tests() -> Vec<DeviceTest> {
         (Need::Sg, "scsi_debug_response_delay_beyond_the_timeout_gives_own_write", response_delay),
         (Need::Sg, "scsi_debug_abort_after_the_timeout_then_retry_finds_own_write", abort_and_retry),
         (Need::Sg, "scsi_debug_queue_depth_sweep_waits_then_times_out_into_own_write", queue_depth_sweep),
+        (Need::SgInject, "scsi_debug_abort_escalated_to_offline_stops_the_run_exit_8", abort_escalates),
     ]
 }
 
@@ -94,8 +95,9 @@ fn summary(p: &Value) -> String {
 }
 
 /// What a run with given-up commands must show: own writes and nothing else; the history
-/// verifies (late successes are claimed).
-fn check_own_writes(p: &Value) -> TestResult {
+/// verifies (late successes are claimed). The diagnosis: `retry-after-timeout`, after the
+/// `queue-wait` that `queued` says the device's queue shows.
+fn check_own_writes(p: &Value, queued: bool) -> TestResult {
     check(u(p, "timeouts") > 0, || format!("no timeout: {}", summary(p)))?;
     check(u(p, "late_completions") > 0, || format!("no late completion: {}", summary(p)))?;
     check(u(p, "miscompares.own_write") > 0, || format!("no own_write: {}", summary(p)))?;
@@ -105,7 +107,8 @@ fn check_own_writes(p: &Value) -> TestResult {
     check(u(p, "verification.violations") == 0, || format!("violations: {}", p["verification"]))?;
     check(u(p, "errors") == 0, || format!("errors: {}", p["error_samples"]))?;
     let found = mechanisms(p);
-    check(found == ["retry-after-timeout"], || format!("diagnosis {found:?}: {}", p["diagnosis"]))
+    let want: &[&str] = if queued { &["queue-wait", "retry-after-timeout"] } else { &["retry-after-timeout"] };
+    check(found == want, || format!("diagnosis {found:?}: {}", p["diagnosis"]))
 }
 
 /// Responses delayed uniformly up to 40 ms against a 10 ms timeout: three in four commands are
@@ -116,7 +119,7 @@ fn response_delay() -> TestResult {
     restore(knobs);
     let p = p?;
     println!("scsi_debug ndelay 40 ms random, --timeout 10: {}", summary(&p));
-    check_own_writes(&p)?;
+    check_own_writes(&p, false)?;
     // Without the timeout the same delays only slow the attempts down.
     let knobs = response_delay_of(40_000_000, true)?;
     let q = ats(2, 40, None);
@@ -130,7 +133,8 @@ fn response_delay() -> TestResult {
 /// to 1, each response 2 ms. At QD 1 nothing waits and nothing times out against 10 ms; at QD 16
 /// fifteen commands wait behind the one slot, about 30 ms, so commands are given up and their
 /// resends meet their own writes. The ATS latency the sweep prints rises with QD; the test
-/// checks counts only.
+/// checks counts only. The device's queue depth is in the results (`device_queue_depth` 1), and
+/// beyond QD 1 the commands in flight (Little's law) exceed it: `queue-wait`, not at QD 1.
 fn queue_depth_sweep() -> TestResult {
     let sg = Need::Sg.path();
     let name = std::path::Path::new(&sg).file_name().ok_or("no sg name")?.to_string_lossy().to_string();
@@ -150,6 +154,11 @@ fn queue_depth_sweep() -> TestResult {
     }
     for p in &points[..3] {
         check(u(p, "timeouts") == 0, || format!("timeouts without --timeout: {}", summary(p)))?;
+        check(u(p, "ring.backend.device_queue_depth") == 1, || format!("backend {}", p["ring"]["backend"]))?;
+        let found = mechanisms(p);
+        println!("qd {}: diagnosis {found:?}: {}", p["qd"], p["diagnosis"][0]["text"]);
+        let queued = found.iter().any(|m| m == "queue-wait");
+        check(queued == (u(p, "qd") > 1), || format!("qd {}: diagnosis {found:?}", p["qd"]))?;
     }
     let (low, high) = (&points[3], &points[4]);
     // At QD 1 a command waits for nobody: a timeout there is a stall of the (TCG) guest, rare
@@ -158,7 +167,7 @@ fn queue_depth_sweep() -> TestResult {
         format!("own_write at QD 1 is not rare against QD 16: {} / {}", summary(low), summary(high))
     })?;
     check(u(low, "timeouts") * 10 <= u(high, "timeouts"), || format!("{} / {}", summary(low), summary(high)))?;
-    check_own_writes(high)
+    check_own_writes(high, true)
 }
 
 /// ESXi's abort-and-retry (`--on-timeout abort`): COMPARE AND WRITE goes out with the
@@ -192,4 +201,96 @@ fn abort_and_retry() -> TestResult {
     check(u(&p, "verification.violations") == 0, || format!("violations: {}", p["verification"]))?;
     let found = mechanisms(&p);
     check(found[0] == "retry-after-timeout", || format!("diagnosis {found:?}: {}", p["diagnosis"]))
+}
+
+/// Rules written to scsi_debug's per-device error-injection file; removed on drop (`- TYPE
+/// OPCODE`), and the SCSI device put back to `running` (the error handler may have offlined it).
+struct Injected {
+    file: PathBuf,
+    rules: Vec<(u8, u8)>,
+    state: PathBuf,
+}
+
+impl Injected {
+    fn add(&mut self, rule: &str) -> TestResult {
+        let mut words = rule.split_whitespace();
+        let kind = words.next().and_then(|w| w.parse().ok()).ok_or(format!("rule `{rule}`"))?;
+        let op = words.nth(1).and_then(|w| u8::from_str_radix(w.trim_start_matches("0x"), 16).ok());
+        std::fs::write(&self.file, rule).map_err(|e| format!("writing `{rule}` to {}: {e}", self.file.display()))?;
+        self.rules.push((kind, op.ok_or(format!("rule `{rule}`: no opcode"))?));
+        Ok(())
+    }
+}
+
+impl Drop for Injected {
+    fn drop(&mut self) {
+        for (kind, op) in self.rules.drain(..).rev() {
+            if let Err(e) = std::fs::write(&self.file, format!("- {kind} {op:#x}")) {
+                eprintln!("could not remove rule {kind} {op:#x} from {}: {e}", self.file.display());
+            }
+        }
+        // sysfs takes a state name only with its newline.
+        if let Err(e) = std::fs::write(&self.state, "running\n") {
+            eprintln!("could not set {} to running: {e}", self.state.display());
+        }
+    }
+}
+
+/// `--on-timeout abort` where the kernel goes beyond ABORT TASK. Responses delayed up to 3 s
+/// (as in `abort_and_retry`) make COMPARE AND WRITEs time out; scsi_debug's error injection
+/// (debugfs `scsi_debug/H:C:T:L/error`) fails the first abort (rule type 3) and answers TEST
+/// UNIT READY with host byte DID_ERROR (type 2). The error handler then resets the LUN, the
+/// target, the bus and the host, each "successfully", but after each its TEST UNIT READY
+/// fails, so it offlines the device. The timed-out command itself comes back as an abort would
+/// (DID_TIME_OUT); its retry meets the offline device (DID_NO_CONNECT). Known answer: the run
+/// stops at once with one line, exit 8, `ended_by: escalated`, the results file written. The
+/// device is put back after (rules removed, state `running`, delay restored) and must take
+/// commands again.
+fn abort_escalates() -> TestResult {
+    let sg = Need::Sg.path();
+    let hctl = sg_hctl(&sg)?;
+    let mut inj = Injected {
+        file: sg_error_file()?,
+        rules: Vec::new(),
+        state: PathBuf::from(format!("/sys/class/scsi_device/{hctl}/device/state")),
+    };
+    let knobs = vec![
+        Knob::param("delay", "0")?,
+        Knob::param("random", "1")?,
+        Knob::param("ndelay", "0")?,
+        Knob::param("delay", "750")?,
+    ];
+    for rule in ["3 -1 0x89", "2 -40 0x00 0x07 0x00 0x00 0x00 0x00 0x00"] {
+        inj.add(rule)?;
+    }
+    let out_file = std::env::temp_dir().join("atsbench-escalation.json");
+    let o = out_file.to_string_lossy().to_string();
+    let args = ["run", &sg, "--workload", "ats", "--qd", "1", "--ops", "40", "--seed", "5", "--force"];
+    let opts = ["--timeout", "1000", "--on-timeout", "abort", "--format", "json", "-o", &o];
+    let out = atsbench(&[&args[..], &opts[..]].concat());
+    let state = std::fs::read_to_string(&inj.state).unwrap_or_default();
+    drop(inj);
+    restore(knobs);
+    let out = out?;
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    println!(
+        "scsi_debug abort failed, TUR failing (state after: {}): exit {:?}: {stderr}",
+        state.trim(),
+        out.status.code()
+    );
+    check(state.trim() == "offline", || format!("the error handler did not offline the device: state {state}"))?;
+    check(out.status.code() == Some(8), || format!("exit {:?}, want 8: {stderr}", out.status.code()))?;
+    check(stderr.trim().lines().count() == 1 && stderr.contains("beyond aborting"), || format!("stderr: {stderr}"))?;
+    let doc: Value = serde_json::from_slice(&std::fs::read(&out_file).map_err(|e| format!("{o}: {e}"))?)
+        .map_err(|e| format!("{o}: {e}"))?;
+    let p = point(&doc);
+    let a = &p["aborts"];
+    println!("aborts {a}, ended_by {}, {}", p["faults"]["ended_by"], summary(p));
+    check(p["faults"]["ended_by"] == "escalated", || format!("ended_by {}", p["faults"]["ended_by"]))?;
+    check(u(a, "escalated") >= 1, || format!("aborts {a}"))?;
+    check(u(p, "ops") < 40, || format!("the run did not stop early: {} ops", u(p, "ops")))?;
+    check(p["verification"].is_null(), || format!("verified after a reset: {}", p["verification"]))?;
+    // The device takes commands again.
+    let q = ats(1, 20, None)?;
+    check(u(&q, "errors") == 0 && u(&q, "ops") == 20, || format!("after restoring: {}", summary(&q)))
 }

@@ -119,7 +119,7 @@ fn two_caches(a: &str, b: &str) -> TestResult {
     check(stale >= OPS / 2, || format!("host 0's cache of path A was stale {stale} times in {OPS} (want most)"))?;
     check(acquires < OPS / 2, || format!("host 0 acquired {acquires} times through a stale cache"))?;
     // (LIO's fileio now and then serves a read torn by a racing write: `torn-write` may come
-    // first, see lio.rs.)
+    // first, see lio.rs; its text names a torn READ when the retry found the block whole.)
     let found = mechanisms(p);
     check(found.iter().any(|m| m == "stale-cache"), || format!("host 0's diagnosis: {found:?}"))?;
     check(u(point(&each[1]), "acquires") > 0, || "host 1 never acquired".into())

@@ -28,6 +28,9 @@ impl<B: Backend> Worker<'_, B> {
             self.slots[s].attempt_at = at;
             return self.issue(s, Step::Expect, Op::ReadCached, self.lock_offset(lock), base, bs);
         }
+        if !retry {
+            self.slots[s].after_torn = false;
+        }
         let expected_gen = if retry {
             self.io.ring.slab_mut().copy(read, base, bs);
             read_gen
@@ -139,6 +142,8 @@ impl<B: Backend> Worker<'_, B> {
 
     pub(super) fn on_success(&mut self, s: usize) {
         self.release(s);
+        // After a torn re-read, the torn image matched: the tear is on the medium.
+        self.slots[s].after_torn = false;
         let slot = self.slots[s];
         let l = slot.lock as usize;
         self.claim_once(s, Claim { lock: slot.lock, generation: slot.new.generation, owner: slot.new.owner });
@@ -167,12 +172,20 @@ impl<B: Backend> Worker<'_, B> {
         let slab = self.io.ring.slab();
         let (en, read) = (slab.range(self.e_area(s), 2 * bs), slab.range(self.area(s, 2), bs));
         let class = classify(read, &en[..bs], &en[bs..], &ctx);
-        let found = Record::decode(read).ok().filter(|r| r.lock == slot.lock);
+        let decoded = Record::decode(read);
+        let found = decoded.ok().filter(|r| r.lock == slot.lock);
+        if slot.after_torn {
+            // The retry with the torn image as E miscompared and the block reads whole: the
+            // medium never held the torn image, a READ raced a write.
+            self.tally.counters.torn_reads += u64::from(decoded.is_ok());
+        }
+        let torn = class == Class::Corrupt && decoded == Err(Invalid::Torn);
+        self.slots[s].after_torn = torn;
         if class == Class::Corrupt {
             if self.tally.first_corrupt.is_none() {
                 self.tally.first_corrupt = Some((self.now, slot.lock));
             }
-            self.tally.counters.torn += u64::from(Record::decode(read) == Err(Invalid::Torn));
+            self.tally.counters.torn += u64::from(torn);
         }
         if class == Class::OwnWrite {
             // The block holds this attempt's own, unique new image: its transition happened

@@ -147,6 +147,9 @@ struct Slot {
     offset: u64,
     /// The current COMPARE AND WRITE retries one the kernel aborted (`--on-timeout abort`).
     after_abort: bool,
+    /// The current attempt retries with a torn image as E: its compare tells whether the tear
+    /// was on the medium (a write) or only in the read.
+    after_torn: bool,
 }
 
 const IDLE_SLOT: Slot = Slot {
@@ -167,6 +170,7 @@ const IDLE_SLOT: Slot = Slot {
     claimed_seq: 0,
     offset: 0,
     after_abort: false,
+    after_torn: false,
 };
 
 /// What the worker knows of each lock block: the last record it saw and the highest
@@ -489,6 +493,17 @@ impl<'a, B: Backend> Worker<'a, B> {
         }
     }
 
+    /// `--on-timeout abort` and the kernel went beyond ABORT TASK: every worker stops at once
+    /// and the lock blocks are not read back (a reset may have cut writes short); the point is
+    /// written with `ended_by: escalated` and the run exits 8 (`app::bench`).
+    fn escalated(&mut self) {
+        self.tally.counters.aborts.escalated += 1;
+        self.sh.abort.store(true, Ordering::Relaxed);
+        if !self.pace.stopping {
+            self.stop(EndedBy::Escalated);
+        }
+    }
+
     fn fail(&mut self, e: Error) {
         if self.fatal.is_none() {
             self.fatal = Some(e);
@@ -684,20 +699,19 @@ impl<'a, B: Backend> Worker<'a, B> {
 
     fn on_error(&mut self, s: usize, e: IoError) {
         let slot = self.slots[s];
+        if self.spec.on_timeout == crate::engine::OnTimeout::Abort {
+            match e.timeout_end() {
+                Some(crate::backend::TimeoutEnd::Aborted) if slot.step == Step::CompareWrite => {
+                    return self.retry_aborted(s)
+                }
+                // A reset reaches whichever command comes next, not only the aborted one.
+                Some(crate::backend::TimeoutEnd::Escalated) => self.escalated(),
+                _ => {}
+            }
+        }
+        // A device gone ends the point at once (after an escalation, which is named first).
         if let Some(what) = ErrorKind::of(&e).gone() {
             self.device_gone(e, what);
-        } else if slot.step == Step::CompareWrite && self.spec.on_timeout == crate::engine::OnTimeout::Abort {
-            match e.timeout_end() {
-                Some(crate::backend::TimeoutEnd::Aborted) => return self.retry_aborted(s),
-                Some(crate::backend::TimeoutEnd::Escalated) => {
-                    self.tally.counters.aborts.escalated += 1;
-                    self.fail(Error::Device(format!(
-                        "the kernel escalated a timed-out COMPARE AND WRITE beyond ABORT TASK ({e}): a reset, or the \
-                         device went offline; see dmesg. The results so far are written"
-                    )));
-                }
-                None => {}
-            }
         }
         let lock = (slot.step != Step::Plain).then_some(slot.lock);
         self.tally.error(ErrorSample { step: slot.step, lock, error: e });

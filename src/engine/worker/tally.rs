@@ -21,6 +21,9 @@ pub struct Counters {
     pub miscompares: [u64; 6],
     /// Of the `corrupt` ones: blocks torn between two records (header of one, tail of another).
     pub torn: u64,
+    /// Of the `torn` ones: those after which the retry found a whole record on the medium, so
+    /// the tear was in the read.
+    pub torn_reads: u64,
     pub injected: u64,
     /// Injected wrong images the device reported as miscompares.
     pub detected: u64,
@@ -42,6 +45,7 @@ impl Counters {
             *a += b;
         }
         self.torn += o.torn;
+        self.torn_reads += o.torn_reads;
         self.injected += o.injected;
         self.detected += o.detected;
         self.undetected += o.undetected;
