@@ -24,7 +24,8 @@
 # Environment: ATSBENCH (the binary, default target/release/atsbench), CASES (the cases to
 # measure, default all), EFFECT (latency or rate: how the drops are made), PAIRS_SCALE (divide
 # the pair counts, for a quick look), COMPARE_ARGS (extra compare options), PHASE (measure,
-# judge or both: measure with one build and judge with another).
+# judge or both: measure with one build and judge with another), SESSION (non-empty: also give
+# every compare the noise as --session-noise, the conservative floor under repeats).
 set -euo pipefail
 
 which=${1:-sim}
@@ -155,13 +156,15 @@ judge() {
         local from="A/A: first repeats of the $aa3 aa3 pairs"
         [ -n "${NOISE:-}" ] && from="NOISE"
         [ -z "${NOISE:-}" ] && [ "$aa3" -lt 3 ] && from="fewer than 3 aa3 pairs: the script's fallback"
-        echo "run noise: $noise_pct % ($from), given to every compare as --run-noise"
+        echo "run noise: $noise_pct % ($from), given to every compare as --run-noise (single runs rest on it)"
+        [ -n "${SESSION:-}" ] && echo "and as --session-noise (a floor under the spread of repeats)"
     fi
     printf '%-6s %-8s %5s %10s %12s %4s %6s  %-26s %s\n' target case pairs regression inconclusive ok better \
         "IOPS change % (min..max)" want
     for case in aa1 aa3 drop25 drop10 loaded slow975; do
         local reg=0 inc=0 ok=0 bet=0 pairs=0 judged=()
         extra="--run-noise $noise_pct"
+        [ -n "${SESSION:-}" ] && extra="$extra --session-noise $noise_pct"
         [ "${NOISE:-}" = none ] && extra=
         for a in "$dir/$t/$case"-*-a.json; do
             [ -e "$a" ] || continue

@@ -737,11 +737,17 @@ pub struct CompareArgs {
     pub plot: Option<PathBuf>,
     // ---- verdicts (issue 17): the run noise of single runs, what inconclusive exits with ----
     /// Run-to-run noise in percent (one standard deviation of a figure between identical runs,
-    /// measured by A/A runs), for points measured once per side: their verdicts rest on it; it
-    /// also floors the between-run variance of repeats [default: the runs' profile's
-    /// run-noise, else 100, with latency percentiles of single runs then not gated].
+    /// measured by A/A runs), for points measured once per side: their verdicts rest on it
+    /// [default: the runs' profile's run-noise, else 100, with latency percentiles of single
+    /// runs then not gated]. Points with repeats rest on their repeats' own spread.
     #[arg(long, value_name = "PCT", value_parser = run_noise, help_heading = heading::VERDICT)]
     pub run_noise: Option<f64>,
+    /// Run-to-run noise in percent between whole sessions (base and candidate measured at
+    /// different times, on a machine whose state may differ): a floor under the spread of
+    /// repeats, which repeats of one invocation cannot show. Conservative: fewer false alarms,
+    /// less power (docs/compare-verdicts.md, Calibration) [default: none].
+    #[arg(long, value_name = "PCT", value_parser = run_noise, help_heading = heading::VERDICT)]
+    pub session_noise: Option<f64>,
     /// What an inconclusive comparison exits with: fail (exit 3) or ok (exit 0).
     #[arg(long, default_value = "fail", value_name = "ok|fail",
           value_parser = named::<crate::compare::InconclusiveAs>(&["ok", "fail"]))]

@@ -95,6 +95,48 @@ fn json_is_the_compare_schema() {
     assert_eq!(iops["test"]["name"], "mann-whitney-u", "the rank test informs at 6 repeats");
 }
 
+/// The IOPS interval of the first point (percent change), from `compare -f json`.
+fn iops_interval(text: &str) -> (f64, f64) {
+    let v: serde_json::Value = serde_json::from_str(text).expect("JSON on stdout");
+    let iv = &v["points"][0]["metrics"][0]["interval"];
+    (iv[0].as_f64().unwrap(), iv[1].as_f64().unwrap())
+}
+
+/// `--run-noise` is the noise of single runs: with repeats on both sides the verdict rests on
+/// their own spread and the stated noise changes nothing. `--session-noise` floors that spread:
+/// the interval widens and a large one leaves the regression undecided.
+#[test]
+fn run_noise_is_for_single_runs_and_session_noise_floors_repeats() {
+    let (_, plain) = compare("slow.json", &["-f", "json"]);
+    let (out, stated) = compare("slow.json", &["-f", "json", "--run-noise", "50"]);
+    assert_eq!(out.status.code(), Some(1), "{stated}");
+    assert_eq!(iops_interval(&plain), iops_interval(&stated), "--run-noise must not touch repeats");
+    let (out, floored) = compare("slow.json", &["-f", "json", "--session-noise", "100"]);
+    let ((lo, hi), (flo, fhi)) = (iops_interval(&plain), iops_interval(&floored));
+    assert!(fhi - flo > hi - lo, "a session floor widens the interval: [{lo}, {hi}] vs [{flo}, {fhi}]");
+    assert!(out.status.code() == Some(1) || out.status.code() == Some(3), "{floored}");
+    let (out, text) = compare("slow.json", &["--session-noise", "1000"]);
+    assert_eq!(out.status.code(), Some(3), "a session noise of 1000 % decides nothing: {text}");
+}
+
+/// Without `--run-noise`, single runs rest on the `run-noise` of the shipped profile the results
+/// record in `config.profile` (qualification states 27 %).
+#[test]
+fn single_runs_rest_on_the_profiles_run_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let measured = sim_sweep(dir.path(), "sim.json", &[]);
+    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(measured).unwrap()).unwrap();
+    doc["config"]["profile"] = serde_json::json!({"name": "qualification", "sha256": "0"});
+    doc["points"].as_array_mut().unwrap().truncate(1);
+    let path = dir.path().join("q.json");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let p = path.to_str().unwrap();
+    let out = run(&["compare", p, p, "--inconclusive", "ok"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("run noise 27% (profile qualification)"), "{text}");
+    assert!(text.contains("noise 27%"), "the point's intervals rest on it: {text}");
+}
+
 #[test]
 fn wrong_inputs_are_one_line_with_their_exit_code() {
     let dir = tempfile::tempdir().unwrap();

@@ -13,14 +13,22 @@ use std::path::Path;
 
 /// The options of the comparison: margins, and the run noise of single runs with its source
 /// (`--run-noise`, else the runs' profile's `run-noise`, else the default).
-fn options(max_regression: Option<compare::Thresholds>, run_noise: Option<f64>, runs: [&Path; 2]) -> CompareOptions {
-    let mut o = CompareOptions { thresholds: max_regression.unwrap_or_default(), ..Default::default() };
+fn options(
+    max_regression: Option<compare::Thresholds>,
+    run_noise: Option<f64>,
+    session_noise: Option<f64>,
+    runs: [&Results; 2],
+) -> CompareOptions {
+    let mut o = CompareOptions {
+        thresholds: max_regression.unwrap_or_default(),
+        session_noise_pct: session_noise,
+        ..Default::default()
+    };
     if let Some(pct) = run_noise {
         o.run_noise_pct = pct;
         o.run_noise_source = "--run-noise".into();
         o.run_noise_stated = true;
-        o.run_noise_floor = true;
-    } else if let Some((name, pct)) = runs.iter().find_map(|p| compare::noise::of_profile(p)) {
+    } else if let Some((name, pct)) = runs.iter().find_map(|r| compare::noise::of_profile(r)) {
         o.run_noise_pct = pct;
         o.run_noise_source = format!("profile {name}");
         o.run_noise_stated = true;
@@ -61,8 +69,11 @@ fn load(path: &Path) -> Result<Results> {
 pub fn compare(a: &CompareArgs) -> Result<()> {
     let base = load(&a.base)?;
     let cand = load(&a.candidate)?;
-    let report =
-        compare::compare_results(&base, &cand, &options(a.max_regression, a.run_noise, [&a.base, &a.candidate]));
+    let report = compare::compare_results(
+        &base,
+        &cand,
+        &options(a.max_regression, a.run_noise, a.session_noise, [&base, &cand]),
+    );
     let mut text = Vec::new();
     compare::render(&report, a.format, &mut text).map_err(|e| Error::Internal(e.to_string()))?;
     let written_to = match &a.output {
@@ -97,9 +108,9 @@ pub fn report(a: &ReportArgs) -> Result<()> {
         plot::write_plots(&runs, dir)?;
     }
     if let Some(path) = &a.html {
-        let comparison = base.as_ref().map(|b| {
-            compare::compare_results(b, &results, &options(a.max_regression, None, [b.file.as_path(), &a.results]))
-        });
+        let comparison = base
+            .as_ref()
+            .map(|b| compare::compare_results(b, &results, &options(a.max_regression, None, None, [b, &results])));
         let page = crate::report::html::page(&results, base.as_ref(), comparison.as_ref())?;
         std::fs::write(path, page).map_err(|e| plot::write_error(path, &e))?;
     }

@@ -291,8 +291,8 @@ fn mean_var(x: &[f64]) -> (f64, f64) {
 /// values: Welch's interval when both sides have 2+ repeats; the one side's variance for both
 /// when only one has; with one repeat per side, a normal interval whose per-run standard
 /// deviation is `run_noise` (relative: 0.05 = 5 %, on the log scale for ratios, of the rate for
-/// rates, plus the binomial variance of the rate). `session_noise`: the run noise when stated
-/// (not the default), also a floor of the between-run variance of sides with repeats.
+/// rates, plus the binomial variance of the rate). `session_noise` (`--session-noise`): a floor of
+/// the between-run variance of sides with repeats.
 pub fn random_effects(
     figure: &Figure,
     base: &Sample,
@@ -309,9 +309,9 @@ pub fn random_effects(
     let (nb, nc) = (xb.len() as f64, xc.len() as f64);
     let sign = if *figure == Figure::Iops { -1.0 } else { 1.0 };
     let estimate = sign * (mc - mb);
-    // A stated run noise is also a floor for sides with repeats: repeats of one invocation share
+    // A session noise is a floor for sides with repeats: repeats of one invocation share
     // its session (the machine's state then), which their spread cannot show; the session's
-    // part of the run-to-run variance, what the stated noise has beyond the repeats' own
+    // part of the run-to-run variance, what the session noise has beyond the repeats' own
     // variance, adds to the variance of the side's mean.
     let session = |v: f64| match session_noise {
         Some(noise) if figure.is_ratio() => ((1.0 + noise).ln().powi(2) - v).max(0.0),

@@ -408,8 +408,8 @@ pub struct Estimation {
     pub seed: u64,
     /// The run-to-run noise in percent, for one repeat per side.
     pub run_noise_pct: f64,
-    /// Given with `--run-noise`: also a floor of the between-run variance of repeats.
-    pub run_noise_floor: bool,
+    /// `--session-noise` in percent: a floor of the between-run variance of repeats.
+    pub session_noise_pct: Option<f64>,
 }
 
 /// The margin of a figure on the effect's scale (worse positive).
@@ -483,8 +483,8 @@ pub fn finish(c: &mut PointComparison, base: &ResultPoint, cand: &ResultPoint, e
         }
         let seed = figure_seed(e.seed, &title, &m.name);
         let boot = inference::bootstrap(&figure, &sb, &sc, e.a, seed);
-        let stated = e.run_noise_floor.then_some(e.run_noise_pct / 100.0);
-        let re = inference::random_effects(&figure, &sb, &sc, e.a, e.run_noise_pct / 100.0, stated);
+        let session = e.session_noise_pct.map(|pct| pct / 100.0);
+        let re = inference::random_effects(&figure, &sb, &sc, e.a, e.run_noise_pct / 100.0, session);
         let Some(iv) = decide::wider(boot, re, e.run_noise_pct) else { continue };
         m.interval = Some(change_interval(m, iv.lo, iv.hi));
         m.basis = Some(iv.basis);

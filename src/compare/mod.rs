@@ -65,9 +65,9 @@ pub struct CompareOptions {
     pub run_noise_source: String,
     /// Whether the noise was stated (`--run-noise`, a profile) rather than the default.
     pub run_noise_stated: bool,
-    /// Whether it also floors the between-run variance of sides with repeats (`--run-noise`
-    /// only: a profile's noise is for single runs).
-    pub run_noise_floor: bool,
+    /// The run-to-run noise of whole sessions in percent (`--session-noise`): a floor under the
+    /// between-run variance of sides with repeats, which their own spread cannot show.
+    pub session_noise_pct: Option<f64>,
     pub seed: u64,
 }
 
@@ -78,7 +78,7 @@ impl Default for CompareOptions {
             run_noise_pct: DEFAULT_RUN_NOISE_PCT,
             run_noise_source: "the default".into(),
             run_noise_stated: false,
-            run_noise_floor: false,
+            session_noise_pct: None,
             seed: SEED,
         }
     }
@@ -266,7 +266,7 @@ pub fn compare_results(base: &Results, cand: &Results, opts: &CompareOptions) ->
         a: judge::level_for(gated),
         seed: opts.seed,
         run_noise_pct: opts.run_noise_pct,
-        run_noise_floor: opts.run_noise_floor,
+        session_noise_pct: opts.session_noise_pct,
     };
     for (p, &(i, j)) in points.iter_mut().zip(&pairs) {
         if let (Some(j), true) = (j, p.verdict != Verdict::NotComparable) {
@@ -309,19 +309,25 @@ pub fn compare_results(base: &Results, cand: &Results, opts: &CompareOptions) ->
         base: Side::of(base),
         candidate: Side::of(cand),
         differences: runs::differences(base, cand),
-        notes: notes(&points, &tally, gated),
+        notes: notes(&points, &tally, gated, opts.session_noise_pct),
         points,
     }
 }
 
 /// What the reader must know: the level of the intervals, single runs, points not compared.
-fn notes(points: &[PointComparison], tally: &Tally, gated: usize) -> Vec<String> {
+fn notes(points: &[PointComparison], tally: &Tally, gated: usize, session_noise: Option<f64>) -> Vec<String> {
     let mut out = vec![format!(
         "{gated} gated figure{}: each interval is two-sided {:.2}% (90% for the family, Bonferroni), so a false \
          regression anywhere has at most a 5% chance when nothing changed",
         if gated == 1 { "" } else { "s" },
         100.0 * (1.0 - judge::level_for(gated))
     )];
+    if let Some(pct) = session_noise {
+        out.push(format!(
+            "--session-noise {pct}%: the spread of repeats is taken as at least {pct}% between runs (sessions \
+             measured at different times), wider intervals than the repeats alone give"
+        ));
+    }
     let single = points
         .iter()
         .filter(|p| p.verdict != Verdict::NotComparable && p.repeats.base.max(p.repeats.candidate) == 1)

@@ -84,7 +84,7 @@ fn one_repeat_per_side_rests_on_the_run_noise() {
 }
 
 #[test]
-fn a_stated_run_noise_floors_the_variance_of_repeats() {
+fn a_session_noise_floors_the_variance_of_repeats() {
     let (b, c) = (side(&[10000., 10100., 9950.]), side(&[9000., 9100., 8950.]));
     let plain = random_effects(&Figure::Iops, &b, &c, 0.1, 0.05, None).unwrap();
     let floored = random_effects(&Figure::Iops, &b, &c, 0.1, 0.05, Some(0.05)).unwrap();

@@ -63,7 +63,7 @@ fn point(iops: &[f64], violations: u64) -> ResultPoint {
 /// One point judged alone: its gated figures are the whole family.
 fn judge(b: &ResultPoint, c: &ResultPoint, t: &Thresholds) -> PointComparison {
     let mut r = lay_out(b, c, t);
-    let e = Estimation { a: level_for(r.gated()), seed: 17, run_noise_pct: 10.0, run_noise_floor: false };
+    let e = Estimation { a: level_for(r.gated()), seed: 17, run_noise_pct: 10.0, session_noise_pct: None };
     finish(&mut r, b, c, &e);
     r
 }
