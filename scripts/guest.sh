@@ -39,7 +39,7 @@ CACHE=$ROOT/.cache/guest
 WORK=$ROOT/target/guest
 KERNEL_PKG=${ATSBENCH_GUEST_KERNEL_PKG:-linux-image-6.12-amd64}
 MODULES=(null_blk scsi_debug sg sd_mod nvme nvme-core loop virtio_blk virtio_pci
-    target_core_mod target_core_file tcm_loop nvmet nvme-loop dm_mod dm_multipath dm_round_robin
+    target_core_mod target_core_file target_core_iblock tcm_loop nvmet nvme-loop dm_mod dm_multipath dm_round_robin
     scsi_dh_alua iscsi_target_mod crc32c_generic iscsi_tcp dm_delay)
 # The references of `atsbench check` (libiscsi-bin, sg3-utils) and the iSCSI initiator's daemon
 # and its tool (open-iscsi) are packed with their libraries too.

@@ -33,8 +33,8 @@ pub enum Need {
     /// The LIO LUN through two kernel iSCSI sessions (iscsi_tcp, two initiator names): both sg
     /// nodes and both disks.
     IscsiKernel,
-    /// LIO with a fileio backstore over dm-delay: root, losetup, dmsetup and the modules
-    /// tcm_loop and dm_delay loaded; opt-in (`ATSBENCH_TEST_LIO_ABORT=1`), see `LIO_ABORT_PANICS`.
+    /// LIO with an iblock backstore over dm-delay: root, losetup, dmsetup and the modules
+    /// target_core_iblock, tcm_loop and dm_delay loaded.
     LioDelay,
 }
 
@@ -181,15 +181,7 @@ pub fn sg_error_file() -> Result<PathBuf, String> {
     }
 }
 
-/// Why the LIO abort test is opt-in: what it did to the guest's kernel.
-const LIO_ABORT_PANICS: &str = "LIO's ABORT TASK through tcm_loop panics the guest's Linux 6.12.118 (list_add \
-     corruption in transport_generic_new_cmd on the command after the abort, with fileio and iblock over dm-delay \
-     alike); set ATSBENCH_TEST_LIO_ABORT=1 to run it on a kernel without that bug";
-
 fn lio_delay_missing() -> Option<String> {
-    if std::env::var("ATSBENCH_TEST_LIO_ABORT").as_deref() != Ok("1") {
-        return Some(LIO_ABORT_PANICS.into());
-    }
     if !nix::unistd::geteuid().is_root() {
         return Some("needs root".into());
     }
@@ -198,7 +190,7 @@ fn lio_delay_missing() -> Option<String> {
             return Some(format!("{tool} is not installed"));
         }
     }
-    ["target_core_file", "tcm_loop", "dm_delay"]
+    ["target_core_iblock", "tcm_loop", "dm_delay"]
         .iter()
         .find(|m| !std::path::Path::new(&format!("/sys/module/{m}")).exists())
         .map(|m| format!("the kernel module {m} is not loaded"))
