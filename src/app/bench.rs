@@ -2,7 +2,7 @@
 //! the target needs, and write each result as soon as it is measured.
 
 use super::hdr;
-use super::plan::{check_fused_kind, HostsPlan, Plan, PlanPoint, DEFAULT_TARGET_BYTES};
+use super::plan::{check_fused_kind, workers, HostsPlan, Plan, PlanPoint, DEFAULT_TARGET_BYTES};
 use super::progress::{expected_time, Progress};
 use crate::backend::{self, scsi::Transport, AtsMode, Opened};
 use crate::device::{self, PointNeeds, Target};
@@ -510,15 +510,6 @@ fn broke_atomicity(p: &Point) -> Option<String> {
             p.qd, p.threads, p.locks, v.violations, v.lost_updates
         )
     })
-}
-
-/// "1 worker", "2 workers".
-pub(super) fn workers(n: u32) -> String {
-    if n == 1 {
-        "1 worker".into()
-    } else {
-        format!("{n} workers")
-    }
 }
 
 fn check_memlock(bytes: u64) -> Result<()> {

@@ -98,7 +98,7 @@ impl Plan {
                 return Err(Error::usage(format!(
                     "--contention {k} is more than the {actors} actors ({} x --qd {}), which would all share one \
                      block; give --contention {actors} or less, or raise --qd or --threads",
-                    super::bench::workers(cpus.len() as u32),
+                    workers(cpus.len() as u32),
                     a.qd
                 )));
             }
@@ -523,6 +523,15 @@ fn resolve_cpus(threads: u32, cpus: Option<Vec<usize>>) -> Result<Vec<Option<usi
         )));
     }
     Ok(available.into_iter().take(threads as usize).map(Some).collect())
+}
+
+/// "1 worker", "2 workers".
+pub(super) fn workers(n: u32) -> String {
+    if n == 1 {
+        "1 worker".into()
+    } else {
+        format!("{n} workers")
+    }
 }
 
 #[cfg(test)]
