@@ -36,6 +36,7 @@ pub struct HostsPlan {
 
 /// What a `run` or `sweep` will do.
 #[derive(Debug, Clone)]
+// wide: every resolved option of `run` and `sweep`, read in one place (bench); to be grouped by phase
 pub struct Plan {
     pub command: &'static str,
     /// None: the built-in temporary file (or the simulated device, see `sim`).
@@ -144,6 +145,7 @@ impl Plan {
         Ok(plan)
     }
 
+    // long: resolves the flags of `run` and `sweep` into the plan one after another; splits with Plan
     fn new(
         command: &'static str,
         c: CommonArgs,

@@ -69,6 +69,7 @@ impl std::str::FromStr for Transport {
 
 /// One point on a SCSI generic device.
 #[derive(Debug, Clone)]
+// wide: one point's SCSI settings, flat like the flags they come from
 pub struct ScsiOptions {
     pub path: PathBuf,
     pub bsg_path: Option<PathBuf>,

@@ -16,6 +16,7 @@ use serde::Serialize;
 use std::io::{self, Write};
 
 #[derive(Serialize)]
+// wide: one field per column of the compare CSV
 struct Row<'a> {
     verdict: &'a str,
     thresholds: &'a str,

@@ -180,6 +180,7 @@ fn interval_obs(iv: &crate::results::Intervals, latency: &mut dyn FnMut(usize, &
 
 /// Lay out the figures of two points with the same identity; their intervals and verdicts come
 /// from [`finish`], once the number of gated figures of the comparison is known.
+// long: one block per family of figures (IOPS, latency, rates, counts), in report order
 pub fn lay_out(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds) -> PointComparison {
     let mut c = shell(base, Some(base), Some(cand));
     c.metrics.push(metric(

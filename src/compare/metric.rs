@@ -39,6 +39,7 @@ pub const MANN_WHITNEY: &str = "mann-whitney-u";
 
 /// One figure of a point, side by side.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+// wide: one object of the compare JSON report, one field per key
 pub struct Metric {
     /// `iops`, `<kind> p50|p99|p99.9`, `miscompares <class>`, `violations`, `lost updates`.
     pub name: String,

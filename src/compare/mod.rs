@@ -178,6 +178,7 @@ pub struct Tally {
 
 /// The whole comparison: what `render` prints and the JSON report is.
 #[derive(Debug, Clone, Serialize)]
+// wide: the compare JSON report itself, one field per top-level key
 pub struct CompareReport {
     pub schema: &'static str,
     pub verdict: Verdict,
@@ -218,6 +219,7 @@ pub fn compare(base: &Path, candidate: &Path, opts: &CompareOptions) -> Result<C
 }
 
 /// Compare two results already read.
+// long: pairs, lays out, estimates and concludes in the order the report reads
 pub fn compare_results(base: &Results, cand: &Results, opts: &CompareOptions) -> CompareReport {
     let mut used = vec![false; cand.points.len()];
     let mut pairs: Vec<(usize, Option<usize>)> = Vec::new();

@@ -113,6 +113,7 @@ pub fn tally_line(r: &CompareReport) -> String {
     )
 }
 
+// long: writes the compare table top to bottom, one section after another
 fn table(r: &CompareReport, w: &mut dyn Write) -> io::Result<()> {
     writeln!(w, "atsbench compare: {} ({})", r.verdict.name().to_uppercase(), tally_line(r))?;
     writeln!(w, "base        {}", side_line(&r.base))?;

@@ -154,6 +154,7 @@ fn verdict_class(v: Verdict) -> &'static str {
     }
 }
 
+// long: writes the HTML of the comparison section top to bottom
 fn comparison_section(h: &mut String, base: &Results, c: &CompareReport) -> crate::error::Result<()> {
     let class = match c.verdict {
         Verdict::Regression => "v-regression",
