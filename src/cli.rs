@@ -469,6 +469,7 @@ pub struct SweepArgs {
 
 /// Options shared by `run` and `sweep`, under the headings of [`heading`].
 #[derive(Debug, Args)]
+// wide: clap derive: one field per flag that `run` and `sweep` share
 pub struct CommonArgs {
     /// A regular file, a block device, /dev/ngXnY, /dev/sgN, or `sim` / `sim:SIZE` (the
     /// simulated device, e.g. sim:64MiB); none: a temporary file.

@@ -18,6 +18,7 @@ pub const BUILT_IN: [(&str, &str); 4] = [
 /// The keys a profile may set, each as its flag would take it.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+// wide: one field per key a profile may set (deny_unknown_fields)
 pub struct Settings {
     pub description: String,
     pub workload: Option<Vec<String>>,

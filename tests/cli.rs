@@ -308,7 +308,8 @@ fn a_killed_run_does_not_break_the_next_and_runs_do_not_share_files() {
     let spawn = || {
         Command::new(bin())
             .env("TMPDIR", dir.path())
-            .args(["run", "--duration", "30", "-f", "json"])
+            // An hour: the runs end by the signals below, never on their own during the test.
+            .args(["run", "--duration", "1h", "-f", "json"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -316,9 +317,11 @@ fn a_killed_run_does_not_break_the_next_and_runs_do_not_share_files() {
     };
     let (mut a, mut b) = (spawn(), spawn());
     let files = || -> Vec<PathBuf> { std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.path()).collect() };
-    let t0 = std::time::Instant::now();
     while files().len() < 2 {
-        assert!(t0.elapsed().as_secs() < 30, "two runs should make two temporary targets: {:?}", files());
+        for c in [&mut a, &mut b] {
+            let ended = c.try_wait().unwrap();
+            assert!(ended.is_none(), "a run ended ({ended:?}) before both made their targets: {:?}", files());
+        }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     a.kill().unwrap(); // SIGKILL: no chance to clean up
@@ -337,14 +340,17 @@ fn an_interrupted_sweep_keeps_its_points_and_exits_130() {
     let out = dir.path().join("s.json");
     let mut child = Command::new(bin())
         .env("TMPDIR", dir.path())
-        .args(["sweep", "--qd", "1..256", "--duration", "0.4", "-f", "json", "-o", out.to_str().unwrap()])
+        // Open loop, 100 operations at 50/s: no point can end before 2 s by the schedule (a
+        // slow machine only makes it later), so the 8 points after the first need 16 s or
+        // more and the interrupt lands inside the sweep.
+        .args(["sweep", "--qd", "1..256", "--ops", "100", "--rate", "50", "-f", "json", "-o", out.to_str().unwrap()])
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     // Wait until at least one point is written, then interrupt.
-    let t0 = std::time::Instant::now();
     while !out.exists() || std::fs::metadata(&out).unwrap().len() == 0 {
-        assert!(t0.elapsed().as_secs() < 30, "no point written");
+        let ended = child.try_wait().unwrap();
+        assert!(ended.is_none(), "the sweep ended ({ended:?}) before writing a point");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();

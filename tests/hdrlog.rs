@@ -44,8 +44,11 @@ fn json(path: &Path) -> serde_json::Value {
 fn a_sweep_log_reads_back_with_the_counts_of_the_results() {
     let dir = tempfile::tempdir().unwrap();
     let (log, results) = (dir.path().join("sweep.hlog"), dir.path().join("sweep.json"));
-    // Open loop at 20000 ops/s: each measurement of 1000 operations takes 50 ms or more, so
-    // 10 ms intervals split it; two interleaved repeats of each point share its tags.
+    // Open loop at 20000 ops/s: each measurement of 1000 operations takes 50 ms or more, in
+    // 10 ms intervals; two interleaved repeats of each point share its tags. How many intervals
+    // a measurement gets depends on when the workers are scheduled, so this test checks what
+    // holds whatever that is; the splitting itself, with exact counts per interval, is checked
+    // with a clock the test drives (engine::series, a_long_measurement_is_split...).
     let out = run(&[
         "sweep",
         "sim",
@@ -81,7 +84,6 @@ fn a_sweep_log_reads_back_with_the_counts_of_the_results() {
     let points = doc["points"].as_array().unwrap();
     assert_eq!(points.len(), 6, "ats at 2 QDs x 2 contentions, read at 2 QDs");
     let mut expected = 0;
-    let mut split = 0;
     for p in points {
         let axis =
             p["contention"].as_u64().filter(|_| p["workload"] == "ats").map_or(String::new(), |k| format!("-c{k}"));
@@ -97,13 +99,11 @@ fn a_sweep_log_reads_back_with_the_counts_of_the_results() {
             // Each repeat writes at least its last interval (a worker that waited past a
             // boundary adds that interval to the next one, so more is not certain per tag).
             assert!(intervals.len() >= 2, "{tag}: two repeats: {}", intervals.len());
-            split += usize::from(intervals.len() > 2);
             assert!(intervals.iter().all(|(_, len, _)| *len <= Duration::from_millis(10)), "{tag}");
             assert!(intervals.windows(2).all(|w| w[0].0 <= w[1].0), "{tag}: intervals in time order");
         }
     }
     assert_eq!(tags.len(), expected, "one tag per point and kind: {:?}", tags.keys());
-    assert!(split > 0, "50 ms or more per repeat in 10 ms intervals: some measurement has several");
 }
 
 #[test]

@@ -1,26 +1,49 @@
-//! Fails on any import cycle between the crate's top-level modules (issue 8: arrows point one
-//! way, cli -> app -> (device, engine) -> backend -> proto / sys).
+//! Fails on any import cycle between modules: between the crate's top-level modules (issue 8:
+//! arrows point one way, cli -> app -> (device, engine) -> backend -> proto / sys), and between
+//! the modules inside each folder (issue 22: `compare/{csv, render, judge}` was one circle).
 //!
-//! Reads `src/**/*.rs` at test time. Each file belongs to a top-level module
-//! (`src/engine/worker/ats.rs` to `engine`, `src/app.rs` to `app`; `lib.rs` and `main.rs` to
-//! none). A reference to another top-level module is any path that reaches the crate root:
-//! `crate::x` (in `use`, in code, in `pub(in crate::x)`), each item of a `use crate::{x, y::z}`
-//! group, and `super::` chains that climb to the root (`super::x` in `src/app.rs`,
-//! `super::super::x` in an inline module of it). Comments and string literals are skipped.
+//! Reads `src/**/*.rs` at test time. Every path a file names is resolved from the crate root:
+//! `crate::x::y` (in `use`, in code, in `pub(in crate::x)`), each leaf of a `use crate::{x, y::z}`
+//! tree, `super::` chains, `self::` and the relative paths of `use` (`use worker::Tally` in
+//! `engine/mod.rs`). A name a module imports or re-exports (`pub use result::Point;`) stands for
+//! what it imports, so `super::Point` from a sibling of `result` is a reference to `result`.
+//! Comments and string literals are skipped.
+//!
+//! In each folder, the nodes are its direct children (a file, or a folder with everything in
+//! it), and `a -> b` when any file in `a` names a path inside `b`. A folder's own `mod.rs` is not
+//! a node of it: it declares and re-exports its children, and they may use its items.
 //!
 //! Test code counts: a `#[cfg(test)]` module that imports a module above it ties the two
 //! together as much as the code does (the tests cannot move with their module), and a test
 //! that needs something from above usually shows a seam missing below.
 
+mod common;
+
+use common::source::{module_path, rust_files, src_dir, src_files, strip, tokens};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// One reference from a file to a top-level module.
+/// One reference from a file to a top-level module, by a path that reaches the crate root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Reference {
     module: String,
     line: usize,
+}
+
+/// One path a file names, resolved from the crate root (`crate::engine::worker::Tally` is
+/// [engine, worker, Tally]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Named {
+    path: Vec<String>,
+    line: usize,
+    /// Written from the crate root: `crate::`, or `super::` chains that climb to it.
+    from_root: bool,
+    /// A `use` path that starts with a plain name, a child of the module or another crate:
+    /// how many segments of `path` are the module's.
+    relative: Option<usize>,
+    /// The name a file-level `use` binds in the module (its last segment, or its `as` name).
+    binds: Option<String>,
 }
 
 /// Where one edge was seen.
@@ -31,152 +54,19 @@ struct Site {
     text: String,
 }
 
-/// Comments, strings and character literals blanked out (newlines kept, so lines still count).
-fn strip(text: &str) -> String {
-    let c: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let blank = |out: &mut String, ch: char| out.push(if ch == '\n' { '\n' } else { ' ' });
-    let mut i = 0;
-    while i < c.len() {
-        let next = c.get(i + 1).copied();
-        if c[i] == '/' && next == Some('/') {
-            while i < c.len() && c[i] != '\n' {
-                i += 1;
-            }
-        } else if c[i] == '/' && next == Some('*') {
-            let mut depth = 0;
-            while i < c.len() {
-                if c[i] == '/' && c.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    out.push_str("  ");
-                    i += 2;
-                } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    out.push_str("  ");
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    blank(&mut out, c[i]);
-                    i += 1;
-                }
-            }
-        } else if let Some((prefix, hashes)) = raw_string_start(&c, i) {
-            // r"..." or r#"..."# (also after b): skip to the quote followed by as many #.
-            let body = i + prefix;
-            out.push_str(&" ".repeat(prefix));
-            i = body;
-            while i < c.len() && !(c[i] == '"' && (0..hashes).all(|h| c.get(i + 1 + h) == Some(&'#'))) {
-                blank(&mut out, c[i]);
-                i += 1;
-            }
-            let end = (i + 1 + hashes).min(c.len());
-            out.push_str(&" ".repeat(end - i));
-            i = end;
-        } else if c[i] == '"' {
-            out.push(' ');
-            i += 1;
-            while i < c.len() && c[i] != '"' {
-                if c[i] == '\\' {
-                    blank(&mut out, c[i]);
-                    i += 1;
-                }
-                if i < c.len() {
-                    blank(&mut out, c[i]);
-                    i += 1;
-                }
-            }
-            out.push(' ');
-            i += 1;
-        } else if c[i] == '\'' && (next == Some('\\') || c.get(i + 2) == Some(&'\'')) {
-            // A character literal ('x', '\n', '\''), not a lifetime.
-            out.push(' ');
-            i += 1;
-            if c.get(i) == Some(&'\\') {
-                out.push_str("  ");
-                i += 2;
-            }
-            while i < c.len() && c[i] != '\'' {
-                blank(&mut out, c[i]);
-                i += 1;
-            }
-            out.push(' ');
-            i += 1;
-        } else {
-            out.push(c[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// At `i`, the start of a raw string literal (`r"`, `r#"`, `br##"`...): the length of its
-/// opening (up to and with the quote) and how many `#` close it.
-fn raw_string_start(c: &[char], i: usize) -> Option<(usize, usize)> {
-    let at_token_start = i == 0 || !(c[i - 1].is_alphanumeric() || c[i - 1] == '_');
-    let r = match (c.get(i), c.get(i + 1)) {
-        (Some('r'), _) if at_token_start => i,
-        (Some('b'), Some('r')) if at_token_start => i + 1,
-        _ => return None,
-    };
-    let hashes = c[r + 1..].iter().take_while(|&&ch| ch == '#').count();
-    (c.get(r + 1 + hashes) == Some(&'"')).then_some((r - i + hashes + 2, hashes))
-}
-
-/// Identifiers, `::` and single punctuation characters, with their line numbers.
-fn tokens(code: &str) -> Vec<(String, usize)> {
-    let mut out = Vec::new();
-    for (n, line) in code.lines().enumerate() {
-        let c: Vec<char> = line.chars().collect();
-        let mut i = 0;
-        while i < c.len() {
-            if c[i].is_alphanumeric() || c[i] == '_' {
-                let start = i;
-                while i < c.len() && (c[i].is_alphanumeric() || c[i] == '_') {
-                    i += 1;
-                }
-                out.push((c[start..i].iter().collect(), n + 1));
-            } else if c[i] == ':' && c.get(i + 1) == Some(&':') {
-                out.push(("::".to_owned(), n + 1));
-                i += 2;
-            } else {
-                if !c[i].is_whitespace() {
-                    out.push((c[i].to_string(), n + 1));
-                }
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-/// The module path of a file under `src`: `engine/worker/ats.rs` is [engine, worker, ats],
-/// `engine/mod.rs` is [engine]. None for the crate roots.
-fn module_path(rel: &Path) -> Option<Vec<String>> {
-    let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-    let file = parts.pop()?;
-    let stem = file.strip_suffix(".rs")?;
-    if parts.is_empty() && (stem == "lib" || stem == "main") {
-        return None;
-    }
-    if stem != "mod" {
-        parts.push(stem.to_owned());
-    }
-    Some(parts)
-}
-
-/// Every reference in `text` (the file at module path `path`) that reaches the crate root,
-/// named by the top-level module it names (or the root item, which callers filter out).
-fn references(path: &[String], text: &str) -> Vec<Reference> {
+/// Every path in `text` (the file at module path `here`) that names a module of this crate
+/// or an item in one, resolved from the crate root.
+fn paths(here: &[String], text: &str) -> Vec<Named> {
     let toks = tokens(&strip(text));
     let t = |i: usize| toks.get(i).map_or("", |(s, _)| s.as_str());
-    let mut refs = Vec::new();
+    let mut out = Vec::new();
     // Inline modules (`mod tests { ... }`) open at a brace depth; `super` counts from them.
     let mut inline: Vec<(usize, String)> = Vec::new();
     let mut depth = 0usize;
     let mut i = 0;
     while i < toks.len() {
+        let mut module: Vec<String> = here.to_vec();
+        module.extend(inline.iter().map(|(_, m)| m.clone()));
         match t(i) {
             "{" => depth += 1,
             "}" => {
@@ -185,104 +75,244 @@ fn references(path: &[String], text: &str) -> Vec<Reference> {
                     inline.pop();
                 }
             }
-            "mod" if t(i + 2) == "{" => {
-                inline.push((depth, t(i + 1).to_owned()));
+            "mod" if t(i + 2) == "{" => inline.push((depth, t(i + 1).to_owned())),
+            "use" => {
+                let start = if t(i + 1) == "::" { i + 2 } else { i + 1 };
+                let mut leaves = Vec::new();
+                i = use_tree(&toks, start, Vec::new(), &mut leaves);
+                let file_level = depth == 0;
+                for (raw, name, line) in leaves {
+                    if let Some(mut n) = resolve_written(&module, &raw, line, true) {
+                        n.binds = name.filter(|_| file_level);
+                        out.push(n);
+                    }
+                }
+                continue;
             }
-            _ => {}
-        }
-        let path_start = i == 0 || t(i - 1) != "::";
-        let root = match t(i) {
-            "crate" if t(i + 1) == "::" => Some(i + 2),
-            "super" if path_start && t(i + 1) == "::" => {
-                let mut here: Vec<&str> = path.iter().map(String::as_str).collect();
-                here.extend(inline.iter().map(|(_, m)| m.as_str()));
-                let mut j = i;
-                let mut climbed = 0;
-                while t(j) == "super" && t(j + 1) == "::" {
-                    climbed += 1;
+            "crate" | "super" if (i == 0 || t(i - 1) != "::") && t(i + 1) == "::" => {
+                let mut raw = vec![t(i).to_owned()];
+                let mut j = i + 1;
+                while t(j) == "::" && is_ident(t(j + 1)) {
+                    raw.push(t(j + 1).to_owned());
                     j += 2;
                 }
-                (climbed == here.len()).then_some(j)
+                out.extend(resolve_written(&module, &raw, toks[i].1, false));
+                i = j;
+                continue;
             }
-            _ => None,
-        };
-        if let Some(j) = root {
-            if t(j) == "{" {
-                refs.extend(group_heads(&toks, j));
-            } else if is_ident(t(j)) {
-                refs.push(Reference { module: t(j).to_owned(), line: toks[j].1 });
-            }
+            _ => {}
         }
         i += 1;
     }
-    refs
+    out
 }
 
-/// The first identifier of each item of the `{ ... }` group opening at token `open`.
-fn group_heads(toks: &[(String, usize)], open: usize) -> Vec<Reference> {
-    let mut heads = Vec::new();
-    let mut depth = 0;
-    let mut expect_head = false;
-    for (s, line) in &toks[open..] {
-        match s.as_str() {
+/// The leaves of the `use` tree at token `i`, each as its written segments after `prefix`, the
+/// name it binds (None for a glob) and its line; returns the index after the tree.
+fn use_tree(
+    toks: &[(String, usize)],
+    mut i: usize,
+    prefix: Vec<String>,
+    out: &mut Vec<(Vec<String>, Option<String>, usize)>,
+) -> usize {
+    let t = |i: usize| toks.get(i).map_or("", |(s, _)| s.as_str());
+    let mut raw = prefix;
+    loop {
+        match t(i) {
             "{" => {
-                depth += 1;
-                expect_head = depth == 1;
-                continue;
-            }
-            "}" => {
-                depth -= 1;
-                if depth == 0 {
-                    break;
+                i += 1;
+                while i < toks.len() && t(i) != "}" {
+                    i = use_tree(toks, i, raw.clone(), out);
+                    if t(i) == "," {
+                        i += 1;
+                    }
                 }
+                return i + 1;
             }
-            "," if depth == 1 => {
-                expect_head = true;
-                continue;
+            "*" => return i + 1,
+            s if is_ident(s) => {
+                let line = toks[i].1;
+                raw.push(s.to_owned());
+                i += 1;
+                if t(i) == "::" {
+                    i += 1;
+                    continue;
+                }
+                let mut name =
+                    if s == "self" { raw.len().checked_sub(2).map(|k| raw[k].clone()) } else { Some(s.to_owned()) };
+                if t(i) == "as" {
+                    name = Some(t(i + 1).to_owned()).filter(|n| n != "_");
+                    i += 2;
+                }
+                out.push((raw, name, line));
+                return i;
             }
-            head if expect_head && is_ident(head) && head != "self" => {
-                heads.push(Reference { module: head.to_owned(), line: *line });
-            }
-            _ => {}
+            // A token no path has (a stray `;`): the tree ends here.
+            _ => return i,
         }
-        expect_head = false;
     }
-    heads
+}
+
+/// A path as written (`super::super::backend::Op`, `crate::x`, `self::y`, `result::Point`) in
+/// module `here`, resolved from the crate root. None for paths that name nothing of this crate
+/// below the root (`crate::{self}`).
+fn resolve_written(here: &[String], raw: &[String], line: usize, in_use: bool) -> Option<Named> {
+    let mut path: Vec<String> = Vec::new();
+    let (mut from_root, mut relative) = (false, None);
+    let mut k = 0;
+    match raw.first().map(String::as_str) {
+        Some("crate") => {
+            from_root = true;
+            k = 1;
+        }
+        Some("super") => {
+            path = here.to_vec();
+            while raw.get(k).map(String::as_str) == Some("super") {
+                path.pop()?;
+                k += 1;
+            }
+            from_root = path.is_empty();
+        }
+        Some("self") => {
+            path = here.to_vec();
+            k = 1;
+        }
+        Some(_) if in_use => {
+            path = here.to_vec();
+            relative = Some(here.len());
+        }
+        _ => return None,
+    }
+    path.extend(raw[k..].iter().filter(|s| *s != "self").cloned());
+    (!path.is_empty()).then_some(Named { path, line, from_root, relative, binds: None })
+}
+
+/// Every reference in `text` (the file at module path `path`) that reaches the crate root,
+/// named by the top-level module it names (or the root item, which callers filter out); one
+/// per item of a `use` group.
+fn references(path: &[String], text: &str) -> Vec<Reference> {
+    let mut refs: Vec<Reference> = Vec::new();
+    for n in paths(path, text).into_iter().filter(|n| n.from_root) {
+        let r = Reference { module: n.path[0].clone(), line: n.line };
+        if refs.last() != Some(&r) {
+            refs.push(r);
+        }
+    }
+    refs
 }
 
 fn is_ident(s: &str) -> bool {
     s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
 }
 
-/// The top-level modules and one site of each edge between them.
+/// One file: where it is, its module, its lines, and the paths it names.
+struct File {
+    rel: String,
+    module: Vec<String>,
+    lines: Vec<String>,
+    named: Vec<Named>,
+}
+
+/// The crate's files, its modules, and the names each module imports.
+#[derive(Default)]
+struct Crate {
+    /// Every module with a file, and every folder a file is in.
+    modules: BTreeSet<Vec<String>>,
+    /// (module, name) -> the path the name stands for, from the module's file-level `use`s.
+    aliases: BTreeMap<(Vec<String>, String), Vec<String>>,
+    files: Vec<File>,
+}
+
+impl Crate {
+    /// Add one file (its path relative to `src`, e.g. `engine/mod.rs`).
+    fn add_file(&mut self, rel: &str, text: &str) {
+        let Some(module) = module_path(Path::new(rel)) else { return };
+        for k in 1..=module.len() {
+            self.modules.insert(module[..k].to_vec());
+        }
+        let named = paths(&module, text);
+        let lines = text.lines().map(|l| l.trim().to_owned()).collect();
+        self.files.push(File { rel: format!("src/{rel}"), module, lines, named });
+    }
+
+    /// Record the names of the modules' `use`s, once every module is known (a relative `use`
+    /// names a child module or another crate).
+    fn finish(&mut self) {
+        let mut aliases = BTreeMap::new();
+        for f in &self.files {
+            for n in &f.named {
+                if let Some(name) = &n.binds {
+                    if self.ours(n) {
+                        aliases.insert((f.module.clone(), name.clone()), n.path.clone());
+                    }
+                }
+            }
+        }
+        self.aliases = aliases;
+    }
+
+    /// A relative `use` path is ours when it starts with a child of its module.
+    fn ours(&self, n: &Named) -> bool {
+        n.relative.is_none_or(|k| n.path.len() > k && self.modules.contains(&n.path[..=k]))
+    }
+
+    /// The path with every imported name replaced by what it stands for.
+    fn resolve(&self, path: &[String]) -> Vec<String> {
+        let mut path = path.to_vec();
+        // A bound on the chain of re-exports (a cycle of `use`s would not compile anyway).
+        for _ in 0..16 {
+            let Some(m) = (1..path.len()).rev().map(|k| &path[..k]).find(|m| self.modules.contains(*m)) else {
+                break;
+            };
+            let key = (m.to_vec(), path[m.len()].clone());
+            match self.aliases.get(&key) {
+                Some(target) if !target.starts_with(&path[..=m.len()]) => {
+                    let mut next = target.clone();
+                    next.extend_from_slice(&path[m.len() + 1..]);
+                    path = next;
+                }
+                _ => break,
+            }
+        }
+        path
+    }
+
+    /// Every folder (a module with children), the crate root first.
+    fn folders(&self) -> Vec<Vec<String>> {
+        let mut out: BTreeSet<Vec<String>> = self.modules.iter().map(|m| m[..m.len() - 1].to_vec()).collect();
+        out.insert(Vec::new());
+        out.into_iter().collect()
+    }
+
+    /// The graph of the children of `folder` (`[]` for the top-level modules).
+    fn graph(&self, folder: &[String]) -> Graph {
+        let d = folder.len();
+        let child = |m: &[String]| (m.len() > d && m.starts_with(folder)).then(|| m[d].clone());
+        let mut g = Graph { folder: folder.to_vec(), ..Graph::default() };
+        g.modules = self.modules.iter().filter_map(|m| child(m)).collect();
+        for f in &self.files {
+            let Some(from) = child(&f.module) else { continue };
+            for n in f.named.iter().filter(|n| self.ours(n)) {
+                let Some(to) = child(&self.resolve(&n.path)) else { continue };
+                if to != from && g.modules.contains(&to) {
+                    let site = Site { file: f.rel.clone(), line: n.line, text: f.lines[n.line - 1].clone() };
+                    g.edges.entry((from.clone(), to)).or_insert(site);
+                }
+            }
+        }
+        g
+    }
+}
+
+/// The modules of one folder and one site of each edge between them.
 #[derive(Default)]
 struct Graph {
+    folder: Vec<String>,
     modules: BTreeSet<String>,
     edges: BTreeMap<(String, String), Site>,
 }
 
 impl Graph {
-    /// Add one file (its path relative to `src`, e.g. `engine/mod.rs`).
-    fn add_file(&mut self, rel: &str, text: &str) {
-        let Some(path) = module_path(Path::new(rel)) else { return };
-        let from = path[0].clone();
-        self.modules.insert(from.clone());
-        let lines: Vec<&str> = text.lines().collect();
-        for r in references(&path, text) {
-            if r.module == from {
-                continue;
-            }
-            let site = Site { file: format!("src/{rel}"), line: r.line, text: lines[r.line - 1].trim().to_owned() };
-            self.edges.entry((from.clone(), r.module)).or_insert(site);
-        }
-    }
-
-    /// Drop edges to names that are not top-level modules (items of the crate root).
-    fn finish(&mut self) {
-        let modules = &self.modules;
-        self.edges.retain(|(_, to), _| modules.contains(to));
-    }
-
     fn successors(&self, from: &str) -> Vec<&str> {
         self.edges.keys().filter(|(f, _)| f == from).map(|(_, t)| t.as_str()).collect()
     }
@@ -374,7 +404,11 @@ impl Graph {
 
     /// The cycles, each as `a -> b -> a` with one site per edge.
     fn report(&self, cycles: &[Vec<String>]) -> String {
-        let mut s = format!("{} import cycle(s) between top-level modules:\n", cycles.len());
+        let place = match self.folder.as_slice() {
+            [] => "top-level modules".to_owned(),
+            f => format!("modules of src/{}/", f.join("/")),
+        };
+        let mut s = format!("{} import cycle(s) between the {place}:\n", cycles.len());
         for c in cycles {
             let _ = writeln!(s, "\n  {} -> {}", c.join(" -> "), c[0]);
             for (k, from) in c.iter().enumerate() {
@@ -387,47 +421,55 @@ impl Graph {
     }
 }
 
-/// Every `.rs` file under `dir`, sorted.
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .map(|e| e.expect("a directory entry").path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            out.push(p);
-        }
+/// The crate as it is in `src/`.
+fn this_crate() -> Crate {
+    let mut c = Crate::default();
+    for (rel, text) in src_files() {
+        c.add_file(&rel, &text);
     }
+    c.finish();
+    c
 }
 
 #[test]
 fn the_top_level_modules_have_no_import_cycles() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    let mut g = Graph::default();
-    for f in &files {
-        let rel = f.strip_prefix(&src).expect("under src").to_string_lossy().replace('\\', "/");
-        let text = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("reading {}: {e}", f.display()));
-        g.add_file(&rel, &text);
-    }
-    g.finish();
-    assert!(g.modules.len() > 5, "found only {:?} under {}", g.modules, src.display());
+    let g = this_crate().graph(&[]);
+    assert!(g.modules.len() > 5, "found only {:?} under src", g.modules);
     let cycles = g.cycles();
     assert!(cycles.is_empty(), "{}", g.report(&cycles));
 }
 
-/// A graph from (file, text) pairs.
-fn graph(files: &[(&str, &str)]) -> Graph {
-    let mut g = Graph::default();
+#[test]
+fn the_modules_inside_each_folder_have_no_import_cycles() {
+    let c = this_crate();
+    let folders = c.folders();
+    assert!(folders.len() > 10, "found only {folders:?} under src");
+    let report: String = folders
+        .iter()
+        .map(|f| c.graph(f))
+        .filter_map(|g| Some(g.cycles()).filter(|c| !c.is_empty()).map(|c| g.report(&c)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(report.is_empty(), "{report}");
+}
+
+/// A crate from (file, text) pairs.
+fn krate(files: &[(&str, &str)]) -> Crate {
+    let mut c = Crate::default();
     for (rel, text) in files {
-        g.add_file(rel, text);
+        c.add_file(rel, text);
     }
-    g.finish();
-    g
+    c.finish();
+    c
+}
+
+/// The top-level graph of a crate from (file, text) pairs.
+fn graph(files: &[(&str, &str)]) -> Graph {
+    krate(files).graph(&[])
+}
+
+fn edge(from: &str, to: &str) -> (String, String) {
+    (from.to_owned(), to.to_owned())
 }
 
 fn heads(path: &[&str], text: &str) -> Vec<String> {
@@ -450,6 +492,75 @@ fn a_cycle_is_found_and_reported_with_its_sites() {
     assert!(report.contains("  backend -> engine -> backend\n"), "{report}");
     assert!(report.contains("backend -> engine: src/backend/nvme.rs:2: crate::engine::run_point();"), "{report}");
     assert!(report.contains("engine -> backend: src/engine/mod.rs:2: use crate::backend::Backend;"), "{report}");
+}
+
+#[test]
+fn a_cycle_inside_a_folder_is_found_and_named() {
+    let c = krate(&[
+        ("compare/mod.rs", "mod csv;\nmod judge;\nmod render;\npub use judge::Metric;\n"),
+        ("compare/csv.rs", "use super::render::short_test;\n"),
+        ("compare/render.rs", "use super::Metric;\nfn f() {\n    super::csv::render();\n}\n"),
+        ("compare/judge.rs", "pub struct Metric;\n"),
+        ("report.rs", "use crate::compare::Metric;\n"),
+    ]);
+    assert!(c.graph(&[]).cycles().is_empty(), "the top level is a line");
+    let g = c.graph(&["compare".to_owned()]);
+    assert_eq!(g.modules.iter().collect::<Vec<_>>(), ["csv", "judge", "render"]);
+    // `super::Metric` is the re-export of judge's Metric: an edge to judge, not to mod.rs.
+    assert_eq!(
+        g.edges.keys().cloned().collect::<Vec<_>>(),
+        [edge("csv", "render"), edge("render", "csv"), edge("render", "judge")]
+    );
+    let cycles = g.cycles();
+    assert_eq!(cycles, [["csv", "render"]]);
+    let report = g.report(&cycles);
+    assert!(report.starts_with("1 import cycle(s) between the modules of src/compare/:"), "{report}");
+    assert!(report.contains("  csv -> render -> csv\n"), "{report}");
+    assert!(report.contains("render -> csv: src/compare/render.rs:3: super::csv::render();"), "{report}");
+}
+
+#[test]
+fn a_folder_inside_a_folder_is_one_node_and_its_mod_rs_is_none() {
+    let c = krate(&[
+        ("engine/mod.rs", "mod result;\nmod worker;\nuse worker::Worker;\npub struct PointSpec;\n"),
+        ("engine/result.rs", "use super::worker::{Counters, Tally};\nuse super::PointSpec;\n"),
+        ("engine/worker/mod.rs", "mod tally;\npub use tally::Counters;\npub use self::tally::Tally;\n"),
+        ("engine/worker/tally.rs", "pub struct Tally;\nfn f() {\n    crate::engine::result::finish();\n}\n"),
+    ]);
+    // The children may use their folder's items and it theirs: no cycle with mod.rs.
+    let g = c.graph(&["engine".to_owned()]);
+    assert_eq!(g.edges.keys().cloned().collect::<Vec<_>>(), [edge("result", "worker"), edge("worker", "result")]);
+    assert_eq!(g.cycles(), [["result", "worker"]]);
+    assert_eq!(g.edges[&edge("worker", "result")].file, "src/engine/worker/tally.rs");
+    // Inside worker, the re-exports resolve to tally, and tally's own reference leaves the folder.
+    let inner = c.graph(&["engine".to_owned(), "worker".to_owned()]);
+    assert_eq!(inner.modules.iter().collect::<Vec<_>>(), ["tally"]);
+    assert!(inner.edges.is_empty());
+    assert_eq!(c.resolve(&["engine".into(), "worker".into(), "Tally".into()]), ["engine", "worker", "tally", "Tally"]);
+    assert!(c.folders().contains(&vec!["engine".to_owned(), "worker".to_owned()]));
+}
+
+#[test]
+fn use_trees_bind_their_names_and_relative_paths_are_ours_only_below_the_module() {
+    let here = ["app".to_owned(), "plan".to_owned()];
+    let named = paths(
+        &here,
+        "use super::{bench::{self, run as go}, progress::*};\nuse std::fmt;\nfn f() {\n    use crate::x::Y;\n}\n",
+    );
+    let got: Vec<(String, Option<String>)> = named.iter().map(|n| (n.path.join("::"), n.binds.clone())).collect();
+    assert_eq!(
+        got,
+        [
+            ("app::bench".to_owned(), Some("bench".to_owned())),
+            ("app::bench::run".to_owned(), Some("go".to_owned())),
+            ("app::plan::std::fmt".to_owned(), Some("fmt".to_owned())),
+            // A `use` inside a function binds nothing the module's children could name.
+            ("x::Y".to_owned(), None),
+        ]
+    );
+    let c = krate(&[("app/plan.rs", "use std::fmt;\n"), ("app/bench.rs", "")]);
+    assert!(!c.ours(&named[2]), "std is another crate");
+    assert!(c.ours(&named[0]));
 }
 
 #[test]
@@ -552,29 +663,15 @@ fn references_to_root_items_and_self_are_not_edges() {
     assert_eq!(g.edges[&("b".to_owned(), "a".to_owned())].file, "src/b/c.rs");
 }
 
-/// The module graph of `src/`.
-fn crate_graph() -> Graph {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    let mut g = Graph::default();
-    for f in &files {
-        let rel = f.strip_prefix(&src).expect("under src").to_string_lossy().replace('\\', "/");
-        g.add_file(&rel, &std::fs::read_to_string(f).expect("a source file"));
-    }
-    g.finish();
-    g
-}
-
 /// Issue 17: one definition of the results document, `results`, read by compare, merge,
 /// report and plot, and below everything that measures or renders.
 #[test]
 fn compare_merge_report_and_plot_read_the_one_results_module() {
-    let g = crate_graph();
+    let g = this_crate().graph(&[]);
     for reader in ["compare", "report", "plot", "app"] {
         assert!(g.edges.contains_key(&(reader.to_string(), "results".to_string())), "{reader} does not read results");
     }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src = src_dir();
     for file in ["app/merge.rs", "compare/doc.rs", "plot/mod.rs", "report/mod.rs"] {
         let text = std::fs::read_to_string(src.join(file)).expect("a source file");
         let path = module_path(Path::new(file)).expect("a module");

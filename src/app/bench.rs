@@ -2,11 +2,11 @@
 //! the target needs, and write each result as soon as it is measured.
 
 use super::hdr;
-use super::plan::{check_fused_kind, HostsPlan, Plan, PlanPoint, DEFAULT_TARGET_BYTES};
+use super::plan::{check_fused_kind, workers, HostsPlan, Plan, PlanPoint, DEFAULT_TARGET_BYTES};
 use super::progress::{expected_time, Progress};
 use crate::backend::{self, scsi::Transport, AtsMode, Opened};
 use crate::device::{self, PointNeeds, Target};
-use crate::engine::faults::EndedBy;
+use crate::engine::faults::{DeviceGone, EndedBy};
 use crate::engine::StopAt;
 use crate::engine::{self, Measured, MultiHost, PointSpec};
 use crate::error::{Error, Result};
@@ -25,33 +25,13 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     if plan.sim.is_none() {
         check_memlock(most)?; // the simulated device registers no buffers
     }
-    let mut config =
-        crate::report::config(plan.command, &specs, plan.force, plan.repeat, plan.interleave, plan.interval_ns);
-    config.profile = plan.profile.clone().map(|(name, sha256)| crate::report::ProfileRef { name, sha256 });
-    config.environment = Some(crate::results::Environment::now());
-    let mut reporter = Reporter::new(plan.format, plan.output.as_deref(), config, target.info.clone())?;
-    if let Some(dir) = &plan.plot {
-        std::fs::create_dir_all(dir).map_err(|e| crate::plot::write_error(dir, &e))?;
-    }
+    let mut reporter = reporter(&plan, &specs, &target)?;
     let failed_checks = if plan.checks { conformance(&plan, &mut reporter)? } else { Vec::new() };
     let mut hdr = plan.hdr_log.as_ref().map(|(path, every_ns)| hdr::open(path, *every_ns)).transpose()?;
     let runs = specs.len() * plan.repeat as usize;
-    if let (Some(h), Some(m), true) = (plan.hosts, specs[0].hosts.as_deref(), std::io::stderr().is_terminal()) {
-        eprintln!(
-            "atsbench: host {} of {}: meeting the others on {} (rendezvous blocks at byte {}), waiting up to {} s",
-            h.index,
-            h.count,
-            target.path.display(),
-            m.offset,
-            h.timeout.as_secs_f64()
-        );
-    }
+    announce_hosts(&plan, &specs, &target);
     let progress = progress(&plan, runs);
-    let mut broken = Vec::new();
-    let mut erring = Vec::new();
-    let mut gone = None;
-    let mut lost = None;
-    let mut escalation = None;
+    let mut end = Ending::default();
     let mut measured: Vec<Vec<Measured>> = vec![Vec::new(); specs.len()];
     for (i, spec) in run_order(specs.len(), plan.repeat, plan.interleave) {
         if let Some(p) = &progress {
@@ -73,12 +53,12 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
         }
         let interrupted = stop.load(Ordering::Relaxed);
         // A device gone ends the run after this point: nothing more can be measured.
-        gone = measured[spec].last().and_then(|m| m.point.faults.device_gone.clone());
+        end.gone = measured[spec].last().and_then(|m| m.point.faults.device_gone.clone());
         // So does a host whose final rendezvous failed (its point is kept, unverified).
-        lost = specs[spec].hosts.as_deref().and_then(MultiHost::take_lost);
+        end.lost = specs[spec].hosts.as_deref().and_then(MultiHost::take_lost);
         // And an escalation beyond ABORT TASK (exit 8 after).
         let escalated = measured[spec].last().is_some_and(|m| m.point.faults.ended_by == EndedBy::Escalated);
-        let ending = interrupted || gone.is_some() || lost.is_some() || escalated;
+        let ending = interrupted || end.gone.is_some() || end.lost.is_some() || escalated;
         // A point is written when its last repeat is done (or the run ends early).
         if measured[spec].len() == plan.repeat as usize || ending {
             let mut order: Vec<usize> = if ending { (0..specs.len()).collect() } else { vec![spec] };
@@ -86,17 +66,10 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
             for s in order {
                 let Some(mut point) = engine::merge_repeats(std::mem::take(&mut measured[s])) else { continue };
                 point.diagnosis = super::diagnosis::of_point(&point, &specs[s]);
-                if let Some(why) = broke_atomicity(&point) {
-                    broken.push(why);
-                }
-                if point.faults.ended_by == EndedBy::Escalated {
-                    escalation = Some(escalation_line(&point, &target.info.path, plan.output.as_deref()));
-                } else if point.faults.error_rate > plan.max_error_rate {
-                    erring.push(error_summary(&point));
-                }
+                end.note(&point, &plan, &target.info.path);
                 // A device gone says so in one line at the end, and nothing else.
                 let warn = |p: &Point| {
-                    if gone.is_none() {
+                    if end.gone.is_none() {
                         warn_ending(p)
                     }
                 };
@@ -119,6 +92,26 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     if let Some(p) = &progress {
         p.finish();
     }
+    finish_outputs(reporter, hdr, &plan)?;
+    end.result(stop, &plan, &target.info.path, failed_checks)
+}
+
+/// The reporter of the run, its results' header (config, profile, environment) written; the
+/// plot folder made.
+fn reporter(plan: &Plan, specs: &[PointSpec], target: &Target) -> Result<Reporter> {
+    let mut config =
+        crate::report::config(plan.command, specs, plan.force, plan.repeat, plan.interleave, plan.interval_ns);
+    config.profile = plan.profile.clone().map(|(name, sha256)| crate::report::ProfileRef { name, sha256 });
+    config.environment = Some(crate::results::Environment::now());
+    let reporter = Reporter::new(plan.format, plan.output.as_deref(), config, target.info.clone())?;
+    if let Some(dir) = &plan.plot {
+        std::fs::create_dir_all(dir).map_err(|e| crate::plot::write_error(dir, &e))?;
+    }
+    Ok(reporter)
+}
+
+/// Close the results, the HdrHistogram log, and write the plots and the HTML report.
+fn finish_outputs(mut reporter: Reporter, hdr: Option<hdr::HdrFile>, plan: &Plan) -> Result<()> {
     reporter.finish()?;
     if let Some(h) = hdr {
         h.finish()?;
@@ -129,47 +122,95 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     if let Some(path) = &plan.html {
         reporter.write_html(path)?;
     }
-    if stop.load(Ordering::Relaxed) {
-        return Err(Error::Interrupted);
-    }
-    if let Some(line) = escalation {
-        return Err(Error::Device(line));
-    }
-    if let Some(g) = gone {
-        let to = plan.output.as_ref().map_or("standard output".into(), |p| p.display().to_string());
-        return Err(Error::Device(format!(
-            "{} went away mid-run ({}): the point ended after {:.1} s; results written to {to}; check that the \
-             device is attached (dmesg) and run again",
-            target.info.path, g.error, g.at_s
-        )));
-    }
-    if let Some(why) = lost {
-        return Err(Error::Rendezvous(format!(
-            "{why}; this host's point was written without its final lock blocks (not verified)"
-        )));
-    }
-    if !broken.is_empty() {
-        return Err(Error::Verification(format!(
-            "ATS broke atomicity ({}); the device or driver does not serialise compare-and-write",
-            broken.join("; ")
-        )));
-    }
-    if !erring.is_empty() {
-        return Err(Error::DeviceErrors(format!(
-            "{}: the device returned errors ({}); the results list them by kind under `faults`; check the device \
-             and its paths, or allow some with --max-error-rate",
-            target.info.path,
-            erring.join("; ")
-        )));
-    }
-    if !failed_checks.is_empty() {
-        return Err(Error::CheckFailed(format!(
-            "every point was written, but {} conformance check(s) failed: {}",
-            failed_checks.len(),
-            failed_checks.join(", ")
-        )));
-    }
     Ok(())
+}
+
+/// Say where the hosts of a multi-host run meet, on a terminal.
+fn announce_hosts(plan: &Plan, specs: &[PointSpec], target: &Target) {
+    if let (Some(h), Some(m), true) = (plan.hosts, specs[0].hosts.as_deref(), std::io::stderr().is_terminal()) {
+        eprintln!(
+            "atsbench: host {} of {}: meeting the others on {} (rendezvous blocks at byte {}), waiting up to {} s",
+            h.index,
+            h.count,
+            target.path.display(),
+            m.offset,
+            h.timeout.as_secs_f64()
+        );
+    }
+}
+
+/// What makes a run end with an error, gathered as its points are measured and written.
+#[derive(Default)]
+struct Ending {
+    /// Points whose history broke atomicity, each in a few words.
+    broken: Vec<String>,
+    /// Points over --max-error-rate.
+    erring: Vec<String>,
+    gone: Option<DeviceGone>,
+    /// A host whose final rendezvous failed.
+    lost: Option<String>,
+    /// An escalation beyond ABORT TASK, in one line.
+    escalation: Option<String>,
+}
+
+impl Ending {
+    /// Note what one written point says about the run.
+    fn note(&mut self, point: &Point, plan: &Plan, target: &str) {
+        if let Some(why) = broke_atomicity(point) {
+            self.broken.push(why);
+        }
+        if point.faults.ended_by == EndedBy::Escalated {
+            self.escalation = Some(escalation_line(point, target, plan.output.as_deref()));
+        } else if point.faults.error_rate > plan.max_error_rate {
+            self.erring.push(error_summary(point));
+        }
+    }
+
+    /// The run's error, once every point is written: the first of interrupted, escalated,
+    /// device gone, host lost, atomicity broken, device errors, failed checks.
+    fn result(self, stop: &AtomicBool, plan: &Plan, target: &str, failed_checks: Vec<String>) -> Result<()> {
+        if stop.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        if let Some(line) = self.escalation {
+            return Err(Error::Device(line));
+        }
+        if let Some(g) = self.gone {
+            let to = plan.output.as_ref().map_or("standard output".into(), |p| p.display().to_string());
+            return Err(Error::Device(format!(
+                "{} went away mid-run ({}): the point ended after {:.1} s; results written to {to}; check that the \
+                 device is attached (dmesg) and run again",
+                target, g.error, g.at_s
+            )));
+        }
+        if let Some(why) = self.lost {
+            return Err(Error::Rendezvous(format!(
+                "{why}; this host's point was written without its final lock blocks (not verified)"
+            )));
+        }
+        if !self.broken.is_empty() {
+            return Err(Error::Verification(format!(
+                "ATS broke atomicity ({}); the device or driver does not serialise compare-and-write",
+                self.broken.join("; ")
+            )));
+        }
+        if !self.erring.is_empty() {
+            return Err(Error::DeviceErrors(format!(
+                "{}: the device returned errors ({}); the results list them by kind under `faults`; check the device \
+                 and its paths, or allow some with --max-error-rate",
+                target,
+                self.erring.join("; ")
+            )));
+        }
+        if !failed_checks.is_empty() {
+            return Err(Error::CheckFailed(format!(
+                "every point was written, but {} conformance check(s) failed: {}",
+                failed_checks.len(),
+                failed_checks.join(", ")
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The progress bar, when stderr is a terminal and `-q` was not given; a sweep says first how
@@ -510,15 +551,6 @@ fn broke_atomicity(p: &Point) -> Option<String> {
             p.qd, p.threads, p.locks, v.violations, v.lost_updates
         )
     })
-}
-
-/// "1 worker", "2 workers".
-pub(super) fn workers(n: u32) -> String {
-    if n == 1 {
-        "1 worker".into()
-    } else {
-        format!("{n} workers")
-    }
 }
 
 fn check_memlock(bytes: u64) -> Result<()> {

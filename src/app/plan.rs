@@ -36,6 +36,7 @@ pub struct HostsPlan {
 
 /// What a `run` or `sweep` will do.
 #[derive(Debug, Clone)]
+// wide: every resolved option of `run` and `sweep`, read in one place (bench); to be grouped by phase
 pub struct Plan {
     pub command: &'static str,
     /// None: the built-in temporary file (or the simulated device, see `sim`).
@@ -98,7 +99,7 @@ impl Plan {
                 return Err(Error::usage(format!(
                     "--contention {k} is more than the {actors} actors ({} x --qd {}), which would all share one \
                      block; give --contention {actors} or less, or raise --qd or --threads",
-                    super::bench::workers(cpus.len() as u32),
+                    workers(cpus.len() as u32),
                     a.qd
                 )));
             }
@@ -144,6 +145,7 @@ impl Plan {
         Ok(plan)
     }
 
+    // long: resolves the flags of `run` and `sweep` into the plan one after another; splits with Plan
     fn new(
         command: &'static str,
         c: CommonArgs,
@@ -523,6 +525,15 @@ fn resolve_cpus(threads: u32, cpus: Option<Vec<usize>>) -> Result<Vec<Option<usi
         )));
     }
     Ok(available.into_iter().take(threads as usize).map(Some).collect())
+}
+
+/// "1 worker", "2 workers".
+pub(super) fn workers(n: u32) -> String {
+    if n == 1 {
+        "1 worker".into()
+    } else {
+        format!("{n} workers")
+    }
 }
 
 #[cfg(test)]

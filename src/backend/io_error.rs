@@ -2,6 +2,8 @@
 //! message is built only when an error is sampled for the results (`Display`).
 
 use super::Op;
+use crate::proto::nvme::NvmeStatus;
+use crate::proto::scsi::{classify_sg, ScsiOutcome, Sense, KEY_ILLEGAL_REQUEST};
 use std::fmt;
 
 /// A failed command: `code` is a negative errno from the host, or a device status, and
@@ -106,8 +108,8 @@ impl fmt::Display for IoError {
         match self.cause {
             Cause::Host { errno, via } => host(f, errno, via),
             Cause::ShortTransfer { got, want } => write!(f, "short transfer: {got} of {want} bytes"),
-            Cause::Nvme { status } => f.write_str(&super::nvme::describe_status(status)),
-            Cause::Scsi(s) => f.write_str(&super::scsi::describe_status(&s)),
+            Cause::Nvme { status } => f.write_str(&describe_nvme(status)),
+            Cause::Scsi(s) => f.write_str(&describe_scsi(&s)),
             Cause::Unencodable(u) => unencodable(f, u),
             Cause::UnexpectedMiscompare { op } => write!(f, "{}: unexpected miscompare status", op.name()),
         }
@@ -134,7 +136,7 @@ fn host(f: &mut fmt::Formatter<'_>, errno: i32, via: Via) -> fmt::Result {
                 libc::EDOM => "; more than 16 commands were outstanding on one sg fd (a bug in atsbench)",
                 _ => "",
             };
-            write!(f, "{} through {transport}: {e}{hint}", super::scsi::op_name(op))
+            write!(f, "{} through {transport}: {e}{hint}", op_name(op))
         }
         (Via::SgReap, _) => write!(f, "reaping sg completions failed: {e}"),
         (Via::SgPoll, _) => write!(f, "polling an sg fd failed: {e}"),
@@ -150,6 +152,44 @@ fn unencodable(f: &mut fmt::Formatter<'_>, u: Unencodable) -> fmt::Result {
         }
         Unencodable::NoSuchCommand { op, backend } => write!(f, "{backend} has no {} command", op.name()),
         Unencodable::TooManyBlocks { blocks, max } => write!(f, "{blocks} blocks: the command holds at most {max}"),
+    }
+}
+
+/// An NVMe status as one line, with a hint where one helps.
+fn describe_nvme(raw: u16) -> String {
+    let s = NvmeStatus::from_raw(raw);
+    let hint = match (s.sct, s.sc) {
+        (0, 0x01) => ": the namespace does not implement this command",
+        (0, 0x80) => ": the command ran past the namespace's end",
+        _ => "",
+    };
+    format!("NVMe status {s}{hint}")
+}
+
+/// A failed SCSI command as one line: the command, its status and sense, and a hint.
+fn describe_scsi(s: &ScsiStatus) -> String {
+    let what = match classify_sg(s.status, s.host_status, s.driver_status, s.sense()) {
+        ScsiOutcome::Error(what) => what,
+        other => format!("{other:?}"),
+    };
+    let parsed = Sense::parse(s.sense()).ok().filter(|x| x.key == KEY_ILLEGAL_REQUEST);
+    let hint = match parsed.map(|x| (x.asc, x.ascq)) {
+        Some((0x20, 0x00)) => "; the device does not implement this command",
+        Some((0x24, 0x00)) if s.op == Op::CompareWrite => {
+            "; the device refused the CDB: more blocks than its MAXIMUM COMPARE AND WRITE LENGTH? lower --ats-blocks"
+        }
+        _ => "",
+    };
+    format!("{}: {what}{hint}", op_name(s.op))
+}
+
+/// The SCSI command that carries `op`, by its name in SBC.
+fn op_name(op: Op) -> &'static str {
+    match op {
+        Op::Read | Op::ReadCached => "READ(16)",
+        Op::Write => "WRITE(16)",
+        Op::CompareWrite => "COMPARE AND WRITE",
+        Op::Compare => "compare",
     }
 }
 

@@ -8,7 +8,7 @@
 
 use super::{AtsMode, Backend, Caps, Cause, Factory, IoError, IoReq, Op, Outcome, Unencodable, Via};
 use crate::error::{Error, Result};
-use crate::proto::nvme::{Completion, Fuse, NvmeCommand, NvmeStatus, NVME_URING_CMD_IO};
+use crate::proto::nvme::{Completion, Fuse, NvmeCommand, NVME_URING_CMD_IO};
 use crate::results::BackendReport;
 use crate::sys::mem::Slab;
 use crate::sys::uring::{Ring, RingConfig, RingError};
@@ -144,17 +144,6 @@ pub fn outcome(res: i32) -> Outcome {
         }
         Completion::Host(errno) => Outcome::Error(IoError::host(errno, Via::NvmePassthrough)),
     }
-}
-
-/// An NVMe status as one line, with a hint where one helps.
-pub fn describe_status(raw: u16) -> String {
-    let s = NvmeStatus::from_raw(raw);
-    let hint = match (s.sct, s.sc) {
-        (0, 0x01) => ": the namespace does not implement this command",
-        (0, 0x80) => ": the command ran past the namespace's end",
-        _ => "",
-    };
-    format!("NVMe status {s}{hint}")
 }
 
 impl Backend for NvmeBackend {

@@ -69,6 +69,7 @@ impl std::str::FromStr for Transport {
 
 /// One point on a SCSI generic device.
 #[derive(Debug, Clone)]
+// wide: one point's SCSI settings, flat like the flags they come from
 pub struct ScsiOptions {
     pub path: PathBuf,
     pub bsg_path: Option<PathBuf>,
@@ -197,15 +198,6 @@ pub fn encode(req: &IoReq, o: &CmdOptions) -> Result<AddrCmd, IoError> {
     Ok(AddrCmd { cdb, cdb_len: 16, dir, data: req.addr, data_len, timeout_ms })
 }
 
-pub(super) fn op_name(op: Op) -> &'static str {
-    match op {
-        Op::Read | Op::ReadCached => "READ(16)",
-        Op::Write => "WRITE(16)",
-        Op::CompareWrite => "COMPARE AND WRITE",
-        Op::Compare => "compare",
-    }
-}
-
 /// The outcome of a completed command from its status bytes and sense data. ILLEGAL REQUEST
 /// with INVALID COMMAND OPERATION CODE becomes -EOPNOTSUPP and INVALID FIELD IN CDB on a
 /// COMPARE AND WRITE -EINVAL, which the engine reports as "unsupported".
@@ -231,23 +223,6 @@ pub fn outcome(op: Op, status: u8, host_status: u16, driver_status: u16, sense: 
             })
         }
     }
-}
-
-/// A failed SCSI command as one line: the command, its status and sense, and a hint.
-pub fn describe_status(s: &ScsiStatus) -> String {
-    let what = match classify_sg(s.status, s.host_status, s.driver_status, s.sense()) {
-        ScsiOutcome::Error(what) => what,
-        other => format!("{other:?}"),
-    };
-    let parsed = Sense::parse(s.sense()).ok().filter(|x| x.key == KEY_ILLEGAL_REQUEST);
-    let hint = match parsed.map(|x| (x.asc, x.ascq)) {
-        Some((0x20, 0x00)) => "; the device does not implement this command",
-        Some((0x24, 0x00)) if s.op == Op::CompareWrite => {
-            "; the device refused the CDB: more blocks than its MAXIMUM COMPARE AND WRITE LENGTH? lower --ats-blocks"
-        }
-        _ => "",
-    };
-    format!("{}: {what}{hint}", op_name(s.op))
 }
 
 /// A host-side failure to issue a command.

@@ -8,8 +8,7 @@
 //! exactly once (a generation won twice is a lost update) and the block ends at the last. A
 //! READ issued after generation g completed must return g or later (older is stale).
 
-use super::port::{NvmePort, ScsiPort};
-use super::scsi::{self as checks, Lun};
+use super::port::{self, Lun, NvmePort, ScsiPort};
 use super::{Blocks, Check, CheckResult, Evidence, Load, Step, Stop};
 use crate::proto::nvme::{Completion, NvmeCommand};
 use crate::proto::scsi::KEY_MISCOMPARE;
@@ -99,15 +98,15 @@ struct ScsiBlock {
 
 impl BlockIo for ScsiBlock {
     fn read(&mut self) -> Step<Vec<u8>> {
-        checks::read(self.port.as_mut(), self.lba, 1, self.lbs)
+        port::read(self.port.as_mut(), self.lba, 1, self.lbs)
     }
 
     fn write(&mut self, data: &[u8]) -> Step {
-        checks::write(self.port.as_mut(), self.lba, data, self.lbs)
+        port::write(self.port.as_mut(), self.lba, data, self.lbs)
     }
 
     fn caw(&mut self, expected: &[u8], new: &[u8]) -> Step<Caw> {
-        let a = checks::caw(self.port.as_mut(), self.lba, 1, (false, false), expected, new)?;
+        let a = port::caw(self.port.as_mut(), self.lba, 1, (false, false), expected, new)?;
         if a.good() {
             Ok(Caw::Good)
         } else if a.is(KEY_MISCOMPARE, 0x1D, 0) {
@@ -360,14 +359,14 @@ pub fn run_scsi(ports: &mut [Box<dyn ScsiPort>], lun: &Lun, blocks: &mut Blocks,
     let per_actor = (load.ops / load.actors as u64).max(1);
     let setup = |ports: &mut [Box<dyn ScsiPort>], blocks: &mut Blocks| -> Step<u64> {
         let lba = blocks.take(1)?;
-        checks::write(ports[0].as_mut(), lba, &image(token(0, 0), len), lbs)?;
+        port::write(ports[0].as_mut(), lba, &image(token(0, 0), len), lbs)?;
         Ok(lba)
     };
     let fork = |ports: &[Box<dyn ScsiPort>], i: usize, lba: u64| -> Step<Box<dyn BlockIo>> {
         let port = ports[i % ports.len()].fork().map_err(|e| Stop::Skip(format!("cannot open another handle: {e}")))?;
         Ok(Box::new(ScsiBlock { port, lba, lbs }))
     };
-    let last = |ports: &mut [Box<dyn ScsiPort>], lba| checks::read(ports[0].as_mut(), lba, 1, lbs);
+    let last = |ports: &mut [Box<dyn ScsiPort>], lba| port::read(ports[0].as_mut(), lba, 1, lbs);
     let describe = |ev: &mut Evidence, what: &str, lba| {
         ev.note(format!("{what} at LBA {lba}, {per_actor} operations each (one SG_IO in flight per actor)"))
     };
@@ -410,7 +409,7 @@ pub fn run_scsi(ports: &mut [Box<dyn ScsiPort>], lun: &Lun, blocks: &mut Blocks,
         }
         let lba = setup(ports, blocks)?;
         seen_at_once(ports, lba, lbs, ev)?;
-        checks::write(ports[0].as_mut(), lba, &image(token(0, 0), len), lbs)?;
+        port::write(ports[0].as_mut(), lba, &image(token(0, 0), len), lbs)?;
         let n = actors.max(ports.len());
         describe(ev, &format!("{n} COMPARE AND WRITE actors over {} paths", ports.len()), lba);
         let io: Step<Vec<_>> = (0..n).map(|i| Ok((Role::Caw, fork(ports, i, lba)?))).collect();
@@ -430,10 +429,10 @@ fn seen_at_once(ports: &mut [Box<dyn ScsiPort>], lba: u64, lbs: u32, ev: &mut Ev
             if i == j {
                 continue;
             }
-            let cur = checks::read(ports[i].as_mut(), lba, 1, lbs)?;
+            let cur = port::read(ports[i].as_mut(), lba, 1, lbs)?;
             g += 1;
             let new = image(token(1000 + g, 0), len);
-            let a = checks::caw(ports[i].as_mut(), lba, 1, (false, false), &cur, &new)?;
+            let a = port::caw(ports[i].as_mut(), lba, 1, (false, false), &cur, &new)?;
             if !a.good() {
                 return super::fail(format!(
                     "through {}: a matching COMPARE AND WRITE returned {}",
@@ -441,7 +440,7 @@ fn seen_at_once(ports: &mut [Box<dyn ScsiPort>], lba: u64, lbs: u32, ev: &mut Ev
                     a.describe()
                 ));
             }
-            let b = checks::caw(ports[j].as_mut(), lba, 1, (false, false), &cur, &new)?;
+            let b = port::caw(ports[j].as_mut(), lba, 1, (false, false), &cur, &new)?;
             if !b.is(KEY_MISCOMPARE, 0x1D, 0) {
                 return super::fail(format!(
                     "the same COMPARE AND WRITE through {} after {} wrote: {} (expected MISCOMPARE)",
@@ -450,7 +449,7 @@ fn seen_at_once(ports: &mut [Box<dyn ScsiPort>], lba: u64, lbs: u32, ev: &mut Ev
                     b.describe()
                 ));
             }
-            if checks::read(ports[j].as_mut(), lba, 1, lbs)? != new {
+            if port::read(ports[j].as_mut(), lba, 1, lbs)? != new {
                 return super::fail(format!("{} does not read what {} wrote", ports[j].name(), ports[i].name()));
             }
             ev.note(format!(

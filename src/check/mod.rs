@@ -178,6 +178,7 @@ fn load(o: &CheckOptions) -> Load {
 }
 
 /// Run every check on the targets (paths of one LUN).
+// long: opens each kind of target and runs its family, one arm each
 pub fn run(o: &CheckOptions) -> Result<CheckReport> {
     let first = o.targets.first().ok_or_else(|| Error::usage("give at least one TARGET"))?;
     if device::sim_size(first).is_some() {

@@ -2,7 +2,7 @@
 //! what the device answers for a match, a miscompare, too many or zero blocks, an address out
 //! of range, never-written blocks and DPO/FUA, and what the blocks hold afterwards.
 
-use super::port::{ScsiAnswer, ScsiPort};
+use super::port::{caw, read, write, Lun, ScsiAnswer, ScsiPort};
 use super::{atomic, fail, Blocks, Check, CheckResult, CheckedDevice, Evidence, Load, Step, Stop};
 use crate::error::{Error, Result};
 use crate::proto::scsi::{
@@ -63,16 +63,6 @@ const INVALID_FIELD_IN_CDB: (u8, u8) = (0x24, 0x00);
 const LBA_OUT_OF_RANGE: (u8, u8) = (0x21, 0x00);
 const MISCOMPARE_DURING_VERIFY: (u8, u8) = (0x1D, 0x00);
 
-/// What the checks know of the LUN (from READ CAPACITY(16), VPD B0h and MODE SENSE).
-pub struct Lun {
-    pub lbs: u32,
-    pub blocks: u64,
-    /// MAXIMUM COMPARE AND WRITE LENGTH; None when VPD B0h is missing.
-    pub max_caw: Option<u8>,
-    /// DPOFUA; None when MODE SENSE failed.
-    pub dpofua: Option<bool>,
-}
-
 /// Random bytes, distinct per `seed`.
 pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
     let mut r = Rng::new(seed ^ 0xA75B_E4C8_0000_0000);
@@ -82,46 +72,6 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
     }
     v.truncate(len);
     v
-}
-
-fn sent(what: &str, e: std::io::Error) -> Stop {
-    Stop::Fail(format!("{what} could not be sent: {e}"))
-}
-
-/// COMPARE AND WRITE of `expected.len() / lbs` blocks (`nlb` in the CDB).
-pub fn caw(
-    p: &mut dyn ScsiPort,
-    lba: u64,
-    nlb: u8,
-    flags: (bool, bool),
-    expected: &[u8],
-    new: &[u8],
-) -> Step<ScsiAnswer> {
-    let mut out = Vec::with_capacity(expected.len() + new.len());
-    out.extend_from_slice(expected);
-    out.extend_from_slice(new);
-    let cdb = scsi::compare_and_write(lba, nlb, flags.0, flags.1, 0);
-    let data = if out.is_empty() { DataBuf::None } else { DataBuf::ToDevice(&out) };
-    p.exec(&cdb, data).map_err(|e| sent("COMPARE AND WRITE", e))
-}
-
-pub fn read(p: &mut dyn ScsiPort, lba: u64, blocks: u32, lbs: u32) -> Step<Vec<u8>> {
-    let mut buf = vec![0u8; blocks as usize * lbs as usize];
-    let a =
-        p.exec(&scsi::read16(lba, blocks, false), DataBuf::FromDevice(&mut buf)).map_err(|e| sent("READ(16)", e))?;
-    if !a.good() {
-        return fail(format!("READ(16) of {blocks} blocks at LBA {lba}: {}", a.describe()));
-    }
-    Ok(buf)
-}
-
-pub fn write(p: &mut dyn ScsiPort, lba: u64, data: &[u8], lbs: u32) -> Step {
-    let blocks = (data.len() / lbs as usize) as u32;
-    let a = p.exec(&scsi::write16(lba, blocks, false), DataBuf::ToDevice(data)).map_err(|e| sent("WRITE(16)", e))?;
-    if !a.good() {
-        return fail(format!("WRITE(16) of {blocks} blocks at LBA {lba}: {}", a.describe()));
-    }
-    Ok(())
 }
 
 /// The first differing byte of two buffers.

@@ -9,13 +9,14 @@
 //! in a spreadsheet; each figure has its own verdict, so the point's reasons (which name those
 //! figures) are only written on the row of a point without figures.
 
-use super::judge::{Metric, PointComparison};
-use super::render::{metric_verdict, short_test};
+use super::judge::PointComparison;
+use super::metric::{metric_verdict, short_test, Metric};
 use super::CompareReport;
 use serde::Serialize;
 use std::io::{self, Write};
 
 #[derive(Serialize)]
+// wide: one field per column of the compare CSV
 struct Row<'a> {
     verdict: &'a str,
     thresholds: &'a str,
@@ -58,7 +59,7 @@ struct Row<'a> {
 }
 
 fn unit(m: &Metric) -> &'static str {
-    use super::judge::Unit;
+    use super::metric::Unit;
     match m.unit {
         Unit::OpsPerSec => "ops/s",
         Unit::Ns => "ns",
@@ -98,7 +99,7 @@ fn row<'a>(r: &'a CompareReport, thresholds: &'a str, p: &'a PointComparison, m:
         change: m.and_then(|m| m.change),
         change_lo: m.and_then(|m| m.interval).map(|i| i[0]),
         change_hi: m.and_then(|m| m.interval).map(|i| i[1]),
-        margin: m.and_then(|m| m.threshold.or((m.unit == super::judge::Unit::Count).then_some(0.0))),
+        margin: m.and_then(|m| m.threshold.or((m.unit == super::metric::Unit::Count).then_some(0.0))),
         basis: m.and_then(|m| m.basis).map(|b| b.short()),
         gated: m.map(|m| m.gated),
         spread_base_min: m.and_then(|m| m.spread).map(|s| s.base[0]),

@@ -16,8 +16,18 @@
 //! lost updates) is a regression whatever the interval: such events mean a new failure mode.
 
 use super::inference::{Spread, TInterval};
-use super::judge::MetricVerdict;
 use serde::Serialize;
+
+/// The verdict on one figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricVerdict {
+    Ok,
+    Better,
+    Regression,
+    /// The interval straddles the margin: could be worse by more than it, or not.
+    Inconclusive,
+}
 
 /// The confidence of the family of gated figures: two-sided 90 %, so each one-sided claim
 /// (regression, or not worse) is at 5 %.

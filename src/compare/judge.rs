@@ -11,101 +11,15 @@
 //! by design). p50 and p99.9 are gated when `--max-regression` names them; every other figure
 //! is shown with its interval and informs.
 
-use super::decide::{self, Basis, FAMILY_ALPHA};
+use super::decide::{self, Basis, MetricVerdict, FAMILY_ALPHA};
 use super::doc::{ResultPoint, CLASSES};
 use super::inference::{self, Figure, Latency, Obs, Recorded, Sample};
-use super::stats::{mann_whitney_u, Method};
+use super::metric::{self, Metric, TestResult, Unit, MANN_WHITNEY};
+use super::stats::mann_whitney_u;
 use super::thresholds::Thresholds;
 use super::{Pair, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// The unit of a figure; changes are in percent, except rates (percentage points) and counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Unit {
-    #[serde(rename = "ops/s")]
-    OpsPerSec,
-    #[serde(rename = "ns")]
-    Ns,
-    /// A fraction of operations (0.01 = 1 %).
-    #[serde(rename = "rate")]
-    Rate,
-    /// Events (violations, lost updates) out of the operations checked.
-    #[serde(rename = "count")]
-    Count,
-}
-
-/// The rank test over the repeats, shown for information where both sides have 4+ repeats.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct TestResult {
-    /// `mann-whitney-u`.
-    pub name: &'static str,
-    pub method: Option<Method>,
-    /// U of the base's repeats.
-    pub statistic: f64,
-    /// Two-sided p-value.
-    pub p: f64,
-}
-
-pub const MANN_WHITNEY: &str = "mann-whitney-u";
-
-/// The verdict on one figure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MetricVerdict {
-    Ok,
-    Better,
-    Regression,
-    /// The interval straddles the margin: could be worse by more than it, or not.
-    Inconclusive,
-}
-
-/// One figure of a point, side by side.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Metric {
-    /// `iops`, `<kind> p50|p99|p99.9`, `miscompares <class>`, `violations`, `lost updates`.
-    pub name: String,
-    pub unit: Unit,
-    /// The merged figures (percentiles from the merged histograms).
-    pub base: f64,
-    pub candidate: f64,
-    /// Percent for IOPS and latency, percentage points for rates; None for counts and when the
-    /// base is zero.
-    pub change: Option<f64>,
-    /// The interval of the change, in its unit (candidate against base, not signed by worse).
-    pub interval: Option<[f64; 2]>,
-    /// The margin: the largest change in the worse direction that is not a regression, in the
-    /// unit of `change`; None where any worsening counts (violations, lost updates).
-    pub threshold: Option<f64>,
-    /// What the interval rests on.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub basis: Option<Basis>,
-    /// Gated figures decide the verdict; the others inform.
-    pub gated: bool,
-    pub verdict: MetricVerdict,
-    /// An inconclusive figure: what would likely decide it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub to_decide: Option<String>,
-    /// The smallest and largest per-repeat value on each side (2+ repeats on a side): in the
-    /// figure's unit, counts for violations and lost updates.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub spread: Option<Pair<[f64; 2]>>,
-    /// Miscompares of the class, violations, lost updates: the count in each repeat (2+
-    /// repeats on a side), in repeat order.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub repeat_counts: Option<Pair<Vec<u64>>>,
-    /// Rates and counts: the one-sided 95 % Clopper-Pearson upper bound of each side's rate.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upper_95: Option<Pair<f64>>,
-    /// Information only: the rank test over the repeats (4+ per side).
-    pub test: Option<TestResult>,
-    /// Higher is better (IOPS); lower is better for every other figure.
-    #[serde(skip)]
-    pub higher_is_better: bool,
-    /// The statistic behind the interval.
-    #[serde(skip)]
-    pub figure: Option<Figure>,
-}
 
 /// One point compared.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -266,6 +180,7 @@ fn interval_obs(iv: &crate::results::Intervals, latency: &mut dyn FnMut(usize, &
 
 /// Lay out the figures of two points with the same identity; their intervals and verdicts come
 /// from [`finish`], once the number of gated figures of the comparison is known.
+// long: one block per family of figures (IOPS, latency, rates, counts), in report order
 pub fn lay_out(base: &ResultPoint, cand: &ResultPoint, t: &Thresholds) -> PointComparison {
     let mut c = shell(base, Some(base), Some(cand));
     c.metrics.push(metric(
@@ -466,7 +381,7 @@ pub fn finish(c: &mut PointComparison, base: &ResultPoint, cand: &ResultPoint, e
             // A new failure mode: events of a class the base never had (the merged counts).
             if m.gated && m.base == 0.0 && m.candidate > 0.0 {
                 m.verdict = MetricVerdict::Regression;
-                let show = |v: f64| super::render::value(v, m.unit, "us");
+                let show = |v: f64| metric::value(v, m.unit, "us");
                 c.reasons.push(format!(
                     "{} {} -> {}: the base had none (always a regression)",
                     m.name,
@@ -542,7 +457,7 @@ fn conclude(c: &mut PointComparison) {
             MetricVerdict::Inconclusive => "straddles the margin",
             MetricVerdict::Ok => continue,
         };
-        let mut line = format!("{} {} {words} {}", m.name, super::render::change(m), super::render::margin(m));
+        let mut line = format!("{} {} {words} {}", m.name, metric::change(m), metric::margin(m));
         if let Some(b) = &m.basis {
             line.push_str(&format!(", {}", b.short()));
         }

@@ -21,6 +21,7 @@ mod decide;
 pub mod doc;
 pub mod inference;
 mod judge;
+mod metric;
 pub mod noise;
 mod render;
 mod runs;
@@ -29,13 +30,14 @@ mod snapshots;
 pub mod stats;
 mod thresholds;
 
-pub use decide::Basis;
+pub use decide::{Basis, MetricVerdict};
 pub use doc::{load, Results};
-pub use judge::{Metric, MetricVerdict, PointComparison, TestResult, Unit};
-pub use render::{
-    change as render_change, change_with_interval, identity, margin as render_margin, metric_verdict, p_value, render,
-    short_test, spread as render_spread, tally_line, value as render_value, Format,
+pub use judge::PointComparison;
+pub use metric::{
+    change as render_change, change_with_interval, margin as render_margin, metric_verdict, p_value, short_test,
+    spread as render_spread, value as render_value, Metric, TestResult, Unit,
 };
+pub use render::{identity, render, tally_line, Format};
 pub use runs::{Difference, Level};
 pub use thresholds::Thresholds;
 
@@ -176,6 +178,7 @@ pub struct Tally {
 
 /// The whole comparison: what `render` prints and the JSON report is.
 #[derive(Debug, Clone, Serialize)]
+// wide: the compare JSON report itself, one field per top-level key
 pub struct CompareReport {
     pub schema: &'static str,
     pub verdict: Verdict,
@@ -216,6 +219,7 @@ pub fn compare(base: &Path, candidate: &Path, opts: &CompareOptions) -> Result<C
 }
 
 /// Compare two results already read.
+// long: pairs, lays out, estimates and concludes in the order the report reads
 pub fn compare_results(base: &Results, cand: &Results, opts: &CompareOptions) -> CompareReport {
     let mut used = vec![false; cand.points.len()];
     let mut pairs: Vec<(usize, Option<usize>)> = Vec::new();

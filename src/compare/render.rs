@@ -3,9 +3,10 @@
 //! figure: base, candidate, the change with its interval (`-12.3% [-15.1, -9.4]`), the margin,
 //! what the interval rests on, the per-repeat spread, and the verdict.
 
+use super::decide::MetricVerdict;
 use super::doc::TargetDesc;
-use super::judge::{Metric, MetricVerdict, PointComparison, TestResult, Unit, MANN_WHITNEY};
-use super::stats::Method;
+use super::judge::PointComparison;
+use super::metric::{change_with_interval, margin, metric_verdict, p_value, spread, value, Metric};
 use super::{CompareReport, Side, Verdict};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -53,103 +54,6 @@ const RULE: &str = "change [interval]: the interval is the wider of a hierarchic
                     ok when wholly short of it, better when wholly beyond it on the good side, else \
                     inconclusive; * = gated; MWU p: rank test over 4+ repeats, for information only";
 
-/// A p-value for people: three decimals, or `<0.001`.
-pub fn p_value(p: f64) -> String {
-    if p < 0.001 {
-        "<0.001".into()
-    } else {
-        format!("{p:.3}")
-    }
-}
-
-/// Nanoseconds for people: ns, us (or µs), ms, s.
-pub fn duration(ns: f64, micro: &str) -> String {
-    if ns < 1e3 {
-        format!("{ns:.0} ns")
-    } else if ns < 1e6 {
-        format!("{:.1} {micro}", ns / 1e3)
-    } else if ns < 1e9 {
-        format!("{:.2} ms", ns / 1e6)
-    } else {
-        format!("{:.2} s", ns / 1e9)
-    }
-}
-
-/// A figure's value in its unit.
-pub fn value(v: f64, unit: Unit, micro: &str) -> String {
-    match unit {
-        Unit::OpsPerSec => format!("{v:.0}"),
-        Unit::Ns => duration(v, micro),
-        Unit::Rate => format!("{:.3}%", v * 100.0),
-        Unit::Count => format!("{v:.0}"),
-    }
-}
-
-/// The change: percent, or percentage points for rates.
-pub fn change(m: &Metric) -> String {
-    match (m.change, m.unit) {
-        (None, _) => "-".into(),
-        (Some(x), Unit::Rate) => format!("{x:+.2}pp"),
-        (Some(x), _) => format!("{x:+.1}%"),
-    }
-}
-
-/// The change and its interval: `-12.3% [-15.1, -9.4]`, `+0.20pp [+0.05, +0.31]`.
-pub fn change_with_interval(m: &Metric) -> String {
-    let c = change(m);
-    match (m.interval, m.unit) {
-        (Some([lo, hi]), Unit::Rate | Unit::Count) => format!("{c} [{lo:+.2}, {hi:+.2}]"),
-        (Some([lo, hi]), _) => format!("{c} [{lo:+.1}, {hi:+.1}]"),
-        (None, _) => c,
-    }
-}
-
-/// The margin: `5%` (IOPS: a drop of), `0.5pp`, `0` for counts.
-pub fn margin(m: &Metric) -> String {
-    match (m.threshold, m.unit) {
-        (Some(t), Unit::Rate) => format!("{t}pp"),
-        (Some(t), _) => format!("{t}%"),
-        (None, _) => "0".into(),
-    }
-}
-
-/// The widest list of counts per repeat a side shows; a longer one shows its smallest and
-/// largest, so that the column keeps its width.
-const LISTED: usize = 13;
-
-/// Counts per repeat: `0,2,1`, or `0..17` when the list would be longer than [`LISTED`].
-fn counts(c: &[u64]) -> String {
-    let list = c.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
-    match (c.iter().min(), c.iter().max()) {
-        (Some(lo), Some(hi)) if list.len() > LISTED => format!("{lo}..{hi}"),
-        _ => list,
-    }
-}
-
-/// The per-repeat spread: `9.8k..10.3k / 8.1k..8.4k` (base / candidate); for miscompares,
-/// violations and lost updates the count in each repeat, `0,2,1 / 3,5,4`.
-pub fn spread(m: &Metric, micro: &str) -> String {
-    if let Some(c) = &m.repeat_counts {
-        return format!("{} / {}", counts(&c.base), counts(&c.candidate));
-    }
-    match m.spread {
-        Some(s) => {
-            let r = |x: [f64; 2]| format!("{}..{}", value(x[0], m.unit, micro), value(x[1], m.unit, micro));
-            format!("{} / {}", r(s.base), r(s.candidate))
-        }
-        None => "-".into(),
-    }
-}
-
-/// The rank test in a few letters: `MWU exact`, `MWU approx`.
-pub fn short_test(t: &Option<TestResult>) -> &'static str {
-    match t {
-        Some(TestResult { name: MANN_WHITNEY, method: Some(Method::Exact), .. }) => "MWU exact",
-        Some(_) => "MWU approx",
-        None => "-",
-    }
-}
-
 /// `*ok` for a gated figure, `(ok)` for one that only informs.
 fn verdict_cell(m: &Metric, regression: &str) -> String {
     let v = match m.verdict {
@@ -162,15 +66,6 @@ fn verdict_cell(m: &Metric, regression: &str) -> String {
         "(info)".into()
     } else {
         "-".into()
-    }
-}
-
-pub fn metric_verdict(v: MetricVerdict) -> &'static str {
-    match v {
-        MetricVerdict::Ok => "ok",
-        MetricVerdict::Better => "better",
-        MetricVerdict::Regression => "REGRESSION",
-        MetricVerdict::Inconclusive => "inconclusive",
     }
 }
 
@@ -218,6 +113,7 @@ pub fn tally_line(r: &CompareReport) -> String {
     )
 }
 
+// long: writes the compare table top to bottom, one section after another
 fn table(r: &CompareReport, w: &mut dyn Write) -> io::Result<()> {
     writeln!(w, "atsbench compare: {} ({})", r.verdict.name().to_uppercase(), tally_line(r))?;
     writeln!(w, "base        {}", side_line(&r.base))?;

@@ -58,6 +58,7 @@ pub struct Classes {
 
 /// The figures of one point that the rules read.
 #[derive(Debug, Clone, PartialEq)]
+// wide: flat, so that each rule names the figures it reads
 pub struct Figures {
     pub workload: Workload,
     pub ats_mode: Option<AtsMode>,

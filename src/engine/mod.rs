@@ -48,6 +48,7 @@ pub enum LockPlan {
 
 /// One measurement point, fully resolved.
 #[derive(Debug, Clone, Serialize)]
+// wide: the resolved point, recorded as is in the results; to be grouped by phase
 pub struct PointSpec {
     pub workload: Workload,
     pub qd: u32,

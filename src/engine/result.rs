@@ -106,6 +106,7 @@ fn error_rate(errors: u64, ops: u64) -> f64 {
     }
 }
 
+// long: merges the workers' outputs into the point field by field; splits with WorkerOutput
 pub(super) fn merge(
     spec: &PointSpec,
     ats_mode: AtsMode,

@@ -214,3 +214,58 @@ pub fn collect(
     series.settle();
     (series, failed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Recorder;
+
+    const MS: u64 = 1_000_000;
+
+    /// Worker `w`'s cumulative counters at `at_ns`, sent for interval `index`: the clock is the
+    /// test's, not the machine's.
+    fn snap(worker: u32, index: u64, at_ns: u64, last: bool, lat: &Recorder) -> Snapshot {
+        let kinds = Kind::ALL.iter().filter_map(|&k| Some((k, lat.counts(k)?))).collect();
+        Snapshot { worker, epoch_ns: 5 * MS, index, at_ns, last, kinds, errors: 0, miscompares: [0; 6] }
+    }
+
+    fn ops(c: &Completed) -> u64 {
+        c.kinds.iter().map(|(_, h)| h.len()).sum()
+    }
+
+    /// A measurement longer than an interval is split into one interval per boundary, whose
+    /// counts add up to the workers' totals; a worker that waited past a boundary gives its
+    /// figures of both intervals to the later one.
+    #[test]
+    fn a_long_measurement_is_split_and_its_counts_add_up() {
+        let (mut a, mut b) = (Recorder::default(), Recorder::default());
+        let mut asm = Assembler::new(10 * MS, 2);
+        let mut done = Vec::new();
+        for _ in 0..3 {
+            a.record(Kind::Ats, 1_000);
+        }
+        b.record(Kind::Ats, 2_000);
+        done.extend(asm.add(snap(0, 0, 10 * MS + 100, false, &a)).unwrap());
+        assert!(done.is_empty(), "interval 0 waits for worker 1");
+        done.extend(asm.add(snap(1, 0, 10 * MS + 300, false, &b)).unwrap());
+        assert_eq!(done.iter().map(|c| (c.start_ns, ops(c))).collect::<Vec<_>>(), [(0, 4)]);
+        a.record(Kind::Ats, 1_000);
+        a.record(Kind::Read, 500);
+        done.extend(asm.add(snap(0, 1, 20 * MS + 200, false, &a)).unwrap());
+        // Worker 1 sleeps through the boundary at 20 ms: its next figures are interval 2's.
+        b.record(Kind::Ats, 2_000);
+        b.record(Kind::Ats, 2_000);
+        a.record(Kind::Ats, 1_000);
+        done.extend(asm.add(snap(0, 2, 25 * MS, true, &a)).unwrap());
+        assert_eq!(done.len(), 1, "interval 1 waits for worker 1's next snapshot");
+        done.extend(asm.add(snap(1, 2, 28 * MS, true, &b)).unwrap());
+        done.extend(asm.finish());
+        let got: Vec<(u64, u64, u64)> = done.iter().map(|c| (c.start_ns, c.dur_ns, ops(c))).collect();
+        assert_eq!(got, [(0, 10 * MS, 4), (10 * MS, 10 * MS, 2), (20 * MS, 8 * MS, 3)]);
+        assert!(done.iter().all(|c| c.epoch_ns == 5 * MS && c.dur_ns <= 10 * MS));
+        let total: u64 = done.iter().map(ops).sum();
+        assert_eq!(total, 9, "every operation in exactly one interval");
+        let kinds: Vec<Vec<Kind>> = done.iter().map(|c| c.kinds.iter().map(|(k, _)| *k).collect()).collect();
+        assert_eq!(kinds[1], [Kind::Read, Kind::Ats], "in Kind order");
+    }
+}

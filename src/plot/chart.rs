@@ -276,6 +276,7 @@ fn e<T: std::fmt::Display>(x: T) -> Err {
 }
 
 /// Draw the chart; None when it has no points.
+// long: draws axes, grid, series and legend in SVG order
 pub fn svg(chart: &Chart) -> Result<Option<String>, Err> {
     let pts: Vec<(f64, f64)> = chart
         .series

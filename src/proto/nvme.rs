@@ -122,6 +122,7 @@ fn le64(b: &[u8], off: usize) -> u64 {
 ///
 /// `addr`/`metadata` are user-space addresses; the command does not own the buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+// wide: the submission entry, one field per dword of the NVMe base specification
 pub struct NvmeCommand {
     /// CDW0 bits 7:0.
     pub opcode: u8,

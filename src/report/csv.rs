@@ -8,6 +8,7 @@ use serde::Serialize;
 use std::io::{self, Write};
 
 #[derive(Serialize)]
+// wide: one field per column of the results CSV
 struct Row<'a> {
     workload: &'a str,
     ats_mode: Option<&'a str>,

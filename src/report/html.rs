@@ -6,25 +6,10 @@
 //! target's identity and the configuration, the results table with each point's diagnosis,
 //! and one chart per figure per workload.
 
+use super::summary::esc;
 use crate::compare::doc::{ResultPoint, Results, RunConfig, TargetDesc};
 use crate::compare::{CompareReport, MetricVerdict, PointComparison, Verdict};
 use std::fmt::Write;
-
-/// Escape text for HTML element content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 const CSS: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif; margin: 0 auto;
@@ -169,6 +154,7 @@ fn verdict_class(v: Verdict) -> &'static str {
     }
 }
 
+// long: writes the HTML of the comparison section top to bottom
 fn comparison_section(h: &mut String, base: &Results, c: &CompareReport) -> crate::error::Result<()> {
     let class = match c.verdict {
         Verdict::Regression => "v-regression",
@@ -517,14 +503,4 @@ fn charts_section(h: &mut String, r: &Results) -> crate::error::Result<()> {
     }
     h.push_str("</details>\n");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
-    }
 }

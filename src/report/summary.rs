@@ -4,12 +4,27 @@
 //! the IOPS knee across queue depth, latency, violations; rmw's lost updates marked expected).
 //! Then one chart per figure per workload, a line per lock axis, for the details.
 
-use super::html::esc;
 use crate::compare::doc::{LockAxis, ResultPoint, Results};
 use crate::diagnose::Strength;
 use crate::plot::{Chart, Series, XAxis, YAxis, MARKERS, PALETTE};
 use std::collections::BTreeMap;
 use std::fmt::Write;
+
+/// Escape text for HTML element content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 pub const CSS: &str = "
 .facts { display: grid; grid-template-columns: max-content 1fr max-content 1fr; gap: 2px 14px; font-size: 14px;
@@ -285,4 +300,14 @@ pub fn charts(r: &Results) -> Vec<(String, Chart)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
 }

@@ -176,6 +176,7 @@ fn us(ns: u64) -> String {
     format!("{:.1}", ns as f64 / 1000.0)
 }
 
+// long: one table row: a match on the workload picks each column's text
 pub fn row(w: &mut dyn Write, p: &Point, layout: Layout) -> io::Result<()> {
     let kind = match p.workload.name() {
         "ats" | "rmw" => "ats",

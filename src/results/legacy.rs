@@ -17,6 +17,7 @@ use serde_json::value::RawValue;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
+// wide: the old results schema as it was, for the upgrade reader
 struct OldConfig {
     command: String,
     workloads: Vec<String>,
@@ -41,6 +42,7 @@ struct OldConfig {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
+// wide: the old results schema as it was, for the upgrade reader
 struct OldTarget<'a> {
     path: String,
     backend: String,
@@ -104,6 +106,7 @@ struct OldRepeat {
 }
 
 #[derive(Deserialize)]
+// wide: the old results schema as it was, for the upgrade reader
 struct OldPoint {
     workload: Workload,
     #[serde(default)]

@@ -40,6 +40,7 @@ pub struct HostRef {
 
 /// One point, as all hosts measured it.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+// wide: one object of the published results schema, one field per key
 pub struct MergedPoint {
     pub workload: Workload,
     pub ats_mode: Option<AtsMode>,

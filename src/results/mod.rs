@@ -54,6 +54,7 @@ pub enum StopAt {
 
 /// The resolved options of a run, recorded in every result.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+// wide: one object of the published results schema, one field per key
 pub struct Config {
     pub command: String,
     pub workloads: Vec<Workload>,

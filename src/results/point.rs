@@ -210,6 +210,7 @@ pub struct RingReport {
 /// devices).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// wide: one object of the published results schema, one field per key
 pub struct BackendReport {
     /// `sim`: the simulated device and its command set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -308,6 +309,7 @@ pub struct Repeat {
 /// The result of one point: its identity, the figures of all its repeats together, and every
 /// repeat's own.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+// wide: one object of the published results schema, one field per key
 pub struct Point {
     pub workload: Workload,
     pub ats_mode: Option<AtsMode>,

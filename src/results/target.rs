@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// What results record about the target.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+// wide: one object of the published results schema, one field per key
 pub struct TargetInfo {
     pub path: String,
     pub backend: String,
@@ -42,6 +43,7 @@ pub enum Probe {
 /// table prints one line per key). Options are null where Identify was refused or sysfs lacks
 /// the value.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+// wide: flat by design: the probe object of the results, one line per key in the table
 pub struct NvmeProbe {
     pub backend: String,
     pub model: Option<String>,
@@ -84,6 +86,7 @@ pub struct NvmeProbe {
 /// What atsbench knows about a SCSI disk behind an sg node: the `probe` object of the results
 /// (flat: the table prints one line per key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+// wide: flat by design: the probe object of the results, one line per key in the table
 pub struct ScsiProbe {
     pub backend: String,
     pub vendor: String,

@@ -83,6 +83,7 @@ pub enum DataBuf<'a> {
 /// [`sg_io`] safe. Output fields are public and meaningful after the command completes.
 #[repr(C)]
 #[derive(Debug)]
+// wide: the kernel's struct sg_io_hdr (repr(C)), field for field
 pub struct SgIoHdr<'a> {
     interface_id: c_int,
     dxfer_direction: c_int,

@@ -6,7 +6,7 @@
 //! tables of both sides go to `check-NAME.md` in the working directory (/out in the guest).
 
 use crate::common::*;
-use atsbench::check::port::{ScsiPort, SgPort};
+use atsbench::check::port::{self, ScsiPort, SgPort};
 use atsbench::check::reference::{self, RefOutcome};
 use atsbench::check::{scsi as checks, CheckReport, Verdict};
 use std::process::Command;
@@ -84,7 +84,7 @@ fn sg_offsets(path: &str, r: &CheckReport) -> Result<String, String> {
     let mut port = SgPort::new(std::path::Path::new(path), file);
     let lbs = r.device.logical_block_size as usize;
     let known = checks::pattern(0x5c, lbs);
-    checks::write(&mut port as &mut dyn ScsiPort, SG_CAW_LBA, &known, lbs as u32).map_err(|e| format!("{e:?}"))?;
+    port::write(&mut port as &mut dyn ScsiPort, SG_CAW_LBA, &known, lbs as u32).map_err(|e| format!("{e:?}"))?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut rows = String::from("| wrong byte | sg_compare_and_write | atsbench | agree |\n|---|---|---|---|\n");
     let mut bad = Vec::new();
@@ -113,7 +113,7 @@ fn sg_offsets(path: &str, r: &CheckReport) -> Result<String, String> {
             bad.push(off);
         }
     }
-    let _ = checks::read(&mut port as &mut dyn ScsiPort, SG_CAW_LBA, 1, lbs as u32)
+    let _ = port::read(&mut port as &mut dyn ScsiPort, SG_CAW_LBA, 1, lbs as u32)
         .ok()
         .filter(|b| *b == known)
         .ok_or_else(|| "sg_compare_and_write's miscompares changed the block".to_string())?;
@@ -129,7 +129,7 @@ fn zero_first_blocks(path: &str, blocks: u32) -> TestResult {
     let mut port = SgPort::new(std::path::Path::new(path), file);
     for lba in (0..blocks).step_by(64) {
         let n = (blocks - lba).min(64) as usize;
-        checks::write(&mut port as &mut dyn ScsiPort, u64::from(lba), &vec![0u8; n * 512], 512)
+        port::write(&mut port as &mut dyn ScsiPort, u64::from(lba), &vec![0u8; n * 512], 512)
             .map_err(|e| format!("{e:?}"))?;
     }
     Ok(())

@@ -191,11 +191,11 @@ fn counts_show_their_spread_as_counts_per_repeat() {
     assert_eq!((v.base, v.candidate), (3.0, 12.0));
     assert_eq!(v.spread, Some(Pair { base: [0.0, 2.0], candidate: [3.0, 5.0] }), "counts, not rates");
     assert_eq!(v.repeat_counts, Some(Pair { base: vec![0, 2, 1], candidate: vec![3, 5, 4] }));
-    assert_eq!(super::super::render::spread(v, "us"), "0,2,1 / 3,5,4");
+    assert_eq!(super::super::metric::spread(v, "us"), "0,2,1 / 3,5,4");
     let s = verdict_of(&r, "miscompares stale");
     assert_eq!(s.repeat_counts, Some(Pair { base: vec![1, 0, 6], candidate: vec![2, 2, 2] }));
     assert_eq!(s.spread, Some(Pair { base: [0.0, 0.006], candidate: [0.002, 0.002] }), "a rate's spread in its unit");
-    assert_eq!(super::super::render::spread(s, "us"), "1,0,6 / 2,2,2");
+    assert_eq!(super::super::metric::spread(s, "us"), "1,0,6 / 2,2,2");
     let lost = verdict_of(&r, "lost updates");
     assert_eq!(lost.repeat_counts, Some(Pair { base: vec![0, 0, 0], candidate: vec![0, 0, 0] }));
 }

@@ -68,6 +68,7 @@ pub struct Shared<'a> {
 }
 
 /// What a worker hands back at the end of a point.
+// wide: one field per figure of a worker that the merge reads
 pub struct WorkerOutput {
     pub lat: Latencies,
     pub slat: Latencies,
@@ -118,6 +119,7 @@ pub enum Step {
 
 /// One actor's operation in progress.
 #[derive(Debug, Clone, Copy)]
+// wide: one operation in flight (command, stamps, retry state), Copy, on the per-I/O path
 struct Slot {
     step: Step,
     op: Op,
@@ -193,6 +195,7 @@ const FAIL_FAST_ERRORS: u64 = 8;
 /// device that stops answering still lets a point end on time and a signal act.
 const STOP_POLL_NS: u64 = 100_000_000;
 
+// wide: the driver loop (ring, slots, clock, pacing, tally); to be split by who changes what
 pub struct Worker<'a, B: Backend> {
     id: u32,
     sh: &'a Shared<'a>,

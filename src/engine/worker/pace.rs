@@ -8,6 +8,7 @@ use crate::engine::faults::{DeviceGone, EndedBy};
 use crate::engine::{op_kind, PointSpec, StopAt};
 use std::sync::atomic::Ordering;
 
+// wide: the open-loop schedule and the stop, read together once per pass
 pub(super) struct Pacing {
     /// Nanoseconds between starts in open loop; 0 in closed loop.
     interval_ns: u64,

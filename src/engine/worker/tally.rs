@@ -11,6 +11,7 @@ use std::fmt;
 
 /// Event counters of one worker.
 #[derive(Debug, Clone, Copy, Default)]
+// wide: one counter per event, merged field by field
 pub struct Counters {
     /// Completed operations: I/Os for read/write/compare, attempts for ats/rmw.
     pub ops: u64,
