@@ -18,7 +18,7 @@
 # Helpers beside this script: scripts/guest/init (the guest's PID 1), scripts/guest/test-job.sh.
 #
 # Knobs (environment):
-#   ATSBENCH_GUEST_TIMEOUT=900        seconds for the whole QEMU run (exit 124 when it expires)
+#   ATSBENCH_GUEST_TIMEOUT=1500       seconds for the whole QEMU run (exit 124 when it expires)
 #   ATSBENCH_GUEST_TEST_ARGS="--test-threads 1"   arguments for the devices test binary
 #   ATSBENCH_GUEST_SWEEP=require|auto|off   the null_blk sweep must pass (default); auto skips
 #                                     it when atsbench has no `sweep` subcommand; off skips it
@@ -44,7 +44,7 @@ MODULES=(null_blk scsi_debug sg sd_mod nvme nvme-core loop virtio_blk virtio_pci
 # The references of `atsbench check` (libiscsi-bin, sg3-utils) and the iSCSI initiator's daemon
 # and its tool (open-iscsi) are packed with their libraries too.
 HOST_TOOLS=(losetup dmsetup iscsi-test-cu sg_compare_and_write iscsid iscsiadm)
-TIMEOUT=${ATSBENCH_GUEST_TIMEOUT:-900}
+TIMEOUT=${ATSBENCH_GUEST_TIMEOUT:-1500}
 RUST_MUSL=x86_64-unknown-linux-musl
 CACHE_VERSION=1
 export PATH=$PATH:/usr/sbin:/sbin
