@@ -31,14 +31,15 @@ impl<B: Backend> Worker<'_, B> {
         if !retry {
             self.slots[s].after_torn = false;
         }
-        let expected_gen = if retry {
+        // A retry knew what was seen when its read went out; a fresh attempt knows the view.
+        let (expected_gen, basis) = if retry {
             self.io.ring.slab_mut().copy(read, base, bs);
-            read_gen
+            (read_gen, self.slots[s].seen_at_read)
         } else {
             self.view.last[l].encode(self.io.ring.slab_mut().range_mut(base, bs));
-            Some(self.view.last[l].generation)
+            (Some(self.view.last[l].generation), self.view.max_seen[l])
         };
-        self.send_attempt(s, expected_gen, at);
+        self.send_attempt(s, expected_gen, basis, at);
     }
 
     /// The expected image was read through the page cache: its record (if it is one of the
@@ -50,11 +51,14 @@ impl<B: Backend> Worker<'_, B> {
         let (lock, at) = (self.slots[s].lock, self.slots[s].attempt_at);
         let image = self.io.ring.slab().range(self.e_area(s), self.bs);
         let generation = Record::decode(image).ok().filter(|r| r.lock == lock).map(|r| r.generation);
-        self.send_attempt(s, generation, at);
+        // The cached read went out after everything in the view was seen.
+        let basis = self.view.max_seen[lock as usize];
+        self.send_attempt(s, generation, basis, at);
     }
 
-    /// E is in place: write N and send the attempt by the ATS mode.
-    fn send_attempt(&mut self, s: usize, expected_gen: Option<u64>, at: u64) {
+    /// E is in place: write N and send the attempt by the ATS mode. `basis` is the highest
+    /// generation seen before E was taken (an older E is `stale`).
+    fn send_attempt(&mut self, s: usize, expected_gen: Option<u64>, basis: u64, at: u64) {
         let lock = self.slots[s].lock;
         let (l, bs, base) = (lock as usize, self.bs, self.e_area(s));
         self.view.next_seq += 1;
@@ -67,11 +71,14 @@ impl<B: Backend> Worker<'_, B> {
         self.tally.per_lock[l].attempts += 1;
         let slot = &mut self.slots[s];
         slot.new = new;
-        slot.max_seen_at_issue = self.view.max_seen[l];
+        slot.max_seen_at_issue = basis;
         slot.attempt_at = at;
         let offset = self.lock_offset(lock);
         match (self.spec.workload, self.sh.mode) {
-            (Workload::Rmw, _) => self.issue(s, Step::Read, Op::Read, offset, self.area(s, 2), bs),
+            (Workload::Rmw, _) => {
+                self.slots[s].seen_at_read = self.view.max_seen[l];
+                self.issue(s, Step::Read, Op::Read, offset, self.area(s, 2), bs)
+            }
             (_, AtsMode::Device) => self.issue(s, Step::CompareWrite, Op::CompareWrite, offset, base, bs),
             _ if !self.spec.locks_shared() => self.proceed_locked(s),
             _ => {
@@ -89,7 +96,9 @@ impl<B: Backend> Worker<'_, B> {
 
     /// The serialised part of a host-side attempt (the lock is held, or nobody shares it).
     fn proceed_locked(&mut self, s: usize) {
-        let offset = self.lock_offset(self.slots[s].lock);
+        let lock = self.slots[s].lock;
+        let offset = self.lock_offset(lock);
+        self.slots[s].seen_at_read = self.view.max_seen[lock as usize];
         match self.sh.mode {
             AtsMode::CompareThenWrite => self.issue(s, Step::Compare, Op::Compare, offset, self.e_area(s), self.bs),
             _ => self.issue(s, Step::Read, Op::Read, offset, self.area(s, 2), self.bs),
@@ -147,8 +156,7 @@ impl<B: Backend> Worker<'_, B> {
         let slot = self.slots[s];
         let l = slot.lock as usize;
         self.claim_once(s, Claim { lock: slot.lock, generation: slot.new.generation, owner: slot.new.owner });
-        self.view.last[l] = slot.new;
-        self.view.max_seen[l] = self.view.max_seen[l].max(slot.new.generation);
+        self.view.observe(l, slot.new);
         self.tally.lat.record(Kind::Ats, self.now.saturating_sub(slot.attempt_at));
         self.tally.lat.record(Kind::Acquire, self.now.saturating_sub(slot.acquire_at));
         self.tally.counters.ops += 1;
@@ -206,8 +214,7 @@ impl<B: Backend> Worker<'_, B> {
         self.tally.per_lock[l].miscompares += 1;
         self.tally.lat.record(Kind::Ats, self.now.saturating_sub(slot.attempt_at));
         if let Some(r) = found {
-            self.view.last[l] = r;
-            self.view.max_seen[l] = self.view.max_seen[l].max(r.generation);
+            self.view.observe(l, r);
         }
         self.end_attempt(s);
         if !self.pace.may_start() {

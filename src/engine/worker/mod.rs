@@ -133,7 +133,13 @@ struct Slot {
     /// Generation of the record in R, when R held a valid record of this lock.
     read_gen: Option<u64>,
     holds_lock: bool,
+    /// The highest generation of the lock seen before the attempt's expected image was taken:
+    /// an expected generation below it is stale (see `verify::classify`).
     max_seen_at_issue: u64,
+    /// The highest generation seen when the read into R was issued: what a retry from R
+    /// could know. Completions of concurrent commands come in any order, so R may be older
+    /// than what the worker saw while the read was out; that is not a stale device.
+    seen_at_read: u64,
     new: Record,
     injected: bool,
     /// The lane of the slot's current command (0 unless `--timeout` moved it).
@@ -164,6 +170,7 @@ const IDLE_SLOT: Slot = Slot {
     read_gen: None,
     holds_lock: false,
     max_seen_at_issue: 0,
+    seen_at_read: 0,
     new: Record { lock: 0, generation: 0, owner: Owner { host: 0, worker: 0, seq: 0 } },
     injected: false,
     lane: 0,
@@ -181,6 +188,19 @@ struct View {
     last: Vec<Record>,
     max_seen: Vec<u64>,
     next_seq: u64,
+}
+
+impl View {
+    /// A completion showed `r` on lock `l`. The view only moves forward: completions of
+    /// commands that were out together arrive in any order, and an older record arriving
+    /// late must not become the next attempt's expected image (it would be sent knowing
+    /// better, and miscompare as `stale` on a sound device).
+    fn observe(&mut self, l: usize, r: Record) {
+        if r.generation >= self.max_seen[l] {
+            self.last[l] = r;
+            self.max_seen[l] = r.generation;
+        }
+    }
 }
 
 /// The longest a worker sleeps waiting for a lock release before it looks at its flags.
@@ -671,6 +691,7 @@ impl<'a, B: Backend> Worker<'a, B> {
             }
             (Step::Compare, true) | (Step::CompareWrite, true) => {
                 self.release(s);
+                self.slots[s].seen_at_read = self.view.max_seen[slot.lock as usize];
                 let (offset, area) = (self.lock_offset(slot.lock), self.area(s, 2));
                 self.issue(s, Step::ReRead, Op::Read, offset, area, self.bs);
             }
