@@ -649,7 +649,7 @@ pub struct SimArgs {
     pub sim_qd: Option<u32>,
     /// Inject faults, KIND=RATE[,KIND=RATE...]: KIND false-miscompare, own-write,
     /// torn-write, lost-write, stale-read, latency-spike, foreign-write, medium-error,
-    /// no-answer or device-gone; RATE the fraction of the commands each could strike.
+    /// error-after-write, no-answer or device-gone; RATE the fraction of the commands each could strike.
     #[arg(long, value_name = "KIND=RATE,...")]
     pub inject: Option<Injections>,
 }

@@ -426,6 +426,52 @@ fn completions_out_of_order_are_not_stale() {
     }
 }
 
+/// A failed command may have been carried out (a LUN reset, a dropped connection): the
+/// device writes, the host sees DID_ERROR / Host Pathing Error. ATS sends the same images
+/// again, so a write that landed comes back as the retry's `own_write` (ESXi's false
+/// miscompare) and its transition is claimed; one that failed at the stop is claimed when
+/// the final block holds it. No violation, no lost update, no `split` or `stale`.
+#[test]
+fn errors_after_the_write_are_own_writes_not_violations() {
+    for protocol in ["scsi", "nvme"] {
+        let args = [
+            "run",
+            "sim",
+            "--sim-protocol",
+            protocol,
+            "--inject",
+            "error-after-write=0.02",
+            "--threads",
+            "2",
+            "--qd",
+            "8",
+            "--contention",
+            "2",
+            "--ops",
+            "20000",
+            "--seed",
+            "3",
+            "--max-error-rate",
+            "1",
+        ];
+        let (doc, code) = run(&args);
+        let p = point(&doc);
+        let (_, injected) = struck(p, "error-after-write");
+        assert!(injected > 100, "{protocol}: {injected} injected");
+        assert_eq!(n(p, "errors"), injected, "{protocol}: every lost answer is an error");
+        assert!(n(p, "miscompares.own_write") > 0, "{protocol}: {}", p["miscompares"]);
+        assert_only(p, &["contention", "own_write"]);
+        assert_eq!(
+            (n(p, "verification.violations"), n(p, "verification.lost_updates"), code),
+            (0, 0, 0),
+            "{protocol}: {}",
+            p["verification"]
+        );
+        let found = mechanisms(p);
+        assert!(found.contains(&"io-errors") && found.contains(&"false-miscompare"), "{protocol}: {found:?}");
+    }
+}
+
 /// rmw's known answer: actors sharing a lock block write from one state (`split`) and lose
 /// updates; the diagnosis calls it expected.
 #[test]

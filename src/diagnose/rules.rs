@@ -73,7 +73,7 @@ pub const RULES: [Rule; 12] = [
     Rule {
         mechanism: Mechanism::FalseMiscompare,
         reads: "miscompares.false; miscompares.own_write without timeouts",
-        known_answer: "sim --inject false-miscompare; sim --inject own-write",
+        known_answer: "sim --inject false-miscompare; sim --inject own-write; sim --inject error-after-write",
         apply: false_miscompare,
     },
     Rule {

@@ -7,7 +7,9 @@ use crate::backend::AtsMode;
 use crate::results::{DeviceMiscompares, FirstCorrupt, Miscompares, Point, RingReport};
 use crate::stats::Latencies;
 use crate::verify::claims::ClaimSet;
+use crate::verify::history::Claim;
 use crate::verify::history::Verification;
+use crate::workload::record::Record;
 use crate::workload::Workload;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -106,6 +108,17 @@ fn error_rate(errors: u64, ops: u64) -> f64 {
     }
 }
 
+/// A write that failed at the stop and was not sent again landed if the final block of its
+/// lock holds its image: its transition happened, and is claimed.
+fn settle(claims: &mut ClaimSet, unsettled: &[Claim], finals: &[Vec<u8>]) {
+    for c in unsettled {
+        let landed = finals.get(c.lock as usize).and_then(|b| Record::decode(b).ok());
+        if landed == Some(Record { lock: c.lock, generation: c.generation, owner: c.owner }) {
+            claims.insert(c.lock, c.generation, c.owner);
+        }
+    }
+}
+
 // long: merges the workers' outputs into the point field by field; splits with WorkerOutput
 pub(super) fn merge(
     spec: &PointSpec,
@@ -117,6 +130,7 @@ pub(super) fn merge(
     let (mut lat, mut slat, mut clat) = (Latencies::new(), Latencies::new(), Latencies::new());
     let mut c = Counters::default();
     let mut claims = ClaimSet::new(spec.locks());
+    let mut unsettled = Vec::new();
     let mut per_lock = vec![LockCounters::default(); spec.locks() as usize];
     let mut device = DeviceMiscompares::default();
     let (mut ring, mut finals, mut duration_s, mut samples) = (RingReport::default(), Vec::new(), 0f64, Vec::new());
@@ -142,6 +156,7 @@ pub(super) fn merge(
         c.add(&o.counters);
         device.add(&o.device);
         claims.merge(o.claims);
+        unsettled.extend(o.unsettled);
         for (a, b) in per_lock.iter_mut().zip(&o.per_lock) {
             a.add(b);
         }
@@ -153,6 +168,7 @@ pub(super) fn merge(
         samples.extend(o.error_samples.iter().take(SAMPLES).map(|s| s.to_string()));
     }
     samples.truncate(SAMPLES);
+    settle(&mut claims, &unsettled, &finals);
     faults.error_rate = error_rate(c.errors + faults.abandoned, c.ops);
     // Abandoned commands may still land, the device is gone, or a reset may have cut writes
     // short (the final blocks were not read back): the final blocks are unknown, nothing is

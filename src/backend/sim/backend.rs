@@ -45,6 +45,8 @@ pub struct SimBackend {
     queue_wait_max_ns: u64,
 }
 
+/// The SCSI host byte of a command the transport failed (Linux `DID_ERROR`).
+const DID_ERROR: u16 = 0x07;
 impl SimBackend {
     pub(super) fn new(dev: Arc<Device>, worker: u32, seed: u64, slots: usize) -> Self {
         let w = u64::from(worker).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -103,6 +105,18 @@ impl SimBackend {
             SimProtocol::Nvme => {
                 let sc = if writes { 0x80 } else { 0x81 };
                 let raw = crate::proto::nvme::NvmeStatus { sct: 2, sc, crd: 0, more: false, dnr: false }.raw();
+                nvme::outcome(i32::from(raw))
+            }
+        }
+    }
+
+    /// The answer of a command struck by `error-after-write` (it ran; its answer was lost on
+    /// the way), as the protocol gives it.
+    fn answer_lost(&self, req: &IoReq) -> Outcome {
+        match self.dev.options.protocol {
+            SimProtocol::Scsi => scsi::outcome(req.op, 0, DID_ERROR, 0, &[]),
+            SimProtocol::Nvme => {
+                let raw = crate::proto::nvme::NvmeStatus { sct: 3, sc: 0x70, crd: 0, more: false, dnr: false }.raw();
                 nvme::outcome(i32::from(raw))
             }
         }
@@ -176,7 +190,16 @@ impl Backend for SimBackend {
             self.dev.gone.store(true, Ordering::Relaxed);
             return self.gone(ud);
         }
-        let outcome = if self.dice.hit(Fault::MediumError) { self.medium_error(req) } else { self.run(req, data) };
+        let outcome = if self.dice.hit(Fault::MediumError) {
+            self.medium_error(req)
+        } else {
+            let outcome = self.run(req, data);
+            if self.dice.hit(Fault::ErrorAfterWrite) {
+                self.answer_lost(req)
+            } else {
+                outcome
+            }
+        };
         let due = self.due_at();
         self.pending[ud] = Pending { outcome: Some(outcome), delayed: due > 0 };
         self.due[ud] = types::Timespec::new().sec(due / 1_000_000_000).nsec((due % 1_000_000_000) as u32);

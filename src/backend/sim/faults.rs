@@ -36,6 +36,11 @@ pub enum Fault {
     /// ERROR, 11/00 (unrecovered read error) for reads and compares, 0C/00 (write error) for
     /// writes; NVMe SCT 2h SC 81h (Unrecovered Read Error) or 80h (Write Fault).
     MediumError,
+    /// The command is carried out (a WRITE or a matched COMPARE AND WRITE changes the block),
+    /// then its answer is lost: the host sees a transport error (SCSI host byte DID_ERROR;
+    /// NVMe SCT 3h SC 70h, Host Pathing Error), as when a LUN reset or a dropped connection
+    /// ends a command the target had already run.
+    ErrorAfterWrite,
     /// The device ignores the command: it is never executed and never answered (as
     /// scsi_debug's `opts` timeout does); only `--timeout` or the end of the point's drain
     /// lets go of it.
@@ -46,7 +51,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
     pub const ALL: [Fault; Fault::COUNT] = [
         Fault::FalseMiscompare,
         Fault::OwnWrite,
@@ -56,6 +61,7 @@ impl Fault {
         Fault::LatencySpike,
         Fault::ForeignWrite,
         Fault::MediumError,
+        Fault::ErrorAfterWrite,
         Fault::NoAnswer,
         Fault::DeviceGone,
     ];
@@ -70,6 +76,7 @@ impl Fault {
             Fault::LatencySpike => "latency-spike",
             Fault::ForeignWrite => "foreign-write",
             Fault::MediumError => "medium-error",
+            Fault::ErrorAfterWrite => "error-after-write",
             Fault::NoAnswer => "no-answer",
             Fault::DeviceGone => "device-gone",
         }

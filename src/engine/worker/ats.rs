@@ -34,7 +34,7 @@ impl<B: Backend> Worker<'_, B> {
         // A retry knew what was seen when its read went out; a fresh attempt knows the view.
         let (expected_gen, basis) = if retry {
             self.io.ring.slab_mut().copy(read, base, bs);
-            (read_gen, self.slots[s].seen_at_read)
+            (read_gen, self.slots[s].seen_at_send)
         } else {
             self.view.last[l].encode(self.io.ring.slab_mut().range_mut(base, bs));
             (Some(self.view.last[l].generation), self.view.max_seen[l])
@@ -73,12 +73,29 @@ impl<B: Backend> Worker<'_, B> {
         slot.new = new;
         slot.max_seen_at_issue = basis;
         slot.attempt_at = at;
+        self.dispatch(s);
+    }
+
+    /// An ATS attempt whose write failed is sent again with the same images, as ESXi retries
+    /// an ATS that ended in an error: a command that failed may still have been carried out
+    /// (a LUN reset or a lost connection ends a command the target already ran), and only the
+    /// same images tell that apart. If it was, the retry miscompares on its own image
+    /// (`own_write`, and its transition is claimed); if the failed write lands after the
+    /// retry, it writes the image the retry wrote. A fresh attempt would leave the landed
+    /// image unclaimed and report the run's history as violated.
+    pub(super) fn resend_attempt(&mut self, s: usize) {
+        self.pace.started += 1;
+        self.tally.per_lock[self.slots[s].lock as usize].attempts += 1;
+        self.dispatch(s);
+    }
+
+    /// Send the attempt whose E and N are in place, by the workload and the ATS mode.
+    fn dispatch(&mut self, s: usize) {
+        let lock = self.slots[s].lock;
+        let (bs, base) = (self.bs, self.e_area(s));
         let offset = self.lock_offset(lock);
         match (self.spec.workload, self.sh.mode) {
-            (Workload::Rmw, _) => {
-                self.slots[s].seen_at_read = self.view.max_seen[l];
-                self.issue(s, Step::Read, Op::Read, offset, self.area(s, 2), bs)
-            }
+            (Workload::Rmw, _) => self.issue(s, Step::Read, Op::Read, offset, self.area(s, 2), bs),
             (_, AtsMode::Device) => self.issue(s, Step::CompareWrite, Op::CompareWrite, offset, base, bs),
             _ if !self.spec.locks_shared() => self.proceed_locked(s),
             _ => {
@@ -96,9 +113,7 @@ impl<B: Backend> Worker<'_, B> {
 
     /// The serialised part of a host-side attempt (the lock is held, or nobody shares it).
     fn proceed_locked(&mut self, s: usize) {
-        let lock = self.slots[s].lock;
-        let offset = self.lock_offset(lock);
-        self.slots[s].seen_at_read = self.view.max_seen[lock as usize];
+        let offset = self.lock_offset(self.slots[s].lock);
         match self.sh.mode {
             AtsMode::CompareThenWrite => self.issue(s, Step::Compare, Op::Compare, offset, self.e_area(s), self.bs),
             _ => self.issue(s, Step::Read, Op::Read, offset, self.area(s, 2), self.bs),
@@ -156,7 +171,7 @@ impl<B: Backend> Worker<'_, B> {
         let slot = self.slots[s];
         let l = slot.lock as usize;
         self.claim_once(s, Claim { lock: slot.lock, generation: slot.new.generation, owner: slot.new.owner });
-        self.view.observe(l, slot.new);
+        self.view.observe(l, slot.new, slot.seen_at_send);
         self.tally.lat.record(Kind::Ats, self.now.saturating_sub(slot.attempt_at));
         self.tally.lat.record(Kind::Acquire, self.now.saturating_sub(slot.acquire_at));
         self.tally.counters.ops += 1;
@@ -214,7 +229,7 @@ impl<B: Backend> Worker<'_, B> {
         self.tally.per_lock[l].miscompares += 1;
         self.tally.lat.record(Kind::Ats, self.now.saturating_sub(slot.attempt_at));
         if let Some(r) = found {
-            self.view.observe(l, r);
+            self.view.observe(l, r, slot.seen_at_send);
         }
         self.end_attempt(s);
         if !self.pace.may_start() {

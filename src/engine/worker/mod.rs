@@ -37,6 +37,7 @@ use crate::sys::clock::monotonic_ns;
 use crate::sys::mem::Slab;
 use crate::sys::uring::{Ring, RingConfig, RingError};
 use crate::verify::claims::ClaimSet;
+use crate::verify::history::Claim;
 use crate::workload::record::{Owner, Record};
 use crate::workload::{Rng, Workload};
 use io::Io;
@@ -75,6 +76,8 @@ pub struct WorkerOutput {
     pub clat: Latencies,
     pub counters: Counters,
     pub claims: ClaimSet,
+    /// Transitions of failed writes that were not retried: claimed if a final block holds them.
+    pub unsettled: Vec<crate::verify::history::Claim>,
     pub per_lock: Vec<LockCounters>,
     pub device: DeviceMiscompares,
     pub ring: RingReport,
@@ -136,10 +139,12 @@ struct Slot {
     /// The highest generation of the lock seen before the attempt's expected image was taken:
     /// an expected generation below it is stale (see `verify::classify`).
     max_seen_at_issue: u64,
-    /// The highest generation seen when the read into R was issued: what a retry from R
-    /// could know. Completions of concurrent commands come in any order, so R may be older
-    /// than what the worker saw while the read was out; that is not a stale device.
-    seen_at_read: u64,
+    /// The highest generation of the lock seen when the slot's current command was sent:
+    /// what its answer can be held against. Completions of commands that were out together
+    /// come in any order, so a read may return a record older than one the worker saw while
+    /// it was out; that is not a stale device. (For a retry, the read's: no command goes out
+    /// between the re-read and the retry's expected image.)
+    seen_at_send: u64,
     new: Record,
     injected: bool,
     /// The lane of the slot's current command (0 unless `--timeout` moved it).
@@ -170,7 +175,7 @@ const IDLE_SLOT: Slot = Slot {
     read_gen: None,
     holds_lock: false,
     max_seen_at_issue: 0,
-    seen_at_read: 0,
+    seen_at_send: 0,
     new: Record { lock: 0, generation: 0, owner: Owner { host: 0, worker: 0, seq: 0 } },
     injected: false,
     lane: 0,
@@ -191,14 +196,17 @@ struct View {
 }
 
 impl View {
-    /// A completion showed `r` on lock `l`. The view only moves forward: completions of
-    /// commands that were out together arrive in any order, and an older record arriving
-    /// late must not become the next attempt's expected image (it would be sent knowing
-    /// better, and miscompare as `stale` on a sound device).
-    fn observe(&mut self, l: usize, r: Record) {
-        if r.generation >= self.max_seen[l] {
+    /// A command sent when the highest generation seen was `seen_at_send` showed `r` on
+    /// lock `l`. Completions of commands that were out together arrive in any order: an
+    /// older record that arrives after a newer one was seen must not become the next
+    /// attempt's expected image (it would be sent knowing better, and miscompare as `stale`
+    /// on a sound device). A record is the block's latest state if it is the newest seen or
+    /// nothing newer came in while its command was out; then it is taken even if older (a
+    /// medium that is not atomic across hosts does go back).
+    fn observe(&mut self, l: usize, r: Record, seen_at_send: u64) {
+        if r.generation >= self.max_seen[l] || seen_at_send >= self.max_seen[l] {
             self.last[l] = r;
-            self.max_seen[l] = r.generation;
+            self.max_seen[l] = self.max_seen[l].max(r.generation);
         }
     }
 }
@@ -384,6 +392,7 @@ impl<'a, B: Backend> Worker<'a, B> {
             clat: self.tally.clat.latencies(),
             counters: self.tally.counters,
             claims: self.tally.claims,
+            unsettled: self.tally.unsettled,
             per_lock: self.tally.per_lock,
             device: self.tally.device,
             finals,
@@ -561,7 +570,9 @@ impl<'a, B: Backend> Worker<'a, B> {
         let ud = self.ud(s);
         let req = IoReq { op, offset, len: len as u32, addr: self.io.ring.slab().addr(area), user_data: ud as u64 };
         self.io.queue(&req, self.now);
+        let seen = self.view.max_seen.get(self.slots[s].lock as usize).copied().unwrap_or(0);
         let slot = &mut self.slots[s];
+        slot.seen_at_send = seen;
         slot.step = step;
         slot.op = op;
         slot.offset = offset;
@@ -691,7 +702,6 @@ impl<'a, B: Backend> Worker<'a, B> {
             }
             (Step::Compare, true) | (Step::CompareWrite, true) => {
                 self.release(s);
-                self.slots[s].seen_at_read = self.view.max_seen[slot.lock as usize];
                 let (offset, area) = (self.lock_offset(slot.lock), self.area(s, 2));
                 self.issue(s, Step::ReRead, Op::Read, offset, area, self.bs);
             }
@@ -748,8 +758,20 @@ impl<'a, B: Backend> Worker<'a, B> {
         }
         if self.spec.workload.is_ats_like() && slot.step != Step::Plain {
             self.end_attempt(s);
+            // A failed write may have been carried out: ATS sends the same images again (see
+            // `resend_attempt`); rmw, which has no atomicity to keep, starts afresh.
+            let wrote = matches!(slot.step, Step::CompareWrite | Step::Write) && self.spec.workload != Workload::Rmw;
             if self.pace.may_start() {
                 self.tally.faults.retried(op_kind(slot.op));
+                if wrote {
+                    return self.resend_attempt(s);
+                }
+            } else if wrote {
+                self.tally.unsettled.push(Claim {
+                    lock: slot.lock,
+                    generation: slot.new.generation,
+                    owner: slot.new.owner,
+                });
             }
         }
         self.begin(s);

@@ -7,6 +7,7 @@ use crate::engine::faults::ErrorTable;
 use crate::results::{DeviceMiscompares, LockReport};
 use crate::stats::Recorder;
 use crate::verify::claims::ClaimSet;
+use crate::verify::history::Claim;
 use std::fmt;
 
 /// Event counters of one worker.
@@ -113,6 +114,10 @@ pub(super) struct Tally {
     /// The first miscompare classified `corrupt`: when (ns since the worker began measuring)
     /// and on which lock.
     pub first_corrupt: Option<(u64, u32)>,
+    /// Attempts whose write failed at the stop and were not sent again: the write may have
+    /// landed anyway; the final blocks tell (see `engine::result::merge`). At most one per
+    /// slot.
+    pub unsettled: Vec<Claim>,
 }
 
 impl Tally {
@@ -129,6 +134,7 @@ impl Tally {
             nsamples: 0,
             faults: ErrorTable::new(),
             first_corrupt: None,
+            unsettled: Vec::new(),
         }
     }
 
