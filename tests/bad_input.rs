@@ -3,13 +3,12 @@
 //! row runs in a fresh folder (as the current directory and TMPDIR) holding only the inputs;
 //! all failures are listed together.
 
+mod common;
+use common::bin;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_atsbench")
-}
 
 /// One wrong input: the arguments, the exit codes allowed (one but for a documented change in
 /// flight) and words the line must hold.

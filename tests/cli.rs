@@ -1,13 +1,12 @@
 //! The command line end to end on file targets (no root, no device): known answers of ATS and
 //! rmw, sweeps, output formats, and one line and the documented exit code for each user error.
 
+mod common;
+use common::{bin, n};
+
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_atsbench")
-}
 
 fn run(args: &[&str]) -> Output {
     Command::new(bin()).args(args).output().expect("run atsbench")
@@ -17,10 +16,6 @@ fn json(args: &[&str]) -> Value {
     let out = run(args);
     assert!(out.status.success(), "atsbench {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
-}
-
-fn n(v: &Value, path: &str) -> u64 {
-    path.split('.').fold(v, |v, k| &v[k]).as_u64().unwrap_or_else(|| panic!("{path} missing in {v}"))
 }
 
 /// The known-answer run on the default target: two workers, QD 8 each, on one lock block.

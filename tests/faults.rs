@@ -4,14 +4,13 @@
 //! all on the simulated device. The time bounds are generous upper bounds on "it ends", not
 //! performance figures.
 
+mod common;
+use common::bin;
+
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_atsbench")
-}
 
 /// The README's "HBA queue depth too low" recipe: 32 slots, a device with one, 100 us each,
 /// commands given up after 1 ms.

@@ -3,17 +3,12 @@
 //! device-side ATS: host-emulated ATS serialises only inside one process, so across the two
 //! "hosts" it is not atomic and the known answer is rmw's (lost updates), which the merge says.
 
+mod common;
+use common::{bin, mechanisms, n};
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_atsbench")
-}
-
-fn n(v: &Value, path: &str) -> u64 {
-    path.split('.').fold(v, |v, k| &v[k]).as_u64().unwrap_or_else(|| panic!("{path} missing in {v}"))
-}
 
 /// A shared target file in a fresh folder.
 fn shared_file() -> (tempfile::TempDir, PathBuf) {
@@ -131,10 +126,6 @@ fn check_shared_file(workload: &str) -> Value {
     assert_eq!(mechanisms(p)[0], "not-atomic-across-hosts", "{}", p["diagnosis"]);
     assert_eq!(p["diagnosis"][0]["strength"], "expected");
     doc
-}
-
-fn mechanisms(p: &Value) -> Vec<&str> {
-    p["diagnosis"].as_array().expect("diagnosis").iter().map(|f| f["mechanism"].as_str().unwrap()).collect()
 }
 
 #[test]

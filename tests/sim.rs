@@ -11,12 +11,11 @@
 //! use `--contention 1` (every actor on its own lock block), so any miscompare is a fault's.
 //! No assertion depends on timing: latency spikes are counted, never timed.
 
+mod common;
+use common::{bin, mechanisms, n};
+
 use serde_json::Value;
 use std::process::Command;
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_atsbench")
-}
 
 /// Run atsbench with `args` and JSON output; return the document and the exit code (9 is
 /// the documented answer when a fault broke ATS atomicity: the results are still written).
@@ -26,10 +25,6 @@ fn run(args: &[&str]) -> (Value, i32) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(code == 0 || code == 9, "atsbench {args:?} exited {code}: {err}");
     (serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {err}")), code)
-}
-
-fn n(v: &Value, path: &str) -> u64 {
-    path.split('.').fold(v, |v, k| &v[k]).as_u64().unwrap_or_else(|| panic!("{path} missing in {v}"))
 }
 
 /// The run's only point.
@@ -61,16 +56,6 @@ fn assert_only(p: &Value, classes: &[&str]) {
             assert_eq!(n(p, &format!("miscompares.{c}")), 0, "{c} in {}", p["miscompares"]);
         }
     }
-}
-
-/// The diagnosis's mechanisms, most important first.
-fn mechanisms(p: &Value) -> Vec<&str> {
-    p["diagnosis"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no diagnosis in {p}"))
-        .iter()
-        .map(|f| f["mechanism"].as_str().unwrap())
-        .collect()
 }
 
 const RATE: f64 = 0.05;

@@ -3,3 +3,25 @@
 #![allow(dead_code)]
 
 pub mod source;
+
+use serde_json::Value;
+
+/// The atsbench binary Cargo built for this test run.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_atsbench")
+}
+
+/// The unsigned number at the dotted `path` of `v`; a missing key fails the test with its name.
+pub fn n(v: &Value, path: &str) -> u64 {
+    path.split('.').fold(v, |v, k| &v[k]).as_u64().unwrap_or_else(|| panic!("{path} missing in {v}"))
+}
+
+/// The mechanisms of a point's diagnosis, most important first.
+pub fn mechanisms(p: &Value) -> Vec<&str> {
+    p["diagnosis"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no diagnosis in {p}"))
+        .iter()
+        .map(|f| f["mechanism"].as_str().unwrap())
+        .collect()
+}
