@@ -27,6 +27,11 @@ fn run(args: &[&str]) -> (Value, i32) {
     (serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {err}")), code)
 }
 
+/// `run` with the arguments of one command line (words separated by spaces).
+fn run_line(line: &str) -> (Value, i32) {
+    run(&line.split_whitespace().collect::<Vec<_>>())
+}
+
 /// The run's only point.
 fn point(doc: &Value) -> &Value {
     &doc["points"][0]
@@ -384,25 +389,8 @@ fn a_million_clean_ats_find_only_contention() {
 #[test]
 fn completions_out_of_order_are_not_stale() {
     for protocol in ["nvme", "scsi"] {
-        let args = [
-            "run",
-            "sim",
-            "--sim-protocol",
-            protocol,
-            "--sim-latency",
-            "exp:50us",
-            "--threads",
-            "2",
-            "--qd",
-            "8",
-            "--locks",
-            "1",
-            "--ops",
-            "40000",
-            "--seed",
-            "5",
-        ];
-        let (doc, code) = run(&args);
+        let line = "--sim-latency exp:50us --threads 2 --qd 8 --locks 1 --ops 40000 --seed 5";
+        let (doc, code) = run_line(&format!("run sim --sim-protocol {protocol} {line}"));
         let p = point(&doc);
         assert!(n(p, "miscompares.contention") > 0, "{protocol}: {}", p["miscompares"]);
         assert_only(p, &["contention"]);
@@ -419,27 +407,8 @@ fn completions_out_of_order_are_not_stale() {
 #[test]
 fn errors_after_the_write_are_own_writes_not_violations() {
     for protocol in ["scsi", "nvme"] {
-        let args = [
-            "run",
-            "sim",
-            "--sim-protocol",
-            protocol,
-            "--inject",
-            "error-after-write=0.02",
-            "--threads",
-            "2",
-            "--qd",
-            "8",
-            "--contention",
-            "2",
-            "--ops",
-            "20000",
-            "--seed",
-            "3",
-            "--max-error-rate",
-            "1",
-        ];
-        let (doc, code) = run(&args);
+        let line = "--inject error-after-write=0.02 --threads 2 --qd 8 --contention 2 --ops 20000 --seed 3";
+        let (doc, code) = run_line(&format!("run sim --sim-protocol {protocol} {line} --max-error-rate 1"));
         let p = point(&doc);
         let (_, injected) = struck(p, "error-after-write");
         assert!(injected > 100, "{protocol}: {injected} injected");

@@ -45,8 +45,6 @@ pub struct SimBackend {
     queue_wait_max_ns: u64,
 }
 
-/// The SCSI host byte of a command the transport failed (Linux `DID_ERROR`).
-const DID_ERROR: u16 = 0x07;
 impl SimBackend {
     pub(super) fn new(dev: Arc<Device>, worker: u32, seed: u64, slots: usize) -> Self {
         let w = u64::from(worker).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -114,7 +112,7 @@ impl SimBackend {
     /// the way), as the protocol gives it.
     fn answer_lost(&self, req: &IoReq) -> Outcome {
         match self.dev.options.protocol {
-            SimProtocol::Scsi => scsi::outcome(req.op, 0, DID_ERROR, 0, &[]),
+            SimProtocol::Scsi => scsi::outcome(req.op, 0, crate::proto::scsi::DID_ERROR, 0, &[]),
             SimProtocol::Nvme => {
                 let raw = crate::proto::nvme::NvmeStatus { sct: 3, sc: 0x70, crd: 0, more: false, dnr: false }.raw();
                 nvme::outcome(i32::from(raw))

@@ -170,7 +170,7 @@ impl<B: Backend> Worker<'_, B> {
         self.slots[s].after_torn = false;
         let slot = self.slots[s];
         let l = slot.lock as usize;
-        self.claim_once(s, Claim { lock: slot.lock, generation: slot.new.generation, owner: slot.new.owner });
+        self.claim_once(s, slot.claim());
         self.view.observe(l, slot.new, slot.seen_at_send);
         self.tally.lat.record(Kind::Ats, self.now.saturating_sub(slot.attempt_at));
         self.tally.lat.record(Kind::Acquire, self.now.saturating_sub(slot.acquire_at));
@@ -213,7 +213,7 @@ impl<B: Backend> Worker<'_, B> {
         if class == Class::OwnWrite {
             // The block holds this attempt's own, unique new image: its transition happened
             // on the device whatever the command reported, so the history must include it.
-            self.claim_once(s, Claim { lock: slot.lock, generation: slot.new.generation, owner: slot.new.owner });
+            self.claim_once(s, slot.claim());
         }
         self.tally.counters.miscompares[class.index()] += 1;
         if slot.after_abort {

@@ -77,7 +77,7 @@ pub struct WorkerOutput {
     pub counters: Counters,
     pub claims: ClaimSet,
     /// Transitions of failed writes that were not retried: claimed if a final block holds them.
-    pub unsettled: Vec<crate::verify::history::Claim>,
+    pub unsettled: Vec<Claim>,
     pub per_lock: Vec<LockCounters>,
     pub device: DeviceMiscompares,
     pub ring: RingReport,
@@ -163,6 +163,13 @@ struct Slot {
     /// The current attempt retries with a torn image as E: its compare tells whether the tear
     /// was on the medium (a write) or only in the read.
     after_torn: bool,
+}
+
+impl Slot {
+    /// The transition the attempt's write makes, should it land.
+    fn claim(&self) -> Claim {
+        Claim { lock: self.lock, generation: self.new.generation, owner: self.new.owner }
+    }
 }
 
 const IDLE_SLOT: Slot = Slot {
@@ -767,11 +774,7 @@ impl<'a, B: Backend> Worker<'a, B> {
                     return self.resend_attempt(s);
                 }
             } else if wrote {
-                self.tally.unsettled.push(Claim {
-                    lock: slot.lock,
-                    generation: slot.new.generation,
-                    owner: slot.new.owner,
-                });
+                self.tally.unsettled.push(slot.claim());
             }
         }
         self.begin(s);

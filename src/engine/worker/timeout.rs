@@ -60,7 +60,7 @@ impl<B: Backend> Worker<'_, B> {
         let Some(t) = &mut self.to else { return };
         let slot = &mut self.slots[s];
         let timed = matches!(slot.step, Step::CompareWrite | Step::Compare | Step::Write);
-        let claim = Claim { lock: slot.lock, generation: slot.new.generation, owner: slot.new.owner };
+        let claim = slot.claim();
         let writes = matches!(slot.step, Step::CompareWrite | Step::Write);
         let what = Some((slot.step, slot.op));
         t.lanes[ud] = Lane { busy: true, given_up: false, what, claim: writes.then_some(claim) };

@@ -35,6 +35,8 @@ pub const ASC_MISCOMPARE_DURING_VERIFY: u8 = 0x1D;
 
 /// sg host_status: no error.
 pub const DID_OK: u16 = 0x00;
+/// sg host_status: the transport failed the command (it may still have run at the target).
+pub const DID_ERROR: u16 = 0x07;
 /// sg driver_status (low nibble): no error.
 pub const DRIVER_OK: u16 = 0x00;
 /// sg driver_status (low nibble): sense data is valid; not an error by itself.
