@@ -19,10 +19,20 @@ pub use crate::results::faults::{DeviceGone, EndedBy, ErrorSample, Faults, OpFau
 /// that counting it costs no allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    Scsi { status: u8, host: u16, sense: Option<(u8, u8, u8)> },
-    Nvme { sct: u8, sc: u8 },
+    Scsi {
+        status: u8,
+        host: u16,
+        sense: Option<(u8, u8, u8)>,
+    },
+    Nvme {
+        sct: u8,
+        sc: u8,
+    },
     Errno(i32),
-    ShortTransfer,
+    /// `empty`: not one byte moved, the device now ends before the block.
+    ShortTransfer {
+        empty: bool,
+    },
     Unencodable,
     UnexpectedMiscompare,
 }
@@ -31,7 +41,7 @@ impl ErrorKind {
     pub fn of(e: &IoError) -> Self {
         match e.cause {
             Cause::Host { errno, .. } => ErrorKind::Errno(errno),
-            Cause::ShortTransfer { .. } => ErrorKind::ShortTransfer,
+            Cause::ShortTransfer { got, .. } => ErrorKind::ShortTransfer { empty: got == 0 },
             Cause::Nvme { status } => {
                 let s = NvmeStatus::from_raw(status);
                 ErrorKind::Nvme { sct: s.sct, sc: s.sc }
@@ -58,14 +68,17 @@ impl ErrorKind {
 
     /// Whether the error says the device is gone, and in what words: errno ENODEV or ENXIO
     /// (the block layer, sg or NVMe passthrough on a removed device), SCSI host status
-    /// DID_NO_CONNECT (a device deleted or offline) or DID_BAD_TARGET. An EIO is not: a
-    /// medium error or a failed path gives it too.
+    /// DID_NO_CONNECT (a device deleted or offline) or DID_BAD_TARGET, or a read or write of a
+    /// block inside the region that moved no byte at all: the device now ends before it (a
+    /// deleted disk's capacity falls to 0, as does a truncated file's or loop device's). An EIO
+    /// is not: a medium error or a failed path gives it too.
     pub fn gone(&self) -> Option<&'static str> {
         match *self {
             ErrorKind::Errno(libc::ENODEV) => Some("ENODEV"),
             ErrorKind::Errno(libc::ENXIO) => Some("ENXIO"),
             ErrorKind::Scsi { host: 0x01, .. } => Some("DID_NO_CONNECT"),
             ErrorKind::Scsi { host: 0x04, .. } => Some("DID_BAD_TARGET"),
+            ErrorKind::ShortTransfer { empty: true } => Some("end of device"),
             _ => None,
         }
     }
@@ -92,7 +105,8 @@ impl ErrorKind {
                 format!("NVMe SCT {sct:X}h SC {sc:02X}h ({})", st.name().unwrap_or("unknown status"))
             }
             ErrorKind::Errno(e) => format!("errno {} ({})", errno_name(e), std::io::Error::from_raw_os_error(e)),
-            ErrorKind::ShortTransfer => "short transfer".into(),
+            ErrorKind::ShortTransfer { empty: false } => "short transfer".into(),
+            ErrorKind::ShortTransfer { empty: true } => "short transfer of 0 bytes (end of device)".into(),
             ErrorKind::Unencodable => "not encodable".into(),
             ErrorKind::UnexpectedMiscompare => "miscompare status on a command that does not compare".into(),
         }
@@ -288,6 +302,9 @@ mod tests {
         }
         assert_eq!(ErrorKind::of(&medium_error()).gone(), None);
         assert_eq!(ErrorKind::of(&IoError::host(libc::ENODEV, Via::SgReap)).gone(), Some("ENODEV"));
+        let short = |got| IoError { code: i64::from(got), cause: Cause::ShortTransfer { got, want: 512 } };
+        assert_eq!(ErrorKind::of(&short(0)).gone(), Some("end of device"));
+        assert_eq!(ErrorKind::of(&short(256)).gone(), None, "a partial transfer is not the device gone");
     }
 
     #[test]

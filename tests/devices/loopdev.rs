@@ -14,6 +14,7 @@ pub fn tests() -> Vec<DeviceTest> {
         (Need::Loop, "loop_refuses_a_partition_table", refuses_partition_table),
         (Need::Loop, "loop_writes_stay_inside_the_region", region_is_respected),
         (Need::Loop, "loop_probe_names_the_driver_and_backing_file", probe_describes),
+        (Need::Loop, "loop_shrunk_to_nothing_mid_run_is_a_device_gone_exit_8", shrunk_to_nothing),
     ]
 }
 
@@ -60,6 +61,56 @@ impl Drop for LoopDev {
         let _ = Command::new("losetup").args(["-d", &self.dev]).status();
         let _ = std::fs::remove_file(&self.backing);
     }
+}
+
+/// Reads and writes the loop device has completed (`/sys/block/loopN/stat`, fields 1 and 5).
+fn completed_ios(dev: &str) -> u64 {
+    let name = dev.trim_start_matches("/dev/");
+    let stat = std::fs::read_to_string(format!("/sys/block/{name}/stat")).unwrap_or_default();
+    let f: Vec<u64> = stat.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    f.first().copied().unwrap_or(0) + f.get(4).copied().unwrap_or(0)
+}
+
+/// A device whose capacity falls to 0 mid-run, as a deleted disk's does (the block layer then
+/// reads 0 bytes and refuses writes with ENOSPC): the backing file is truncated and the loop
+/// device told (`losetup -c`). The run ends at once as a device gone: exit 8, one line naming
+/// the device and "end of device", the results written with what was measured, unverified.
+/// The guest's scsi_debug `delete` test meets the same 0-byte reads when the disk goes just
+/// after the point's stop, at the read-back.
+fn shrunk_to_nothing() -> TestResult {
+    let l = LoopDev::new(16 * MIB, 0)?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let out = dir.path().join("shrunk.json");
+    let child = Command::new(bin())
+        .args(["run", &l.dev, "--workload", "ats", "--qd", "4", "--duration", "60", "--seed", "5", "--force"])
+        .args(["-f", "json", "-o"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting atsbench: {e}"))?;
+    let start = completed_ios(&l.dev);
+    let t0 = std::time::Instant::now();
+    // A hang guard, not a timing: wait until the run has done some I/O.
+    while completed_ios(&l.dev) < start + 2000 && t0.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::fs::OpenOptions::new().write(true).open(&l.backing).and_then(|f| f.set_len(0)).map_err(|e| e.to_string())?;
+    let c = Command::new("losetup").args(["-c", &l.dev]).status().map_err(|e| format!("losetup -c: {e}"))?;
+    let o = child.wait_with_output().map_err(|e| e.to_string())?;
+    check(c.success(), || "losetup -c failed".into())?;
+    let err = String::from_utf8_lossy(&o.stderr).trim().to_string();
+    println!("loop shrunk to 0 mid-run: exit {:?}: {err}", o.status.code());
+    check(o.status.code() == Some(8), || format!("exit {:?}, documented 8: {err}", o.status.code()))?;
+    let line = format!("{} went away mid-run (end of device)", l.dev);
+    check(err.lines().count() == 1 && err.contains(&line), || format!("stderr: {err}"))?;
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).map_err(|e| e.to_string())?)
+        .map_err(|e| format!("results: {e}"))?;
+    let p = point(&doc);
+    let f = &p["faults"];
+    check(f["device_gone"]["error"] == "end of device", || format!("faults {f}"))?;
+    check(u(p, "ops") > 0 && p["verification"].is_null(), || format!("ops {}, {}", p["ops"], p["verification"]))?;
+    check(u(p, "miscompares.corrupt") == 0, || format!("{}", p["miscompares"]))
 }
 
 fn ats_contends() -> TestResult {

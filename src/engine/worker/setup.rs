@@ -4,6 +4,7 @@
 
 use super::{Step, Worker};
 use crate::backend::{Backend, IoReq, Op, Outcome};
+use crate::engine::faults::ErrorKind;
 use crate::engine::hosts::Board;
 use crate::error::{Error, Result};
 use crate::workload::record::Record;
@@ -33,7 +34,14 @@ impl<B: Backend> Worker<'_, B> {
                 Outcome::Error(e) if e.code == -i64::from(libc::EOPNOTSUPP) => {
                     Err(Error::Unsupported(format!("{verb} lock block {}: {e}", first + slot as u32)))
                 }
-                Outcome::Error(e) => Err(Error::Device(format!("{verb} lock block {}: {e}", first + slot as u32))),
+                Outcome::Error(e) => {
+                    // A device that went away between the stop and the read-back (a deleted
+                    // disk reads 0 bytes) is gone, as during the measurement.
+                    if let Some(what) = ErrorKind::of(&e).gone() {
+                        w.device_gone(e, what);
+                    }
+                    Err(Error::Device(format!("{verb} lock block {}: {e}", first + slot as u32)))
+                }
                 _ => {
                     each(w, slot, first + slot as u32);
                     Ok(())
@@ -119,11 +127,12 @@ impl<B: Backend> Worker<'_, B> {
             || self.sh.abandoned.load(Ordering::Relaxed)
             || self.sh.gone.load(Ordering::Relaxed);
         let read = |w: &mut Self| {
-            if spec.workload.is_ats_like() && !aborted {
-                w.read_finals()
-            } else {
-                Ok(Vec::new())
+            if !spec.workload.is_ats_like() || aborted {
+                return Ok(Vec::new());
             }
+            // A device gone at the read-back ends the run as one gone mid-run: the point is
+            // kept, unverified.
+            w.read_finals().or_else(|e| if w.gone.is_some() { Ok(Vec::new()) } else { Err(e) })
         };
         match spec.hosts.as_deref() {
             None => read(self),
