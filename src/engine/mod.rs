@@ -106,7 +106,7 @@ impl PointSpec {
             return 0;
         }
         if self.workload == Workload::Heartbeat {
-            return self.threads();
+            return crate::workload::heartbeat::locks(self.threads());
         }
         match self.lock_plan {
             LockPlan::Contention(k) => self.actors().div_ceil(u64::from(k.max(1))).min(u64::from(u32::MAX)) as u32,
@@ -129,7 +129,7 @@ impl PointSpec {
     /// The lock block of an actor, where the plan fixes one.
     pub fn lock_of(&self, worker: u32, slot: u32) -> Option<u32> {
         if self.workload == Workload::Heartbeat {
-            return (slot == 0).then_some(worker);
+            return crate::workload::heartbeat::lock_of(worker, slot);
         }
         match self.lock_plan {
             LockPlan::Contention(k) => {

@@ -88,11 +88,22 @@ pub fn merge_repeats(runs: Vec<Measured>) -> Option<Point> {
     m.clat_ns = h.clat.summary();
     m.duration_s = (m.duration_s * 1e6).round() / 1e6;
     m.iops = if m.duration_s > 0.0 { (m.ops as f64 / m.duration_s).round() } else { 0.0 };
-    let attempts = if m.workload == Workload::Heartbeat { m.acquires + m.miscompares.total } else { m.ops };
+    let attempts = attempts(m.workload, m.ops, m.acquires, m.miscompares.total);
     m.miscompare_rate = if attempts > 0 { m.miscompares.total as f64 / attempts as f64 } else { 0.0 };
     m.faults.error_rate = error_rate(m.errors + m.faults.abandoned, m.ops);
     m.repeats = repeats;
     Some(m)
+}
+
+/// What a miscompare rate is over: the compares of `compare`, else the compare-and-write
+/// attempts (each succeeds or miscompares), not the plain I/O beside them (a heartbeat's
+/// background load).
+fn attempts(workload: Workload, ops: u64, acquires: u64, miscompares: u64) -> u64 {
+    if workload == Workload::Compare {
+        ops
+    } else {
+        acquires + miscompares
+    }
 }
 
 /// Error samples kept per point.
@@ -211,8 +222,7 @@ pub(super) fn merge(
             undetected: compare.then_some(c.undetected),
         },
         miscompare_rate: {
-            // Heartbeats: over the ATS attempts, not the background I/O.
-            let attempts = if spec.workload == Workload::Heartbeat { c.acquires + total } else { c.ops };
+            let attempts = attempts(spec.workload, c.ops, c.acquires, total);
             if attempts > 0 {
                 total as f64 / attempts as f64
             } else {

@@ -1,7 +1,15 @@
 //! Workloads, the lock-record format they write, and the rendezvous record of several hosts.
+//!
+//! A workload is what its slots do ([`cast::Cast`]): one role on every slot is one line in
+//! [`Workload::cast`]; a workload that composes roles has its own file (`heartbeat.rs`).
+//! Adding one is that file and its line here; the worker drives roles, not workloads.
 
+pub mod cast;
+pub mod heartbeat;
 pub mod record;
 pub mod rendezvous;
+
+use cast::{Cast, Mix, Role};
 
 /// What each worker slot does, `--workload`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -66,6 +74,20 @@ impl Workload {
     pub fn is_ats_like(self) -> bool {
         matches!(self, Workload::Ats | Workload::Rmw | Workload::Heartbeat)
     }
+
+    /// What each of a worker's `qd` slots does, on a point with `locks` lock blocks
+    /// (`heartbeat_ns`: the heartbeat interval). The one place the workloads are listed for
+    /// the engine.
+    pub fn cast(self, qd: u32, locks: u32, heartbeat_ns: u64) -> Cast {
+        match self {
+            Workload::Read => Cast::all(qd, Role::Plain { mix: Mix::Read, first: 0 }),
+            Workload::Write => Cast::all(qd, Role::Plain { mix: Mix::Write, first: 0 }),
+            Workload::Ats => Cast::all(qd, Role::Attempt { atomic: true }),
+            Workload::Rmw => Cast::all(qd, Role::Attempt { atomic: false }),
+            Workload::Compare => Cast::all(qd, Role::Check),
+            Workload::Heartbeat => heartbeat::cast(qd, locks, heartbeat_ns),
+        }
+    }
 }
 
 impl std::str::FromStr for Workload {
@@ -113,6 +135,16 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_workload_casts_what_its_predicates_say() {
+        for w in Workload::ALL {
+            let c = w.cast(4, 2, 1000);
+            assert_eq!(c.attempts(), w.is_ats_like(), "{w}");
+            assert_eq!(c.uses_locks(), w.uses_locks(), "{w}");
+            assert_eq!(c.timed.is_some(), w == Workload::Heartbeat, "{w}");
+        }
+    }
 
     #[test]
     fn rng_stays_in_range_and_covers_it() {

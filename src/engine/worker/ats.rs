@@ -1,4 +1,4 @@
-//! The compare-and-write state machine of the `ats`, `rmw` and `compare` workloads: one
+//! The compare-and-write state machine of attempt slots (`ats`, `rmw`, the heartbeat): one
 //! attempt prepares its expected (E) and new (N) images, then goes by the ATS mode; a
 //! miscompare is classified from the block in R and retried with what was read.
 
@@ -8,8 +8,8 @@ use crate::backend::{AtsMode, Backend, Op};
 use crate::stats::Kind;
 use crate::verify::classify::{classify, Class, Context};
 use crate::verify::history::Claim;
+use crate::workload::cast::Role;
 use crate::workload::record::{Invalid, Owner, Record};
-use crate::workload::Workload;
 
 /// The lock-table word of slot `s` of worker `id` (never 0).
 fn owner_word(id: u32, s: u32) -> u64 {
@@ -94,8 +94,8 @@ impl<B: Backend> Worker<'_, B> {
         let lock = self.slots[s].lock;
         let (bs, base) = (self.bs, self.e_area(s));
         let offset = self.lock_offset(lock);
-        match (self.spec.workload, self.sh.mode) {
-            (Workload::Rmw, _) => self.issue(s, Step::Read, Op::Read, offset, self.area(s, 2), bs),
+        match (self.cast.role(s), self.sh.mode) {
+            (Role::Attempt { atomic: false }, _) => self.issue(s, Step::Read, Op::Read, offset, self.area(s, 2), bs),
             (_, AtsMode::Device) => self.issue(s, Step::CompareWrite, Op::CompareWrite, offset, base, bs),
             _ if !self.spec.locks_shared() => self.proceed_locked(s),
             _ => {
@@ -250,19 +250,5 @@ impl<B: Backend> Worker<'_, B> {
             self.tally.claims.insert(claim.lock, claim.generation, claim.owner);
             self.forget_claim(s, claim.owner.seq);
         }
-    }
-
-    pub(super) fn on_check(&mut self, s: usize, miscompared: bool) {
-        let injected = self.slots[s].injected;
-        let c = &mut self.tally.counters;
-        c.ops += 1;
-        c.injected += u64::from(injected);
-        match (injected, miscompared) {
-            (true, false) => c.undetected += 1,
-            (true, true) => c.detected += 1,
-            (false, true) => c.miscompares[Class::False.index()] += 1,
-            (false, false) => {}
-        }
-        self.begin(s);
     }
 }

@@ -9,12 +9,16 @@
 //! The worker is split by job: `Io` (ring, backend, timestamps; `io.rs`), `Pacing` (the
 //! open-loop schedule and the end of the point; `pace.rs`), `LockQueues` (slots waiting for a
 //! host-side lock; `lockq.rs`), `Tally` (what is counted; `tally.rs`), `View` (what the worker
-//! knows of each lock). The ATS state machine is in `ats.rs`, the set-up and read-back of lock
-//! blocks in `setup.rs`. Where the timestamps are taken is documented in `io.rs`; in open loop
+//! knows of each lock). The worker drives roles, never a workload by name: the workload says
+//! what each slot does ([`Cast`]: plain reads and writes, compare-and-write attempts, checks,
+//! and one slot that may start on its own clock, a heartbeat's). The attempt state machine is
+//! in `ats.rs`, checks in `check.rs`, plain I/O in `start_op` below; the set-up and read-back
+//! of lock blocks in `setup.rs`. Where the timestamps are taken is documented in `io.rs`; in open loop
 //! (`--rate`) ATS attempts and plain I/Os are measured from their intended start, which
 //! corrects for coordinated omission.
 
 mod ats;
+mod check;
 mod interval;
 mod io;
 mod lockq;
@@ -38,8 +42,9 @@ use crate::sys::mem::Slab;
 use crate::sys::uring::{Ring, RingConfig, RingError};
 use crate::verify::claims::ClaimSet;
 use crate::verify::history::Claim;
+use crate::workload::cast::{Cast, Mix, Role};
 use crate::workload::record::{Owner, Record};
-use crate::workload::{Rng, Workload};
+use crate::workload::Rng;
 use io::Io;
 use lockq::LockQueues;
 use pace::Pacing;
@@ -100,7 +105,7 @@ pub struct WorkerOutput {
 /// Where a slot's current command is in its operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// A read or write of the read/write workloads.
+    /// A read or write of a plain slot.
     Plain,
     /// The buffered read of an attempt's expected image (`--expected-from cache`).
     Expect,
@@ -114,7 +119,7 @@ pub enum Step {
     CompareWrite,
     /// The re-read after a device-reported miscompare.
     ReRead,
-    /// A compare of the compare workload.
+    /// A compare of a check slot (`check.rs`).
     Check,
     /// Setup and read-back of the lock blocks.
     Sync,
@@ -235,6 +240,8 @@ pub struct Worker<'a, B: Backend> {
     id: u32,
     sh: &'a Shared<'a>,
     spec: &'a PointSpec,
+    /// What each slot does: the worker drives roles, never a workload by name.
+    cast: Cast,
     io: Io<B>,
     slots: Vec<Slot>,
     pace: Pacing,
@@ -346,20 +353,21 @@ impl<'a, B: Backend> Worker<'a, B> {
         let ring = Ring::new(cfg, &backend.fds(), slab, backend.fixed_buffers()).map_err(ring_error)?;
         let qd = spec.qd as usize;
         let locks = spec.locks();
+        let cast = spec.workload.cast(spec.qd, locks, spec.heartbeat_ns);
         let mut w = Worker {
             id,
             sh,
             spec,
             io: Io::new(ring, backend, requests, spec.sqpoll),
             slots: vec![IDLE_SLOT; qd],
-            pace: Pacing::new(spec, id),
+            pace: Pacing::new(spec, id, cast.timed.map_or(0, |(_, ns)| ns)),
             waits: LockQueues::new(if spec.locks_shared() { locks } else { 0 }, qd),
             view: View {
                 last: (0..locks).map(|l| Record::genesis(l, spec.genesis_host())).collect(),
                 max_seen: vec![0; locks as usize],
                 next_seq: 0,
             },
-            tally: Tally::new(locks as usize, if spec.workload.is_ats_like() { locks } else { 0 }),
+            tally: Tally::new(locks as usize, if cast.attempts() { locks } else { 0 }),
             rng: Rng::new(spec.worker_seed(id)),
             bs: spec.bs as usize,
             slot_bytes: spec.slot_bytes(),
@@ -374,9 +382,10 @@ impl<'a, B: Backend> Worker<'a, B> {
             iv: interval::IntervalClock::new(sh.intervals),
             abandoned: 0,
             gone: None,
+            cast,
         };
-        if spec.workload == Workload::Write {
-            for s in 0..qd {
+        for s in 0..qd {
+            if let Role::Plain { mix: Mix::Write, .. } = w.cast.role(s) {
                 let area = w.area(s, 0);
                 w.io.ring.slab_mut().range_mut(area, w.bs).fill(0xA5u8 ^ (s as u8));
             }
@@ -427,15 +436,16 @@ impl<'a, B: Backend> Worker<'a, B> {
         self.io.backend.measuring(true);
         self.epoch = monotonic_ns();
         self.now = 0;
-        // A heartbeat slot (slot 0 of `heartbeat`) starts when its first beat is due.
-        let first = usize::from(self.spec.workload == Workload::Heartbeat);
-        for s in first..self.slots.len() {
-            self.begin(s);
+        // The timed slot starts when its first start is due.
+        for s in 0..self.slots.len() {
+            if !self.cast.is_timed(s) {
+                self.begin(s);
+            }
         }
         loop {
             self.retry_waiting();
             self.release_paced();
-            let idle = self.pace.stopping || self.pace.idle.is_empty() && !self.pace.only_beat_waits();
+            let idle = self.pace.stopping || self.pace.idle.is_empty() && !self.pace.timed_waits();
             if self.io.inflight == 0 && self.waits.waiting == 0 && idle {
                 break;
             }
@@ -593,8 +603,8 @@ impl<'a, B: Backend> Worker<'a, B> {
         if !self.pace.may_start() {
             return;
         }
-        if s == 0 && self.spec.workload == Workload::Heartbeat {
-            self.pace.beat_done();
+        if self.cast.is_timed(s) {
+            self.pace.timed_done();
         } else if self.pace.paced() {
             self.pace.idle.push(s as u32);
         } else {
@@ -606,43 +616,28 @@ impl<'a, B: Backend> Worker<'a, B> {
         while let Some((s, due)) = self.pace.next_due(self.now) {
             self.start_op(s as usize, due);
         }
-        if let Some(due) = self.pace.beat_due(self.now) {
-            self.start_op(0, due);
+        if let Some(due) = self.pace.timed_due(self.now) {
+            let s = self.cast.timed.map_or(0, |(s, _)| s);
+            self.start_op(s, due);
         }
     }
 
     fn start_op(&mut self, s: usize, at: u64) {
         let spec = self.spec;
         self.slots[s].attempt_at = at;
-        match spec.workload {
-            Workload::Read | Workload::Write => {
-                let block = self.rng.below(spec.region.blocks(spec.bs));
-                let op = if spec.workload == Workload::Read { Op::Read } else { Op::Write };
+        match self.cast.role(s) {
+            Role::Plain { mix, first } => {
+                let block = first + self.rng.below(spec.region.blocks(spec.bs) - first);
+                let op = match mix {
+                    Mix::Read => Op::Read,
+                    Mix::Write => Op::Write,
+                    Mix::Either if self.rng.chance(0.5) => Op::Read,
+                    Mix::Either => Op::Write,
+                };
                 self.plain(s, op, block);
             }
-            Workload::Heartbeat if s > 0 => {
-                // Background load on the blocks after the heartbeat blocks, half reads, half writes.
-                let locks = u64::from(spec.locks());
-                let block = locks + self.rng.below(spec.region.blocks(spec.bs) - locks);
-                let op = if self.rng.chance(0.5) { Op::Read } else { Op::Write };
-                self.plain(s, op, block);
-            }
-            Workload::Compare => {
-                self.pace.started += 1;
-                let lock = self.pick_lock(s);
-                let injected = self.rng.chance(spec.miscompare_fraction);
-                let mut image = Record::genesis(lock, spec.genesis_host());
-                if injected {
-                    image.generation = 1;
-                }
-                let area = self.area(s, 0);
-                image.encode(self.io.ring.slab_mut().range_mut(area, self.bs));
-                let slot = &mut self.slots[s];
-                slot.lock = lock;
-                slot.injected = injected;
-                self.issue(s, Step::Check, Op::Compare, self.lock_offset(lock), area, self.bs);
-            }
-            Workload::Ats | Workload::Rmw | Workload::Heartbeat => {
+            Role::Check => self.start_check(s),
+            Role::Attempt { .. } => {
                 let lock = self.pick_lock(s);
                 let slot = &mut self.slots[s];
                 slot.lock = lock;
@@ -763,11 +758,11 @@ impl<'a, B: Backend> Worker<'a, B> {
             let first = self.tally.first_error().map(|x| x.to_string()).unwrap_or_default();
             self.fail(Error::Device(format!("every command failed, the first with: {first}")));
         }
-        if self.spec.workload.is_ats_like() && slot.step != Step::Plain {
+        if let Role::Attempt { atomic } = self.cast.role(s) {
             self.end_attempt(s);
             // A failed write may have been carried out: ATS sends the same images again (see
             // `resend_attempt`); rmw, which has no atomicity to keep, starts afresh.
-            let wrote = matches!(slot.step, Step::CompareWrite | Step::Write) && self.spec.workload != Workload::Rmw;
+            let wrote = matches!(slot.step, Step::CompareWrite | Step::Write) && atomic;
             if self.pace.may_start() {
                 self.tally.faults.retried(op_kind(slot.op));
                 if wrote {

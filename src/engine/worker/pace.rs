@@ -26,14 +26,16 @@ pub(super) struct Pacing {
     pub stopped_at: u64,
     pub ended_by: EndedBy,
     grace_ns: u64,
-    /// `heartbeat`: the interval, when the next beat is due, and whether slot 0 waits for it.
-    beat_ns: u64,
-    beat_due: u64,
-    pub beat_waiting: bool,
+    /// The timed slot's interval (0: none), when its next start is due, and whether it waits
+    /// for it.
+    timed_ns: u64,
+    timed_due: u64,
+    timed_waiting: bool,
 }
 
 impl Pacing {
-    pub fn new(spec: &PointSpec, worker: u32) -> Self {
+    /// `timed_ns`: the interval of the worker's timed slot (a heartbeat), 0 if it has none.
+    pub fn new(spec: &PointSpec, worker: u32, timed_ns: u64) -> Self {
         let threads = u64::from(spec.threads());
         let ops_target = match spec.stop {
             StopAt::Ops(n) => n / threads + u64::from(u64::from(worker) < n % threads),
@@ -54,27 +56,27 @@ impl Pacing {
             stopped_at: 0,
             ended_by: EndedBy::Duration,
             grace_ns: spec.grace_ns(),
-            beat_ns: spec.heartbeat_ns,
-            beat_due: 0,
-            // The first beat is due at once.
-            beat_waiting: spec.heartbeat_ns > 0,
+            timed_ns,
+            timed_due: 0,
+            // The first start is due at once.
+            timed_waiting: timed_ns > 0,
         }
     }
 
-    /// The heartbeat slot finished a beat: the next is due one interval after this one was.
-    pub fn beat_done(&mut self) {
-        self.beat_due += self.beat_ns;
-        self.beat_waiting = true;
+    /// The timed slot finished its operation: the next is due one interval after this one was.
+    pub fn timed_done(&mut self) {
+        self.timed_due += self.timed_ns;
+        self.timed_waiting = true;
     }
 
-    /// The time the waiting heartbeat was due, once it is due at `now`.
+    /// The time the timed slot's waiting start was due, once it is due at `now`.
     #[inline]
-    pub fn beat_due(&mut self, now: u64) -> Option<u64> {
-        if !self.beat_waiting || !self.may_start() || self.beat_due > now {
+    pub fn timed_due(&mut self, now: u64) -> Option<u64> {
+        if !self.timed_waiting || !self.may_start() || self.timed_due > now {
             return None;
         }
-        self.beat_waiting = false;
-        Some(self.beat_due)
+        self.timed_waiting = false;
+        Some(self.timed_due)
     }
 
     /// Open loop?
@@ -105,16 +107,16 @@ impl Pacing {
     #[inline]
     pub fn wake_in(&self, now: u64) -> Option<u64> {
         let paced = (!self.idle.is_empty() && !self.stopping && self.next_due > now).then(|| self.next_due - now);
-        let beat = (self.beat_waiting && !self.stopping && self.beat_due > now).then(|| self.beat_due - now);
-        match (paced, beat) {
+        let timed = (self.timed_waiting && !self.stopping && self.timed_due > now).then(|| self.timed_due - now);
+        match (paced, timed) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
-    /// Whether a heartbeat waits for its time.
-    pub fn only_beat_waits(&self) -> bool {
-        self.beat_waiting && !self.stopping
+    /// Whether the timed slot waits for its time.
+    pub fn timed_waits(&self) -> bool {
+        self.timed_waiting && !self.stopping
     }
 
     /// Why the point is over at `now` after `ops` operations, if it is: its operations are
@@ -248,7 +250,7 @@ mod tests {
     #[test]
     fn ops_are_shared_out_exactly() {
         let s = spec(3, StopAt::Ops(10), None);
-        let targets: Vec<u64> = (0..3).map(|w| Pacing::new(&s, w).ops_target).collect();
+        let targets: Vec<u64> = (0..3).map(|w| Pacing::new(&s, w, 0).ops_target).collect();
         assert_eq!(targets, vec![4, 3, 3]);
     }
 
@@ -256,7 +258,7 @@ mod tests {
     fn the_schedule_releases_one_slot_per_interval() {
         // 2 workers at 2000/s in all: each starts one operation every millisecond.
         let s = spec(2, StopAt::Seconds(1.0), Some(2000.0));
-        let mut p = Pacing::new(&s, 0);
+        let mut p = Pacing::new(&s, 0, 0);
         assert!(p.paced());
         p.idle.extend([0, 1, 2]);
         assert_eq!(p.next_due(0), Some((2, 0)));
@@ -271,7 +273,7 @@ mod tests {
     #[test]
     fn ops_points_end_at_their_ops_or_their_max_duration() {
         let s = PointSpec { max_duration_s: 2.0, ..spec(1, StopAt::Ops(10), None) };
-        let mut p = Pacing::new(&s, 0);
+        let mut p = Pacing::new(&s, 0, 0);
         assert_eq!(p.limit(1_000_000_000, 9), None);
         assert_eq!(p.limit(1_000_000_000, 10), Some(EndedBy::Ops));
         assert_eq!(p.limit(2_000_000_000, 3), Some(EndedBy::MaxDuration));
@@ -280,16 +282,16 @@ mod tests {
     }
 
     #[test]
-    fn heartbeats_keep_their_interval() {
-        let s = PointSpec { heartbeat_ns: 100, ..spec(1, StopAt::Seconds(1.0), None) };
-        let mut p = Pacing::new(&s, 0);
-        assert_eq!(p.beat_due(0), Some(0), "the first beat is due at once");
-        p.beat_done();
+    fn a_timed_slot_keeps_its_interval() {
+        let s = spec(1, StopAt::Seconds(1.0), None);
+        let mut p = Pacing::new(&s, 0, 100);
+        assert_eq!(p.timed_due(0), Some(0), "the first start is due at once");
+        p.timed_done();
         assert_eq!(p.wake_in(30), Some(70));
-        assert_eq!(p.beat_due(30), None);
-        assert_eq!(p.beat_due(150), Some(100), "a late beat keeps its due time");
-        assert_eq!(p.beat_due(150), None, "once");
-        p.beat_done();
-        assert_eq!(p.beat_due(200), Some(200));
+        assert_eq!(p.timed_due(30), None);
+        assert_eq!(p.timed_due(150), Some(100), "a late start keeps its due time");
+        assert_eq!(p.timed_due(150), None, "once");
+        p.timed_done();
+        assert_eq!(p.timed_due(200), Some(200));
     }
 }

@@ -107,7 +107,7 @@ impl<B: Backend> Worker<'_, B> {
     pub(super) fn before_point(&mut self) -> Result<()> {
         let spec = self.spec;
         match spec.hosts.as_deref() {
-            None if spec.workload.uses_locks() => self.write_genesis(),
+            None if self.cast.uses_locks() => self.write_genesis(),
             None => Ok(()),
             Some(m) => m.before_point(self).inspect_err(|_| m.leave(self)),
         }
@@ -127,7 +127,7 @@ impl<B: Backend> Worker<'_, B> {
             || self.sh.abandoned.load(Ordering::Relaxed)
             || self.sh.gone.load(Ordering::Relaxed);
         let read = |w: &mut Self| {
-            if !spec.workload.is_ats_like() || aborted {
+            if !w.cast.attempts() || aborted {
                 return Ok(Vec::new());
             }
             // A device gone at the read-back ends the run as one gone mid-run: the point is
@@ -181,7 +181,7 @@ impl<B: Backend> Board for Worker<'_, B> {
     }
 
     fn genesis(&mut self) -> Result<()> {
-        if self.spec.workload.uses_locks() {
+        if self.cast.uses_locks() {
             self.write_genesis()?;
         }
         Ok(())
