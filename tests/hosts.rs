@@ -2,9 +2,14 @@
 //! `run --hosts 2 --host-id 0/1` started at once, then `atsbench merge`. A file has no
 //! device-side ATS: host-emulated ATS serialises only inside one process, so across the two
 //! "hosts" it is not atomic and the known answer is rmw's (lost updates), which the merge says.
+//!
+//! Every test takes its turn (`take_turn`): how the two hosts' commands interleave on the file
+//! decides which class their miscompares fall in, and a third process busy beside them (another
+//! test of this binary) made one host see the file go back more often than the other host's
+//! newer records (split 47, stale 116, about one run in eight).
 
 mod common;
-use common::{bin, mechanisms, n};
+use common::{bin, mechanisms, n, take_turn};
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -130,6 +135,7 @@ fn check_shared_file(workload: &str) -> Value {
 
 #[test]
 fn host_emulated_ats_on_a_shared_file_contends_and_is_not_atomic_across_hosts() {
+    let _turn = take_turn();
     let doc = check_shared_file("ats");
     let p = &doc["points"][0];
     assert_eq!(p["ats_mode"], "host-emulated");
@@ -140,6 +146,7 @@ fn host_emulated_ats_on_a_shared_file_contends_and_is_not_atomic_across_hosts() 
 
 #[test]
 fn rmw_on_a_shared_file_loses_updates_across_hosts() {
+    let _turn = take_turn();
     let doc = check_shared_file("rmw");
     assert!(doc["points"][0]["atomicity"].as_str().unwrap().contains("lost updates are the known answer"));
 }
@@ -156,6 +163,7 @@ fn expect_error(out: &Output, code: i32, words: &[&str]) {
 
 #[test]
 fn a_host_alone_gives_up_at_the_rendezvous_naming_the_others() {
+    let _turn = take_turn();
     let (dir, target) = shared_file();
     let out = dir.path().join("alone.json");
     let child = start(&target, 0, 3, &["--seed", "7", "--ops", "10", "--rendezvous-timeout", "300ms"], &out);
@@ -167,6 +175,7 @@ fn a_host_alone_gives_up_at_the_rendezvous_naming_the_others() {
 
 #[test]
 fn merge_refuses_files_that_do_not_belong_together() {
+    let _turn = take_turn();
     let (dir, target) = shared_file();
     let d = dir.path();
     let files = two_hosts(d, &target, "ats");
@@ -207,6 +216,7 @@ fn merge_refuses_files_that_do_not_belong_together() {
 /// `--keep` each host's own.
 #[test]
 fn hosts_runs_two_local_hosts_and_merges_them() {
+    let _turn = take_turn();
     let (dir, target) = shared_file();
     let t = target.to_str().unwrap();
     let out =
@@ -242,6 +252,7 @@ fn hosts_runs_two_local_hosts_and_merges_them() {
 /// command locally with this build's atsbench, as ssh would run it on HOST.
 #[test]
 fn hosts_starts_remote_hosts_through_rsh() {
+    let _turn = take_turn();
     let (dir, target) = shared_file();
     let rsh = dir.path().join("fake-ssh");
     let bindir = std::path::Path::new(bin()).parent().unwrap().to_str().unwrap().to_string();
@@ -265,6 +276,7 @@ fn hosts_starts_remote_hosts_through_rsh() {
 /// `hosts` sets itself are usage errors of one line.
 #[test]
 fn hosts_names_the_host_that_failed() {
+    let _turn = take_turn();
     let (dir, target) = shared_file();
     let t = target.to_str().unwrap();
     let missing = dir.path().join("missing").join("x.img");
@@ -287,6 +299,7 @@ fn hosts_names_the_host_that_failed() {
 /// partial. (Two hosts taking one index would never meet at the rendezvous.)
 #[test]
 fn run_takes_its_host_index_from_the_job_launcher() {
+    let _turn = take_turn();
     let (dir, target) = shared_file();
     let t = target.to_str().unwrap();
     let vars = ["SLURM_PROCID", "JOB_COMPLETION_INDEX"];
@@ -333,6 +346,7 @@ fn meet_of(target: &Path, index: u32) -> Option<atsbench::workload::rendezvous::
 /// (not verified), and exits 10 naming the host not seen.
 #[test]
 fn a_host_that_vanishes_mid_point_leaves_the_other_its_results() {
+    let _turn = take_turn();
     use atsbench::workload::rendezvous::Phase;
     let (dir, target) = shared_file();
     let files = [0, 1].map(|i| dir.path().join(format!("vanish-host{i}.json")));

@@ -25,3 +25,12 @@ pub fn mechanisms(p: &Value) -> Vec<&str> {
         .map(|f| f["mechanism"].as_str().unwrap())
         .collect()
 }
+
+/// One test at a time, for the test files whose known answers depend on how processes
+/// interleave (a shared file's history, a simulated device's clock): while the guard is held no
+/// other test of the same binary that takes it runs. Cargo runs test binaries one after another,
+/// so a binary whose tests all take their turn runs alone.
+pub fn take_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -121,8 +121,12 @@ fn shrunk_to_nothing() -> TestResult {
     let p = point(&doc);
     let f = &p["faults"];
     check(f["device_gone"]["error"] == "end of device", || format!("faults {f}"))?;
-    check(u(p, "ops") > 0 && p["verification"].is_null(), || format!("ops {}, {}", p["ops"], p["verification"]))?;
-    check(u(p, "miscompares.corrupt") == 0, || format!("{}", p["miscompares"]))
+    // Not asserted: `corrupt` miscompares. Between the truncation and `losetup -c` the device
+    // still has its size and reads the file's holes as zeros, a lock block whose record is gone:
+    // a device that lost its data, which atsbench must report as it does (none in 10 runs
+    // alone, 9 in one run of the whole suite). The short reads are the device-gone fault above.
+    println!("miscompares while the data went away: {}", p["miscompares"]);
+    check(u(p, "ops") > 0 && p["verification"].is_null(), || format!("ops {}, {}", p["ops"], p["verification"]))
 }
 
 fn ats_contends() -> TestResult {
