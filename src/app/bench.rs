@@ -40,7 +40,7 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
         let s = &specs[spec];
         measured[spec].push(match (hdr.as_mut(), &progress) {
             (Some(h), _) => {
-                h.measure(hdr::tag_prefix(plan.command, s), |log| measure(&target, s, &plan, stop, Some(log)))?
+                h.log_point(hdr::tag_prefix(plan.command, s), |log| measure(&target, s, &plan, stop, Some(log)))?
             }
             // `run` shows its operations as they go, from the workers' interval snapshots.
             (None, Some(p)) if plan.command == "run" => {
@@ -64,7 +64,7 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
             let mut order: Vec<usize> = if ending { (0..specs.len()).collect() } else { vec![spec] };
             order.retain(|&s| !measured[s].is_empty());
             for s in order {
-                let Some(mut point) = engine::merge_repeats(std::mem::take(&mut measured[s])) else { continue };
+                let Some(mut point) = engine::combine_repeats(std::mem::take(&mut measured[s])) else { continue };
                 point.diagnosis = super::diagnosis::of_point(&point, &specs[s]);
                 end.note(&point, &plan, &target.info.path);
                 // A device gone says so in one line at the end, and nothing else.

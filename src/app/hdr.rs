@@ -49,7 +49,7 @@ pub use crate::engine::series::LogSink;
 impl HdrFile {
     /// Run one measurement (`run`, given the log its intervals go to) and write its intervals,
     /// tagged `prefix` + kind.
-    pub fn measure(&mut self, prefix: String, run: impl FnOnce(LogSink<'_>) -> Result<Measured>) -> Result<Measured> {
+    pub fn log_point(&mut self, prefix: String, run: impl FnOnce(LogSink<'_>) -> Result<Measured>) -> Result<Measured> {
         let every_ns = self.every_ns;
         let mut w = LogWriter::new(&mut self.log, prefix, self.base_ns, every_ns);
         // A failed write loses the log, not the point: it is kept and returned afterwards.

@@ -162,6 +162,15 @@ pub trait Backend: Send {
     /// and read-back of the lock blocks (the simulated device injects no faults into those).
     fn measuring(&mut self, _on: bool) {}
 
+    /// When the earliest completion the backend holds back is due (CLOCK_MONOTONIC ns), if it
+    /// knows: the simulated device, whose answers wait for io_uring timeouts. The worker then
+    /// wakes a little before and polls for it (`Ring::spin_until`), so that a simulated
+    /// service time is not lengthened by a sleeping thread's wake-up.
+    #[inline]
+    fn next_due(&self) -> Option<u64> {
+        None
+    }
+
     /// Encode `req`, calling `push` once per submission entry (the ring has room for one
     /// entry per in-flight request).
     fn prepare(&mut self, req: &IoReq, push: &mut dyn FnMut(&Self::Sqe));

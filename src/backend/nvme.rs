@@ -52,9 +52,10 @@ pub struct NvmeOptions {
     pub slots: usize,
 }
 
-/// How the rings carry commands, decided once per point by the pre-flight Read.
+/// Whether the rings carry commands in registered buffers, decided once per point by the
+/// pre-flight Read.
 #[derive(Debug, Clone, Default)]
-pub struct Path {
+pub struct BufferChoice {
     pub fixed_buffers: bool,
     /// Why registered buffers are not used, when they are not.
     pub fixed_buffers_refused: Option<String>,
@@ -64,16 +65,16 @@ pub struct Path {
 /// with one Read, and try `--fused` if asked (which always ends the run with its verdict).
 pub fn open(o: NvmeOptions) -> Result<NvmeFactory> {
     check_point(&o)?;
-    let path = preflight(&o)?;
+    let buffers = preflight(&o)?;
     if o.fused {
-        return Err(try_fused(&o, &path));
+        return Err(try_fused(&o, &buffers));
     }
-    Ok(NvmeFactory { o, path })
+    Ok(NvmeFactory { o, buffers })
 }
 
 pub struct NvmeFactory {
     o: NvmeOptions,
-    path: Path,
+    buffers: BufferChoice,
 }
 
 impl Factory for NvmeFactory {
@@ -85,7 +86,7 @@ impl Factory for NvmeFactory {
 
     fn make(&self, _worker: u32) -> Result<NvmeBackend> {
         let ns = &self.o.ns;
-        Ok(NvmeBackend::new(self.o.fd, ns.nsid, ns.logical_block_size, self.o.slots, self.path.clone()))
+        Ok(NvmeBackend::new(self.o.fd, ns.nsid, ns.logical_block_size, self.o.slots, self.buffers.clone()))
     }
 }
 
@@ -93,15 +94,15 @@ pub struct NvmeBackend {
     fd: RawFd,
     nsid: u32,
     lbs: u32,
-    path: Path,
+    buffers: BufferChoice,
     /// Requests that could not be encoded, by user_data slot: completed as errors after a NOP.
     invalid: Vec<Option<Unencodable>>,
 }
 
 impl NvmeBackend {
     /// `slots` is the number of distinct user_data values (the queue depth).
-    pub fn new(fd: RawFd, nsid: u32, lbs: u32, slots: usize, path: Path) -> Self {
-        NvmeBackend { fd, nsid, lbs, path, invalid: vec![None; slots] }
+    pub fn new(fd: RawFd, nsid: u32, lbs: u32, slots: usize, buffers: BufferChoice) -> Self {
+        NvmeBackend { fd, nsid, lbs, buffers, invalid: vec![None; slots] }
     }
 
     fn command(&self, req: &IoReq) -> std::result::Result<NvmeCommand, Unencodable> {
@@ -155,13 +156,13 @@ impl Backend for NvmeBackend {
     }
 
     fn fixed_buffers(&self) -> bool {
-        self.path.fixed_buffers
+        self.buffers.fixed_buffers
     }
 
     #[inline]
     fn prepare(&mut self, req: &IoReq, push: &mut dyn FnMut(&Self::Sqe)) {
         match self.command(req) {
-            Ok(cmd) => push(&uring_cmd(&cmd, self.path.fixed_buffers, req.user_data)),
+            Ok(cmd) => push(&uring_cmd(&cmd, self.buffers.fixed_buffers, req.user_data)),
             Err(why) => {
                 if let Some(slot) = self.invalid.get_mut(req.user_data as usize) {
                     *slot = Some(why);
@@ -183,9 +184,9 @@ impl Backend for NvmeBackend {
     fn report(&self) -> Option<BackendReport> {
         Some(BackendReport {
             command_path: Some("io_uring URING_CMD".into()),
-            fixed_buffers: Some(self.path.fixed_buffers),
+            fixed_buffers: Some(self.buffers.fixed_buffers),
             nsid: Some(self.nsid),
-            fixed_buffers_refused: self.path.fixed_buffers_refused.clone(),
+            fixed_buffers_refused: self.buffers.fixed_buffers_refused.clone(),
             ..Default::default()
         })
     }
@@ -260,20 +261,20 @@ fn run_cmds(ring: &mut PassthroughRing, cmds: &[NvmeCommand], fixed: bool, link:
 /// Read the first block of the region once with registered buffers, and once without if the
 /// kernel refuses those. Ring set-up failures other than a missing SQE128 are left to the
 /// engine, which reports them.
-fn preflight(o: &NvmeOptions) -> Result<Path> {
+fn preflight(o: &NvmeOptions) -> Result<BufferChoice> {
     let first = match read_first(o, true) {
         Some(Ok(res)) => res,
         Some(Err(e)) => return Err(e),
-        None => return Ok(Path { fixed_buffers: true, fixed_buffers_refused: None }),
+        None => return Ok(BufferChoice { fixed_buffers: true, fixed_buffers_refused: None }),
     };
     if !matches!(first, r if r == -libc::EINVAL || r == -libc::EFAULT) {
         check_first(o, first)?;
-        return Ok(Path { fixed_buffers: true, fixed_buffers_refused: None });
+        return Ok(BufferChoice { fixed_buffers: true, fixed_buffers_refused: None });
     }
     let plain = read_first(o, false).unwrap_or(Ok(first))?;
     check_first(o, plain)?;
     let why = std::io::Error::from_raw_os_error(-first).to_string();
-    Ok(Path { fixed_buffers: false, fixed_buffers_refused: Some(why) })
+    Ok(BufferChoice { fixed_buffers: false, fixed_buffers_refused: Some(why) })
 }
 
 /// One Read of the region's first block: `None` when the ring could not be set up for a
@@ -327,15 +328,15 @@ fn check_first(o: &NvmeOptions, res: i32) -> Result<()> {
 /// the first lock block, writing back the image just read (so a success changes nothing).
 /// Always ends the run: either the kernel or device refused it, or it went through and
 /// atsbench does not measure fused ATS.
-fn try_fused(o: &NvmeOptions, path: &Path) -> Error {
-    match fused_results(o, path) {
+fn try_fused(o: &NvmeOptions, buffers: &BufferChoice) -> Error {
+    match fused_results(o, buffers) {
         Ok(res) => fused_verdict(&o.path, &o.ns, res),
         Err(e) => e,
     }
 }
 
-fn fused_results(o: &NvmeOptions, path: &Path) -> Result<[i32; 2]> {
-    let fixed = path.fixed_buffers;
+fn fused_results(o: &NvmeOptions, buffers: &BufferChoice) -> Result<[i32; 2]> {
+    let fixed = buffers.fixed_buffers;
     let mut ring =
         small_ring(o, fixed).map_err(|_| Error::Device(format!("{}: could not set up a ring for --fused", o.path)))?;
     let (lbs, bs) = (o.ns.logical_block_size, o.bs as usize);
@@ -386,7 +387,7 @@ mod tests {
     use super::*;
 
     fn backend(fixed: bool) -> NvmeBackend {
-        NvmeBackend::new(3, 1, 512, 4, Path { fixed_buffers: fixed, fixed_buffers_refused: None })
+        NvmeBackend::new(3, 1, 512, 4, BufferChoice { fixed_buffers: fixed, fixed_buffers_refused: None })
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod worker;
 pub use crate::results::StopAt;
 pub use hosts::{MultiHost, LOCAL_SCOPE};
 pub use locks::LockTable;
-pub use result::{merge_repeats, Histograms, Measured};
+pub use result::{combine_repeats, Histograms, Measured};
 
 use crate::backend::block::ExpectedFrom;
 use crate::backend::{Factory, Op};
@@ -88,6 +88,36 @@ pub struct PointSpec {
     /// This host's part in a multi-host run (`--hosts N`, see `hosts.rs`); None for one host.
     #[serde(skip)]
     pub hosts: Option<std::sync::Arc<MultiHost>>,
+}
+
+#[cfg(test)]
+impl PointSpec {
+    /// A small point for unit tests, to change with struct update syntax: `workload` on one
+    /// unpinned worker at QD 4, 512 B blocks in the first MiB, one operation, verified.
+    pub(crate) fn example(workload: Workload) -> PointSpec {
+        PointSpec {
+            workload,
+            qd: 4,
+            cpus: vec![None],
+            lock_plan: LockPlan::Contention(1),
+            bs: 512,
+            region: Region { start: 0, end: 1 << 20 },
+            stop: StopAt::Ops(1),
+            max_duration_s: DEFAULT_MAX_DURATION_S,
+            rate: None,
+            verify: true,
+            sqpoll: false,
+            iopoll: false,
+            miscompare_fraction: 0.0,
+            host: 1,
+            seed: 1,
+            heartbeat_ns: 0,
+            timeout_ns: None,
+            on_timeout: Default::default(),
+            expected_from: ExpectedFrom::Device,
+            hosts: None,
+        }
+    }
 }
 
 impl PointSpec {
@@ -290,7 +320,7 @@ fn run_workers<F: Factory>(
         .ok_or_else(|| Error::Internal("a worker stopped without a result".into()))?;
     // Abandoned commands may still land, a device gone was not read back: nothing is verified.
     let unverifiable = abandoned.load(Ordering::Relaxed) || gone.load(Ordering::Relaxed);
-    let mut measured = result::merge(spec, caps.ats_mode, outputs, stop, unverifiable);
+    let mut measured = result::combine(spec, caps.ats_mode, outputs, stop, unverifiable);
     measured.point.sim = factory.totals();
     Ok(measured)
 }
@@ -311,28 +341,7 @@ mod tests {
     use super::*;
 
     fn spec(threads: usize, qd: u32, plan: LockPlan) -> PointSpec {
-        PointSpec {
-            workload: Workload::Ats,
-            qd,
-            cpus: vec![None; threads],
-            lock_plan: plan,
-            bs: 512,
-            region: Region { start: 0, end: 1 << 20 },
-            stop: StopAt::Ops(1),
-            max_duration_s: DEFAULT_MAX_DURATION_S,
-            rate: None,
-            verify: true,
-            sqpoll: false,
-            iopoll: false,
-            miscompare_fraction: 0.0,
-            host: 1,
-            seed: 1,
-            heartbeat_ns: 0,
-            timeout_ns: None,
-            on_timeout: Default::default(),
-            expected_from: ExpectedFrom::Device,
-            hosts: None,
-        }
+        PointSpec { qd, cpus: vec![None; threads], lock_plan: plan, ..PointSpec::example(Workload::Ats) }
     }
 
     #[test]

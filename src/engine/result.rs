@@ -36,10 +36,10 @@ pub struct Measured {
     pub hist: Box<Histograms>,
 }
 
-/// Merge the repeats of one point: counts add up, latency percentiles come from the merged
+/// Combine the repeats of one point: counts add up, latency percentiles come from the merged
 /// histograms (not from averaged percentiles), rates are recomputed over all operations, and
 /// every repeat's own figures (with its intervals) are kept in `repeats`.
-pub fn merge_repeats(runs: Vec<Measured>) -> Option<Point> {
+pub fn combine_repeats(runs: Vec<Measured>) -> Option<Point> {
     let repeats: Vec<_> = runs.iter().flat_map(|r| r.point.repeats.iter().cloned()).collect();
     let mut it = runs.into_iter();
     let Measured { point: mut m, hist: mut h } = it.next()?;
@@ -130,8 +130,8 @@ fn settle(claims: &mut ClaimSet, unsettled: &[Claim], finals: &[Vec<u8>]) {
     }
 }
 
-// long: merges the workers' outputs into the point field by field; splits with WorkerOutput
-pub(super) fn merge(
+// long: combines the workers' outputs into the point field by field; splits with WorkerOutput
+pub(super) fn combine(
     spec: &PointSpec,
     ats_mode: AtsMode,
     outputs: Vec<WorkerOutput>,

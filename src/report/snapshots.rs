@@ -140,26 +140,15 @@ fn read_point() -> Point {
 
 fn spec() -> PointSpec {
     PointSpec {
-        workload: Workload::Ats,
         qd: 8,
         cpus: vec![Some(0), Some(1)],
         lock_plan: LockPlan::Contention(16),
-        bs: 512,
         region: Region { start: 0, end: 64 << 20 },
         stop: StopAt::Seconds(2.0),
         max_duration_s: 60.0,
-        rate: None,
-        verify: true,
-        sqpoll: false,
-        iopoll: false,
-        miscompare_fraction: 0.0,
         host: 0xabc,
         seed: 7,
-        heartbeat_ns: 0,
-        timeout_ns: None,
-        on_timeout: Default::default(),
-        expected_from: crate::backend::block::ExpectedFrom::Device,
-        hosts: None,
+        ..PointSpec::example(Workload::Ats)
     }
 }
 

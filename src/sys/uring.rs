@@ -205,41 +205,12 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
     /// Submit what is queued and wait until at least one completion is posted; `inflight` is
     /// how many requests are outstanding once this submits.
     ///
-    /// One `io_uring_enter` that submits and waits, as t/io_uring does at QD 1, when a single
-    /// request is outstanding and this thread's own context completes it: a regular file
-    /// (tmpfs, or any file io_uring hands to the ring's io-wq worker, which inherits this
-    /// thread's CPU) or a simulated device. There a second enter only adds a syscall: 1.00
-    /// instead of 2.00 enters per operation, and 1.01-1.21x the IOPS on a /dev/shm file (4
-    /// interleaved rounds, issue 9).
-    ///
-    /// Two enters, submit-only and then a wait (fio's way), otherwise. Where a device
-    /// completes the I/O from another CPU (a block or character device: a loop device's
-    /// kernel worker, an interrupt), the return to user space between the two gives that CPU
-    /// time to finish, so the wait often finds the completion (run as deferred task work on
-    /// entry) without sleeping, where one enter goes straight to sleep and pays a wake-up per
-    /// operation: on a loop device at QD 1 one enter gave 0.43-0.76x the IOPS of two (the same
-    /// rounds), as it had once before DEFER_TASKRUN was used (1.2-1.3x for two). With several
-    /// requests outstanding the return also lets the workers just woken for them run before
-    /// this thread sleeps: at QD 32 on the /dev/shm file one enter per wait gave 0.59-1.21x
-    /// (median 0.92, 8 rounds) of two. Polled rings (IOPOLL) never sleep
-    /// and SQPOLL submits from a kernel thread: both take one enter. Block and character
-    /// devices show `split_wait` in the ring's flags.
-    ///
-    /// When the submit-only enter finds nothing completed, the thread yields the CPU once
-    /// before it waits, on a file at any depth and on a device at QD 1. A file's reads that
-    /// cannot be done without blocking (all of tmpfs's) run in io-wq workers, which inherit
-    /// the pinned worker's CPU: sleeping at once in the wait makes the first completion wake
-    /// this thread, which preempts the io-wq worker, reaps one or two completions, submits
-    /// and sleeps again, a pair of context switches per completion or two. After a yield the
-    /// io-wq worker runs through its queue, and the wait (which first runs the completions'
-    /// deferred work) usually returns without sleeping: on the /dev/shm file at QD 32, one
-    /// worker, 0.74 -> 0.10 context switches per read and 1.49x the IOPS. A device completes
-    /// from its own context, which may or may not be on this CPU (a loop device's kernel
-    /// worker is unbound): on the loop device over tmpfs (8 interleaved rounds) the yield gave
-    /// 1.13x the IOPS at QD 1 (median of per-round ratios; 5 of 8 rounds faster) and 0.94x at
-    /// QD 32 (7 of 8 slower), where the completions keep coming from the other CPU and the
-    /// yield is one more syscall per wait. Where nothing else is runnable here the yield
-    /// returns at once (issue 9).
+    /// One enter that submits and waits where this thread's own context completes a single
+    /// outstanding request (a file, the simulated device), as t/io_uring does at QD 1; else a
+    /// submit-only enter, then the wait (fio's way), with one yield of the CPU between them
+    /// when nothing completed yet (on a file at any depth, on a device at QD 1), so that what
+    /// completes the I/O on this CPU runs before the thread sleeps. Polled rings and SQPOLL
+    /// take one enter. The measurements behind each choice are in docs/engine.md.
     ///
     /// The wait ends after `within_ns` at the latest (returning 0), so that a worker whose
     /// device stopped answering still sees its stop flags and the end of its point.
@@ -340,6 +311,25 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
         match self.ring.submitter().submit_with_args(1, &args) {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME) | Some(libc::EINTR)) => Ok(0),
             r => r,
+        }
+    }
+
+    /// Submit what is queued, then poll for a completion without sleeping until one is
+    /// posted or CLOCK_MONOTONIC passes `deadline_ns`: each poll is an enter with GETEVENTS
+    /// that waits for nothing and runs the deferred task work that posts completions. For
+    /// waits shorter than a sleeping thread's wake-up (the simulated device's answers).
+    pub fn spin_until(&mut self, deadline_ns: u64) -> io::Result<usize> {
+        if self.sqpoll {
+            let left = deadline_ns.saturating_sub(super::clock::monotonic_ns()).max(1);
+            return self.submit_and_wait_for(left);
+        }
+        let submitted = self.enter(0)?;
+        loop {
+            self.enter_raw(0, 0, IORING_ENTER_GETEVENTS)?;
+            if self.posted() > 0 || super::clock::monotonic_ns() >= deadline_ns {
+                return Ok(submitted);
+            }
+            std::hint::spin_loop();
         }
     }
 

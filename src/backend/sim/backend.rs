@@ -25,6 +25,9 @@ struct Pending {
 
 /// How far ahead a command struck by `no-answer` is due: never, for any point.
 const NO_ANSWER_NS: u64 = 24 * 3600 * 1_000_000_000;
+/// The step and the ceiling of the timers' lead (see `SimBackend::lead_ns`).
+const LEAD_STEP_NS: u64 = 100;
+const LEAD_MAX_NS: u64 = 50_000;
 /// SCSI sense key MEDIUM ERROR.
 const KEY_MEDIUM_ERROR: u8 = 0x3;
 
@@ -39,6 +42,16 @@ pub struct SimBackend {
     /// When each user_data's completion is due, read by the kernel from the timeout SQE: kept
     /// here, unmoved, until that completion is reaped.
     due: Box<[types::Timespec]>,
+    /// The same due times in ns for the commands held back by a timeout (0: none), and how
+    /// many there are (`next_due`).
+    due_ns: Box<[u64]>,
+    held: u32,
+    /// How early each answer's timer is armed: the io_uring timeout path posts a completion
+    /// some microseconds after its time (about 5 us on a quiet virtual machine), so the timer
+    /// goes off that much before the due time. Learnt from the answers themselves: each one
+    /// seen after its due time moves it up by `LEAD_STEP_NS`, each one seen before moves it
+    /// down, so that the median answer comes at its due time.
+    lead_ns: u64,
     commands: u64,
     queued: u64,
     queue_wait_sum_ns: u64,
@@ -57,6 +70,9 @@ impl SimBackend {
             latency_rng: Rng::new(seed.rotate_left(41) ^ 0x01A7_E1C7 ^ w),
             pending: vec![Pending { outcome: None, delayed: false }; slots],
             due: vec![types::Timespec::new(); slots].into_boxed_slice(),
+            due_ns: vec![0; slots].into_boxed_slice(),
+            held: 0,
+            lead_ns: 0,
             commands: 0,
             queued: 0,
             queue_wait_sum_ns: 0,
@@ -129,14 +145,13 @@ impl SimBackend {
 
     /// When a command that arrived at `arrival` completes: after its wait for a device slot,
     /// its service time and any latency spike. Returns 0 for "at once".
-    fn due_at(&mut self) -> u64 {
+    fn due_at(&mut self, arrival: u64) -> u64 {
         let o = &self.dev.options;
         let service = o.latency.sample(&mut self.latency_rng);
         let spike = if self.dice.hit(Fault::LatencySpike) { o.latency.spike_ns() } else { 0 };
         if service == 0 && spike == 0 && self.dev.queue.is_none() {
             return 0;
         }
-        let arrival = monotonic_ns();
         let start = match &self.dev.queue {
             Some(q) => q.lock().unwrap_or_else(|e| e.into_inner()).start(arrival, service),
             None => arrival,
@@ -172,6 +187,8 @@ impl Backend for SimBackend {
 
     #[inline]
     fn execute(&mut self, req: &IoReq, data: &mut [u8]) {
+        // The command arrives before it runs on the medium: its service time starts now.
+        let arrival = monotonic_ns();
         self.commands += 1;
         let ud = req.user_data as usize;
         if self.dev.gone.load(Ordering::Relaxed) {
@@ -198,9 +215,15 @@ impl Backend for SimBackend {
                 outcome
             }
         };
-        let due = self.due_at();
+        let due = self.due_at(arrival);
         self.pending[ud] = Pending { outcome: Some(outcome), delayed: due > 0 };
-        self.due[ud] = types::Timespec::new().sec(due / 1_000_000_000).nsec((due % 1_000_000_000) as u32);
+        // A time already past makes the timeout expire at once.
+        let armed = due.saturating_sub(self.lead_ns).max(1);
+        self.due[ud] = types::Timespec::new().sec(armed / 1_000_000_000).nsec((armed % 1_000_000_000) as u32);
+        if due > 0 {
+            self.held += u32::from(self.due_ns[ud] == 0);
+            self.due_ns[ud] = due;
+        }
     }
 
     #[inline]
@@ -219,6 +242,16 @@ impl Backend for SimBackend {
         let ud = cqe.user_data();
         let Some(p) = self.pending.get_mut(ud as usize) else { return };
         let outcome = p.outcome.take();
+        let due = self.due_ns[ud as usize];
+        if due != 0 {
+            self.due_ns[ud as usize] = 0;
+            self.held -= 1;
+            self.lead_ns = if monotonic_ns() > due {
+                (self.lead_ns + LEAD_STEP_NS).min(LEAD_MAX_NS)
+            } else {
+                self.lead_ns.saturating_sub(LEAD_STEP_NS)
+            };
+        }
         // A NOP completes with 0, an expired timeout with -ETIME; anything else is the ring's.
         let res = cqe.result();
         if res < 0 && res != -libc::ETIME {
@@ -231,6 +264,16 @@ impl Backend for SimBackend {
 
     fn measuring(&mut self, on: bool) {
         self.dice.on = on;
+    }
+
+    /// When the earliest answer held back can come: its due time less the timer's lead (a
+    /// command struck by `no-answer` is not held: it is never answered).
+    #[inline]
+    fn next_due(&self) -> Option<u64> {
+        if self.held == 0 {
+            return None;
+        }
+        self.due_ns.iter().copied().filter(|&d| d != 0).min().map(|d| d.saturating_sub(self.lead_ns))
     }
 
     fn report(&self) -> Option<crate::results::BackendReport> {

@@ -218,33 +218,10 @@ impl<B: Backend> Worker<'_, B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::LockPlan;
-    use crate::spec::Region;
     use crate::workload::Workload;
 
     fn spec(threads: usize, stop: StopAt, rate: Option<f64>) -> PointSpec {
-        PointSpec {
-            workload: Workload::Read,
-            qd: 4,
-            cpus: vec![None; threads],
-            lock_plan: LockPlan::Contention(1),
-            bs: 512,
-            region: Region { start: 0, end: 1 << 20 },
-            stop,
-            max_duration_s: crate::engine::DEFAULT_MAX_DURATION_S,
-            rate,
-            verify: false,
-            sqpoll: false,
-            iopoll: false,
-            miscompare_fraction: 0.0,
-            host: 1,
-            seed: 1,
-            heartbeat_ns: 0,
-            timeout_ns: None,
-            on_timeout: Default::default(),
-            expected_from: crate::backend::block::ExpectedFrom::Device,
-            hosts: None,
-        }
+        PointSpec { cpus: vec![None; threads], stop, rate, verify: false, ..PointSpec::example(Workload::Read) }
     }
 
     #[test]

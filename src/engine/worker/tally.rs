@@ -115,7 +115,7 @@ pub(super) struct Tally {
     /// and on which lock.
     pub first_corrupt: Option<(u64, u32)>,
     /// Attempts whose write failed at the stop and were not sent again: the write may have
-    /// landed anyway; the final blocks tell (see `engine::result::merge`). At most one per
+    /// landed anyway; the final blocks tell (see `engine::result::combine`). At most one per
     /// slot.
     pub unsettled: Vec<Claim>,
 }
