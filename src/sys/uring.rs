@@ -65,7 +65,15 @@ pub struct Ring<S: squeue::EntryMarker, C: cqueue::EntryMarker> {
     iopoll: bool,
     /// Submit and wait in two enters rather than one (see `submit_and_wait_one`).
     split_wait: bool,
+    /// The ring's own timer that bounds `submit_and_wait_one`'s waits (see there): its period
+    /// (0: never armed), whether it is out, and its time, read by the kernel when submitted.
+    tick_ns: u64,
+    tick_out: bool,
+    tick: Box<io_uring::types::Timespec>,
 }
+
+/// The user_data of the ring's own timer; no backend's command has it.
+const TICK: u64 = u64::MAX;
 
 type Attempt = &'static [&'static str];
 
@@ -76,8 +84,10 @@ fn build<S: squeue::EntryMarker, C: cqueue::EntryMarker>(
     cfg: &RingConfig,
     extra: Attempt,
 ) -> io::Result<IoUring<S, C>> {
+    // One entry more than asked for: the ring's own timer (`arm_tick`).
+    let entries = cfg.entries + 1;
     let mut b = IoUring::<S, C>::builder();
-    b.setup_cqsize(cfg.entries * 2).setup_clamp();
+    b.setup_cqsize(entries * 2).setup_clamp();
     for f in extra {
         match *f {
             "single_issuer" => b.setup_single_issuer(),
@@ -92,7 +102,7 @@ fn build<S: squeue::EntryMarker, C: cqueue::EntryMarker>(
     if cfg.iopoll {
         b.setup_iopoll();
     }
-    b.build(cfg.entries)
+    b.build(entries)
 }
 
 impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
@@ -155,6 +165,9 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
             sqpoll: cfg.sqpoll,
             iopoll: cfg.iopoll,
             split_wait,
+            tick_ns: 0,
+            tick_out: false,
+            tick: Box::new(io_uring::types::Timespec::new()),
         })
     }
 
@@ -229,7 +242,43 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
                 std::thread::yield_now();
             }
         }
+        if self.arm_tick(within_ns) {
+            return self.enter(1);
+        }
         self.enter_within(within_ns)
+    }
+
+    /// Whether a wait of at most `within_ns` can rest on the ring's own timer instead of a
+    /// timeout of its own, arming the timer if it is not out.
+    ///
+    /// A wait with a timeout arms and cancels a kernel timer in every enter: at QD 1 on a
+    /// file on /dev/shm that was about 6 % of the reads (0.87x t/io_uring, which waits with
+    /// none; 0.93x without it). The ring's timer is an IORING_OP_TIMEOUT of `within_ns` that
+    /// posts a completion (user_data `TICK`, dropped by `next_cqe`) and is armed again at the
+    /// first wait after it: one timer per period instead of one per wait. A wait may rest on
+    /// it while `within_ns` is at least the period it was armed with, so it still ends within
+    /// `within_ns`; shorter waits (the drain at a stop) take their own timeout. Polled and
+    /// SQPOLL rings keep theirs (a polled ring takes no timeout command).
+    fn arm_tick(&mut self, within_ns: u64) -> bool {
+        if self.sqpoll || self.iopoll {
+            return false;
+        }
+        if self.tick_out {
+            return within_ns >= self.tick_ns;
+        }
+        *self.tick =
+            io_uring::types::Timespec::new().sec(within_ns / 1_000_000_000).nsec((within_ns % 1_000_000_000) as u32);
+        let sqe =
+            io_uring::opcode::Timeout::new(&*self.tick as *const io_uring::types::Timespec).build().user_data(TICK);
+        // SAFETY: a timeout names no buffer; its timespec is in a box this Ring owns, which
+        // the kernel reads while the entry is submitted (the next enter), and is not
+        // written again until the timer's completion is seen.
+        if !unsafe { self.push(&S::from(sqe)) } {
+            return false;
+        }
+        self.tick_ns = within_ns;
+        self.tick_out = true;
+        true
     }
 
     /// One io_uring_enter that submits what is queued and waits for one completion or until
@@ -350,6 +399,9 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
     {
         out.clear();
         out.extend(self.ring.completion());
+        let before = out.len();
+        out.retain(|c| c.user_data() != TICK);
+        self.tick_out &= out.len() == before;
     }
 
     /// How many completions are posted now.
@@ -358,13 +410,21 @@ impl<S: squeue::EntryMarker, C: cqueue::EntryMarker> Ring<S, C> {
         self.ring.completion().len()
     }
 
-    /// The next completion, if one is posted (the completion queue's head moves past it).
+    /// The next completion, if one is posted (the completion queue's head moves past it);
+    /// the ring's own timer is not one.
     #[inline]
     pub fn next_cqe(&mut self) -> Option<C>
     where
         C: Clone,
     {
-        self.ring.completion().next()
+        let mut cq = self.ring.completion();
+        loop {
+            let c = cq.next()?;
+            if c.user_data() != TICK {
+                return Some(c);
+            }
+            self.tick_out = false;
+        }
     }
 }
 

@@ -39,23 +39,76 @@ pub struct SimBackend {
     /// commands faults strike.
     latency_rng: Rng,
     pending: Vec<Pending>,
-    /// When each user_data's completion is due, read by the kernel from the timeout SQE: kept
-    /// here, unmoved, until that completion is reaped.
-    due: Box<[types::Timespec]>,
-    /// The same due times in ns for the commands held back by a timeout (0: none), and how
-    /// many there are (`next_due`).
-    due_ns: Box<[u64]>,
-    held: u32,
-    /// How early each answer's timer is armed: the io_uring timeout path posts a completion
-    /// some microseconds after its time (about 5 us on a quiet virtual machine), so the timer
-    /// goes off that much before the due time. Learnt from the answers themselves: each one
-    /// seen after its due time moves it up by `LEAD_STEP_NS`, each one seen before moves it
-    /// down, so that the median answer comes at its due time.
-    lead_ns: u64,
+    answers: Answers,
     commands: u64,
     queued: u64,
     queue_wait_sum_ns: u64,
     queue_wait_max_ns: u64,
+}
+
+/// When the answers held back are due, and the timers that bring them.
+struct Answers {
+    /// Each user_data's timer (CLOCK_MONOTONIC), read by the kernel from the timeout SQE: kept
+    /// here, unmoved, until that completion is reaped.
+    timer: Box<[types::Timespec]>,
+    /// The due times in ns of the commands held back by a timer (0: none), and how many there
+    /// are (`next_due`).
+    due_ns: Box<[u64]>,
+    held: u32,
+    /// How early each timer is armed: the io_uring timeout path posts a completion some
+    /// microseconds after its time (about 5 us on a quiet virtual machine), so the timer goes
+    /// off that much before the due time. Learnt from the answers themselves: each one seen
+    /// after its due time moves it up by `LEAD_STEP_NS`, each one seen before moves it down,
+    /// so that the median answer comes at its due time.
+    lead_ns: u64,
+}
+
+impl Answers {
+    fn new(slots: usize) -> Self {
+        Answers {
+            timer: vec![types::Timespec::new(); slots].into_boxed_slice(),
+            due_ns: vec![0; slots].into_boxed_slice(),
+            held: 0,
+            lead_ns: 0,
+        }
+    }
+
+    /// The answer to `ud` is due at `due` (0: at once).
+    fn hold(&mut self, ud: usize, due: u64) {
+        // A time already past makes the timeout expire at once.
+        self.timer[ud] = timespec(due.saturating_sub(self.lead_ns).max(1));
+        if due > 0 {
+            self.held += u32::from(self.due_ns[ud] == 0);
+            self.due_ns[ud] = due;
+        }
+    }
+
+    /// The answer to `ud` came: learn from when.
+    fn answered(&mut self, ud: usize) {
+        let due = self.due_ns[ud];
+        if due == 0 {
+            return;
+        }
+        self.due_ns[ud] = 0;
+        self.held -= 1;
+        self.lead_ns = if monotonic_ns() > due {
+            (self.lead_ns + LEAD_STEP_NS).min(LEAD_MAX_NS)
+        } else {
+            self.lead_ns.saturating_sub(LEAD_STEP_NS)
+        };
+    }
+
+    /// When the earliest answer held back can come: its due time less the timer's lead.
+    fn next_due(&self) -> Option<u64> {
+        if self.held == 0 {
+            return None;
+        }
+        self.due_ns.iter().copied().filter(|&d| d != 0).min().map(|d| d.saturating_sub(self.lead_ns))
+    }
+}
+
+fn timespec(ns: u64) -> types::Timespec {
+    types::Timespec::new().sec(ns / 1_000_000_000).nsec((ns % 1_000_000_000) as u32)
 }
 
 impl SimBackend {
@@ -69,10 +122,7 @@ impl SimBackend {
             dice,
             latency_rng: Rng::new(seed.rotate_left(41) ^ 0x01A7_E1C7 ^ w),
             pending: vec![Pending { outcome: None, delayed: false }; slots],
-            due: vec![types::Timespec::new(); slots].into_boxed_slice(),
-            due_ns: vec![0; slots].into_boxed_slice(),
-            held: 0,
-            lead_ns: 0,
+            answers: Answers::new(slots),
             commands: 0,
             queued: 0,
             queue_wait_sum_ns: 0,
@@ -198,7 +248,7 @@ impl Backend for SimBackend {
             // Never run, and due so far ahead that nothing waits for it.
             let due = monotonic_ns() + NO_ANSWER_NS;
             self.pending[ud] = Pending { outcome: None, delayed: true };
-            self.due[ud] = types::Timespec::new().sec(due / 1_000_000_000).nsec((due % 1_000_000_000) as u32);
+            self.answers.timer[ud] = timespec(due);
             return;
         }
         if self.dice.hit(Fault::DeviceGone) {
@@ -217,20 +267,14 @@ impl Backend for SimBackend {
         };
         let due = self.due_at(arrival);
         self.pending[ud] = Pending { outcome: Some(outcome), delayed: due > 0 };
-        // A time already past makes the timeout expire at once.
-        let armed = due.saturating_sub(self.lead_ns).max(1);
-        self.due[ud] = types::Timespec::new().sec(armed / 1_000_000_000).nsec((armed % 1_000_000_000) as u32);
-        if due > 0 {
-            self.held += u32::from(self.due_ns[ud] == 0);
-            self.due_ns[ud] = due;
-        }
+        self.answers.hold(ud, due);
     }
 
     #[inline]
     fn prepare(&mut self, req: &IoReq, push: &mut dyn FnMut(&Self::Sqe)) {
         let ud = req.user_data as usize;
         let sqe = if self.pending[ud].delayed {
-            opcode::Timeout::new(&self.due[ud]).flags(types::TimeoutFlags::ABS).build()
+            opcode::Timeout::new(&self.answers.timer[ud]).flags(types::TimeoutFlags::ABS).build()
         } else {
             opcode::Nop::new().build()
         };
@@ -242,16 +286,7 @@ impl Backend for SimBackend {
         let ud = cqe.user_data();
         let Some(p) = self.pending.get_mut(ud as usize) else { return };
         let outcome = p.outcome.take();
-        let due = self.due_ns[ud as usize];
-        if due != 0 {
-            self.due_ns[ud as usize] = 0;
-            self.held -= 1;
-            self.lead_ns = if monotonic_ns() > due {
-                (self.lead_ns + LEAD_STEP_NS).min(LEAD_MAX_NS)
-            } else {
-                self.lead_ns.saturating_sub(LEAD_STEP_NS)
-            };
-        }
+        self.answers.answered(ud as usize);
         // A NOP completes with 0, an expired timeout with -ETIME; anything else is the ring's.
         let res = cqe.result();
         if res < 0 && res != -libc::ETIME {
@@ -270,10 +305,7 @@ impl Backend for SimBackend {
     /// command struck by `no-answer` is not held: it is never answered).
     #[inline]
     fn next_due(&self) -> Option<u64> {
-        if self.held == 0 {
-            return None;
-        }
-        self.due_ns.iter().copied().filter(|&d| d != 0).min().map(|d| d.saturating_sub(self.lead_ns))
+        self.answers.next_due()
     }
 
     fn report(&self) -> Option<crate::results::BackendReport> {
