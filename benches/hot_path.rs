@@ -105,7 +105,6 @@ fn engine(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(5)).sample_size(10);
     for (workload, qd, ops) in [(Workload::Read, 32u32, 200_000u64), (Workload::Ats, 8, 20_000)] {
         let spec = PointSpec {
-            workload,
             qd,
             cpus: vec![atsbench::sys::affinity::allowed_cpus().first().copied()],
             lock_plan: LockPlan::Locks(4),
@@ -113,18 +112,8 @@ fn engine(c: &mut Criterion) {
             region: Region { start: 0, end: 64 << 20 },
             stop: StopAt::Ops(ops),
             max_duration_s: 600.0,
-            rate: None,
-            verify: true,
-            sqpoll: false,
-            iopoll: false,
-            miscompare_fraction: 0.0,
-            host: 1,
-            seed: 1,
-            heartbeat_ns: 0,
-            timeout_ns: None,
-            on_timeout: Default::default(),
             expected_from: Default::default(),
-            hosts: None,
+            ..PointSpec::example(workload)
         };
         g.throughput(Throughput::Elements(ops));
         // One iteration is a whole point of `ops` operations; the throughput line gives ops/s.

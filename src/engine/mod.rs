@@ -90,11 +90,10 @@ pub struct PointSpec {
     pub hosts: Option<std::sync::Arc<MultiHost>>,
 }
 
-#[cfg(test)]
 impl PointSpec {
-    /// A small point for unit tests, to change with struct update syntax: `workload` on one
-    /// unpinned worker at QD 4, 512 B blocks in the first MiB, one operation, verified.
-    pub(crate) fn example(workload: Workload) -> PointSpec {
+    /// A small point for tests and benchmarks, to change with struct update syntax: `workload`
+    /// on one unpinned worker at QD 4, 512 B blocks in the first MiB, one operation, verified.
+    pub fn example(workload: Workload) -> PointSpec {
         PointSpec {
             workload,
             qd: 4,
