@@ -3,8 +3,12 @@
 //! histogram (HdrHistogram V2, deflate-compressed, base64: the `HISTFAAA...` form of interval
 //! logs).
 //!
-//! Bounded: a series holds at most [`MAX_INTERVALS`]; one more, and neighbouring intervals are
-//! merged in pairs (their counts added, their histograms added) and `width_ns` doubles.
+//! Bounded: a series holds at most [`MAX_INTERVALS`] intervals and, while it has more than
+//! [`MIN_INTERVALS`], at most [`MAX_LAT_BYTES`] of encoded histograms; past either, neighbouring
+//! intervals are merged in pairs (their counts added, their histograms added) and `width_ns`
+//! doubles. The byte bound is what keeps hours flat: a merged histogram holds more distinct
+//! values than either half, so a series of 512 wide intervals is larger than one of 512 narrow
+//! ones, and it grew with every doubling of the width (2 MB of histograms after 12 minutes).
 //!
 //! Steady state (computed once the series is complete, [`Intervals::settle`]), on the interval
 //! IOPS of the full-width intervals (the last, partial one is left out):
@@ -30,6 +34,11 @@ use std::collections::BTreeMap;
 
 /// The most intervals a series keeps.
 pub const MAX_INTERVALS: usize = 512;
+/// The most bytes of `lat` strings a series keeps (all intervals and kinds together) ...
+pub const MAX_LAT_BYTES: usize = 1 << 20;
+/// ... unless it is down to this many intervals (histograms are bounded by their own range, so
+/// this bounds the bytes too).
+pub const MIN_INTERVALS: usize = 64;
 /// Warm-up ends where the moving IOPS is within this band of the reference (percent).
 pub const BAND_PCT: f64 = 10.0;
 /// A fitted change beyond this (percent of the mean, start to end) is not steady.
@@ -147,16 +156,24 @@ impl Intervals {
     }
 
     /// Append the next interval (added to the last one while it falls in the same interval of
-    /// the current width); past [`MAX_INTERVALS`], merge neighbours and double the width.
+    /// the current width); past [`MAX_INTERVALS`] or [`MAX_LAT_BYTES`], merge neighbours and
+    /// double the width.
     pub fn push(&mut self, iv: Interval) {
         let w = self.width_ns.max(1);
         match self.series.last_mut() {
             Some(last) if last.start_ns / w == iv.start_ns / w => last.absorb(iv),
             _ => self.series.push(Interval { start_ns: iv.start_ns / w * w, ..iv }),
         }
-        if self.series.len() > MAX_INTERVALS {
+        while self.series.len() > MAX_INTERVALS
+            || (self.series.len() > MIN_INTERVALS && self.lat_bytes() > MAX_LAT_BYTES)
+        {
             self.halve();
         }
+    }
+
+    /// The bytes of every interval's `lat` strings.
+    pub fn lat_bytes(&self) -> usize {
+        self.series.iter().flat_map(|i| i.kinds.values()).map(|k| k.lat.len()).sum()
     }
 
     /// Merge intervals 2k and 2k+1 (aligned to the doubled width).
@@ -399,6 +416,37 @@ mod tests {
         assert_eq!(ops, 100 * MAX_INTERVALS as u64 * 3, "no operation lost");
         assert!(s.series.iter().all(|i| i.dur_ns == 400_000_000 && i.start_ns % 400_000_000 == 0));
         assert!(s.iops().iter().all(|&x| (x - 1000.0).abs() < 1e-9));
+    }
+
+    /// Intervals whose histograms are wide (thousands of distinct values): the series' bytes
+    /// stay under the bound and every operation is kept (without the byte bound they pass it at
+    /// the 274th interval).
+    #[test]
+    fn the_series_is_capped_in_bytes_too() {
+        let mut s = Intervals::new(100_000_000);
+        let mut x = 12345u64;
+        let mut total = 0;
+        for i in 0..400u64 {
+            let mut kinds = BTreeMap::new();
+            for kind in ["read", "write", "ats"] {
+                let mut h = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).unwrap();
+                for _ in 0..2_000 {
+                    // A long-tailed spread of latencies, 20 us to ~20 ms.
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    h.record(20_000 + (x % 1000).pow(3) / 50).unwrap();
+                }
+                total += h.len();
+                kinds.insert(kind.to_string(), IntervalKind { ops: h.len(), lat: encode(&h), ..Default::default() });
+            }
+            s.push(Interval { start_ns: i * 100_000_000, dur_ns: 100_000_000, kinds });
+            assert!(s.lat_bytes() <= MAX_LAT_BYTES || s.series.len() <= MIN_INTERVALS, "at {i}: {}", s.lat_bytes());
+        }
+        assert!(s.series.len() >= MIN_INTERVALS, "{}", s.series.len());
+        assert!(s.series.len() < MAX_INTERVALS, "the bytes bound it here, not the count: {}", s.series.len());
+        let kept: u64 = s.series.iter().flat_map(|i| i.kinds.values()).map(|k| decode(&k.lat).unwrap().len()).sum();
+        assert_eq!(kept, total, "no latency lost");
     }
 
     #[test]
