@@ -1,5 +1,6 @@
 //! End-to-end snapshots (issue 22): one seeded run of the simulated device, as the binary
-//! prints it in every output format (table, wide, CSV, JSON). One worker with a `--seed`
+//! prints it in every output format (table, wide, CSV, JSON), and the HTML report `report
+//! --html` makes of it. One worker with a `--seed`
 //! repeats a run exactly (docs/simulated-device.md), faults included, so every count, class,
 //! error kind, diagnosis and sentence is pinned; what depends on the clock or the machine
 //! (latencies, IOPS, durations, times of samples, host, kernel, atsbench's version) is masked first.
@@ -145,6 +146,62 @@ fn mask_csv(text: &str) -> String {
     out.join("\n")
 }
 
+/// The same keys as [`MASKED_KEYS`], pinned to fixed values of their own type instead of a
+/// mark, so that the document still reads back: `report` renders the pinned document.
+fn pin_json(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if MASKED_KEYS.contains(&k.as_str()) && !x.is_null() {
+                    pin(k, x);
+                } else {
+                    pin_json(x);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(pin_json),
+        _ => {}
+    }
+}
+
+fn pin(key: &str, v: &mut Value) {
+    *v = match (key, &*v) {
+        // Latency summaries keep their counts (seeded) and take a fixed ladder of values.
+        ("latency_ns" | "clat_ns" | "slat_ns", Value::Object(kinds)) => {
+            let mut kinds = kinds.clone();
+            for summary in kinds.values_mut().filter_map(Value::as_object_mut) {
+                for (i, (name, x)) in summary.iter_mut().enumerate() {
+                    if name != "count" && x.is_number() {
+                        *x = serde_json::json!(1000 * (i as u64 + 1));
+                    }
+                }
+            }
+            Value::Object(kinds)
+        }
+        ("lat", _) => Value::String(String::new()),
+        ("started", _) => Value::String("2026-01-01T00:00:00Z".into()),
+        ("dur_ns", _) => serde_json::json!(1_000_000_000u64),
+        (_, Value::Number(_)) => serde_json::json!(1.0),
+        (_, _) => Value::String("pinned".into()),
+    };
+}
+
+/// The HTML report of the run's JSON document with what depends on the clock pinned.
+fn html() -> String {
+    let mut doc: Value = serde_json::from_str(&output("json")).expect("a JSON document");
+    pin_json(&mut doc);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("run.json"), doc.to_string()).expect("write the pinned document");
+    // Run in the directory: the page names the results file as it was given.
+    let out = Command::new(bin())
+        .current_dir(dir.path())
+        .args(["report", "run.json", "--html", "run.html"])
+        .output()
+        .expect("run atsbench");
+    assert_eq!(out.status.code(), Some(0), "report: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(dir.path().join("run.html")).expect("the HTML page")
+}
+
 #[test]
 fn table() {
     insta::assert_snapshot!(mask_table(&output("table")));
@@ -165,4 +222,9 @@ fn json() {
     let mut doc: Value = serde_json::from_str(&output("json")).expect("a JSON document");
     mask_json(&mut doc);
     insta::assert_json_snapshot!(doc);
+}
+
+#[test]
+fn html_report() {
+    insta::assert_snapshot!(html());
 }
