@@ -184,18 +184,7 @@ done
 # ----- runners: one run each, its output in $out/ID.{json,txt}, its CPU time in $out/ID.cpu -----
 
 # Runs a command, stdin from /dev/null, and writes "utime stime wall" of its whole process tree.
-cpu_py='
-import os, sys, time
-out, argv = sys.argv[1], sys.argv[2:]
-t0 = time.monotonic()
-pid = os.posix_spawnp(argv[0], argv, os.environ,
-                      file_actions=[(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)])
-_, status, ru = os.wait4(pid, 0)
-with open(out, "w") as f:
-    f.write(f"{ru.ru_utime} {ru.ru_stime} {time.monotonic() - t0}\n")
-sys.exit(os.waitstatus_to_exitcode(status))
-'
-timed() { python3 -c "$cpu_py" "$@"; }
+timed() { python3 "$ROOT/scripts/lib/rusage.py" "$@"; }
 
 run_atsbench() { # id target qd workers(1|2) workload
     local cpu=$cpu1 extra=()

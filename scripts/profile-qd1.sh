@@ -63,17 +63,6 @@ trap 'rm -f "$img"; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 dd if=/dev/zero of="$img" bs=1M count=1024 status=none || die 3 "cannot write 1 GiB in /dev/shm"
 
-# Runs a command and writes "utime stime" of its process tree (wait4 rusage).
-cpu_py='
-import os, sys
-out, argv = sys.argv[1], sys.argv[2:]
-pid = os.posix_spawnp(argv[0], argv, os.environ,
-                      file_actions=[(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)])
-_, status, ru = os.wait4(pid, 0)
-with open(out, "w") as f:
-    f.write(f"{ru.ru_utime} {ru.ru_stime}\n")
-sys.exit(os.waitstatus_to_exitcode(status))
-'
 events=task-clock,context-switches,page-faults,raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter
 
 atsbench_cmd() { # seconds json
@@ -94,7 +83,7 @@ for r in $(seq 1 "$rounds"); do
             cmd=$(tiouring_cmd "$secs")
         fi
         # shellcheck disable=SC2086 # the command is a word list made above
-        perf stat -x, -e "$events" -o "$tmp/$id.perf" -- python3 -c "$cpu_py" "$tmp/$id.cpu" $cmd >"$tmp/$id.out" 2>"$tmp/$id.err" ||
+        perf stat -x, -e "$events" -o "$tmp/$id.perf" -- python3 "$ROOT/scripts/lib/rusage.py" "$tmp/$id.cpu" $cmd >"$tmp/$id.out" 2>"$tmp/$id.err" ||
             die 3 "$tool failed: $(tail -n 3 "$tmp/$id.err" | tr '\n' ' ')"
     done
     log "round $r of $rounds done"
@@ -151,7 +140,7 @@ for tool in ("atsbench", "tiouring"):
     for r in range(1, rounds + 1):
         i = f"{tool}-{r}"
         ops = ops_of(tool, tmp / f"{i}.out", tmp / f"{i}.json")
-        ut, st = map(float, (tmp / f"{i}.cpu").read_text().split())
+        ut, st, _ = map(float, (tmp / f"{i}.cpu").read_text().split())
         p = perf(tmp / f"{i}.perf")
         per.append({
             "ops": ops,
