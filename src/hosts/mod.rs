@@ -19,8 +19,8 @@ mod launch;
 pub mod meet;
 mod merge;
 mod rendezvous;
-pub mod report;
-pub mod verify;
+mod report;
+mod verify;
 
 pub use barrier::LOCAL_SCOPE;
 pub use launch::{launch, Launch};
