@@ -119,7 +119,7 @@ fn engine(c: &mut Criterion) {
         // One iteration is a whole point of `ops` operations; the throughput line gives ops/s.
         let factory = block::open(BlockOptions { fd, slots: qd as usize, iopoll: false, expected: Default::default() });
         g.bench_function(format!("{}_qd{qd}_{}k_ops", workload.name(), ops / 1000), |b| {
-            b.iter(|| run_point(&spec, &factory, &stop, 100_000_000, None).expect("point"))
+            b.iter(|| run_point(&spec, None, &factory, &stop, 100_000_000, None).expect("point"))
         });
     }
     g.finish();

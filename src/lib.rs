@@ -16,6 +16,7 @@ pub mod device;
 pub mod diagnose;
 pub mod engine;
 pub mod error;
+pub mod hosts;
 pub mod plot;
 pub mod profile;
 pub mod proto;

@@ -336,9 +336,9 @@ fn run_takes_its_host_index_from_the_job_launcher() {
 }
 
 /// Host 1's rendezvous record in the shared file (the blocks lead the region), if intact.
-fn meet_of(target: &Path, index: u32) -> Option<atsbench::workload::rendezvous::Meet> {
+fn meet_of(target: &Path, index: u32) -> Option<atsbench::hosts::meet::Meet> {
     let head = std::fs::read(target).ok()?;
-    head[..8192].chunks(512).filter_map(atsbench::workload::rendezvous::Meet::decode).find(|m| m.index == index)
+    head[..8192].chunks(512).filter_map(atsbench::hosts::meet::Meet::decode).find(|m| m.index == index)
 }
 
 /// A host that vanishes mid-point without a word (SIGKILL here; a host whose device went away
@@ -347,7 +347,7 @@ fn meet_of(target: &Path, index: u32) -> Option<atsbench::workload::rendezvous::
 #[test]
 fn a_host_that_vanishes_mid_point_leaves_the_other_its_results() {
     let _turn = take_turn();
-    use atsbench::workload::rendezvous::Phase;
+    use atsbench::hosts::meet::Phase;
     let (dir, target) = shared_file();
     let files = [0, 1].map(|i| dir.path().join(format!("vanish-host{i}.json")));
     let extra = ["--workload", "ats", "--qd", "1", "--locks", "1", "--duration", "3", "--seed", "99"];

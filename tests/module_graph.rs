@@ -1,6 +1,8 @@
 //! Fails on any import cycle between modules: between the crate's top-level modules (issue 8:
-//! arrows point one way, cli -> app -> (device, engine) -> backend -> proto / sys), and between
-//! the modules inside each folder (issue 22: `compare/{csv, render, judge}` was one circle).
+//! arrows point one way, cli -> app -> (device, engine) -> backend -> proto / sys, with
+//! `hosts` between app and engine: app -> hosts -> engine, and the engine reaches the hosts
+//! only through the barrier hook it defines), and between the modules inside each folder
+//! (issue 22: `compare/{csv, render, judge}` was one circle).
 //!
 //! Reads `src/**/*.rs` at test time. Every path a file names is resolved from the crate root:
 //! `crate::x::y` (in `use`, in code, in `pub(in crate::x)`), each leaf of a `use crate::{x, y::z}`
@@ -439,6 +441,17 @@ fn the_top_level_modules_have_no_import_cycles() {
     assert!(cycles.is_empty(), "{}", g.report(&cycles));
 }
 
+/// Issue 22: multi-host lives in `hosts`, between app and the engine. The engine defines the
+/// barrier hook that `hosts` implements and never names `hosts`; only app does.
+#[test]
+fn hosts_sits_between_app_and_the_engine() {
+    let g = this_crate().graph(&[]);
+    assert!(g.edges.contains_key(&edge("app", "hosts")), "app does not call hosts");
+    assert!(g.edges.contains_key(&edge("hosts", "engine")), "hosts does not implement the engine's hook");
+    let up: Vec<&(String, String)> = g.edges.keys().filter(|(from, to)| to == "hosts" && from != "app").collect();
+    assert!(up.is_empty(), "{up:?}: only app may depend on hosts");
+}
+
 #[test]
 fn the_modules_inside_each_folder_have_no_import_cycles() {
     let c = this_crate();
@@ -668,11 +681,11 @@ fn references_to_root_items_and_self_are_not_edges() {
 #[test]
 fn compare_merge_report_and_plot_read_the_one_results_module() {
     let g = this_crate().graph(&[]);
-    for reader in ["compare", "report", "plot", "app"] {
+    for reader in ["compare", "report", "plot", "app", "hosts"] {
         assert!(g.edges.contains_key(&(reader.to_string(), "results".to_string())), "{reader} does not read results");
     }
     let src = src_dir();
-    for file in ["app/merge.rs", "compare/doc.rs", "plot/mod.rs", "report/mod.rs"] {
+    for file in ["hosts/merge.rs", "compare/doc.rs", "plot/mod.rs", "report/mod.rs"] {
         let text = std::fs::read_to_string(src.join(file)).expect("a source file");
         let path = module_path(Path::new(file)).expect("a module");
         assert!(references(&path, &text).iter().any(|r| r.module == "results"), "{file} does not read results");
@@ -682,7 +695,7 @@ fn compare_merge_report_and_plot_read_the_one_results_module() {
         .keys()
         .filter(|(from, to)| {
             from == "results"
-                && ["app", "compare", "report", "plot", "engine", "backend", "device"].contains(&to.as_str())
+                && ["app", "hosts", "compare", "report", "plot", "engine", "backend", "device"].contains(&to.as_str())
         })
         .collect();
     assert!(below.is_empty(), "results depends on {below:?}: it must stay below its writers and readers");

@@ -2,34 +2,35 @@
 //! the target needs, and write each result as soon as it is measured.
 
 use super::hdr;
-use super::plan::{check_fused_kind, workers, HostsPlan, Plan, PlanPoint, DEFAULT_TARGET_BYTES};
+use super::plan::{check_fused_kind, workers, Plan, PlanPoint, DEFAULT_TARGET_BYTES};
 use super::progress::{expected_time, Progress};
 use crate::backend::{self, scsi::Transport, AtsMode, Opened};
 use crate::device::{self, PointNeeds, Target};
 use crate::engine::faults::{DeviceGone, EndedBy};
 use crate::engine::StopAt;
-use crate::engine::{self, Measured, MultiHost, PointSpec};
+use crate::engine::{self, Measured, PointBarrier, PointSpec};
 use crate::error::{Error, Result};
+use crate::hosts::MultiHost;
 use crate::report::{Point, Reporter};
 use crate::spec::Region;
 use crate::sys::blk;
 use crate::workload::Workload;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
     let target = open_target(&plan)?;
-    let specs = resolve(&plan, &target)?;
+    let (specs, hosts) = resolve(&plan, &target)?;
     let most = specs.iter().map(|s| s.slab_bytes() as u64 * u64::from(s.threads())).max().unwrap_or(0);
     if plan.sim.is_none() {
         check_memlock(most)?; // the simulated device registers no buffers
     }
-    let mut reporter = reporter(&plan, &specs, &target)?;
+    let mut reporter = reporter(&plan, &specs, hosts.as_ref(), &target)?;
     let failed_checks = if plan.checks { conformance(&plan, &mut reporter)? } else { Vec::new() };
     let mut hdr = plan.hdr_log.as_ref().map(|(path, every_ns)| hdr::open(path, *every_ns)).transpose()?;
     let runs = specs.len() * plan.repeat as usize;
-    announce_hosts(&plan, &specs, &target);
+    announce_hosts(hosts.as_ref(), &target);
+    let barrier = hosts.as_ref().map(|m| m as &dyn PointBarrier);
     let progress = progress(&plan, runs);
     let mut end = Ending::default();
     let mut measured: Vec<Vec<Measured>> = vec![Vec::new(); specs.len()];
@@ -39,14 +40,14 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
         }
         let s = &specs[spec];
         measured[spec].push(match (hdr.as_mut(), &progress) {
-            (Some(h), _) => {
-                h.log_point(hdr::tag_prefix(plan.command, s), |log| measure(&target, s, &plan, stop, Some(log)))?
-            }
+            (Some(h), _) => h.log_point(hdr::tag_prefix(plan.command, s), |log| {
+                measure(&target, s, barrier, &plan, stop, Some(log))
+            })?,
             // `run` shows its operations as they go, from the workers' interval snapshots.
             (None, Some(p)) if plan.command == "run" => {
-                p.watch_run(s.workload, plan.stop, |log| measure(&target, s, &plan, stop, log))?
+                p.watch_run(s.workload, plan.stop, |log| measure(&target, s, barrier, &plan, stop, log))?
             }
-            (None, _) => measure(&target, s, &plan, stop, None)?,
+            (None, _) => measure(&target, s, barrier, &plan, stop, None)?,
         });
         if let Some(p) = &progress {
             p.done_one();
@@ -55,7 +56,7 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
         // A device gone ends the run after this point: nothing more can be measured.
         end.gone = measured[spec].last().and_then(|m| m.point.faults.device_gone.clone());
         // So does a host whose final rendezvous failed (its point is kept, unverified).
-        end.lost = specs[spec].hosts.as_deref().and_then(MultiHost::take_lost);
+        end.lost = hosts.as_ref().and_then(MultiHost::take_lost);
         // And an escalation beyond ABORT TASK (exit 8 after).
         let escalated = measured[spec].last().is_some_and(|m| m.point.faults.ended_by == EndedBy::Escalated);
         let ending = interrupted || end.gone.is_some() || end.lost.is_some() || escalated;
@@ -65,7 +66,7 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
             order.retain(|&s| !measured[s].is_empty());
             for s in order {
                 let Some(mut point) = engine::combine_repeats(std::mem::take(&mut measured[s])) else { continue };
-                point.diagnosis = super::diagnosis::of_point(&point, &specs[s]);
+                point.diagnosis = super::diagnosis::of_point(&point, &specs[s], hosts.as_ref().map_or(1, |m| m.count));
                 end.note(&point, &plan, &target.info.path);
                 // A device gone says so in one line at the end, and nothing else.
                 let warn = |p: &Point| {
@@ -98,9 +99,12 @@ pub fn bench(plan: Plan, stop: &AtomicBool) -> Result<()> {
 
 /// The reporter of the run, its results' header (config, profile, environment) written; the
 /// plot folder made.
-fn reporter(plan: &Plan, specs: &[PointSpec], target: &Target) -> Result<Reporter> {
+fn reporter(plan: &Plan, specs: &[PointSpec], hosts: Option<&MultiHost>, target: &Target) -> Result<Reporter> {
     let mut config =
         crate::report::config(plan.command, specs, plan.force, plan.repeat, plan.interleave, plan.interval_ns);
+    if let Some(m) = hosts {
+        m.record(&mut config);
+    }
     config.profile = plan.profile.clone().map(|(name, sha256)| crate::report::ProfileRef { name, sha256 });
     config.environment = Some(crate::results::Environment::now());
     let reporter = Reporter::new(plan.format, plan.output.as_deref(), config, target.info.clone())?;
@@ -126,15 +130,15 @@ fn finish_outputs(mut reporter: Reporter, hdr: Option<hdr::HdrFile>, plan: &Plan
 }
 
 /// Say where the hosts of a multi-host run meet, on a terminal.
-fn announce_hosts(plan: &Plan, specs: &[PointSpec], target: &Target) {
-    if let (Some(h), Some(m), true) = (plan.hosts, specs[0].hosts.as_deref(), std::io::stderr().is_terminal()) {
+fn announce_hosts(hosts: Option<&MultiHost>, target: &Target) {
+    if let (Some(m), true) = (hosts, std::io::stderr().is_terminal()) {
         eprintln!(
             "atsbench: host {} of {}: meeting the others on {} (rendezvous blocks at byte {}), waiting up to {} s",
-            h.index,
-            h.count,
+            m.index,
+            m.count,
             target.path.display(),
             m.offset,
-            h.timeout.as_secs_f64()
+            m.timeout.as_secs_f64()
         );
     }
 }
@@ -403,8 +407,9 @@ fn check_scsi_options(plan: &Plan, kind: device::BackendKind) -> Result<()> {
     }
 }
 
-/// Resolve the plan's points against the target: block size, region, lock blocks, seeds.
-fn resolve(plan: &Plan, target: &Target) -> Result<Vec<PointSpec>> {
+/// Resolve the plan's points against the target: block size, region, lock blocks, seeds; and
+/// with several hosts, this host's part, which the points' region leaves room for.
+fn resolve(plan: &Plan, target: &Target) -> Result<(Vec<PointSpec>, Option<MultiHost>)> {
     let lbs = target.logical_block_size();
     let bs = match plan.bs {
         // A COMPARE AND WRITE of N blocks works on lock records of N blocks.
@@ -418,38 +423,16 @@ fn resolve(plan: &Plan, target: &Target) -> Result<Vec<PointSpec>> {
     };
     let region = Region::resolve(plan.region, target.size(), bs).map_err(|e| Error::Target(format!("--{e}")))?;
     let seed = plan.seed.unwrap_or_else(random_u64);
-    let (region, hosts) = match plan.hosts {
-        Some(h) => several_hosts(h, region, bs)?,
-        None => (region, None),
+    let (hosts, region) = match plan.hosts {
+        Some(h) => MultiHost::on_region(h, region, bs, random_u64()).map(|(m, rest)| (Some(m), rest))?,
+        None => (None, region),
     };
-    let host = hosts.as_deref().map_or_else(|| random_u64() | 1, MultiHost::id);
-    plan.points.iter().map(|p| spec_of(plan, p, (bs, region), seed, host, &hosts)).collect()
+    let host = hosts.as_ref().map_or_else(|| random_u64() | 1, MultiHost::id);
+    let specs = plan.points.iter().map(|p| spec_of(plan, p, (bs, region), seed, host)).collect::<Result<_>>()?;
+    Ok((specs, hosts))
 }
 
-/// One host of several: the first `count` blocks of the region are the rendezvous blocks, the
-/// rest is what the points use.
-fn several_hosts(h: HostsPlan, region: Region, bs: u32) -> Result<(Region, Option<Arc<MultiHost>>)> {
-    let room = region.blocks(bs);
-    if room <= u64::from(h.count) {
-        return Err(Error::usage(format!(
-            "--hosts {} needs {} rendezvous blocks before the lock blocks, and the region holds {room} blocks of {bs} \
-             bytes; widen --region",
-            h.count, h.count
-        )));
-    }
-    let m = MultiHost::new(h.index, h.count, h.seed, region.start, h.timeout, random_u64());
-    let rest = Region { start: region.start + u64::from(h.count) * u64::from(bs), end: region.end };
-    Ok((rest, Some(Arc::new(m))))
-}
-
-fn spec_of(
-    plan: &Plan,
-    p: &PlanPoint,
-    (bs, region): (u32, Region),
-    seed: u64,
-    host: u64,
-    hosts: &Option<Arc<MultiHost>>,
-) -> Result<PointSpec> {
+fn spec_of(plan: &Plan, p: &PlanPoint, (bs, region): (u32, Region), seed: u64, host: u64) -> Result<PointSpec> {
     let spec = PointSpec {
         workload: p.workload,
         qd: p.qd,
@@ -471,7 +454,6 @@ fn spec_of(
         timeout_ns: plan.timeout_ms.filter(|_| plan.on_timeout.is_resend()).map(|ms| ms * 1_000_000),
         on_timeout: plan.on_timeout,
         expected_from: plan.device.expected,
-        hosts: hosts.clone(),
     };
     let (locks, room) = (u64::from(spec.locks()), region.blocks(bs));
     if p.workload == Workload::Heartbeat && room <= locks {
@@ -505,6 +487,7 @@ fn spec_of(
 fn measure(
     target: &Target,
     spec: &PointSpec,
+    barrier: Option<&dyn PointBarrier>,
     plan: &Plan,
     stop: &AtomicBool,
     log: Option<hdr::LogSink<'_>>,
@@ -523,14 +506,14 @@ fn measure(
     let every = plan.interval_ns;
     let queue_depth = device::sysfs::queue_depth(&target.path);
     let mut m = match backend::open(target.backend_options(&needs)?)? {
-        Opened::Block(f) => engine::run_point(spec, &f, stop, every, log),
-        Opened::Nvme(f) => engine::run_point(spec, &f, stop, every, log),
+        Opened::Block(f) => engine::run_point(spec, barrier, &f, stop, every, log),
+        Opened::Nvme(f) => engine::run_point(spec, barrier, &f, stop, every, log),
         Opened::Scsi(f) => match f.transport() {
-            Transport::Sg => engine::run_point(spec, &f.sg(), stop, every, log),
-            Transport::SgSync => engine::run_point(spec, &f.sg_sync(), stop, every, log),
-            Transport::BsgUring => engine::run_point(spec, &f.bsg_uring(), stop, every, log),
+            Transport::Sg => engine::run_point(spec, barrier, &f.sg(), stop, every, log),
+            Transport::SgSync => engine::run_point(spec, barrier, &f.sg_sync(), stop, every, log),
+            Transport::BsgUring => engine::run_point(spec, barrier, &f.bsg_uring(), stop, every, log),
         },
-        Opened::Sim(f) => engine::run_point(spec, &f, stop, every, log),
+        Opened::Sim(f) => engine::run_point(spec, barrier, &f, stop, every, log),
     }?;
     if queue_depth.is_some() {
         let report = m.point.ring.backend.get_or_insert_with(Default::default);

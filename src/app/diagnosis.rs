@@ -1,33 +1,15 @@
 //! The diagnosis of each reported point: its figures taken from the result types, handed to
-//! the pure `diagnose` module.
+//! the pure `diagnose` module (a merged point's are taken in `hosts/merge.rs`).
 
 use crate::backend::block::ExpectedFrom;
-use crate::diagnose::{self, Classes, Figures, Finding, Queue, Scope};
+use crate::diagnose::{self, classes, Figures, Finding, Queue, Scope};
 use crate::engine::PointSpec;
-use crate::report::merge::MergedPoint;
-use crate::results::{Miscompares, Point};
+use crate::results::Point;
 use crate::workload::Workload;
 
-pub fn classes(m: &Miscompares) -> Classes {
-    Classes {
-        total: m.total,
-        contention: m.contention,
-        own_write: m.own_write,
-        corrupt: m.corrupt,
-        torn: m.torn,
-        torn_reads: m.torn_reads,
-        stale: m.stale,
-        false_: m.false_,
-        split: m.split,
-    }
-}
-
-/// The figures of a point of `run`/`sweep` measured by `spec`.
-pub fn figures(p: &Point, spec: &PointSpec) -> Figures {
-    let scope = match spec.hosts.as_deref() {
-        Some(m) if m.count > 1 => Scope::ThisHostOf(m.count),
-        _ => Scope::OneHost,
-    };
+/// The figures of a point of `run`/`sweep` measured by `spec` on one of `hosts` hosts.
+pub fn figures(p: &Point, spec: &PointSpec, hosts: u32) -> Figures {
+    let scope = if hosts > 1 { Scope::ThisHostOf(hosts) } else { Scope::OneHost };
     let attempts = if p.workload == Workload::Heartbeat { p.acquires + p.miscompares.total } else { p.ops };
     let queue = p
         .sim
@@ -78,34 +60,7 @@ fn device_queue(p: &Point) -> Option<Queue> {
     Some(Queue { depth: Some(depth), commands, queued: 0, mean_wait_ns: wait_ns as u64, in_flight: Some(in_flight) })
 }
 
-/// The diagnosis of a point of `run`/`sweep`.
-pub fn of_point(p: &Point, spec: &PointSpec) -> Vec<Finding> {
-    diagnose::diagnose(&figures(p, spec))
-}
-
-/// The figures of a merged point of `merge`: all hosts' counts and their joint verification;
-/// `timeouts` is (given up, completed late) over the hosts.
-pub fn merged(m: &MergedPoint, actors_per_lock: f64, timeouts: (u64, u64)) -> Figures {
-    let t = &m.total;
-    let attempts = if m.workload == Workload::Heartbeat { t.acquires + t.miscompares.total } else { t.ops };
-    Figures {
-        workload: m.workload,
-        ats_mode: m.ats_mode,
-        qd: m.qd,
-        attempts,
-        miscompares: classes(&t.miscompares),
-        actors_per_lock,
-        shared_locks: actors_per_lock > 1.0,
-        scope: Scope::AllHosts(m.per_host.len() as u32),
-        cross_host_atomic: m.cross_host_atomic,
-        verification: m.verification.as_ref().map(|v| (v.checked, v.violations, v.lost_updates)),
-        errors: t.errors,
-        error_sample: None,
-        timeouts: timeouts.0,
-        late_completions: timeouts.1,
-        aborts: None,
-        expected_from_cache: false,
-        queue: None,
-        first_corrupt_lock: None,
-    }
+/// The diagnosis of a point of `run`/`sweep` on one of `hosts` hosts.
+pub fn of_point(p: &Point, spec: &PointSpec, hosts: u32) -> Vec<Finding> {
+    diagnose::diagnose(&figures(p, spec, hosts))
 }

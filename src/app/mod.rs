@@ -1,16 +1,14 @@
 //! From the parsed command line to results: `plan` checks what the user asked for and turns
 //! it into typed options (before anything is created or opened), `bench` opens the target,
-//! resolves every point against it and runs them, writing each as it finishes; `merge`
-//! combines the results of the hosts of a multi-host run.
+//! resolves every point against it and runs them, writing each as it finishes. `merge` and
+//! `hosts` (several hosts on one target) are handed to the `hosts` module.
 
 mod bench;
 mod check;
 mod compare;
 mod diagnosis;
 mod hdr;
-mod hosts;
 mod manual;
-mod merge;
 mod plan;
 mod progress;
 
@@ -35,9 +33,19 @@ pub fn main(cli: Cli, matches: &ArgMatches, stop: &AtomicBool) -> Result<()> {
             bench::bench(plan::Plan::sweep(a, &given)?, stop)
         }
         Command::Probe(a) => probe(&a),
-        Command::Merge(a) => merge::merge(&a),
+        Command::Merge(a) => crate::hosts::merge_files(&a.files, a.format, a.output.as_deref()),
         Command::Check(a) => check::check(&a),
-        Command::Hosts(a) => hosts::hosts(&a, stop),
+        Command::Hosts(a) => {
+            let launch = crate::hosts::Launch {
+                specs: &a.specs,
+                run_options: &a.run_options,
+                rsh: &a.rsh,
+                keep: a.keep.as_deref(),
+                format: a.format,
+                output: a.output.as_deref(),
+            };
+            crate::hosts::launch(&launch, stop)
+        }
         Command::Compare(a) => compare::compare(&a),
         Command::Report(a) => compare::report(&a),
         Command::Completions(a) => manual::completions(a.shell),

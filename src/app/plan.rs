@@ -7,9 +7,9 @@ use crate::cli::{CommonArgs, DeviceArgs, RunArgs, SimArgs, SweepArgs};
 use crate::device::{self, BackendKind, DeviceOptions};
 use crate::engine::{LockPlan, StopAt};
 use crate::error::{Error, Result};
+use crate::hosts::{HostsPlan, MAX_HOSTS};
 use crate::report::Format;
 use crate::spec::{check_qd, RegionArg};
-use crate::workload::rendezvous::MAX_HOSTS;
 use crate::workload::Workload;
 use std::path::PathBuf;
 
@@ -23,15 +23,6 @@ pub struct PlanPoint {
     pub cpus: Vec<Option<usize>>,
     pub qd: u32,
     pub lock_plan: LockPlan,
-}
-
-/// This host's part in a multi-host run (`--hosts N`, N >= 2).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct HostsPlan {
-    pub index: u32,
-    pub count: u32,
-    pub seed: u64,
-    pub timeout: std::time::Duration,
 }
 
 /// What a `run` or `sweep` will do.

@@ -1,5 +1,6 @@
 //! What the rules read: the figures of one point. `app` takes them from a point of
-//! `run`/`sweep` or a merged point of `merge` (this module does not know the result types).
+//! `run`/`sweep`, `hosts` from a merged point of `merge` (this module does not know the result
+//! types).
 
 use crate::backend::AtsMode;
 use crate::workload::Workload;

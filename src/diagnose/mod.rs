@@ -25,6 +25,21 @@ pub fn diagnose(f: &Figures) -> Vec<Finding> {
     found
 }
 
+/// The miscompare classes of a point's figures (or of a merged point's total).
+pub fn classes(m: &crate::results::Miscompares) -> Classes {
+    Classes {
+        total: m.total,
+        contention: m.contention,
+        own_write: m.own_write,
+        corrupt: m.corrupt,
+        torn: m.torn,
+        torn_reads: m.torn_reads,
+        stale: m.stale,
+        false_: m.false_,
+        split: m.split,
+    }
+}
+
 /// The findings in words, one line each, for the table and markdown output.
 pub fn lines(findings: &[Finding]) -> Vec<String> {
     findings

@@ -7,16 +7,19 @@
 //! [`LockPlan`]: `Contention(K)` gives every K actors a lock block of their own (K = 1, the
 //! default: nobody shares, so a queue-depth sweep measures the device), `Locks(N)` lets every
 //! attempt pick one of N lock blocks at random.
+//!
+//! One host of several meets the others at point boundaries through a [`PointBarrier`] given
+//! beside the spec (`barrier.rs`); the protocol itself is in `hosts`.
 
+pub mod barrier;
 pub mod faults;
-mod hosts;
 mod locks;
 mod result;
 pub mod series;
 mod worker;
 
 pub use crate::results::StopAt;
-pub use hosts::{MultiHost, LOCAL_SCOPE};
+pub use barrier::{BlockIo, Done, PointBarrier};
 pub use locks::LockTable;
 pub use result::{combine_repeats, Histograms, Measured};
 
@@ -85,9 +88,6 @@ pub struct PointSpec {
     /// (`Op::ReadCached`) instead of taking the worker's last known record.
     #[serde(skip_serializing_if = "ExpectedFrom::is_device")]
     pub expected_from: ExpectedFrom,
-    /// This host's part in a multi-host run (`--hosts N`, see `hosts.rs`); None for one host.
-    #[serde(skip)]
-    pub hosts: Option<std::sync::Arc<MultiHost>>,
 }
 
 impl PointSpec {
@@ -114,7 +114,6 @@ impl PointSpec {
             timeout_ns: None,
             on_timeout: Default::default(),
             expected_from: ExpectedFrom::Device,
-            hosts: None,
         }
     }
 }
@@ -217,9 +216,11 @@ impl PointSpec {
 /// Run one point with one backend per worker, made by `factory` on the worker's thread, while
 /// a collector thread assembles its intervals of `interval_ns` (`series`) into the results and,
 /// where given, hands intervals to `log` (`--hdr-log`; the workers then take their snapshots
-/// at the finer of the two widths).
+/// at the finer of the two widths). With several hosts, `barrier` is this host's part: worker 0
+/// meets the others there before and after the point (`barrier.rs`); None for one host.
 pub fn run_point<F: Factory>(
     spec: &PointSpec,
+    barrier: Option<&dyn PointBarrier>,
     factory: &F,
     stop: &AtomicBool,
     interval_ns: u64,
@@ -238,7 +239,7 @@ pub fn run_point<F: Factory>(
     let (measured, (intervals, logged)) = std::thread::scope(|s| {
         let collector = s.spawn(move || series::collect(rx, (every_ns, interval_ns), workers, primary, log));
         let sink = IntervalSink { every_ns, tx };
-        let measured = run_workers(spec, factory, stop, Some(&sink));
+        let measured = run_workers(spec, barrier, factory, stop, Some(&sink));
         drop(sink); // the workers' senders are gone too: the collector's loop ends
         let series = collector.join().unwrap_or_else(|_| {
             (crate::results::Intervals::default(), Err(std::io::Error::other("the interval collector panicked")))
@@ -255,6 +256,7 @@ pub fn run_point<F: Factory>(
 
 fn run_workers<F: Factory>(
     spec: &PointSpec,
+    barrier: Option<&dyn PointBarrier>,
     factory: &F,
     stop: &AtomicBool,
     intervals: Option<&IntervalSink>,
@@ -295,6 +297,7 @@ fn run_workers<F: Factory>(
         ready: &ready,
         finished: &finished,
         intervals,
+        barrier,
     };
     let outputs: Vec<Result<Option<WorkerOutput>>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads as u32)
@@ -319,7 +322,7 @@ fn run_workers<F: Factory>(
         .ok_or_else(|| Error::Internal("a worker stopped without a result".into()))?;
     // Abandoned commands may still land, a device gone was not read back: nothing is verified.
     let unverifiable = abandoned.load(Ordering::Relaxed) || gone.load(Ordering::Relaxed);
-    let mut measured = result::combine(spec, caps.ats_mode, outputs, stop, unverifiable);
+    let mut measured = result::combine(spec, barrier, caps.ats_mode, outputs, stop, unverifiable);
     measured.point.sim = factory.totals();
     Ok(measured)
 }

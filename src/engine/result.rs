@@ -2,7 +2,7 @@
 
 use super::faults::Faults;
 use super::worker::{Counters, LockCounters, WorkerOutput};
-use super::{LockPlan, PointSpec};
+use super::{LockPlan, PointBarrier, PointSpec};
 use crate::backend::AtsMode;
 use crate::results::{DeviceMiscompares, FirstCorrupt, Miscompares, Point, RingReport};
 use crate::stats::Latencies;
@@ -133,6 +133,7 @@ fn settle(claims: &mut ClaimSet, unsettled: &[Claim], finals: &[Vec<u8>]) {
 // long: combines the workers' outputs into the point field by field; splits with WorkerOutput
 pub(super) fn combine(
     spec: &PointSpec,
+    barrier: Option<&dyn PointBarrier>,
     ats_mode: AtsMode,
     outputs: Vec<WorkerOutput>,
     stop: &AtomicBool,
@@ -187,7 +188,10 @@ pub(super) fn combine(
     let unverifiable = unverifiable || faults.ended_by == crate::results::faults::EndedBy::Escalated;
     let verification = (spec.verify && spec.workload.uses_locks() && !unverifiable).then(|| match spec.workload {
         Workload::Compare => Verification { checked: c.ops, violations: c.undetected, ..Default::default() },
-        _ => super::hosts::verify_local(spec, &claims, &finals),
+        _ => match barrier {
+            None => claims.verify(&finals),
+            Some(b) => b.verify_local(&claims, &finals),
+        },
     });
     let m = c.miscompares;
     let compare = spec.workload == Workload::Compare;
@@ -252,7 +256,7 @@ pub(super) fn combine(
         latency_ns: lat.summary(),
         slat_ns: slat.summary(),
         clat_ns: clat.summary(),
-        host_share: super::hosts::share(spec, claims, &finals),
+        host_share: barrier.map(|b| b.share(claims, &finals)),
         diagnosis: Vec::new(),
     };
     point.repeats = vec![point.as_repeat()];

@@ -5,7 +5,6 @@
 mod csv;
 pub mod html;
 pub mod intervals;
-pub mod merge;
 #[cfg(test)]
 mod snapshots;
 pub mod summary;
@@ -14,7 +13,6 @@ mod table;
 use crate::engine::{LockPlan, PointSpec};
 use crate::error::{Error, Result};
 pub use crate::results::{Config, Document, Point, ProfileRef, Rendezvous, TargetInfo, SCHEMA};
-use crate::spec::Region;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -65,7 +63,6 @@ pub fn config(
     interval_ns: u64,
 ) -> Config {
     let first = specs.first();
-    let multi = first.and_then(|s| s.hosts.as_deref());
     Config {
         command: command.into(),
         workloads: unique(specs.iter().map(|s| s.workload)),
@@ -81,8 +78,7 @@ pub fn config(
             LockPlan::Contention(_) => None,
         })),
         bs: first.map_or(0, |s| s.bs),
-        // With several hosts the rendezvous blocks precede the points' region.
-        region: first.map(|s| s.hosts.as_deref().map_or(s.region, |m| Region { start: m.offset, end: s.region.end })),
+        region: first.map(|s| s.region),
         stop: first.map(|s| s.stop),
         rate: first.and_then(|s| s.rate),
         repeat,
@@ -94,13 +90,10 @@ pub fn config(
         miscompare_fraction: first.map_or(0.0, |s| s.miscompare_fraction),
         seed: first.map_or(0, |s| s.seed),
         host_id: format!("{:016x}", first.map_or(0, |s| s.host)),
-        hosts: multi.map_or(1, |m| m.count),
-        host_index: multi.map_or(0, |m| m.index),
-        rendezvous: multi.map(|m| Rendezvous {
-            tag: format!("{:016x}", m.tag),
-            offset: m.offset,
-            timeout_s: m.timeout.as_secs_f64(),
-        }),
+        // One host; `hosts` records several (`MultiHost::record`).
+        hosts: 1,
+        host_index: 0,
+        rendezvous: None,
         profile: None,
         environment: None,
         timeout_ms: first.and_then(|s| s.timeout_ns).map(|ns| ns / 1_000_000),

@@ -24,8 +24,8 @@ pub use environment::Environment;
 pub use intervals::{Interval, IntervalKind, Intervals};
 pub use merged::{Figures, HostFigures, HostRef, Merged, MergedPoint, MERGE_SCHEMA};
 pub use point::{
-    Aborts, AtsMode, BackendReport, ByKind, DeviceMiscompares, FaultReport, FirstCorrupt, ForeignWrite, LatencySummary,
-    LockReport, Miscompares, Point, Repeat, RingReport, SimReport, CLASSES,
+    Aborts, AtsMode, BackendReport, ByKind, DeviceMiscompares, FaultReport, FirstCorrupt, ForeignWrite, HostShare,
+    LatencySummary, LockReport, Miscompares, Point, Repeat, RingReport, SimReport, CLASSES,
 };
 pub use target::{DesignatorInfo, NvmeProbe, Probe, ScsiProbe, TargetInfo};
 

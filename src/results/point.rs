@@ -1,8 +1,9 @@
 //! One point of the document: its identity, merged figures and every repeat.
 
 use super::intervals::Intervals;
+use crate::verify::claims::ClaimSet;
+use crate::verify::history::FinalBlock;
 use crate::verify::history::Verification;
-use crate::verify::hosts::HostShare;
 use crate::workload::Workload;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -392,4 +393,19 @@ impl Point {
             intervals: Intervals::default(),
         }
     }
+}
+
+/// One host's share of a point of a multi-host run, in its results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HostShare {
+    /// This host's index (`--host-id`).
+    pub host_index: u32,
+    /// Host 0's nonce of the run (hex): equal in the results of all hosts of one run, different
+    /// in every run, so that results of different runs are not merged.
+    pub session: String,
+    /// This host's claimed generations, in bounded memory.
+    pub claims: ClaimSet,
+    /// The final lock blocks as this host read them once every host was done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finals: Vec<FinalBlock>,
 }

@@ -19,7 +19,7 @@
 //!
 //! One host of several (`--hosts N`) holds only its own claims, so a final block another host
 //! wrote is left to the merge of all hosts' results ([`ClaimSet::verify_finals`] with the other
-//! hosts' ids; `verify/hosts.rs` for the merge). What it still finds is real: its own
+//! hosts' ids; `hosts/verify.rs` for the merge). What it still finds is real: its own
 //! generations claimed twice, and its own claims above the final generation (lost updates).
 
 use super::claims::{ClaimSet, Holder, LockClaims};
@@ -54,7 +54,8 @@ pub struct Verification {
 const MAX_PROBLEMS: usize = 8;
 
 impl Verification {
-    pub(super) fn problem(&mut self, p: String) {
+    /// Note one problem in words (the first few are kept).
+    pub fn problem(&mut self, p: String) {
         if self.problems.len() < MAX_PROBLEMS {
             self.problems.push(p);
         }

@@ -2,4 +2,3 @@
 pub mod claims;
 pub mod classify;
 pub mod history;
-pub mod hosts;

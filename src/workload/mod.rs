@@ -1,4 +1,4 @@
-//! Workloads, the lock-record format they write, and the rendezvous record of several hosts.
+//! Workloads and the lock-record format they write.
 //!
 //! A workload is what its slots do ([`cast::Cast`]): one role on every slot is one line in
 //! [`Workload::cast`]; a workload that composes roles has its own file (`heartbeat.rs`).
@@ -7,7 +7,6 @@
 pub mod cast;
 pub mod heartbeat;
 pub mod record;
-pub mod rendezvous;
 
 use cast::{Cast, Mix, Role};
 

@@ -188,7 +188,7 @@ impl<B: Backend> Worker<'_, B> {
         let ctx = Context {
             lock: slot.lock,
             host: spec.host,
-            hosts: spec.host_ids(),
+            hosts: self.sh.host_ids(),
             workers: spec.threads(),
             max_seen_at_issue: slot.max_seen_at_issue,
         };

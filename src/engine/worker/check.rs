@@ -13,7 +13,7 @@ impl<B: Backend> Worker<'_, B> {
         self.pace.started += 1;
         let lock = self.pick_lock(s);
         let injected = self.rng.chance(self.spec.miscompare_fraction);
-        let mut image = Record::genesis(lock, self.spec.genesis_host());
+        let mut image = Record::genesis(lock, self.sh.genesis_host());
         if injected {
             image.generation = 1;
         }

@@ -30,7 +30,7 @@ mod timeout;
 pub use interval::{IntervalSink, Snapshot};
 pub use tally::{Counters, ErrorSample, LockCounters};
 
-use super::{op_kind, LockTable, PointSpec};
+use super::{op_kind, LockTable, PointBarrier, PointSpec};
 use crate::backend::{AtsMode, Backend, Factory, IoError, IoReq, Op, Outcome};
 use crate::engine::faults::{DeviceGone, EndedBy, ErrorKind};
 use crate::error::{Error, Result};
@@ -71,6 +71,26 @@ pub struct Shared<'a> {
     pub finished: &'a Barrier,
     /// `--hdr-log`: where interval snapshots go (`interval.rs`).
     pub intervals: Option<&'a IntervalSink>,
+    /// This host's part in a multi-host run (`barrier.rs`); None for one host.
+    pub barrier: Option<&'a dyn PointBarrier>,
+}
+
+impl Shared<'_> {
+    /// Every participant's host id, by index (empty for a single host).
+    pub fn host_ids(&self) -> &[u64] {
+        self.barrier.map_or(&[], |b| b.host_ids())
+    }
+
+    /// The host id of the initial lock records: host 0's, which writes them for all hosts.
+    pub fn genesis_host(&self) -> u64 {
+        self.host_ids().first().copied().unwrap_or(self.spec.host)
+    }
+
+    /// The random seed of worker `worker`: different for every worker of every host.
+    pub fn worker_seed(&self, worker: u32) -> u64 {
+        let salt = self.barrier.map_or(0, |b| b.rng_salt());
+        self.spec.seed ^ salt ^ u64::from(worker).wrapping_mul(0xA24B_AED4_963E_E407)
+    }
 }
 
 /// What a worker hands back at the end of a point.
@@ -367,12 +387,12 @@ impl<'a, B: Backend> Worker<'a, B> {
             pace: Pacing::new(spec, id, cast.timed.map_or(0, |(_, ns)| ns)),
             waits: LockQueues::new(if spec.locks_shared() { locks } else { 0 }, qd),
             view: View {
-                last: (0..locks).map(|l| Record::genesis(l, spec.genesis_host())).collect(),
+                last: (0..locks).map(|l| Record::genesis(l, sh.genesis_host())).collect(),
                 max_seen: vec![0; locks as usize],
                 next_seq: 0,
             },
             tally: Tally::new(locks as usize, if cast.attempts() { locks } else { 0 }),
-            rng: Rng::new(spec.worker_seed(id)),
+            rng: Rng::new(sh.worker_seed(id)),
             bs: spec.bs as usize,
             slot_bytes: spec.slot_bytes(),
             epoch: monotonic_ns(),

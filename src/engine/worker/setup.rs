@@ -1,21 +1,21 @@
-//! Set-up and read-back of the lock blocks, and the rendezvous of several hosts, through the
-//! worker's own ring and backend (a passthrough device has no read(2)/write(2)): synchronous
-//! commands, each batch awaited, before the point is measured or after it.
+//! Set-up and read-back of the lock blocks, and the block I/O of the barrier of several hosts
+//! (`BlockIo`), through the worker's own ring and backend (a passthrough device has no
+//! read(2)/write(2)): synchronous commands, each batch awaited, before the point is measured
+//! or after it.
 
 use super::{Step, Worker};
 use crate::backend::{Backend, IoReq, Op, Outcome};
+use crate::engine::barrier::{BlockIo, Done};
 use crate::engine::faults::ErrorKind;
-use crate::engine::hosts::Board;
 use crate::error::{Error, Result};
 use crate::workload::record::Record;
-use crate::workload::rendezvous::Meet;
 use std::sync::atomic::Ordering;
 
 impl<B: Backend> Worker<'_, B> {
     /// Run `op` on every lock block, `qd` at a time, waiting for each batch.
     fn sync_locks(&mut self, op: Op, mut each: impl FnMut(&mut Self, usize, u32)) -> Result<()> {
         let (qd, locks) = (self.slots.len() as u32, self.spec.locks());
-        let genesis_host = self.spec.genesis_host();
+        let genesis_host = self.sh.genesis_host();
         let mut first = 0;
         while first < locks {
             let n = qd.min(locks - first);
@@ -89,7 +89,8 @@ impl<B: Backend> Worker<'_, B> {
         Ok(area)
     }
 
-    pub(super) fn write_genesis(&mut self) -> Result<()> {
+    /// The initial records of every lock block.
+    fn write_lock_genesis(&mut self) -> Result<()> {
         self.sync_locks(Op::Write, |_, _, _| {})
     }
 
@@ -102,21 +103,19 @@ impl<B: Backend> Worker<'_, B> {
         Ok(finals)
     }
 
-    /// Worker 0, before the point: the initial lock records (one host), or the rendezvous of
-    /// several hosts, in which host 0 writes them.
+    /// Worker 0, before the point: the initial lock records (one host), or the meeting of
+    /// several hosts at their barrier, in which host 0 writes them.
     pub(super) fn before_point(&mut self) -> Result<()> {
-        let spec = self.spec;
-        match spec.hosts.as_deref() {
-            None if self.cast.uses_locks() => self.write_genesis(),
+        match self.sh.barrier {
+            None if self.cast.uses_locks() => self.write_lock_genesis(),
             None => Ok(()),
-            Some(m) => m.before_point(self).inspect_err(|_| m.leave(self)),
+            Some(b) => b.before_point(self).inspect_err(|_| b.leave(self)),
         }
     }
 
     /// Worker 0, after the point (every worker of this host has stopped): the final lock
     /// blocks, read once every host is done writing them.
     pub(super) fn after_point(&mut self) -> Result<Vec<Vec<u8>>> {
-        let spec = self.spec;
         if self.abandoned > 0 {
             // Its user_data may still complete: this worker sends nothing more.
             return Ok(Vec::new());
@@ -134,66 +133,63 @@ impl<B: Backend> Worker<'_, B> {
             // kept, unverified.
             w.read_finals().or_else(|e| if w.gone.is_some() { Ok(Vec::new()) } else { Err(e) })
         };
-        match spec.hosts.as_deref() {
+        match self.sh.barrier {
             None => read(self),
-            Some(m) if aborted => {
-                m.leave(self);
+            Some(b) if aborted => {
+                b.leave(self);
                 Ok(Vec::new())
             }
-            Some(m) => match m.after_point(self, read) {
+            Some(b) => match b.done(self).inspect_err(|_| b.leave(self))? {
                 // Another host left or was not seen done: keep this host's point, unverified
                 // (the other host may still write the lock blocks); the run ends after it.
-                Err(Error::Rendezvous(why)) => {
-                    m.leave(self);
-                    m.lost(why);
+                Done::Lost => {
                     self.sh.abandoned.store(true, Ordering::Relaxed);
                     Ok(Vec::new())
                 }
-                r => r.inspect_err(|_| m.leave(self)),
+                done => {
+                    let finals = read(self).inspect_err(|_| b.leave(self))?;
+                    b.finish(self, done).inspect_err(|_| b.leave(self))?;
+                    Ok(finals)
+                }
             },
         }
     }
 
     /// Worker 0 of one of several hosts that stops because of an error: tell the others.
     pub(super) fn leave(&mut self) {
-        let spec = self.spec;
         if self.abandoned > 0 {
             return;
         }
-        if let (Some(m), 0) = (spec.hosts.as_deref(), self.id) {
-            m.leave(self);
+        if let (Some(b), 0) = (self.sh.barrier, self.id) {
+            b.leave(self);
         }
     }
 }
 
-impl<B: Backend> Board for Worker<'_, B> {
-    fn read_meet(&mut self, host: u32) -> Result<Option<Meet>> {
-        let offset = self.meet_offset(host);
-        let area = self.sync_block(Op::Read, offset, "reading a rendezvous block")?;
-        Ok(Meet::decode(self.io.ring.slab().range(area, self.bs)))
+impl<B: Backend> BlockIo for Worker<'_, B> {
+    fn block_size(&self) -> u64 {
+        self.bs as u64
     }
 
-    fn write_meet(&mut self, m: &Meet) -> Result<()> {
-        let offset = self.meet_offset(m.index);
+    fn read_block(&mut self, offset: u64, what: &str) -> Result<&[u8]> {
+        let area = self.sync_block(Op::Read, offset, what)?;
+        Ok(self.io.ring.slab().range(area, self.bs))
+    }
+
+    fn write_block(&mut self, offset: u64, what: &str, fill: &mut dyn FnMut(&mut [u8])) -> Result<()> {
         let area = self.area(0, 0);
-        m.encode(self.io.ring.slab_mut().range_mut(area, self.bs));
-        self.sync_block(Op::Write, offset, "writing this host's rendezvous block").map(|_| ())
+        fill(self.io.ring.slab_mut().range_mut(area, self.bs));
+        self.sync_block(Op::Write, offset, what).map(|_| ())
     }
 
-    fn genesis(&mut self) -> Result<()> {
+    fn write_genesis(&mut self) -> Result<()> {
         if self.cast.uses_locks() {
-            self.write_genesis()?;
+            self.write_lock_genesis()?;
         }
         Ok(())
     }
 
     fn cancelled(&self) -> bool {
         self.sh.stop.load(Ordering::Relaxed) || self.sh.abort.load(Ordering::Relaxed)
-    }
-}
-
-impl<B: Backend> Worker<'_, B> {
-    fn meet_offset(&self, host: u32) -> u64 {
-        self.spec.hosts.as_deref().map_or(0, |m| m.offset) + u64::from(host) * self.bs as u64
     }
 }

@@ -2,31 +2,16 @@
 //!
 //! Each host of a multi-host run keeps its own claims (a [`ClaimSet`]) and reads the final
 //! lock blocks after every host has stopped writing; both go into its results as its
-//! [`HostShare`] of each point. The merge unions the hosts' claims (a generation claimed by two
-//! hosts is a duplicate, so an atomicity violation, as within one host), then checks the final
-//! blocks against the union: every final record must be explained by some host's claim, and
-//! claims the final generations do not account for are lost updates. The hosts must have read
+//! [`HostShare`] of each point (`barrier.rs`). The merge unions the hosts' claims (a generation
+//! claimed by two hosts is a duplicate, so an atomicity violation, as within one host), then
+//! checks the final blocks against the union: every final record must be explained by some
+//! host's claim, and claims the final generations do not account for are lost updates. The hosts must have read
 //! the same final blocks; a lock whose final block differs between hosts is a violation too
 //! (the hosts do not see one device, e.g. a path or cache that is not coherent).
 
-use super::claims::ClaimSet;
-use super::history::{FinalBlock, Verification};
-use serde::{Deserialize, Serialize};
-
-/// One host's share of a point of a multi-host run, in its results.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct HostShare {
-    /// This host's index (`--host-id`).
-    pub host_index: u32,
-    /// Host 0's nonce of the run (hex): equal in the results of all hosts of one run, different
-    /// in every run, so that results of different runs are not merged.
-    pub session: String,
-    /// This host's claimed generations, in bounded memory.
-    pub claims: ClaimSet,
-    /// The final lock blocks as this host read them once every host was done.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub finals: Vec<FinalBlock>,
-}
+use crate::results::HostShare;
+use crate::verify::claims::ClaimSet;
+use crate::verify::history::{FinalBlock, Verification};
 
 /// Check the shares of all hosts of one point together. None when no host read the final
 /// blocks (verification was off).

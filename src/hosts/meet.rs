@@ -23,7 +23,7 @@
 //! | 56..64 | checksum of the whole block but these 8 bytes |
 //! | 64..   | host 0 only: for each host i, the last nonce it saw in host i's block (8 bytes each); then zeros |
 //!
-//! The protocol that uses it is in `engine/hosts.rs`.
+//! The protocol that uses it is in `rendezvous.rs`.
 
 pub const MAGIC: [u8; 8] = *b"ATSMEET1";
 pub const VERSION: u16 = 1;

@@ -1,14 +1,14 @@
 //! Several hosts on one shared target (`--hosts N --host-id I`): the rendezvous that makes their
-//! measured periods overlap, and what each host keeps so that `atsbench merge` can check them
-//! together.
+//! measured periods overlap ([`MultiHost`]). What each host keeps so that `atsbench merge` can
+//! check them together is in `barrier.rs`.
 //!
 //! # The rendezvous
 //!
 //! The hosts meet on the target itself: the first N blocks of the region are rendezvous blocks,
 //! one per host (the lock blocks follow). Each host writes only its own block and polls the
-//! others' (record format in `workload/rendezvous.rs`). Writing one's own block needs no
-//! atomicity across hosts: a block has one writer, and a reader that catches it half written
-//! sees a bad checksum and reads again. A shared counter taken with ATS (or read-modify-write
+//! others' (record format in `meet.rs`). Writing one's own block needs no atomicity across
+//! hosts: a block has one writer, and a reader that catches it half written sees a bad
+//! checksum and reads again. A shared counter taken with ATS (or read-modify-write
 //! where there is none) would need the very atomicity atsbench is there to test, would not work
 //! on files or block devices shared by several machines (host-emulated ATS is atomic only
 //! within one process), and a lost update of it would hang the run.
@@ -27,25 +27,29 @@
 //! 3. each writes DONE(P) once its workers have stopped, waits until all show DONE(P), reads
 //!    the final lock blocks, then writes READ(P).
 //!
-//! Worker 0 of each host does this through its own ring and backend, polling every
-//! [`POLL`]; the other workers wait at the point's barriers. A host that is interrupted or
-//! fails writes LEFT, so the others stop waiting for it. Each wait gives up after
+//! Worker 0 of each host does this through its own ring and backend (the engine's barrier hook,
+//! `barrier.rs`), polling every [`POLL`]; the other workers wait at the point's barriers. A
+//! host that is interrupted or fails writes LEFT, so the others stop waiting for it. Each wait gives up after
 //! `--rendezvous-timeout` with one line naming the hosts not seen.
 
-use super::PointSpec;
+use super::meet::{host_id, run_tag, Meet, Phase};
 use crate::error::{Error, Result};
-use crate::verify::claims::ClaimSet;
-use crate::verify::history::{FinalBlock, Verification};
-use crate::verify::hosts::HostShare;
-use crate::workload::rendezvous::{host_id, rng_salt, run_tag, Meet, Phase};
+use crate::spec::Region;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How often a waiting host reads the others' blocks.
 pub const POLL: Duration = Duration::from_millis(2);
 
-/// The scope of one host's own verification in a multi-host run.
-pub const LOCAL_SCOPE: &str = "this host; merge all hosts' results to verify";
+/// This host's part in a multi-host run as asked for (`--hosts N`, N >= 2), checked before
+/// the target is opened.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HostsPlan {
+    pub index: u32,
+    pub count: u32,
+    pub seed: u64,
+    pub timeout: Duration,
+}
 
 /// One host's part in a multi-host run, shared by all points of the run.
 #[derive(Debug)]
@@ -107,6 +111,23 @@ impl MultiHost {
         }
     }
 
+    /// Host `h.index` of `h.count` on `region` (blocks of `bs` bytes), whose first `count`
+    /// blocks are the rendezvous blocks; also returns the rest, what the points use. `nonce`
+    /// must be new in every run (random).
+    pub fn on_region(h: HostsPlan, region: Region, bs: u32, nonce: u64) -> Result<(MultiHost, Region)> {
+        let room = region.blocks(bs);
+        if room <= u64::from(h.count) {
+            return Err(Error::usage(format!(
+                "--hosts {} needs {} rendezvous blocks before the lock blocks, and the region holds {room} blocks of \
+                 {bs} bytes; widen --region",
+                h.count, h.count
+            )));
+        }
+        let m = MultiHost::new(h.index, h.count, h.seed, region.start, h.timeout, nonce);
+        let rest = Region { start: region.start + u64::from(h.count) * u64::from(bs), end: region.end };
+        Ok((m, rest))
+    }
+
     /// This host's id, written into its lock records.
     pub fn id(&self) -> u64 {
         self.ids[self.index as usize]
@@ -159,17 +180,31 @@ impl MultiHost {
     /// After a point: DONE, wait for all DONE, `read` the final lock blocks, READ. When
     /// cancelled the finals are read without waiting and the host writes LEFT.
     pub fn after_point<B: Board, T>(&self, b: &mut B, read: impl FnOnce(&mut B) -> Result<T>) -> Result<T> {
-        let mut st = self.lock();
-        self.post(b, &st, Phase::Done)?;
-        let all_done = self.wait_all(b, &st, self.others(), st.point, Phase::Done)?;
+        let all_done = self.done(b)?;
         let finals = read(b)?;
+        self.finish(b, all_done)?;
+        Ok(finals)
+    }
+
+    /// After a point, the first half of [`Self::after_point`]: DONE, then wait for all DONE;
+    /// false when cancelled.
+    pub fn done<B: Board>(&self, b: &mut B) -> Result<bool> {
+        let st = self.lock();
+        self.post(b, &st, Phase::Done)?;
+        self.wait_all(b, &st, self.others(), st.point, Phase::Done)
+    }
+
+    /// The second half of [`Self::after_point`], once the final blocks are read: READ (and on
+    /// to the next point) when all hosts were done, else LEFT.
+    pub fn finish<B: Board>(&self, b: &mut B, all_done: bool) -> Result<()> {
+        let mut st = self.lock();
         if all_done {
             self.post(b, &st, Phase::Read)?;
             st.point += 1;
         } else {
             self.post(b, &st, Phase::Left)?;
         }
-        Ok(finals)
+        Ok(())
     }
 
     /// After a point whose final rendezvous failed with `why` (another host left, or was not
@@ -324,47 +359,6 @@ impl MultiHost {
             self.seed,
         ))
     }
-}
-
-impl PointSpec {
-    /// Every participant's host id, by index (empty for a single host).
-    pub fn host_ids(&self) -> &[u64] {
-        self.hosts.as_deref().map_or(&[], |m| &m.ids)
-    }
-
-    /// The host id of the initial lock records: host 0's, which writes them for all hosts.
-    pub fn genesis_host(&self) -> u64 {
-        self.host_ids().first().copied().unwrap_or(self.host)
-    }
-
-    /// The random seed of worker `worker`: different for every worker of every host.
-    pub fn worker_seed(&self, worker: u32) -> u64 {
-        let salt = self.hosts.as_deref().map_or(0, |m| rng_salt(m.count, m.index));
-        self.seed ^ salt ^ u64::from(worker).wrapping_mul(0xA24B_AED4_963E_E407)
-    }
-}
-
-/// This host's verification of its own claims: the whole check for a single host; for one
-/// host of several, records the other hosts wrote are left to the merge (scope says so).
-pub(super) fn verify_local(spec: &PointSpec, claims: &ClaimSet, finals: &[Vec<u8>]) -> Verification {
-    let Some(m) = spec.hosts.as_deref() else { return claims.verify(finals) };
-    let decoded: Vec<FinalBlock> =
-        finals.iter().enumerate().map(|(l, b)| FinalBlock::from_block(l as u32, b)).collect();
-    let others: Vec<u64> = m.ids.iter().copied().filter(|&id| id != m.id()).collect();
-    let mut v = claims.verify_finals(&decoded, &others);
-    v.scope = Some(LOCAL_SCOPE.into());
-    v
-}
-
-/// This host's share of the point, for the merge (multi-host runs only).
-pub(super) fn share(spec: &PointSpec, claims: ClaimSet, finals: &[Vec<u8>]) -> Option<HostShare> {
-    let m = spec.hosts.as_deref()?;
-    Some(HostShare {
-        host_index: m.index,
-        session: format!("{:016x}", m.session()),
-        claims,
-        finals: finals.iter().enumerate().map(|(l, b)| FinalBlock::from_block(l as u32, b)).collect(),
-    })
 }
 
 #[cfg(test)]

@@ -1,17 +1,18 @@
 //! `atsbench merge`: the results of the hosts of one multi-host run, checked to belong
-//! together, combined point by point, their ATS histories verified together
-//! (`verify/hosts.rs`).
+//! together, combined point by point, their ATS histories verified together (`verify.rs`).
 //!
 //! Files that cannot be read or are not multi-host results of this atsbench are exit 3; files
 //! that do not belong together (other seeds, runs or point lists, a host twice or missing)
 //! are exit 2; device-side ATS that broke atomicity across hosts is exit 9.
 
+use super::meet::host_id;
+use super::verify::verify_hosts;
 use crate::backend::AtsMode;
-use crate::cli::MergeArgs;
+use crate::diagnose;
 use crate::error::{Error, Result};
-use crate::results::{self, Document, Figures, HostFigures, HostRef, Merged, MergedPoint, Point, MERGE_SCHEMA, SCHEMA};
-use crate::verify::hosts::{verify_hosts, HostShare};
-use crate::workload::rendezvous::host_id;
+use crate::results::{
+    self, Document, Figures, HostFigures, HostRef, HostShare, Merged, MergedPoint, Point, MERGE_SCHEMA, SCHEMA,
+};
 use crate::workload::Workload;
 use std::path::{Path, PathBuf};
 
@@ -30,15 +31,11 @@ impl Input {
     }
 }
 
-pub fn merge(a: &MergeArgs) -> Result<()> {
-    merge_files(&a.files, a.format, a.output.as_deref())
-}
-
 /// Merge the hosts' result `files`, write the merged result, and end with the merge's error.
 pub fn merge_files(files: &[PathBuf], format: crate::report::Format, output: Option<&Path>) -> Result<()> {
     let inputs = files.iter().map(|f| read(f)).collect::<Result<Vec<_>>>()?;
     let merged = combine(check_together(inputs)?);
-    crate::report::merge::write(&merged, format, output)?;
+    super::report::write(&merged, format, output)?;
     let broken: Vec<String> = merged
         .points
         .iter()
@@ -230,8 +227,35 @@ fn merge_point(pts: Vec<Point>) -> MergedPoint {
     if verified && workload.is_ats_like() {
         m.verification = verify_hosts(shares);
     }
-    m.diagnosis = crate::diagnose::diagnose(&super::diagnosis::merged(&m, actors_per_lock, timeouts));
+    m.diagnosis = diagnose::diagnose(&diagnosis_figures(&m, actors_per_lock, timeouts));
     m
+}
+
+/// The figures of a merged point of `merge`: all hosts' counts and their joint verification;
+/// `timeouts` is (given up, completed late) over the hosts.
+fn diagnosis_figures(m: &MergedPoint, actors_per_lock: f64, timeouts: (u64, u64)) -> diagnose::Figures {
+    let t = &m.total;
+    let attempts = if m.workload == Workload::Heartbeat { t.acquires + t.miscompares.total } else { t.ops };
+    diagnose::Figures {
+        workload: m.workload,
+        ats_mode: m.ats_mode,
+        qd: m.qd,
+        attempts,
+        miscompares: diagnose::classes(&t.miscompares),
+        actors_per_lock,
+        shared_locks: actors_per_lock > 1.0,
+        scope: diagnose::Scope::AllHosts(m.per_host.len() as u32),
+        cross_host_atomic: m.cross_host_atomic,
+        verification: m.verification.as_ref().map(|v| (v.checked, v.violations, v.lost_updates)),
+        errors: t.errors,
+        error_sample: None,
+        timeouts: timeouts.0,
+        late_completions: timeouts.1,
+        aborts: None,
+        expected_from_cache: false,
+        queue: None,
+        first_corrupt_lock: None,
+    }
 }
 
 /// Whether compare-and-write is atomic across hosts, and why (None: the workload does not

@@ -2,10 +2,10 @@
 //! figures of every point and the verification of all hosts' histories together, as a table
 //! or as JSON (`atsbench-merge/1`).
 
-use super::Format;
 use crate::backend::AtsMode;
 use crate::error::{Error, Result};
-pub use crate::results::{Figures, HostFigures, HostRef, Merged, MergedPoint, MERGE_SCHEMA};
+use crate::report::Format;
+use crate::results::{Figures, Merged};
 use std::io::Write;
 use std::path::Path;
 

@@ -4,8 +4,8 @@
 //! standard output, merges them (`merge.rs`) and ends with the merge's exit code. One host
 //! failing stops the others (a local host writes LEFT at the rendezvous) and the error names it.
 
-use crate::cli::HostsArgs;
 use crate::error::{Error, Result};
+use crate::report::Format;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -169,13 +169,29 @@ fn stop_all(hosts: &mut [Host]) {
     }
 }
 
-pub fn hosts(a: &HostsArgs, stop: &AtomicBool) -> Result<()> {
+/// What `atsbench hosts` was asked to do.
+pub struct Launch<'a> {
+    /// One per host: TARGET or HOST:TARGET.
+    pub specs: &'a [String],
+    /// The options of `atsbench run` every host gets.
+    pub run_options: &'a [String],
+    /// How to start a remote host's atsbench: CMD HOST COMMAND.
+    pub rsh: &'a str,
+    /// Keep each host's own results in this folder.
+    pub keep: Option<&'a Path>,
+    /// The merged result's format and file (None: stdout).
+    pub format: Format,
+    pub output: Option<&'a Path>,
+}
+
+/// Start every host, wait for all, merge their results.
+pub fn launch(a: &Launch<'_>, stop: &AtomicBool) -> Result<()> {
     let specs = a.specs.iter().map(|s| Spec::parse(s)).collect::<Result<Vec<_>>>()?;
     if specs.len() < 2 {
         return Err(Error::usage("atsbench hosts needs two SPECs or more (one per host)"));
     }
-    check_run_options(&a.run_options)?;
-    let seed = match given_seed(&a.run_options)? {
+    check_run_options(a.run_options)?;
+    let seed = match given_seed(a.run_options)? {
         Some(s) => s,
         None => {
             let mut b = [0u8; 8];
@@ -187,7 +203,7 @@ pub fn hosts(a: &HostsArgs, stop: &AtomicBool) -> Result<()> {
     let mut hosts = Vec::new();
     for (i, s) in specs.iter().enumerate().rev() {
         // Host 0 last: the others wait for it at the rendezvous.
-        let mut c = command(s, &a.rsh, &exe, i, specs.len(), seed, &a.run_options);
+        let mut c = command(s, a.rsh, &exe, i, specs.len(), seed, a.run_options);
         c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let name = s.name(i);
         let mut child = match c.spawn() {
@@ -204,10 +220,10 @@ pub fn hosts(a: &HostsArgs, stop: &AtomicBool) -> Result<()> {
     wait(&mut hosts, stop)?;
     // The hosts' results go to --keep DIR, or to a folder removed at the end.
     let temporary = tempfile::tempdir().map_err(|e| Error::Internal(format!("no temporary folder: {e}")))?;
-    let folder: PathBuf = match &a.keep {
+    let folder: PathBuf = match a.keep {
         Some(d) => {
             std::fs::create_dir_all(d).map_err(|e| Error::from_io(d, "creating the --keep folder", &e))?;
-            d.clone()
+            d.to_path_buf()
         }
         None => temporary.path().to_path_buf(),
     };
@@ -222,7 +238,7 @@ pub fn hosts(a: &HostsArgs, stop: &AtomicBool) -> Result<()> {
         std::fs::write(&f, out).map_err(|e| Error::from_io(&f, "writing a host's results", &e))?;
         files.push(f);
     }
-    super::merge::merge_files(&files, a.format, a.output.as_deref())
+    super::merge::merge_files(&files, a.format, a.output)
 }
 
 /// Wait for every host; the first that fails (or an interrupt) stops the others.
