@@ -25,6 +25,8 @@
 //!
 //! The protocol that uses it is in `rendezvous.rs`.
 
+use crate::workload::record::mix;
+
 pub const MAGIC: [u8; 8] = *b"ATSMEET1";
 pub const VERSION: u16 = 1;
 const HEADER: usize = 64;
@@ -154,15 +156,6 @@ fn checksum(block: &[u8]) -> u64 {
         .enumerate()
         .filter(|(i, _)| *i != 7)
         .fold(0x243F_6A88_85A3_08D3, |acc, (_, w)| mix(acc ^ u64::from_le_bytes(w.try_into().expect("8 bytes"))))
-}
-
-/// splitmix64's finaliser.
-fn mix(mut x: u64) -> u64 {
-    x ^= x >> 30;
-    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x ^= x >> 27;
-    x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 /// The host id host `index` of a run with seed `seed` writes into its lock records (never 0).

@@ -69,8 +69,9 @@ impl std::fmt::Display for Invalid {
     }
 }
 
-fn mix(mut x: u64) -> u64 {
-    // splitmix64 finaliser: cheap and well distributed.
+/// splitmix64's finaliser: cheap and well distributed (lock records' and rendezvous records'
+/// checksums, host ids and seeds).
+pub(crate) fn mix(mut x: u64) -> u64 {
     x ^= x >> 30;
     x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x ^= x >> 27;
